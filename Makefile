@@ -1,0 +1,34 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test lint typecheck unit bench clean
+
+$(BIN)/dws: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+demo: $(BIN)/dws
+	$(BIN)/python scripts/demo.py
+
+test: $(BIN)/dws lint typecheck unit
+
+lint: $(BIN)/dws
+	$(BIN)/ruff check src tests scripts bench
+	$(BIN)/ruff format --check src tests scripts bench
+	$(BIN)/lint-imports
+
+typecheck: $(BIN)/dws
+	$(BIN)/mypy
+
+unit: $(BIN)/dws
+	$(BIN)/pytest -q -n 2
+
+bench: $(BIN)/dws
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -1,0 +1,188 @@
+"""The public Python API of dws. The CLI is a thin layer over this module.
+
+import dws
+ws = dws.Workspace.open()
+ws.snapshot("v1", message="baseline")
+ws.restore("v1")
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from dws.core import inspect, maintenance, registry_ops, results
+from dws.core.inspect import ResourceChanges
+from dws.core.maintenance import FsckReport, GcReport
+from dws.core.restore import RestoreOutcome, restore_snapshot
+from dws.core.results import ResultsRow
+from dws.core.snapshot import SnapshotOutcome, take_snapshot
+from dws.core.workspace import Workspace as _CoreWorkspace
+from dws.errors import NotFoundError
+from dws.model.progress import Progress, no_progress
+from dws.model.records import ResourceSpec, SnapshotRecord
+from dws.resources.base import Resource
+
+
+class Workspace:
+    """A data workspace: resources, snapshots, restore, results."""
+
+    def __init__(self, core: _CoreWorkspace) -> None:
+        self._ws = core
+
+    @classmethod
+    def init(cls, directory: str = ".", name: str | None = None) -> Workspace:
+        """Make ``directory`` a new workspace."""
+        return cls(_CoreWorkspace.init(directory, name))
+
+    @classmethod
+    def open(cls, directory: str = ".") -> Workspace:
+        """Open the workspace containing ``directory``."""
+        return cls(_CoreWorkspace.open(directory))
+
+    @property
+    def root(self) -> str:
+        """Absolute path of the workspace directory."""
+        return self._ws.root
+
+    @property
+    def name(self) -> str:
+        """The workspace's name."""
+        return self._ws.info.name
+
+    def set_progress(self, progress: Progress | None) -> None:
+        """Receive progress reports of long operations."""
+        self._ws.progress = progress or no_progress
+
+    # ---- resources --------------------------------------------------------------------
+
+    def add_resource(
+        self,
+        type_name: str,
+        location: str,
+        role: str,
+        *,
+        name: str | None = None,
+        **options: Any,
+    ) -> ResourceSpec:
+        """Register a resource (e.g. ``add_resource("local-files", "data/raw", "source-data")``)."""
+        return registry_ops.add_resource(
+            self._ws, type_name, location, role, name=name, options=options
+        ).spec
+
+    def remove_resource(self, name: str) -> ResourceSpec:
+        """Forget a resource; its files are left alone."""
+        return registry_ops.remove_resource(self._ws, name)
+
+    def resources(self) -> list[ResourceSpec]:
+        """The registered resources."""
+        return self._ws.resource_specs()
+
+    def resource(self, name: str) -> Resource:
+        """The resource object named ``name``."""
+        return self._ws.resources([name])[0]
+
+    def path(self, name: str) -> str:
+        """Local directory of resource ``name`` (the stable handle code should use)."""
+        path = self.resource(name).local_path()
+        if path is None:
+            raise NotFoundError(f"resource {name!r} has no local path")
+        return path
+
+    # ---- snapshots --------------------------------------------------------------------
+
+    def status(self) -> list[ResourceChanges]:
+        """What changed in each resource since its last snapshot."""
+        return inspect.status(self._ws)
+
+    def snapshot(
+        self, tag: str | None = None, message: str = "", *, force: bool = False
+    ) -> SnapshotOutcome:
+        """Record every resource's state; ``force`` moves an existing tag."""
+        return take_snapshot(self._ws, tag, message, force=force)
+
+    def restore(
+        self,
+        ref: str,
+        *,
+        only: list[str] | None = None,
+        exclude: list[str] | None = None,
+        force: bool = False,
+        dry_run: bool = False,
+    ) -> RestoreOutcome:
+        """Bring resources (never results) back to snapshot ``ref``."""
+        return restore_snapshot(
+            self._ws, ref, only=only, exclude=exclude, force=force, dry_run=dry_run
+        )
+
+    def history(self) -> list[tuple[SnapshotRecord, list[str]]]:
+        """Snapshots, newest first, with their tags."""
+        return inspect.history(self._ws)
+
+    def show(self, ref: str) -> tuple[SnapshotRecord, list[str]]:
+        """One snapshot record and its tags."""
+        return inspect.show(self._ws, ref)
+
+    def diff(self, ref_a: str, ref_b: str | None = None) -> list[ResourceChanges]:
+        """File-level changes between two snapshots, or a snapshot and the working state."""
+        return inspect.diff(self._ws, ref_a, ref_b)
+
+    def resolve(self, ref: str) -> str:
+        """Full id of a tag, id prefix or HEAD."""
+        return inspect.resolve(self._ws, ref)
+
+    def head(self) -> str | None:
+        """Id of the snapshot last taken or restored, if any."""
+        return self._ws.head().snapshot
+
+    def tags(self) -> dict[str, str]:
+        """tag -> snapshot id."""
+        from dws.core.catalog import SnapshotCatalog
+
+        return SnapshotCatalog(self._ws.layout).tags()
+
+    def tag(self, ref: str, tag: str, *, force: bool = False) -> str:
+        """Name snapshot ``ref`` with ``tag``."""
+        return maintenance.tag_snapshot(self._ws, ref, tag, force=force)
+
+    def untag(self, tag: str) -> None:
+        """Remove a tag."""
+        maintenance.untag(self._ws, tag)
+
+    def delete_snapshot(self, ref: str, *, force: bool = False) -> tuple[str, list[str]]:
+        """Delete a snapshot record and its tags; run ``gc`` to free the space."""
+        return maintenance.delete_snapshot(self._ws, ref, force=force)
+
+    # ---- results ----------------------------------------------------------------------
+
+    def results(self) -> list[ResultsRow]:
+        """Metrics of every snapshot, oldest first."""
+        return results.results_table(self._ws)
+
+    def export_results(self, ref: str, dest: str) -> dict[str, int]:
+        """Copy snapshot ``ref``'s results into ``dest`` (one directory per resource)."""
+        return results.export_results(self._ws, ref, dest)
+
+    # ---- maintenance ------------------------------------------------------------------
+
+    def gc(self, *, dry_run: bool = False) -> GcReport:
+        """Delete objects no snapshot references."""
+        return maintenance.gc(self._ws, dry_run=dry_run)
+
+    def fsck(self, *, verify_content: bool = True) -> FsckReport:
+        """Check records and objects."""
+        return maintenance.fsck(self._ws, verify_content=verify_content)
+
+    def __repr__(self) -> str:
+        return f"Workspace({os.path.relpath(self.root)!r})"
+
+
+__all__ = [
+    "FsckReport",
+    "GcReport",
+    "ResourceChanges",
+    "RestoreOutcome",
+    "ResultsRow",
+    "SnapshotOutcome",
+    "Workspace",
+]

@@ -1,0 +1,38 @@
+"""One module per verb; COMMANDS lists them for registration."""
+
+from __future__ import annotations
+
+from dws.cli.commands.add import add
+from dws.cli.commands.delete_snapshot import delete_snapshot
+from dws.cli.commands.diff import diff
+from dws.cli.commands.fsck import fsck
+from dws.cli.commands.gc import gc
+from dws.cli.commands.history import history, log
+from dws.cli.commands.init import init
+from dws.cli.commands.remove import remove
+from dws.cli.commands.resources import resources
+from dws.cli.commands.restore import restore
+from dws.cli.commands.results import results
+from dws.cli.commands.show import show
+from dws.cli.commands.snapshot import snapshot
+from dws.cli.commands.status import status
+from dws.cli.commands.tag import tag
+
+COMMANDS = [
+    init,
+    add,
+    remove,
+    resources,
+    status,
+    snapshot,
+    restore,
+    history,
+    log,
+    show,
+    diff,
+    results,
+    tag,
+    delete_snapshot,
+    gc,
+    fsck,
+]

@@ -1,0 +1,48 @@
+"""dws history / dws log"""
+
+from __future__ import annotations
+
+import click
+
+from dws.cli.context import CliState, pass_state
+from dws.cli.render import record_json, record_summary
+
+
+def _history(state: CliState) -> None:
+    ws = state.open()
+    entries = ws.history()
+    out = state.output
+    if out.json:
+        out.emit_json([record_json(record, tags) for record, tags in entries])
+        return
+    if not entries:
+        out.line("No snapshots yet (take one with `dws snapshot TAG`)")
+        return
+    head = ws.head()
+    for record, tags in entries:
+        marker = "* " if record.id == head else "  "
+        out.line(marker + record_summary(record, tags))
+
+
+@click.command()
+@pass_state
+def history(state: CliState) -> None:
+    """List snapshots, newest first (* marks HEAD).
+
+    \b
+    Example:
+      dws history --json
+    """
+    _history(state)
+
+
+@click.command()
+@pass_state
+def log(state: CliState) -> None:
+    """Same as `dws history`.
+
+    \b
+    Example:
+      dws log
+    """
+    _history(state)

@@ -1,0 +1,33 @@
+"""dws resources"""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+
+from dws.cli.context import CliState, pass_state
+
+
+@click.command()
+@pass_state
+def resources(state: CliState) -> None:
+    """List the workspace's resources.
+
+    \b
+    Example:
+      dws resources --json
+    """
+    specs = state.open().resources()
+    if state.output.json:
+        state.output.emit_json([s.to_json_obj() for s in specs])
+        return
+    if not specs:
+        state.output.line("No resources yet (add one with `dws add local-files DIR --role ROLE`)")
+        return
+    table = Table("name", "type", "role", "location", box=None)
+    for spec in specs:
+        extra = " (hashes only)" if spec.params.get("keep") == "hashes" else ""
+        table.add_row(
+            spec.name, spec.type, spec.role.value, str(spec.params.get("path", "")) + extra
+        )
+    state.output.rich(table)

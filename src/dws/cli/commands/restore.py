@@ -1,0 +1,72 @@
+"""dws restore"""
+
+from __future__ import annotations
+
+import click
+
+from dws.cli.context import CliState, pass_state
+from dws.cli.output import short
+from dws.cli.render import change_json, print_changes
+
+
+@click.command()
+@click.argument("ref", metavar="SNAPSHOT")
+@click.option("--only", multiple=True, metavar="NAME", help="Restore only these resources.")
+@click.option("--exclude", multiple=True, metavar="NAME", help="Leave these resources alone.")
+@click.option("--force", is_flag=True, help="Overwrite changes that were never snapshotted.")
+@click.option("--dry-run", "-n", is_flag=True, help="Print the plan; change nothing.")
+@pass_state
+def restore(
+    state: CliState,
+    ref: str,
+    only: tuple[str, ...],
+    exclude: tuple[str, ...],
+    force: bool,
+    dry_run: bool,
+) -> None:
+    """Bring every resource except results back to SNAPSHOT (a tag or id).
+
+    Refuses (exit 3) when it would overwrite changes not yet snapshotted, unless --force.
+
+    \b
+    Example:
+      dws restore v1 --dry-run
+      dws restore v1 --only raw
+    """
+    ws = state.open()
+    with state.output.progress() as progress:
+        ws.set_progress(progress)
+        outcome = ws.restore(
+            ref,
+            only=list(only) or None,
+            exclude=list(exclude) or None,
+            force=force,
+            dry_run=dry_run,
+        )
+    out = state.output
+    if out.json:
+        out.emit_json(
+            {
+                "snapshot": outcome.record.id,
+                "applied": outcome.applied,
+                "resources": {
+                    p.resource: [change_json(c) for c in p.visible_changes] for p in outcome.plans
+                },
+                "skipped": outcome.skipped,
+            }
+        )
+        return
+    verb = "Would restore" if dry_run else "Restored"
+    out.line(f"{verb} snapshot {short(outcome.record.id)}")
+    for plan in outcome.plans:
+        visible = plan.visible_changes
+        out.line(
+            f"{plan.resource}: {len(visible)} change(s)"
+            if visible
+            else f"{plan.resource}: already as recorded",
+            "bold",
+        )
+        if dry_run or out.verbose:
+            print_changes(out, visible)
+    for name, why in outcome.skipped.items():
+        out.line(f"{name}: skipped ({why})")

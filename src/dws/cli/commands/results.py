@@ -1,0 +1,83 @@
+"""dws results / dws results export"""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+
+from dws.cli.context import CliState, pass_state
+from dws.cli.output import short
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def results(ctx: click.Context) -> None:
+    """Metrics found in results resources, one row per snapshot (nothing is restored).
+
+    Metrics are the numeric leaves of metrics.json / results.json files (configurable in
+    config.json under results.metrics), flattened to dotted keys.
+
+    \b
+    Examples:
+      dws results
+      dws results export v1 /tmp/v1-results
+    """
+    if ctx.invoked_subcommand is None:
+        _table(ctx.find_object(CliState))
+
+
+def _table(state: CliState | None) -> None:
+    assert state is not None
+    rows = state.open().results()
+    out = state.output
+    if out.json:
+        out.emit_json(
+            [
+                {
+                    "snapshot": r.snapshot,
+                    "created": r.created,
+                    "tags": r.tags,
+                    "message": r.message,
+                    "metrics": r.metrics,
+                }
+                for r in rows
+            ]
+        )
+        return
+    if not rows:
+        out.line("No snapshots yet")
+        return
+    columns = list(dict.fromkeys(key for row in rows for key in row.metrics))
+    labels = _labels(columns)
+    table = Table("snapshot", "tags", *[labels[c] for c in columns], box=None)
+    for row in rows:
+        cells = [f"{row.metrics[c]:g}" if c in row.metrics else "" for c in columns]
+        table.add_row(short(row.snapshot), ", ".join(row.tags), *cells)
+    out.rich(table)
+
+
+def _labels(columns: list[str]) -> dict[str, str]:
+    """Drop the 'resource/file:' prefix when every metric comes from the same file."""
+    sources = {c.split(":", 1)[0] for c in columns}
+    if len(sources) == 1:
+        return {c: c.split(":", 1)[1] for c in columns}
+    return {c: c for c in columns}
+
+
+@results.command("export")
+@click.argument("ref", metavar="SNAPSHOT")
+@click.argument("dest", metavar="DIR")
+@pass_state
+def export(state: CliState, ref: str, dest: str) -> None:
+    """Copy SNAPSHOT's results into DIR (one subdirectory per results resource).
+
+    \b
+    Example:
+      dws results export v1 /tmp/v1-results
+    """
+    counts = state.open().export_results(ref, state.abspath(dest))
+    if state.output.json:
+        state.output.emit_json({"dest": state.abspath(dest), "files": counts})
+        return
+    for name, count in counts.items():
+        state.output.line(f"Exported {count} file(s) of {name!r} to {dest}/{name}")

@@ -1,0 +1,45 @@
+"""dws snapshot"""
+
+from __future__ import annotations
+
+import click
+
+from dws.cli.context import CliState, pass_state
+from dws.cli.output import short
+from dws.cli.render import record_json, state_summary
+
+
+@click.command()
+@click.argument("tag", required=False)
+@click.option("-m", "--message", default="", help="What this snapshot is.")
+@click.option("--force", is_flag=True, help="Move TAG if it already names another snapshot.")
+@pass_state
+def snapshot(state: CliState, tag: str | None, message: str, force: bool) -> None:
+    """Record the state of every resource, optionally naming it TAG.
+
+    \b
+    Example:
+      dws snapshot v1 -m "baseline"
+    """
+    ws = state.open()
+    with state.output.progress() as progress:
+        ws.set_progress(progress)
+        outcome = ws.snapshot(tag, message, force=force)
+    out = state.output
+    for warning in outcome.warnings:
+        out.note(f"warning: {warning}")
+    record = outcome.record
+    if out.json:
+        doc = record_json(record, [tag] if tag else [])
+        doc["created_new"] = outcome.created
+        out.emit_json(doc)
+        return
+    tag_text = f" [{tag}]" if tag else ""
+    if outcome.created:
+        out.line(f"Snapshot {short(record.id)}{tag_text} recorded")
+        for name, recorded in record.resources.items():
+            out.line(f"  {name} ({recorded.role.value}): {state_summary(recorded.state)}")
+    else:
+        out.line(f"Nothing changed since snapshot {short(record.id)}; no new snapshot recorded")
+        if tag:
+            out.line(f"Tag {tag!r} names {short(record.id)}")

@@ -1,0 +1,44 @@
+"""dws status"""
+
+from __future__ import annotations
+
+import click
+
+from dws.cli.context import CliState, pass_state
+from dws.cli.output import short
+from dws.cli.render import print_changes, resource_changes_json
+
+
+@click.command()
+@pass_state
+def status(state: CliState) -> None:
+    """Show what changed in each resource since its last snapshot.
+
+    \b
+    Example:
+      dws status --json
+    """
+    ws = state.open()
+    with state.output.progress() as progress:
+        ws.set_progress(progress)
+        items = ws.status()
+    out = state.output
+    if out.json:
+        out.emit_json({"head": ws.head(), "resources": [resource_changes_json(i) for i in items]})
+        return
+    if not items:
+        out.line("No resources yet (add one with `dws add local-files DIR --role ROLE`)")
+        return
+    head = ws.head()
+    out.line(f"HEAD: {short(head)}" if head else "No snapshot yet")
+    for item in items:
+        visible = item.visible
+        summary = f"{len(visible)} change(s)" if visible else "unchanged"
+        if item.note:
+            summary += f" ({item.note})"
+        out.line(f"{item.name} ({item.role.value}): {summary}", "bold")
+        print_changes(out, visible)
+        if visible and item.role.value == "source-data" and item.base:
+            out.note(f"  warning: source data {item.name!r} changed since the last snapshot")
+        for warning in item.warnings:
+            out.note(f"  warning: {warning}")

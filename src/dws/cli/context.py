@@ -1,0 +1,35 @@
+"""The state the global options set up, and opening the workspace for a command."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import click
+
+from dws.cli.output import Output
+
+if TYPE_CHECKING:
+    from dws.api import Workspace
+
+
+@dataclass
+class CliState:
+    """Global options of one `dws` invocation."""
+
+    directory: str = "."
+    output: Output = field(default_factory=Output)
+
+    def open(self) -> Workspace:
+        """The workspace at or above -C DIR."""
+        from dws.api import Workspace
+
+        return Workspace.open(self.directory)
+
+    def abspath(self, path: str) -> str:
+        """Interpret a user-given path relative to the directory given with -C."""
+        return os.path.abspath(os.path.join(self.directory, path))
+
+
+pass_state = click.make_pass_decorator(CliState)

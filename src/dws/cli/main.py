@@ -1,0 +1,81 @@
+"""Entry point: global options, command registration, errors -> exit codes (DESIGN §8)."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+
+from dws.cli.commands import COMMANDS
+from dws.cli.context import CliState
+from dws.cli.output import Output
+
+EPILOG = """\b
+Exit codes: 0 ok, 1 error, 2 usage, 3 refused to avoid data loss,
+4 integrity failure, 5 workspace locked.
+"""
+
+
+@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-C", "directory", default=".", metavar="DIR", help="Run as if started in DIR.")
+@click.option("--batch", is_flag=True, help="Never ask questions; no progress bars.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
+@click.option("-v", "--verbose", is_flag=True, help="More detail; tracebacks on errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.version_option(package_name="dws", prog_name="dws")
+@click.pass_context
+def cli(
+    ctx: click.Context, directory: str, batch: bool, as_json: bool, verbose: bool, quiet: bool
+) -> None:
+    """Data Workspaces: snapshot, restore and share the data, results and code of a
+    data science project as one workspace.
+
+    \b
+    Example:
+      dws init
+      dws add local-files data/raw --role source-data
+      dws snapshot v1 -m "baseline"
+      dws restore v1
+    """
+    output = Output(json=as_json, quiet=quiet, verbose=verbose, batch=batch)
+    ctx.obj = CliState(directory, output)
+
+
+for _command in COMMANDS:
+    cli.add_command(_command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI and turn dws errors into their exit codes."""
+    from dws.errors import DwsError
+
+    verbose = any(arg in ("-v", "--verbose") for arg in (argv or sys.argv[1:]))
+    try:
+        cli.main(args=argv, prog_name="dws", standalone_mode=False)
+    except DwsError as exc:
+        if verbose:
+            traceback.print_exc()
+        Output().error(exc.message, exc.details)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        Output().error("aborted", [])
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        Output().error("interrupted; nothing half-written was recorded (run the command again)", [])
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(1)
+    except Exception as exc:
+        if verbose:
+            traceback.print_exc()
+        Output().error(f"internal error: {exc.__class__.__name__}: {exc} (rerun with -v)", [])
+        sys.exit(1)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Turning API results into JSON documents and text lines, shared by several commands."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dws.cli.output import Output, human_bytes, short
+
+if TYPE_CHECKING:
+    from dws.api import ResourceChanges
+    from dws.model.records import SnapshotRecord
+    from dws.model.treediff import Change
+
+STATUS_STYLE = {"added": "green", "deleted": "red", "modified": "yellow"}
+MAX_LINES = 200
+
+
+def change_json(change: Change) -> dict[str, Any]:
+    """One changed path for --json."""
+    entry = change.new or change.old
+    assert entry is not None
+    return {
+        "path": change.path,
+        "status": change.status,
+        "kind": entry.kind,
+        "old": change.old.id if change.old else None,
+        "new": change.new.id if change.new else None,
+        "size": change.new.size if change.new else None,
+    }
+
+
+def resource_changes_json(item: ResourceChanges) -> dict[str, Any]:
+    """A resource's changes for --json."""
+    return {
+        "name": item.name,
+        "type": item.type,
+        "role": item.role.value,
+        "base": item.base,
+        "note": item.note,
+        "changes": [change_json(c) for c in item.visible],
+        "warnings": item.warnings,
+    }
+
+
+def print_changes(output: Output, changes: list[Change], indent: str = "  ") -> None:
+    """List changed paths, one per line, with a limit."""
+    for change in changes[:MAX_LINES]:
+        entry = change.new or change.old
+        suffix = "/" if entry is not None and entry.is_dir else ""
+        label = change.status
+        if change.old and change.new and change.old.id == change.new.id:
+            label = "mode"
+        output.line(f"{indent}{label:<9} {change.path}{suffix}", STATUS_STYLE.get(change.status))
+    if len(changes) > MAX_LINES:
+        output.line(f"{indent}... and {len(changes) - MAX_LINES} more (use --json for all)")
+
+
+def record_json(record: SnapshotRecord, tags: list[str]) -> dict[str, Any]:
+    """A snapshot record (plus tags) for --json."""
+    return {
+        "id": record.id,
+        "tags": tags,
+        "created": record.created,
+        "hostname": record.hostname,
+        "user": record.user,
+        "message": record.message,
+        "parent": record.parent,
+        "resources": {
+            name: {"type": r.type, "role": r.role.value, "state": r.state}
+            for name, r in record.resources.items()
+        },
+        "runs": record.runs,
+        "metrics": record.metrics,
+    }
+
+
+def record_summary(record: SnapshotRecord, tags: list[str]) -> str:
+    """'abc1234567 [v1] 2026-... message' in one line."""
+    tag_text = f" [{', '.join(tags)}]" if tags else ""
+    message = f"  {record.message}" if record.message else ""
+    when = record.created[:19].replace("T", " ")
+    return f"{short(record.id)}{tag_text}  {when}{message}"
+
+
+def state_summary(state: dict[str, Any]) -> str:
+    """'12 files, 3.4 MiB' for a local-files state."""
+    if "files" in state:
+        kept = " (hashes only)" if state.get("keep") == "hashes" else ""
+        return f"{state['files']} files, {human_bytes(state.get('bytes'))}{kept}"
+    return ", ".join(f"{k}={v}" for k, v in state.items())

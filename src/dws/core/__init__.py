@@ -1,0 +1,1 @@
+"""Use cases: workspace open/init, snapshot, restore, status, history, results, maintenance."""

@@ -1,0 +1,128 @@
+"""Keeping the store tidy and honest: tag, delete-snapshot, gc, fsck."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from dws.core.catalog import SnapshotCatalog
+from dws.core.inspect import resource_for
+from dws.core.workspace import Workspace
+from dws.errors import DwsError, RefusedError
+from dws.model.records import SnapshotRecord
+from dws.resources.base import ObjectRef
+
+
+def tag_snapshot(ws: Workspace, ref: str, tag: str, *, force: bool = False) -> str:
+    """Point ``tag`` at snapshot ``ref``; return the snapshot id."""
+    with ws.locked("tag"):
+        catalog = SnapshotCatalog(ws.layout)
+        snapshot_id = catalog.resolve(ref, ws.head().snapshot)
+        catalog.set_tag(tag, snapshot_id, force=force)
+        return snapshot_id
+
+
+def untag(ws: Workspace, tag: str) -> None:
+    """Remove a tag (the snapshot stays)."""
+    with ws.locked("tag"):
+        SnapshotCatalog(ws.layout).delete_tag(tag)
+
+
+def delete_snapshot(ws: Workspace, ref: str, *, force: bool = False) -> tuple[str, list[str]]:
+    """Delete a snapshot record and its tags; objects go at the next gc."""
+    with ws.locked("delete-snapshot"):
+        catalog = SnapshotCatalog(ws.layout)
+        head = ws.head()
+        snapshot_id = catalog.resolve(ref, head.snapshot)
+        if not force and (snapshot_id == head.snapshot or snapshot_id in head.bases.values()):
+            raise RefusedError(
+                f"snapshot {snapshot_id[:12]} is what the workspace was last snapshotted at or "
+                "restored to; deleting it makes every file look unsaved (use --force)"
+            )
+        tags = catalog.tags_by_snapshot().get(snapshot_id, [])
+        for tag in tags:
+            catalog.delete_tag(tag)
+        catalog.delete(snapshot_id)
+        return snapshot_id, tags
+
+
+def _references(ws: Workspace, record: SnapshotRecord) -> Iterator[ObjectRef]:
+    for name, recorded in record.resources.items():
+        yield from resource_for(ws, name, recorded).references(recorded.state)
+
+
+@dataclass
+class GcReport:
+    """What gc removed."""
+
+    kept: int
+    removed: int
+    removed_bytes: int
+    temporary: int
+
+
+def gc(ws: Workspace, *, dry_run: bool = False) -> GcReport:
+    """Delete every object no snapshot reaches."""
+    with ws.locked("gc"):
+        catalog = SnapshotCatalog(ws.layout)
+        reachable: set[str] = set()
+        for record in catalog.all():
+            reachable.update(ref.oid for ref in _references(ws, record))
+        store = ws.store
+        removed = removed_bytes = 0
+        for oid in list(store.iter_ids()):
+            if oid in reachable:
+                continue
+            removed += 1
+            removed_bytes += store.size(oid)
+            if not dry_run:
+                store.delete(oid)
+        if removed and not dry_run:
+            ws.bump_store_generation()
+        temporary = 0 if dry_run else store.clean_temporary()
+        return GcReport(len(reachable), removed, removed_bytes, temporary)
+
+
+@dataclass
+class FsckReport:
+    """What fsck checked and found."""
+
+    snapshots: int = 0
+    objects: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def fsck(ws: Workspace, *, verify_content: bool = True) -> FsckReport:
+    """Check every record parses, every referenced object exists, every object hashes
+    to its name."""
+    report = FsckReport()
+    catalog = SnapshotCatalog(ws.layout)
+    try:
+        ws.resource_specs()
+        ws.config()
+        ws.head()
+    except DwsError as exc:
+        report.problems.append(exc.message)
+    store = ws.store
+    for snapshot_id in catalog.ids():
+        try:
+            record = catalog.get(snapshot_id)
+            for ref in _references(ws, record):
+                if not store.has(ref.oid):
+                    report.problems.append(
+                        f"snapshot {snapshot_id[:12]}: object {ref.oid[:12]} is missing"
+                    )
+        except DwsError as exc:
+            report.problems.append(f"snapshot {snapshot_id[:12]}: {exc.message}")
+        report.snapshots += 1
+    try:
+        for tag, target in catalog.tags().items():
+            if not catalog.exists(target):
+                report.problems.append(f"tag {tag!r} names missing snapshot {target[:12]}")
+    except DwsError as exc:
+        report.problems.append(exc.message)
+    for oid in store.iter_ids():
+        report.objects += 1
+        if verify_content and not store.verify(oid):
+            report.problems.append(f"object {oid[:12]} is corrupt (content does not match its id)")
+    return report

@@ -1,0 +1,127 @@
+"""Restoring a snapshot: every resource but results back to its recorded state, after
+checking that nothing unsaved would be overwritten (DESIGN §2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dws.core.catalog import SnapshotCatalog
+from dws.core.workspace import Workspace
+from dws.errors import IntegrityError, NotFoundError, RefusedError, UsageError
+from dws.model.records import Head, SnapshotRecord
+from dws.model.roles import Role
+from dws.resources.base import Resource, RestorePlan, State
+
+MAX_LISTED = 20
+
+
+@dataclass
+class RestoreOutcome:
+    """What restore did (or, with dry_run, would do)."""
+
+    record: SnapshotRecord
+    plans: list[RestorePlan]
+    skipped: dict[str, str] = field(default_factory=dict)
+    applied: bool = False
+
+
+def restore_snapshot(
+    ws: Workspace,
+    ref: str,
+    *,
+    only: list[str] | None = None,
+    exclude: list[str] | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+) -> RestoreOutcome:
+    """Bring the chosen resources back to snapshot ``ref``; touch nothing if any check fails."""
+    with ws.locked("restore"):
+        catalog = SnapshotCatalog(ws.layout)
+        head = ws.head()
+        record = catalog.get(catalog.resolve(ref, head.snapshot))
+        resources, skipped = _select(ws, record, only, exclude)
+        plans = [_plan(r, record, catalog, head) for r in resources]
+        _check(plans, force)
+        outcome = RestoreOutcome(record, plans, skipped)
+        if dry_run:
+            return outcome
+        for resource, plan in zip(resources, plans, strict=True):
+            resource.apply_restore(plan)
+            head.bases[resource.name] = record.id
+            head.snapshot = record.id
+            ws.save_head(head)
+        if not resources:
+            head.snapshot = record.id
+            ws.save_head(head)
+        outcome.applied = True
+        return outcome
+
+
+def _select(
+    ws: Workspace, record: SnapshotRecord, only: list[str] | None, exclude: list[str] | None
+) -> tuple[list[Resource], dict[str, str]]:
+    all_resources = ws.resources()
+    known = {r.name for r in all_resources}
+    for name in (only or []) + (exclude or []):
+        if name not in known:
+            raise NotFoundError(f"no resource named {name!r}")
+    skipped: dict[str, str] = {}
+    chosen = []
+    for resource in all_resources:
+        if (only and resource.name not in only) or (exclude and resource.name in exclude):
+            continue
+        recorded = record.resources.get(resource.name)
+        if recorded is None:
+            skipped[resource.name] = "not in this snapshot; left as it is"
+        elif resource.role is Role.RESULTS or recorded.role is Role.RESULTS:
+            skipped[resource.name] = "results are never reverted"
+        elif recorded.type != resource.spec.type:
+            raise UsageError(
+                f"resource {resource.name!r} is {resource.spec.type} now but was "
+                f"{recorded.type} in the snapshot; cannot restore it"
+            )
+        else:
+            chosen.append(resource)
+    return chosen, skipped
+
+
+def _plan(
+    resource: Resource, record: SnapshotRecord, catalog: SnapshotCatalog, head: Head
+) -> RestorePlan:
+    base: State | None = None
+    base_id = head.bases.get(resource.name)
+    if base_id and catalog.exists(base_id):
+        recorded = catalog.get(base_id).resources.get(resource.name)
+        base = recorded.state if recorded is not None else None
+    return resource.plan_restore(record.resources[resource.name].state, base)
+
+
+def _listing(items: list[str]) -> list[str]:
+    shown = items[:MAX_LISTED]
+    if len(items) > MAX_LISTED:
+        shown.append(f"... and {len(items) - MAX_LISTED} more")
+    return shown
+
+
+def _check(plans: list[RestorePlan], force: bool) -> None:
+    failures = [f"{p.resource}/{path}" for p in plans for path in p.verify_failures]
+    if failures:
+        raise IntegrityError(
+            f"{len(failures)} file(s) differ from the snapshot in hash-only resources; "
+            "nothing was changed (restore their content by hand, then run restore again)",
+            details=_listing(failures),
+        )
+    missing = [f"{p.resource}/{path}" for p in plans for path in p.missing_objects]
+    if missing:
+        raise IntegrityError(
+            f"{len(missing)} file(s) of the snapshot are missing from the object store; "
+            "nothing was changed (run `dws fsck`)",
+            details=_listing(missing),
+        )
+    conflicts = [f"{p.resource}/{path}" for p in plans for path in p.conflicts]
+    if conflicts and not force:
+        raise RefusedError(
+            f"{len(conflicts)} file(s) have changes not yet snapshotted that restore would "
+            "overwrite; nothing was changed (snapshot them first, or use --force)",
+            details=_listing(conflicts),
+        )

@@ -1,0 +1,108 @@
+"""Taking a snapshot: record every resource's state at once (DESIGN §2, §3)."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import socket
+from dataclasses import dataclass, field
+
+from dws.core.catalog import SnapshotCatalog
+from dws.core.workspace import Workspace, utc_now
+from dws.model.ids import check_tag_name
+from dws.model.metrics import flatten_metrics
+from dws.model.records import Head, ResourceSnapshot, SnapshotRecord
+from dws.model.roles import Role
+from dws.resources.base import Resource, State
+
+MAX_MESSAGE = 10_000
+
+
+@dataclass
+class SnapshotOutcome:
+    """What `snapshot` did: ``created`` is False when the state equalled HEAD's."""
+
+    record: SnapshotRecord
+    created: bool
+    tag: str | None
+    tag_moved: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+def take_snapshot(
+    ws: Workspace, tag: str | None = None, message: str = "", *, force: bool = False
+) -> SnapshotOutcome:
+    """Record the state of every resource; the record is written only after all the
+    objects it references are durable."""
+    if tag is not None:
+        check_tag_name(tag)
+    with ws.locked("snapshot"):
+        catalog = SnapshotCatalog(ws.layout)
+        head = ws.head()
+        if tag is not None and not force:
+            catalog.check_tag_free(tag, allowed=head.snapshot)
+        resources = ws.resources()
+        states = {r.name: _snapshot_one(ws, catalog, head, r) for r in resources}
+        warnings = [f"{r.name}: {w}" for r in resources for w in r.warnings]
+        parent = head.snapshot if head.snapshot and catalog.exists(head.snapshot) else None
+        if parent is not None:
+            previous = catalog.get(parent)
+            if previous.same_state(states):
+                moved = catalog.set_tag(tag, previous.id, force=force) if tag else False
+                ws.save_head(Head(previous.id, {name: previous.id for name in states}))
+                return SnapshotOutcome(previous, False, tag, moved, warnings)
+        if tag is not None and not force:
+            catalog.check_tag_free(tag)
+        record = SnapshotRecord(
+            created=utc_now(),
+            hostname=socket.gethostname(),
+            user=_user(),
+            message=message[:MAX_MESSAGE],
+            parent=parent,
+            resources=states,
+            metrics=_metrics(ws, resources, states),
+        ).with_id()
+        ws.store.flush()  # one sync: everything the record references is durable first
+        catalog.put(record)  # the commit point
+        moved = catalog.set_tag(tag, record.id, force=force) if tag else False
+        ws.save_head(Head(record.id, {name: record.id for name in states}))
+        for resource in resources:
+            resource.committed()
+        return SnapshotOutcome(record, True, tag, moved, warnings)
+
+
+def _snapshot_one(
+    ws: Workspace, catalog: SnapshotCatalog, head: Head, resource: Resource
+) -> ResourceSnapshot:
+    base: State | None = None
+    base_id = head.bases.get(resource.name)
+    if base_id and catalog.exists(base_id):
+        previous = catalog.get(base_id).resources.get(resource.name)
+        base = previous.state if previous and previous.type == resource.spec.type else None
+    state = resource.snapshot(base)
+    return ResourceSnapshot(resource.spec.type, resource.role, state)
+
+
+def _metrics(
+    ws: Workspace, resources: list[Resource], states: dict[str, ResourceSnapshot]
+) -> dict[str, dict[str, float]]:
+    names = ws.config().get("results", {}).get("metrics", ["metrics.json", "results.json"])
+    out: dict[str, dict[str, float]] = {}
+    for resource in resources:
+        if resource.role is not Role.RESULTS:
+            continue
+        for path, data in resource.read_files(states[resource.name].state, list(names)):
+            try:
+                values = flatten_metrics(json.loads(data))
+            except ValueError:
+                continue  # not JSON: not a metrics file, and not our business to reject
+            if values:
+                out[f"{resource.name}/{path}"] = values
+    return out
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

@@ -1,0 +1,52 @@
+"""Validation of names and relative paths read from records (DESIGN §3)."""
+
+from __future__ import annotations
+
+import keyword
+import re
+
+from dws.errors import FormatError, UsageError
+
+META_DIR_NAME = ".dataworkspace"
+_RESOURCE_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def check_entry_name(name: object) -> str:
+    """A single path component from a tree or record: refuse anything that could escape."""
+    if not isinstance(name, str) or not name or name in (".", ".."):
+        raise FormatError(f"invalid file name in metadata: {str(name)[:80]!r}")
+    if "/" in name or "\x00" in name:
+        raise FormatError(f"invalid file name in metadata: {name[:80]!r}")
+    if name == META_DIR_NAME:
+        raise FormatError(f"refusing metadata that names {META_DIR_NAME!r} as a file")
+    return name
+
+
+def check_relative_path(path: object) -> str:
+    """A '/'-separated relative path from a record: no '..', no absolute path, no NUL."""
+    if not isinstance(path, str) or not path:
+        raise FormatError(f"invalid relative path in metadata: {str(path)[:80]!r}")
+    if path.startswith("/"):
+        raise FormatError(f"absolute path in metadata: {path[:80]!r}")
+    for part in path.split("/"):
+        check_entry_name(part)
+    return path
+
+
+def check_resource_name(name: str) -> str:
+    """Resource names are identifiers: code uses them as stable handles."""
+    if not _RESOURCE_NAME_RE.fullmatch(name) or keyword.iskeyword(name):
+        raise UsageError(
+            f"invalid resource name {name!r}: use an identifier (letters, digits, '_'; "
+            "not starting with a digit; at most 64 characters)"
+        )
+    return name
+
+
+def default_resource_name(path_text: str) -> str:
+    """Derive an identifier from a path's last component ('data/my-raw' -> 'my_raw')."""
+    base = path_text.rstrip("/").split("/")[-1] or "data"
+    name = re.sub(r"[^A-Za-z0-9_]", "_", base)
+    if name[0].isdigit():
+        name = "r_" + name
+    return name[:64]

@@ -1,0 +1,170 @@
+"""The JSON records under .dataworkspace/ (DESIGN §3), with validating decoders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from dws.errors import FormatError
+from dws.model.digest import hash_bytes
+from dws.model.ids import check_object_id
+from dws.model.paths import check_resource_name
+from dws.model.roles import Role
+
+FORMAT_VERSION = 1
+MAX_RECORD_BYTES = 64 << 20
+
+
+class WorkspaceInfo(msgspec.Struct, frozen=True):
+    """workspace.json: identity and format version of a workspace."""
+
+    format: int
+    id: str
+    name: str
+    created: str
+    hash: str = "blake3"
+
+
+class ResourceSpec(msgspec.Struct, frozen=True):
+    """One entry of resources.json; ``params`` holds the type-specific keys."""
+
+    name: str
+    type: str
+    role: Role
+    params: dict[str, Any] = {}
+
+    def to_json_obj(self) -> dict[str, Any]:
+        """Flat JSON object as stored on disk."""
+        return {"name": self.name, "type": self.type, "role": self.role.value, **self.params}
+
+
+class ResourceSnapshot(msgspec.Struct, frozen=True):
+    """A resource's part of a snapshot; ``state`` is interpreted by the resource type."""
+
+    type: str
+    role: Role
+    state: dict[str, Any]
+
+
+class SnapshotRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """snapshots/<id>.json: write-once; ``id`` is the hash of the record without it."""
+
+    format: int = FORMAT_VERSION
+    id: str = ""
+    created: str
+    hostname: str
+    user: str
+    message: str
+    parent: str | None
+    resources: dict[str, ResourceSnapshot]
+    runs: list[str] = []
+    metrics: dict[str, dict[str, float]] = {}
+
+    def with_id(self) -> SnapshotRecord:
+        """Return the record with its content-derived id filled in."""
+        body = msgspec.structs.replace(self, id="")
+        return msgspec.structs.replace(self, id=hash_bytes(_encoder.encode(body)))
+
+    def same_state(self, resources: dict[str, ResourceSnapshot]) -> bool:
+        """True when ``resources`` records exactly the state this snapshot records."""
+        return self.resources == resources
+
+
+class Head(msgspec.Struct):
+    """local/head.json: the snapshot the workspace was last snapshotted at or restored to,
+    and for each resource the snapshot its files are known to match (its *base*)."""
+
+    snapshot: str | None = None
+    bases: dict[str, str] = {}
+
+
+_encoder = msgspec.json.Encoder(order="sorted")
+
+
+def encode_record(record: msgspec.Struct) -> bytes:
+    """Canonical JSON bytes of any record."""
+    return _encoder.encode(record)
+
+
+def _decode(data: bytes, kind: type[Any], what: str) -> Any:
+    if len(data) > MAX_RECORD_BYTES:
+        raise FormatError(f"{what} is implausibly large ({len(data)} bytes)")
+    try:
+        return msgspec.json.decode(data, type=kind)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise FormatError(f"{what} is malformed: {exc}") from None
+
+
+def check_format(version: int, what: str) -> None:
+    """Refuse records written by an unknown (newer) format version."""
+    if version != FORMAT_VERSION:
+        raise FormatError(
+            f"{what} has format version {version}; this dws reads version {FORMAT_VERSION} "
+            "(upgrade dws to open it)"
+        )
+
+
+def decode_workspace_info(data: bytes) -> WorkspaceInfo:
+    """Parse workspace.json, refusing unknown format versions."""
+    raw = _decode(data, dict[str, Any], "workspace.json")
+    version = raw.get("format")
+    if not isinstance(version, int):
+        raise FormatError("workspace.json has no format version")
+    check_format(version, "this workspace")
+    info: WorkspaceInfo = _decode(data, WorkspaceInfo, "workspace.json")
+    if info.hash != "blake3":
+        raise FormatError(f"unsupported hash {info.hash!r} in workspace.json")
+    return info
+
+
+def decode_resources(data: bytes) -> list[ResourceSpec]:
+    """Parse resources.json into specs; names must be valid and unique."""
+    raw = _decode(data, list[dict[str, Any]], "resources.json")
+    specs: list[ResourceSpec] = []
+    seen: set[str] = set()
+    for item in raw:
+        common = {key: item.get(key) for key in ("name", "type", "role")}
+        params = {key: value for key, value in item.items() if key not in common}
+        spec: ResourceSpec = msgspec.convert({**common, "params": params}, ResourceSpec)
+        try:
+            check_resource_name(spec.name)
+        except Exception:
+            raise FormatError(f"resources.json: invalid resource name {spec.name!r}") from None
+        if spec.name in seen:
+            raise FormatError(f"resources.json: duplicate resource name {spec.name!r}")
+        seen.add(spec.name)
+        specs.append(spec)
+    return specs
+
+
+def encode_resources(specs: list[ResourceSpec]) -> bytes:
+    """resources.json bytes (indented for humans and merges)."""
+    return msgspec.json.format(msgspec.json.encode([s.to_json_obj() for s in specs]), indent=2)
+
+
+def decode_snapshot(data: bytes, expected_id: str | None = None) -> SnapshotRecord:
+    """Parse a snapshot record and check its id is the hash of its content."""
+    record: SnapshotRecord = _decode(data, SnapshotRecord, "snapshot record")
+    check_format(record.format, "snapshot record")
+    check_object_id(record.id, "snapshot id")
+    if record.parent is not None:
+        check_object_id(record.parent, "parent snapshot id")
+    for name in record.resources:
+        try:
+            check_resource_name(name)
+        except Exception:
+            raise FormatError(f"snapshot record names an invalid resource {name!r}") from None
+    if record.with_id().id != record.id or (expected_id and record.id != expected_id):
+        raise FormatError(f"snapshot record {(expected_id or record.id)[:12]} fails its checksum")
+    return record
+
+
+def decode_head(data: bytes) -> Head:
+    """Parse local/head.json."""
+    head: Head = _decode(data, Head, "local/head.json")
+    if head.snapshot is not None:
+        check_object_id(head.snapshot, "head snapshot id")
+    for ident in head.bases.values():
+        check_object_id(ident, "base snapshot id")
+    return head

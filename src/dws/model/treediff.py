@@ -1,0 +1,130 @@
+"""Walking and comparing Merkle trees through a loader (id -> Tree); no I/O of its own.
+
+Unchanged subtrees have equal ids, so a diff costs time proportional to what changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from dws.model.tree import EMPTY_TREE_ID, Tree, TreeEntry
+
+TreeLoader = Callable[[str], Tree]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One path that differs: ``old`` is what the first side has there, ``new`` the second.
+
+    Directory entries appear only as markers for directories that are created (``old`` is
+    None, emitted before their contents) or removed (``new`` is None, after their contents).
+    """
+
+    path: str
+    old: TreeEntry | None
+    new: TreeEntry | None
+
+    @property
+    def status(self) -> str:
+        """added, deleted or modified."""
+        if self.old is None:
+            return "added"
+        if self.new is None:
+            return "deleted"
+        return "modified"
+
+    @property
+    def is_dir_marker(self) -> bool:
+        """True for the create/remove marker of a directory."""
+        entry = self.new or self.old
+        return entry is not None and entry.is_dir
+
+    @property
+    def visible(self) -> bool:
+        """Shown to users: files, links and empty directories (others are implied)."""
+        entry = self.new or self.old
+        return entry is not None and (not entry.is_dir or entry.id == EMPTY_TREE_ID)
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}/{name}" if prefix else name
+
+
+def diff_trees(
+    load: TreeLoader, old_id: str | None, new_id: str | None, prefix: str = ""
+) -> Iterator[Change]:
+    """Yield every change turning tree ``old_id`` into tree ``new_id`` (None = no tree)."""
+    if old_id == new_id:
+        return
+    old = load(old_id).by_name() if old_id else {}
+    new = load(new_id).by_name() if new_id else {}
+    for name in sorted(old.keys() | new.keys()):
+        before, after = old.get(name), new.get(name)
+        path = _join(prefix, name)
+        if before is not None and after is not None:
+            if before.is_dir and after.is_dir:
+                yield from diff_trees(load, before.id, after.id, path)
+                continue
+            if before.same_content(after):
+                continue
+            if not before.is_dir and not after.is_dir:
+                yield Change(path, before, after)
+                continue
+        if before is not None:
+            yield from _expand(load, before, path, removed=True)
+        if after is not None:
+            yield from _expand(load, after, path, removed=False)
+
+
+def _expand(load: TreeLoader, entry: TreeEntry, path: str, *, removed: bool) -> Iterator[Change]:
+    if not entry.is_dir:
+        yield Change(path, entry, None) if removed else Change(path, None, entry)
+        return
+    if not removed:
+        yield Change(path, None, entry)
+    for child in load(entry.id).entries:
+        yield from _expand(load, child, _join(path, child.name), removed=removed)
+    if removed:
+        yield Change(path, entry, None)
+
+
+def walk_tree(load: TreeLoader, root_id: str, prefix: str = "") -> Iterator[tuple[str, TreeEntry]]:
+    """Yield (path, entry) for every entry below ``root_id``, parents before children."""
+    for entry in load(root_id).entries:
+        path = _join(prefix, entry.name)
+        yield path, entry
+        if entry.is_dir:
+            yield from walk_tree(load, entry.id, path)
+
+
+def lookup(load: TreeLoader, root_id: str | None, path: str) -> TreeEntry | None:
+    """The entry at ``path`` below ``root_id``, or None."""
+    if root_id is None:
+        return None
+    entry: TreeEntry | None = None
+    current = root_id
+    for part in path.split("/"):
+        if entry is not None and not entry.is_dir:
+            return None
+        entry = load(current).by_name().get(part)
+        if entry is None:
+            return None
+        current = entry.id
+    return entry
+
+
+def caching_loader(load: TreeLoader, cache_size: int = 4096) -> TreeLoader:
+    """Wrap a loader so each tree is loaded and parsed once (bounded cache)."""
+    cache: dict[str, Tree] = {}
+
+    def cached(ident: str) -> Tree:
+        tree = cache.get(ident)
+        if tree is None:
+            tree = load(ident)
+            if len(cache) >= cache_size:
+                cache.pop(next(iter(cache)))
+            cache[ident] = tree
+        return tree
+
+    return cached

@@ -1,0 +1,1 @@
+"""Resource types behind one interface; see ``registry`` for the list."""

@@ -1,0 +1,127 @@
+"""The interface every resource type implements (DESIGN §4)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from dws.model.progress import Progress, no_progress
+from dws.model.records import ResourceSpec
+from dws.model.roles import Role
+from dws.model.treediff import Change
+from dws.store.base import ObjectStore
+
+State = dict[str, Any]
+
+
+@dataclass
+class ResourceContext:
+    """What a resource needs from its workspace."""
+
+    workspace_root: str
+    local_dir: str
+    store: ObjectStore
+    store_generation: int
+    progress: Progress = no_progress
+
+
+@dataclass
+class RestorePlan:
+    """What restoring one resource would do, computed before anything is touched."""
+
+    resource: str
+    changes: list[Change]
+    conflicts: list[str] = field(default_factory=list)
+    verify_failures: list[str] = field(default_factory=list)
+    missing_objects: list[str] = field(default_factory=list)
+    private: Any = None
+
+    @property
+    def visible_changes(self) -> list[Change]:
+        """Changes worth showing a user (no implied directory markers)."""
+        return [change for change in self.changes if change.visible]
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """An object a state references; ``tree`` ones are parsed to find more."""
+
+    oid: str
+    tree: bool
+
+
+class Resource(ABC):
+    """One registered resource: a directory, a repository, a bucket."""
+
+    type_name: ClassVar[str]
+    allowed_roles: ClassVar[frozenset[Role]] = frozenset(Role)
+
+    def __init__(self, spec: ResourceSpec, context: ResourceContext) -> None:
+        self.spec = spec
+        self.context = context
+        self.warnings: list[str] = []
+
+    @property
+    def name(self) -> str:
+        """The resource's stable handle."""
+        return self.spec.name
+
+    @property
+    def role(self) -> Role:
+        """The role the resource plays."""
+        return self.spec.role
+
+    @classmethod
+    @abstractmethod
+    def prepare_params(
+        cls, location: str, workspace_root: str, options: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Validate a new resource's location and options; return the params to record."""
+
+    @abstractmethod
+    def local_path(self) -> str | None:
+        """Absolute local path the resource occupies (None if it has none)."""
+
+    @abstractmethod
+    def status(self, base: State | None) -> list[Change]:
+        """Changes in the working state since ``base`` (None: everything is new)."""
+
+    @abstractmethod
+    def snapshot(self, base: State | None) -> State:
+        """Record the current state, storing whatever restore will need."""
+
+    @abstractmethod
+    def plan_restore(self, target: State, base: State | None) -> RestorePlan:
+        """Work out how to bring the working state to ``target``; touch nothing."""
+
+    @abstractmethod
+    def apply_restore(self, plan: RestorePlan) -> None:
+        """Carry out a plan produced by ``plan_restore``."""
+
+    @abstractmethod
+    def diff_states(self, old: State, new: State | None) -> list[Change]:
+        """Changes from ``old`` to ``new`` (None: the working state)."""
+
+    @abstractmethod
+    def references(self, state: State) -> Iterator[ObjectRef]:
+        """Objects ``state`` needs in the store (for gc and fsck)."""
+
+    @abstractmethod
+    def export(self, state: State, dest: str) -> int:
+        """Write the files of ``state`` into the new directory ``dest``; return file count."""
+
+    @abstractmethod
+    def read_files(self, state: State, names: list[str]) -> Iterator[tuple[str, bytes]]:
+        """(path, bytes) of recorded files whose path matches one of the glob ``names``."""
+
+    @abstractmethod
+    def describe(self, state: State | None = None) -> dict[str, Any]:
+        """A JSON-friendly description (location, and counts of ``state`` if given)."""
+
+    def committed(self) -> None:  # noqa: B027 - optional hook
+        """Called once the snapshot record that used ``snapshot()``'s state is durable."""
+
+    def forget(self) -> None:  # noqa: B027 - optional hook
+        """Drop machine-local caches when the resource is removed."""

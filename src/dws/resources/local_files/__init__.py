@@ -1,0 +1,1 @@
+"""The local-files resource type: a directory inside or outside the workspace."""

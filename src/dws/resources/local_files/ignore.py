@@ -1,0 +1,32 @@
+"""`.dwsignore`: gitignore-syntax patterns at a resource's root."""
+
+from __future__ import annotations
+
+import os
+
+import pathspec
+
+from dws.store.fileio import TEMP_PREFIX
+
+IGNORE_FILE = ".dwsignore"
+
+
+class IgnoreRules:
+    """Decides which paths below a resource root are left out of snapshots."""
+
+    def __init__(self, root: str) -> None:
+        path = os.path.join(root, IGNORE_FILE)
+        lines: list[str] = []
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                lines = handle.read().splitlines()
+        self._spec = pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
+
+    def ignored(self, rel: str, is_dir: bool) -> bool:
+        """True when ``rel`` (relative, '/'-separated) is excluded."""
+        name = rel.rsplit("/", 1)[-1]
+        if name.startswith(TEMP_PREFIX):
+            return True
+        if self._spec is None:
+            return False
+        return bool(self._spec.match_file(rel + "/" if is_dir else rel))

@@ -1,0 +1,251 @@
+"""The local-files resource: a directory whose content is recorded as a Merkle tree."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from dws.errors import DwsError, FormatError, IntegrityError, UsageError
+from dws.model.ids import check_object_id
+from dws.model.roles import Role
+from dws.model.tree import EMPTY_TREE_ID, TreeEntry
+from dws.model.treediff import Change, TreeLoader, diff_trees, lookup, walk_tree
+from dws.resources.base import ObjectRef, Resource, RestorePlan, State
+from dws.resources.local_files.restorer import Restorer
+from dws.resources.local_files.scanner import Scanner, ScanResult
+from dws.resources.local_files.statcache import StatCache
+from dws.store.fileio import sync_filesystem
+from dws.store.trees import store_loader
+
+KEEP_CONTENT = "content"
+KEEP_HASHES = "hashes"
+
+
+class LocalFilesResource(Resource):
+    """A directory; ``keep: hashes`` records only hashes (for huge external data)."""
+
+    type_name = "local-files"
+    allowed_roles = frozenset({Role.SOURCE_DATA, Role.INTERMEDIATE_DATA, Role.RESULTS})
+
+    # ---- set-up -----------------------------------------------------------------------
+
+    @classmethod
+    def prepare_params(
+        cls, location: str, workspace_root: str, options: dict[str, Any]
+    ) -> dict[str, Any]:
+        keep = options.get("keep") or KEEP_CONTENT
+        if keep not in (KEEP_CONTENT, KEEP_HASHES):
+            raise UsageError(f"--keep must be 'content' or 'hashes', not {keep!r}")
+        path = os.path.abspath(os.path.join(workspace_root, os.path.expanduser(location)))
+        if not os.path.isdir(path):
+            if os.path.exists(path):
+                raise UsageError(f"{location} is not a directory")
+            if not options.get("create"):
+                raise UsageError(f"{location} does not exist (add --create to make it)")
+        recorded = os.path.relpath(path, workspace_root)
+        if recorded == ".." or recorded.startswith("../"):
+            recorded = path
+        return {"path": recorded, "keep": keep}
+
+    @property
+    def keep(self) -> str:
+        """'content' or 'hashes'."""
+        return str(self.spec.params.get("keep", KEEP_CONTENT))
+
+    def local_path(self) -> str:
+        path = self.spec.params.get("path")
+        if not isinstance(path, str) or not path or "\x00" in path:
+            raise FormatError(f"resource {self.name!r} has no valid path in resources.json")
+        return os.path.normpath(os.path.join(self.context.workspace_root, path))
+
+    def _root(self) -> str:
+        root = self.local_path()
+        if not os.path.isdir(root):
+            raise UsageError(
+                f"resource {self.name!r}: directory {root} is missing "
+                f"(create it, or `dws remove {self.name}`)"
+            )
+        return root
+
+    # ---- scanning ---------------------------------------------------------------------
+
+    def _cache(self) -> StatCache:
+        return StatCache(os.path.join(self.context.local_dir, "statcache.sqlite"))
+
+    def _scan(self, *, store_blobs: bool) -> ScanResult:
+        root = self._root()
+        cache = self._cache()
+        try:
+            rows = cache.load(self.name)
+            scanner = Scanner(
+                root,
+                rows,
+                store=self.context.store if store_blobs else None,
+                generation=self.context.store_generation,
+                progress=self.context.progress,
+            )
+            result = scanner.scan()
+            self.warnings.extend(w for w in result.warnings if w not in self.warnings)
+            if not store_blobs:
+                cache.update(self.name, result.cache_upserts, result.cache_deletes)
+            return result
+        finally:
+            cache.close()
+
+    def _loader(self, scan: ScanResult | None = None) -> TreeLoader:
+        fallback = store_loader(self.context.store)
+        return scan.loader(fallback) if scan is not None else fallback
+
+    @staticmethod
+    def _tree_of(state: State | None) -> str | None:
+        if state is None:
+            return None
+        return check_object_id(state.get("tree"), "tree id in snapshot")
+
+    def status(self, base: State | None) -> list[Change]:
+        scan = self._scan(store_blobs=False)
+        return list(diff_trees(self._loader(scan), self._tree_of(base), scan.root_id))
+
+    def snapshot(self, base: State | None) -> State:
+        store_blobs = self.keep == KEEP_CONTENT
+        scan = self._scan(store_blobs=store_blobs)
+        store = self.context.store
+        for oid, data in scan.trees.items():
+            if not store.has(oid):
+                store.put_bytes(data)
+        self._pending_cache: ScanResult | None = scan if store_blobs else None
+        return {"tree": scan.root_id, "files": scan.files, "bytes": scan.bytes, "keep": self.keep}
+
+    def committed(self) -> None:
+        """After the snapshot record is durable, remember what was stored."""
+        scan: ScanResult | None = getattr(self, "_pending_cache", None)
+        if scan is not None:
+            cache = self._cache()
+            try:
+                cache.update(self.name, scan.cache_upserts, scan.cache_deletes)
+            finally:
+                cache.close()
+            self._pending_cache = None
+
+    # ---- restore ----------------------------------------------------------------------
+
+    def plan_restore(self, target: State, base: State | None) -> RestorePlan:
+        scan = self._scan(store_blobs=False)
+        load = self._loader(scan)
+        target_tree = self._tree_of(target)
+        base_tree = self._tree_of(base)
+        changes = list(diff_trees(load, scan.root_id, target_tree))
+        plan = RestorePlan(self.name, changes)
+        if target.get("keep", KEEP_CONTENT) == KEEP_HASHES:
+            plan.verify_failures = [c.path for c in changes if c.visible]
+            return plan
+        store = self.context.store
+        for change in changes:
+            old, new = change.old, change.new
+            if (
+                old is not None
+                and not old.is_dir
+                and not old.same_content(lookup(load, base_tree, change.path))
+            ):
+                plan.conflicts.append(change.path)
+            needs_blob = new is not None and new.kind == "file" and not _chmod_only(old, new.id)
+            if needs_blob and new is not None and not store.has(new.id):
+                plan.missing_objects.append(change.path)
+        return plan
+
+    def apply_restore(self, plan: RestorePlan) -> None:
+        if not plan.changes:
+            return
+        root = self._root()
+        restorer = Restorer(root, self.context.store, self.context.store_generation)
+        try:
+            restorer.apply(plan.changes, self.context.progress)
+        finally:
+            sync_filesystem(root)
+            generation = self.context.store_generation
+            rows = [(path, row._replace(gen=generation)) for path, row in restorer.written]
+            cache = self._cache()
+            try:
+                written = {path for path, _ in rows}
+                cache.update(self.name, rows, [p for p in restorer.removed if p not in written])
+            finally:
+                cache.close()
+
+    # ---- reading recorded states ------------------------------------------------------
+
+    def diff_states(self, old: State, new: State | None) -> list[Change]:
+        if new is None:
+            scan = self._scan(store_blobs=False)
+            return list(diff_trees(self._loader(scan), self._tree_of(old), scan.root_id))
+        return list(diff_trees(self._loader(), self._tree_of(old), self._tree_of(new)))
+
+    def references(self, state: State) -> Iterator[ObjectRef]:
+        root = self._tree_of(state)
+        assert root is not None
+        with_blobs = state.get("keep", KEEP_CONTENT) == KEEP_CONTENT
+        yield ObjectRef(root, True)
+        for _, entry in walk_tree(self._loader(), root):
+            if entry.is_dir:
+                yield ObjectRef(entry.id, True)
+            elif entry.kind == "file" and with_blobs:
+                yield ObjectRef(entry.id, False)
+
+    def export(self, state: State, dest: str) -> int:
+        if state.get("keep", KEEP_CONTENT) != KEEP_CONTENT:
+            raise UsageError(
+                f"resource {self.name!r} keeps hashes only; there is nothing to export"
+            )
+        root = self._tree_of(state)
+        os.makedirs(dest, exist_ok=True)
+        changes = list(diff_trees(self._loader(), EMPTY_TREE_ID, root))
+        Restorer(dest, self.context.store, self.context.store_generation).apply(
+            changes, self.context.progress
+        )
+        return sum(1 for c in changes if c.new is not None and not c.new.is_dir)
+
+    def read_files(self, state: State, names: list[str]) -> Iterator[tuple[str, bytes]]:
+        root = self._tree_of(state)
+        assert root is not None
+        for path, entry in walk_tree(self._loader(), root):
+            if entry.kind != "file" or not _matches(path, names):
+                continue
+            if self.context.store.has(entry.id):
+                yield path, self.context.store.get_bytes(entry.id)
+            else:
+                yield path, self._read_current(path, entry.id)
+
+    def _read_current(self, path: str, oid: str) -> bytes:
+        from dws.model.digest import hash_bytes
+
+        try:
+            with open(os.path.join(self.local_path(), path), "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            raise DwsError(f"cannot read {path} of {self.name!r}: {exc.strerror}") from None
+        if hash_bytes(data) != oid:
+            raise IntegrityError(f"{path} of {self.name!r} changed since it was recorded")
+        return data
+
+    def describe(self, state: State | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {"path": self.spec.params.get("path"), "keep": self.keep}
+        if state is not None:
+            out.update(files=state.get("files"), bytes=state.get("bytes"))
+        return out
+
+    def forget(self) -> None:
+        cache = self._cache()
+        try:
+            cache.forget(self.name)
+        finally:
+            cache.close()
+
+
+def _chmod_only(old: TreeEntry | None, new_id: str) -> bool:
+    return old is not None and old.kind == "file" and old.id == new_id
+
+
+def _matches(path: str, names: list[str]) -> bool:
+    base = path.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatchcase(base, pat) or fnmatch.fnmatchcase(path, pat) for pat in names)

@@ -1,0 +1,20 @@
+"""The one place resource types are registered."""
+
+from __future__ import annotations
+
+from dws.errors import UsageError
+from dws.resources.base import Resource
+from dws.resources.local_files.resource import LocalFilesResource
+
+RESOURCE_TYPES: dict[str, type[Resource]] = {
+    LocalFilesResource.type_name: LocalFilesResource,
+}
+
+
+def resource_type(name: str) -> type[Resource]:
+    """The class implementing resource type ``name``."""
+    try:
+        return RESOURCE_TYPES[name]
+    except KeyError:
+        known = ", ".join(sorted(RESOURCE_TYPES))
+        raise UsageError(f"unknown resource type {name!r}: known types are {known}") from None

@@ -1,0 +1,1 @@
+"""Content-addressed object stores: one interface, several backends."""

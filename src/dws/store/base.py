@@ -1,0 +1,70 @@
+"""The object store interface every backend implements (DESIGN §3).
+
+Objects are immutable and named by the BLAKE3 hash of their bytes. A backend never
+returns bytes that do not match the id asked for without saying so.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+
+from dws.errors import IntegrityError
+from dws.model.digest import hash_bytes
+
+
+class ObjectMissingError(IntegrityError):
+    """An object a record refers to is not in the store."""
+
+    def __init__(self, oid: str) -> None:
+        super().__init__(
+            f"object {oid[:12]} is missing from the store (run `dws fsck` for the extent)"
+        )
+        self.oid = oid
+
+
+class ObjectStore(ABC):
+    """A content-addressed store of immutable blobs."""
+
+    @abstractmethod
+    def has(self, oid: str) -> bool:
+        """True when the object is stored."""
+
+    @abstractmethod
+    def put_bytes(self, data: bytes) -> str:
+        """Store ``data`` (idempotent) and return its id."""
+
+    @abstractmethod
+    def put_file(self, path: str) -> tuple[str, int]:
+        """Store the bytes of the file at ``path``; return (id, size)."""
+
+    @abstractmethod
+    def get_bytes(self, oid: str) -> bytes:
+        """The object's bytes; ObjectMissingError if absent."""
+
+    @abstractmethod
+    def materialize(self, oid: str, dest: str, mode: int = 0o644) -> None:
+        """Create the new file ``dest`` holding the object's bytes (reflink/copy)."""
+
+    @abstractmethod
+    def size(self, oid: str) -> int:
+        """Stored size of the object."""
+
+    @abstractmethod
+    def iter_ids(self) -> Iterator[str]:
+        """Every stored object id, in no particular order."""
+
+    @abstractmethod
+    def delete(self, oid: str) -> None:
+        """Remove an object (no error if absent)."""
+
+    def flush(self) -> None:  # noqa: B027 - optional hook, default is already durable
+        """Make everything stored so far durable; called once before a commit point."""
+
+    def verify(self, oid: str) -> bool:
+        """True when the stored bytes hash to ``oid``."""
+        return hash_bytes(self.get_bytes(oid)) == oid
+
+    def clean_temporary(self) -> int:
+        """Remove leftovers of interrupted writes; return how many."""
+        return 0

@@ -1,0 +1,144 @@
+"""Loose-object store in a local directory: objects/ab/cdef... (DESIGN §3)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+from blake3 import blake3
+
+from dws.model.digest import hash_bytes
+from dws.model.ids import is_object_id
+from dws.store.base import ObjectMissingError, ObjectStore
+from dws.store.fileio import (
+    TEMP_PREFIX,
+    clone_or_copy,
+    removing_on_error,
+    sync_filesystem,
+    temp_name,
+    write_new_file,
+)
+from dws.store.hashing import SMALL_FILE
+
+OBJECT_MODE = 0o444
+
+
+class LocalObjectStore(ObjectStore):
+    """One file per object, written to a temp file and renamed into place."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._tmp = os.path.join(root, "tmp")
+        self._made_dirs: set[str] = set()
+
+    @staticmethod
+    def create(root: str) -> LocalObjectStore:
+        """Create the directory layout (fan-out dirs made up front)."""
+        os.makedirs(os.path.join(root, "tmp"), exist_ok=True)
+        for i in range(256):
+            os.makedirs(os.path.join(root, f"{i:02x}"), exist_ok=True)
+        return LocalObjectStore(root)
+
+    def path(self, oid: str) -> str:
+        """Where an object lives on disk."""
+        return os.path.join(self.root, oid[:2], oid[2:])
+
+    def has(self, oid: str) -> bool:
+        return os.path.exists(self.path(oid))
+
+    def _install(self, tmp: str, oid: str) -> None:
+        directory = os.path.join(self.root, oid[:2])
+        if directory not in self._made_dirs:
+            os.makedirs(directory, exist_ok=True)
+            self._made_dirs.add(directory)
+        os.replace(tmp, self.path(oid))
+
+    def put_bytes(self, data: bytes) -> str:
+        oid = hash_bytes(data)
+        if not self.has(oid):
+            tmp = temp_name(self._tmp)
+            with removing_on_error(tmp):
+                write_new_file(tmp, data, OBJECT_MODE)
+                self._install(tmp, oid)
+        return oid
+
+    def put_file(self, path: str) -> tuple[str, int]:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size <= SMALL_FILE:
+                data = handle.read()
+                return self.put_bytes(data), len(data)
+        # Large file: copy first, then hash our private copy, so the id always
+        # matches the stored bytes even if the source changes meanwhile.
+        tmp = temp_name(self._tmp)
+        with removing_on_error(tmp):
+            clone_or_copy(path, tmp, OBJECT_MODE)
+            hasher = blake3(max_threads=blake3.AUTO)
+            hasher.update_mmap(tmp)
+            oid = hasher.hexdigest()
+            size = os.stat(tmp).st_size
+            if self.has(oid):
+                os.unlink(tmp)
+            else:
+                self._install(tmp, oid)
+        return oid, size
+
+    def get_bytes(self, oid: str) -> bytes:
+        try:
+            with open(self.path(oid), "rb") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            raise ObjectMissingError(oid) from None
+
+    def materialize(self, oid: str, dest: str, mode: int = 0o644) -> None:
+        try:
+            clone_or_copy(self.path(oid), dest, mode)
+        except FileNotFoundError:
+            if not self.has(oid):
+                raise ObjectMissingError(oid) from None
+            raise
+
+    def size(self, oid: str) -> int:
+        try:
+            return os.stat(self.path(oid)).st_size
+        except FileNotFoundError:
+            raise ObjectMissingError(oid) from None
+
+    def iter_ids(self) -> Iterator[str]:
+        for prefix in sorted(os.listdir(self.root)):
+            if len(prefix) != 2:
+                continue
+            with os.scandir(os.path.join(self.root, prefix)) as entries:
+                for entry in entries:
+                    oid = prefix + entry.name
+                    if is_object_id(oid):
+                        yield oid
+
+    def delete(self, oid: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path(oid))
+
+    def verify(self, oid: str) -> bool:
+        path = self.path(oid)
+        if not os.path.exists(path):
+            raise ObjectMissingError(oid)
+        hasher = blake3(max_threads=blake3.AUTO)
+        if os.stat(path).st_size > SMALL_FILE:
+            hasher.update_mmap(path)
+        else:
+            with open(path, "rb") as handle:
+                hasher.update(handle.read())
+        return bool(hasher.hexdigest() == oid)
+
+    def flush(self) -> None:
+        sync_filesystem(self.root)
+
+    def clean_temporary(self) -> int:
+        removed = 0
+        for name in os.listdir(self._tmp) if os.path.isdir(self._tmp) else []:
+            if name.startswith(TEMP_PREFIX):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(self._tmp, name))
+                    removed += 1
+        return removed

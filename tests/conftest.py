@@ -1,0 +1,93 @@
+"""Shared fixtures: temp workspaces, running the installed `dws`, comparing trees."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import dws
+
+DWS = shutil.which("dws", path=os.path.dirname(sys.executable)) or shutil.which("dws")
+
+
+@dataclass
+class Result:
+    """What a `dws` subprocess did."""
+
+    code: int
+    out: str
+    err: str
+
+
+def run_dws(*args: str, cwd: Path | str, env: dict[str, str] | None = None,
+            input: str | None = None, timeout: float = 120) -> Result:
+    """Run the installed `dws` as a user would, never on a terminal."""
+    assert DWS, "the dws command is not installed in this environment"
+    full_env = {**os.environ, "DWS_LOCK_TIMEOUT": "1", **(env or {})}
+    proc = subprocess.run(
+        [DWS, *args], cwd=cwd, env=full_env, capture_output=True, text=True,
+        input=input, timeout=timeout,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def dws_cli() -> Callable[..., Result]:
+    """The `run_dws` helper as a fixture."""
+    return run_dws
+
+
+def write_files(root: Path, files: dict[str, str | bytes]) -> None:
+    """Create files (parents included) from a {relative path: content} map."""
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = content.encode() if isinstance(content, str) else content
+        path.write_bytes(data)
+
+
+def manifest(root: Path) -> dict[str, tuple[str, object, bool]]:
+    """Everything below ``root`` that a snapshot records: kind, bytes or link target, exec bit.
+    Empty directories are included; nothing is followed through symlinks."""
+    out: dict[str, tuple[str, object, bool]] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            rel = os.path.normpath(os.path.join(rel_dir, name))
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                out[rel] = ("symlink", os.readlink(path), False)
+            elif stat.S_ISDIR(st.st_mode):
+                out[rel] = ("dir", None, False)
+            else:
+                out[rel] = ("file", Path(path).read_bytes(), bool(st.st_mode & stat.S_IXUSR))
+        dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
+    return out
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """An empty project directory with data/raw, data/features and results."""
+    root = tmp_path / "project"
+    for sub in ("data/raw", "data/features", "results"):
+        (root / sub).mkdir(parents=True)
+    return root
+
+
+@pytest.fixture
+def workspace(project: Path) -> dws.Workspace:
+    """A workspace over ``project`` with raw (source), features (intermediate), results."""
+    ws = dws.Workspace.init(str(project))
+    ws.add_resource("local-files", str(project / "data/raw"), "source-data", name="raw")
+    ws.add_resource("local-files", str(project / "data/features"), "intermediate-data")
+    ws.add_resource("local-files", str(project / "results"), "results")
+    return ws
