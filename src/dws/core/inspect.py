@@ -79,10 +79,10 @@ def diff(ws: Workspace, ref_a: str, ref_b: str | None = None) -> list[ResourceCh
     head = ws.head().snapshot
     old = catalog.get(catalog.resolve(ref_a, head))
     new = catalog.get(catalog.resolve(ref_b, head)) if ref_b is not None else None
-    if new is not None:
-        names = list(dict.fromkeys([*old.resources, *new.resources]))
-    else:
-        names = list(dict.fromkeys([*old.resources, *(s.name for s in ws.resource_specs())]))
+    registered = [s.name for s in ws.resource_specs()]
+    recorded = [*old.resources, *(new.resources if new is not None else [])]
+    names = [n for n in registered if new is None or n in recorded]
+    names += sorted(set(recorded) - set(names))
     return [_diff_one(ws, name, old, new) for name in names]
 
 

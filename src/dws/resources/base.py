@@ -36,7 +36,7 @@ class RestorePlan:
     conflicts: list[str] = field(default_factory=list)
     verify_failures: list[str] = field(default_factory=list)
     missing_objects: list[str] = field(default_factory=list)
-    private: Any = None
+    leftovers: list[str] = field(default_factory=list)
 
     @property
     def visible_changes(self) -> list[Change]:

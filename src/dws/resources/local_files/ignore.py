@@ -6,8 +6,6 @@ import os
 
 import pathspec
 
-from dws.store.fileio import TEMP_PREFIX
-
 IGNORE_FILE = ".dwsignore"
 
 
@@ -24,9 +22,6 @@ class IgnoreRules:
 
     def ignored(self, rel: str, is_dir: bool) -> bool:
         """True when ``rel`` (relative, '/'-separated) is excluded."""
-        name = rel.rsplit("/", 1)[-1]
-        if name.startswith(TEMP_PREFIX):
-            return True
         if self._spec is None:
             return False
         return bool(self._spec.match_file(rel + "/" if is_dir else rel))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from typing import Any
 from dws.errors import DwsError, FormatError, IntegrityError, UsageError
 from dws.model.ids import check_object_id
 from dws.model.roles import Role
-from dws.model.tree import EMPTY_TREE_ID, TreeEntry
+from dws.model.tree import EMPTY_TREE, EMPTY_TREE_ID, TreeEntry, encode_tree
 from dws.model.treediff import Change, TreeLoader, diff_trees, lookup, walk_tree
 from dws.resources.base import ObjectRef, Resource, RestorePlan, State
 from dws.resources.local_files.restorer import Restorer
@@ -74,7 +75,10 @@ class LocalFilesResource(Resource):
     def _cache(self) -> StatCache:
         return StatCache(os.path.join(self.context.local_dir, "statcache.sqlite"))
 
-    def _scan(self, *, store_blobs: bool) -> ScanResult:
+    def _scan(self, *, store_blobs: bool, allow_missing: bool = False) -> ScanResult:
+        if allow_missing and not os.path.lexists(self.local_path()):
+            self.warnings.append(f"directory {self.local_path()} is missing")
+            return ScanResult(EMPTY_TREE_ID, {EMPTY_TREE_ID: encode_tree(EMPTY_TREE)}, 0, 0, [], [])
         root = self._root()
         cache = self._cache()
         try:
@@ -105,12 +109,13 @@ class LocalFilesResource(Resource):
         return check_object_id(state.get("tree"), "tree id in snapshot")
 
     def status(self, base: State | None) -> list[Change]:
-        scan = self._scan(store_blobs=False)
+        scan = self._scan(store_blobs=False, allow_missing=True)
         return list(diff_trees(self._loader(scan), self._tree_of(base), scan.root_id))
 
     def snapshot(self, base: State | None) -> State:
         store_blobs = self.keep == KEEP_CONTENT
         scan = self._scan(store_blobs=store_blobs)
+        _remove_leftovers(self._root(), scan.leftovers)
         store = self.context.store
         for oid, data in scan.trees.items():
             if not store.has(oid):
@@ -132,12 +137,12 @@ class LocalFilesResource(Resource):
     # ---- restore ----------------------------------------------------------------------
 
     def plan_restore(self, target: State, base: State | None) -> RestorePlan:
-        scan = self._scan(store_blobs=False)
+        scan = self._scan(store_blobs=False, allow_missing=True)
         load = self._loader(scan)
         target_tree = self._tree_of(target)
         base_tree = self._tree_of(base)
         changes = list(diff_trees(load, scan.root_id, target_tree))
-        plan = RestorePlan(self.name, changes)
+        plan = RestorePlan(self.name, changes, leftovers=scan.leftovers)
         if target.get("keep", KEEP_CONTENT) == KEEP_HASHES:
             plan.verify_failures = [c.path for c in changes if c.visible]
             return plan
@@ -156,9 +161,11 @@ class LocalFilesResource(Resource):
         return plan
 
     def apply_restore(self, plan: RestorePlan) -> None:
+        os.makedirs(self.local_path(), exist_ok=True)
+        root = self._root()
+        _remove_leftovers(root, plan.leftovers)
         if not plan.changes:
             return
-        root = self._root()
         restorer = Restorer(root, self.context.store, self.context.store_generation)
         try:
             restorer.apply(plan.changes, self.context.progress)
@@ -177,7 +184,7 @@ class LocalFilesResource(Resource):
 
     def diff_states(self, old: State, new: State | None) -> list[Change]:
         if new is None:
-            scan = self._scan(store_blobs=False)
+            scan = self._scan(store_blobs=False, allow_missing=True)
             return list(diff_trees(self._loader(scan), self._tree_of(old), scan.root_id))
         return list(diff_trees(self._loader(), self._tree_of(old), self._tree_of(new)))
 
@@ -240,6 +247,13 @@ class LocalFilesResource(Resource):
             cache.forget(self.name)
         finally:
             cache.close()
+
+
+def _remove_leftovers(root: str, leftovers: list[str]) -> None:
+    """Delete temporary files an interrupted restore left (callers hold the lock)."""
+    for rel in leftovers:
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(root, rel))
 
 
 def _chmod_only(old: TreeEntry | None, new_id: str) -> bool:

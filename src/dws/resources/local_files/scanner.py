@@ -22,6 +22,7 @@ from dws.model.treediff import TreeLoader
 from dws.resources.local_files.ignore import IgnoreRules
 from dws.resources.local_files.statcache import StatRow
 from dws.store.base import ObjectStore
+from dws.store.fileio import TEMP_PREFIX
 from dws.store.hashing import hash_file
 
 RACY_WINDOW_NS = 2_000_000_000
@@ -62,6 +63,7 @@ class ScanResult:
     cache_upserts: list[tuple[str, StatRow]]
     cache_deletes: list[str]
     warnings: list[str] = field(default_factory=list)
+    leftovers: list[str] = field(default_factory=list)
 
     def loader(self, fallback: TreeLoader | None = None) -> TreeLoader:
         """Load trees from this scan, then from ``fallback``."""
@@ -91,10 +93,21 @@ def _signature(st: os.stat_result) -> tuple[int, int, int, int]:
     return st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns
 
 
-def walk(root: str, rules: IgnoreRules) -> tuple[list[_Dir], list[str]]:
+@dataclass
+class Walk:
+    """Directories found (parents first), warnings, and leftover temporary files of
+    interrupted restores (never part of a snapshot)."""
+
+    dirs: list[_Dir]
+    warnings: list[str]
+    leftovers: list[str]
+
+
+def walk(root: str, rules: IgnoreRules) -> Walk:
     """List every directory below ``root`` (parents first), skipping ignored paths."""
     dirs: list[_Dir] = []
     warnings: list[str] = []
+    leftovers: list[str] = []
     stack = [""]
     while stack:
         rel = stack.pop()
@@ -107,8 +120,11 @@ def walk(root: str, rules: IgnoreRules) -> tuple[list[_Dir], list[str]]:
             raise DwsError(f"cannot read directory {where}: {exc.strerror}") from None
         for entry in entries:
             name = entry.name
-            _check_utf8(name, rel)
             child = f"{rel}/{name}" if rel else name
+            if name.startswith(TEMP_PREFIX):
+                leftovers.append(child)
+                continue
+            _check_utf8(name, rel)
             st = entry.stat(follow_symlinks=False)
             mode = st.st_mode
             if stat_module.S_ISDIR(mode):
@@ -127,7 +143,7 @@ def walk(root: str, rules: IgnoreRules) -> tuple[list[_Dir], list[str]]:
             else:
                 warnings.append(f"skipped {child}: not a regular file, directory or symlink")
         stack.extend(f"{rel}/{d}" if rel else d for d in sorted(listing.subdirs, reverse=True))
-    return dirs, warnings
+    return Walk(dirs, warnings, leftovers)
 
 
 def _check_utf8(name: str, rel: str) -> None:
@@ -162,13 +178,22 @@ class Scanner:
     def scan(self) -> ScanResult:
         """Walk, hash/store what changed, build trees."""
         started_ns = time.time_ns()
-        dirs, warnings = walk(self.root, IgnoreRules(self.root))
-        files = [f for d in dirs for f in d.files]
+        found = walk(self.root, IgnoreRules(self.root))
+        files = [f for d in found.dirs for f in d.files]
         pending = [f for f in files if not self._known(f)]
         self._process(pending)
-        root_id, trees, total_bytes = self._build_trees(dirs)
+        root_id, trees, total_bytes = self._build_trees(found.dirs)
         upserts, deletes = self._cache_changes(files, started_ns)
-        return ScanResult(root_id, trees, len(files), total_bytes, upserts, deletes, warnings)
+        return ScanResult(
+            root_id,
+            trees,
+            len(files),
+            total_bytes,
+            upserts,
+            deletes,
+            found.warnings,
+            found.leftovers,
+        )
 
     def _known(self, f: _File) -> bool:
         row = self.cache.get(f.rel)
