@@ -33,3 +33,17 @@ class CliState:
 
 
 pass_state = click.make_pass_decorator(CliState)
+
+
+def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(CliState).output.json = True
+
+
+json_option = click.option(
+    "--json",
+    is_flag=True,
+    expose_value=False,
+    callback=_set_json,
+    help="Machine-readable output on stdout (same as `dws --json`).",
+)

@@ -41,7 +41,7 @@ def restore_snapshot(
         record = catalog.get(catalog.resolve(ref, head.snapshot))
         resources, skipped = _select(ws, record, only, exclude)
         plans = [_plan(r, record, catalog, head) for r in resources]
-        _check(plans, force)
+        _check(plans, force or dry_run)
         outcome = RestoreOutcome(record, plans, skipped)
         if dry_run:
             return outcome

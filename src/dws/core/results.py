@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 
 from dws.core.catalog import SnapshotCatalog
@@ -49,8 +50,19 @@ def export_results(ws: Workspace, ref: str, dest: str) -> dict[str, int]:
     target = os.path.abspath(dest)
     if os.path.exists(target) and (not os.path.isdir(target) or os.listdir(target)):
         raise UsageError(f"{dest} exists and is not an empty directory")
+    created = not os.path.exists(target)
     os.makedirs(target, exist_ok=True)
-    return {
-        name: resource_for(ws, name, recorded).export(recorded.state, os.path.join(target, name))
-        for name, recorded in chosen.items()
-    }
+    try:
+        return {
+            name: resource_for(ws, name, recorded).export(
+                recorded.state, os.path.join(target, name)
+            )
+            for name, recorded in chosen.items()
+        }
+    except BaseException:
+        if created:
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            for name in chosen:
+                shutil.rmtree(os.path.join(target, name), ignore_errors=True)
+        raise

@@ -50,6 +50,8 @@ def take_snapshot(
             if previous.same_state(states):
                 moved = catalog.set_tag(tag, previous.id, force=force) if tag else False
                 ws.save_head(Head(previous.id, {name: previous.id for name in states}))
+                for resource in resources:
+                    resource.committed()
                 return SnapshotOutcome(previous, False, tag, moved, warnings)
         if tag is not None and not force:
             catalog.check_tag_free(tag)

@@ -126,7 +126,10 @@ def decode_resources(data: bytes) -> list[ResourceSpec]:
     for item in raw:
         common = {key: item.get(key) for key in ("name", "type", "role")}
         params = {key: value for key, value in item.items() if key not in common}
-        spec: ResourceSpec = msgspec.convert({**common, "params": params}, ResourceSpec)
+        try:
+            spec: ResourceSpec = msgspec.convert({**common, "params": params}, ResourceSpec)
+        except msgspec.ValidationError as exc:
+            raise FormatError(f"resources.json: {exc}") from None
         try:
             check_resource_name(spec.name)
         except Exception:

@@ -23,6 +23,17 @@ class ObjectMissingError(IntegrityError):
         self.oid = oid
 
 
+class CorruptObjectError(IntegrityError):
+    """A stored object's bytes do not hash to its id."""
+
+    def __init__(self, oid: str) -> None:
+        super().__init__(
+            f"object {oid[:12]} is corrupt: its content does not match its id "
+            "(run `dws fsck`; nothing was written from it)"
+        )
+        self.oid = oid
+
+
 class ObjectStore(ABC):
     """A content-addressed store of immutable blobs."""
 
@@ -44,7 +55,8 @@ class ObjectStore(ABC):
 
     @abstractmethod
     def materialize(self, oid: str, dest: str, mode: int = 0o644) -> None:
-        """Create the new file ``dest`` holding the object's bytes (reflink/copy)."""
+        """Create the new file ``dest`` holding the object's bytes (reflink/copy), verified
+        against ``oid``: CorruptObjectError (and no ``dest``) when they do not match."""
 
     @abstractmethod
     def size(self, oid: str) -> int:

@@ -6,11 +6,9 @@ import contextlib
 import os
 from collections.abc import Iterator
 
-from blake3 import blake3
-
 from dws.model.digest import hash_bytes
 from dws.model.ids import is_object_id
-from dws.store.base import ObjectMissingError, ObjectStore
+from dws.store.base import CorruptObjectError, ObjectMissingError, ObjectStore
 from dws.store.fileio import (
     TEMP_PREFIX,
     clone_or_copy,
@@ -19,7 +17,7 @@ from dws.store.fileio import (
     temp_name,
     write_new_file,
 )
-from dws.store.hashing import SMALL_FILE
+from dws.store.hashing import SMALL_FILE, hash_file
 
 OBJECT_MODE = 0o444
 
@@ -74,10 +72,7 @@ class LocalObjectStore(ObjectStore):
         tmp = temp_name(self._tmp)
         with removing_on_error(tmp):
             clone_or_copy(path, tmp, OBJECT_MODE)
-            hasher = blake3(max_threads=blake3.AUTO)
-            hasher.update_mmap(tmp)
-            oid = hasher.hexdigest()
-            size = os.stat(tmp).st_size
+            oid, size = hash_file(tmp)
             if self.has(oid):
                 os.unlink(tmp)
             else:
@@ -92,12 +87,21 @@ class LocalObjectStore(ObjectStore):
             raise ObjectMissingError(oid) from None
 
     def materialize(self, oid: str, dest: str, mode: int = 0o644) -> None:
+        path = self.path(oid)
         try:
-            clone_or_copy(self.path(oid), dest, mode)
+            size = os.stat(path).st_size
         except FileNotFoundError:
-            if not self.has(oid):
-                raise ObjectMissingError(oid) from None
-            raise
+            raise ObjectMissingError(oid) from None
+        if size <= SMALL_FILE:
+            data = self.get_bytes(oid)
+            if hash_bytes(data) != oid:
+                raise CorruptObjectError(oid)
+            write_new_file(dest, data, mode)
+            return
+        clone_or_copy(path, dest, mode)
+        with removing_on_error(dest):
+            if _hash_path(dest) != oid:
+                raise CorruptObjectError(oid)
 
     def size(self, oid: str) -> int:
         try:
@@ -123,13 +127,7 @@ class LocalObjectStore(ObjectStore):
         path = self.path(oid)
         if not os.path.exists(path):
             raise ObjectMissingError(oid)
-        hasher = blake3(max_threads=blake3.AUTO)
-        if os.stat(path).st_size > SMALL_FILE:
-            hasher.update_mmap(path)
-        else:
-            with open(path, "rb") as handle:
-                hasher.update(handle.read())
-        return bool(hasher.hexdigest() == oid)
+        return _hash_path(path) == oid
 
     def flush(self) -> None:
         sync_filesystem(self.root)
@@ -142,3 +140,7 @@ class LocalObjectStore(ObjectStore):
                     os.unlink(os.path.join(self._tmp, name))
                     removed += 1
         return removed
+
+
+def _hash_path(path: str) -> str:
+    return hash_file(path)[0]

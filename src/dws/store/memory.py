@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from dws.model.digest import hash_bytes
-from dws.store.base import ObjectMissingError, ObjectStore
+from dws.store.base import CorruptObjectError, ObjectMissingError, ObjectStore
 from dws.store.fileio import write_new_file
 
 
@@ -35,7 +35,10 @@ class MemoryObjectStore(ObjectStore):
             raise ObjectMissingError(oid) from None
 
     def materialize(self, oid: str, dest: str, mode: int = 0o644) -> None:
-        write_new_file(dest, self.get_bytes(oid), mode)
+        data = self.get_bytes(oid)
+        if hash_bytes(data) != oid:
+            raise CorruptObjectError(oid)
+        write_new_file(dest, data, mode)
 
     def size(self, oid: str) -> int:
         return len(self.get_bytes(oid))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from dws.cli.context import CliState, pass_state
+from dws.cli.context import CliState, json_option, pass_state
 
 
 @click.command()
@@ -22,6 +22,7 @@ from dws.cli.context import CliState, pass_state
     help="'hashes' records hashes only (huge external data); restore then only verifies.",
 )
 @click.option("--create", is_flag=True, help="Create the directory if it does not exist.")
+@json_option
 @pass_state
 def add(
     state: CliState,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import click
 
-from dws.cli.context import CliState, pass_state
+from dws.cli.context import CliState, json_option, pass_state
 from dws.cli.output import short
 
 
 @click.command("delete-snapshot")
 @click.argument("ref", metavar="SNAPSHOT")
 @click.option("--force", is_flag=True, help="Also when it is the snapshot the workspace is at.")
+@json_option
 @pass_state
 def delete_snapshot(state: CliState, ref: str, force: bool) -> None:
     """Delete SNAPSHOT's record and tags; `dws gc` then frees its data.

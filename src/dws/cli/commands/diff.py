@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import click
 
-from dws.cli.context import CliState, pass_state
+from dws.cli.context import CliState, json_option, pass_state
 from dws.cli.render import print_changes, resource_changes_json
 
 
 @click.command()
 @click.argument("old", metavar="SNAPSHOT")
 @click.argument("new", metavar="[SNAPSHOT]", required=False)
+@json_option
 @pass_state
 def diff(state: CliState, old: str, new: str | None) -> None:
     """File-level changes from SNAPSHOT to another one, or to the working state.

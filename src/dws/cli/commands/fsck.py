@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 
-from dws.cli.context import CliState, pass_state
+from dws.cli.context import CliState, json_option, pass_state
 from dws.errors import IntegrityError
 
 
 @click.command()
 @click.option("--quick", is_flag=True, help="Check references only; do not re-hash objects.")
+@json_option
 @pass_state
 def fsck(state: CliState, quick: bool) -> None:
     """Check that every record is valid, every referenced object exists and every object's

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 
-from dws.cli.context import CliState, pass_state
+from dws.cli.context import CliState, json_option, pass_state
 from dws.cli.output import human_bytes
 
 
 @click.command()
 @click.option("--dry-run", "-n", is_flag=True, help="Report what would be deleted.")
+@json_option
 @pass_state
 def gc(state: CliState, dry_run: bool) -> None:
     """Delete stored objects that no snapshot references.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from dws.cli.context import CliState, pass_state
+from dws.cli.context import CliState, json_option, pass_state
 from dws.cli.render import record_json, record_summary
 
 
@@ -25,6 +25,7 @@ def _history(state: CliState) -> None:
 
 
 @click.command()
+@json_option
 @pass_state
 def history(state: CliState) -> None:
     """List snapshots, newest first (* marks HEAD).
@@ -37,6 +38,7 @@ def history(state: CliState) -> None:
 
 
 @click.command()
+@json_option
 @pass_state
 def log(state: CliState) -> None:
     """Same as `dws history`.

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import click
 
-from dws.cli.context import CliState, pass_state
+from dws.cli.context import CliState, json_option, pass_state
 
 
 @click.command()
 @click.option("--name", help="Workspace name (default: the directory's name).")
+@json_option
 @pass_state
 def init(state: CliState, name: str | None) -> None:
     """Make the current directory (or -C DIR) a workspace.

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import click
 
-from dws.cli.context import CliState, pass_state
+from dws.cli.context import CliState, json_option, pass_state
 
 
 @click.command()
 @click.argument("name")
+@json_option
 @pass_state
 def remove(state: CliState, name: str) -> None:
     """Forget resource NAME. Its files are never deleted.

@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from dws.cli.context import CliState, pass_state
+from dws.cli.context import CliState, json_option, pass_state
 
 
 @click.command()
+@json_option
 @pass_state
 def resources(state: CliState) -> None:
     """List the workspace's resources.

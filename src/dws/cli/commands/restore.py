@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from dws.cli.context import CliState, pass_state
+from dws.cli.context import CliState, json_option, pass_state
 from dws.cli.output import short
 from dws.cli.render import change_json, print_changes
 
@@ -15,6 +15,7 @@ from dws.cli.render import change_json, print_changes
 @click.option("--exclude", multiple=True, metavar="NAME", help="Leave these resources alone.")
 @click.option("--force", is_flag=True, help="Overwrite changes that were never snapshotted.")
 @click.option("--dry-run", "-n", is_flag=True, help="Print the plan; change nothing.")
+@json_option
 @pass_state
 def restore(
     state: CliState,
@@ -53,9 +54,18 @@ def restore(
                     p.resource: [change_json(c) for c in p.visible_changes] for p in outcome.plans
                 },
                 "skipped": outcome.skipped,
+                "conflicts": {p.resource: p.conflicts for p in outcome.plans if p.conflicts},
             }
         )
         return
+    conflicts = [f"{p.resource}/{path}" for p in outcome.plans for path in p.conflicts]
+    if dry_run and conflicts and not force:
+        out.note(
+            f"restore would refuse: {len(conflicts)} file(s) have changes not yet snapshotted "
+            "(snapshot them first, or use --force):"
+        )
+        for path in conflicts[:20]:
+            out.note(f"  {path}")
     verb = "Would restore" if dry_run else "Restored"
     out.line(f"{verb} snapshot {short(outcome.record.id)}")
     for plan in outcome.plans:

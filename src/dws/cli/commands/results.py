@@ -5,11 +5,12 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from dws.cli.context import CliState, pass_state
+from dws.cli.context import CliState, json_option, pass_state
 from dws.cli.output import short
 
 
 @click.group(invoke_without_command=True)
+@json_option
 @click.pass_context
 def results(ctx: click.Context) -> None:
     """Metrics found in results resources, one row per snapshot (nothing is restored).
@@ -67,6 +68,7 @@ def _labels(columns: list[str]) -> dict[str, str]:
 @results.command("export")
 @click.argument("ref", metavar="SNAPSHOT")
 @click.argument("dest", metavar="DIR")
+@json_option
 @pass_state
 def export(state: CliState, ref: str, dest: str) -> None:
     """Copy SNAPSHOT's results into DIR (one subdirectory per results resource).

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import click
 
-from dws.cli.context import CliState, pass_state
+from dws.cli.context import CliState, json_option, pass_state
 from dws.cli.output import short
 from dws.cli.render import record_json, state_summary
 
 
 @click.command()
 @click.argument("ref", metavar="SNAPSHOT", default="HEAD")
+@json_option
 @pass_state
 def show(state: CliState, ref: str) -> None:
     """Show one snapshot: when, who, what each resource held, metrics.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from dws.cli.context import CliState, pass_state
+from dws.cli.context import CliState, json_option, pass_state
 from dws.cli.output import short
 from dws.cli.render import record_json, state_summary
 
@@ -13,6 +13,7 @@ from dws.cli.render import record_json, state_summary
 @click.argument("tag", required=False)
 @click.option("-m", "--message", default="", help="What this snapshot is.")
 @click.option("--force", is_flag=True, help="Move TAG if it already names another snapshot.")
+@json_option
 @pass_state
 def snapshot(state: CliState, tag: str | None, message: str, force: bool) -> None:
     """Record the state of every resource, optionally naming it TAG.

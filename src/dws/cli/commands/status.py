@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 
-from dws.cli.context import CliState, pass_state
+from dws.cli.context import CliState, json_option, pass_state
 from dws.cli.output import short
 from dws.cli.render import print_changes, resource_changes_json
 
 
 @click.command()
+@json_option
 @pass_state
 def status(state: CliState) -> None:
     """Show what changed in each resource since its last snapshot.

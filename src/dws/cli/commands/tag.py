@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from dws.cli.context import CliState, pass_state
+from dws.cli.context import CliState, json_option, pass_state
 from dws.cli.output import short
 
 
@@ -13,6 +13,7 @@ from dws.cli.output import short
 @click.argument("name", metavar="[TAG]", required=False)
 @click.option("--force", is_flag=True, help="Move TAG if it names another snapshot.")
 @click.option("--delete", "-d", "delete", metavar="TAG", help="Remove a tag.")
+@json_option
 @pass_state
 def tag(
     state: CliState, ref: str | None, name: str | None, force: bool, delete: str | None
@@ -31,6 +32,8 @@ def tag(
         if ref or name:
             raise click.UsageError("--delete takes only the tag name")
         ws.untag(delete)
+        if out.json:
+            out.emit_json({"deleted": delete})
         out.line(f"Deleted tag {delete!r}")
         return
     if ref is None:

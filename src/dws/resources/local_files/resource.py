@@ -206,7 +206,7 @@ class LocalFilesResource(Resource):
             )
         root = self._tree_of(state)
         os.makedirs(dest, exist_ok=True)
-        changes = list(diff_trees(self._loader(), EMPTY_TREE_ID, root))
+        changes = list(diff_trees(self._loader(), None, root))
         Restorer(dest, self.context.store, self.context.store_generation).apply(
             changes, self.context.progress
         )

@@ -125,14 +125,14 @@ def walk(root: str, rules: IgnoreRules) -> Walk:
             if name.startswith(TEMP_PREFIX):
                 leftovers.append(child)
                 continue
-            _check_utf8(name, rel)
             st = entry.stat(follow_symlinks=False)
             mode = st.st_mode
-            if stat_module.S_ISDIR(mode):
-                if not rules.ignored(child, True):
-                    listing.subdirs.append(name)
-            elif rules.ignored(child, False):
+            is_dir = stat_module.S_ISDIR(mode)
+            if rules.ignored(child, is_dir):
                 continue
+            _check_utf8(name, rel)
+            if is_dir:
+                listing.subdirs.append(name)
             elif stat_module.S_ISREG(mode):
                 listing.files.append(
                     _File(child, name, *_signature(st), bool(mode & stat_module.S_IXUSR))
