@@ -86,5 +86,7 @@ def state_summary(state: dict[str, Any]) -> str:
     """'12 files, 3.4 MiB' for a local-files state."""
     if "files" in state:
         kept = " (hashes only)" if state.get("keep") == "hashes" else ""
-        return f"{state['files']} files, {human_bytes(state.get('bytes'))}{kept}"
+        count = state["files"]
+        noun = "file" if count == 1 else "files"
+        return f"{count} {noun}, {human_bytes(state.get('bytes'))}{kept}"
     return ", ".join(f"{k}={v}" for k, v in state.items())
