@@ -7,39 +7,68 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def _console(stderr: bool) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 @dataclass
 class Output:
-    """Output settings from the global options."""
+    """Output settings from the global options. Consoles are made on first use, so
+    commands that print little do not pay for importing rich."""
 
     json: bool = False
     quiet: bool = False
     verbose: bool = False
     batch: bool = False
-    out: Console = field(default_factory=lambda: Console(highlight=False, soft_wrap=True))
-    err: Console = field(
-        default_factory=lambda: Console(stderr=True, highlight=False, soft_wrap=True)
-    )
+    _out: Console | None = field(default=None, repr=False)
+    _err: Console | None = field(default=None, repr=False)
+
+    @property
+    def out(self) -> Console:
+        """The stdout console."""
+        if self._out is None:
+            self._out = _console(stderr=False)
+        return self._out
+
+    @property
+    def err(self) -> Console:
+        """The stderr console."""
+        if self._err is None:
+            self._err = _console(stderr=True)
+        return self._err
 
     def line(self, text: str = "", style: str | None = None) -> None:
         """A line of human output on stdout (suppressed by --quiet and --json)."""
         if not self.quiet and not self.json:
-            self.out.print(Text(text, style=style or ""))
+            self.out.print(_text(text, style or ""))
 
-    def rich(self, renderable: Any) -> None:
-        """A rich renderable (table) on stdout, unless --quiet/--json."""
-        if not self.quiet and not self.json:
-            self.out.print(renderable)
+    def table(self, headers: list[str], rows: list[list[str]]) -> None:
+        """Aligned columns on a terminal; tab-separated lines otherwise (never truncated)."""
+        if self.quiet or self.json:
+            return
+        if not self.out.is_terminal:
+            for row in [headers, *rows]:
+                sys.stdout.write("\t".join(row) + "\n")
+            return
+        from rich.table import Table
+
+        table = Table(*headers, box=None)
+        for row in rows:
+            table.add_row(*row)
+        self.out.print(table)
 
     def note(self, text: str, style: str = "yellow") -> None:
         """A remark on stderr (warnings, hints); shown even with --json."""
         if not self.quiet:
-            self.err.print(Text(text, style=style))
+            self.err.print(_text(text, style))
 
     def emit_json(self, value: Any) -> None:
         """The --json document on stdout."""
@@ -47,9 +76,9 @@ class Output:
 
     def error(self, message: str, details: list[str]) -> None:
         """An error: one line, then any details indented."""
-        self.err.print(Text("error: " + message, style="bold red"))
+        self.err.print(_text("error: " + message, "bold red"))
         for detail in details:
-            self.err.print(Text("  " + detail))
+            self.err.print(_text("  " + detail, ""))
 
     @contextmanager
     def progress(self) -> Iterator[Any]:
@@ -74,6 +103,13 @@ class Output:
                 progress.update(bars[phase], completed=done, total=total)
 
             yield report
+
+
+def _text(text: str, style: str) -> Any:
+    """Plain text (file names may contain [brackets] that must not be read as markup)."""
+    from rich.text import Text
+
+    return Text(text, style=style)
 
 
 def short(ident: str | None, length: int = 10) -> str:

@@ -34,10 +34,14 @@ def delete_snapshot(ws: Workspace, ref: str, *, force: bool = False) -> tuple[st
         catalog = SnapshotCatalog(ws.layout)
         head = ws.head()
         snapshot_id = catalog.resolve(ref, head.snapshot)
-        if not force and (snapshot_id == head.snapshot or snapshot_id in head.bases.values()):
+        restorable = {s.name for s in ws.resource_specs() if s.role.restored}
+        in_use = snapshot_id == head.snapshot or any(
+            base == snapshot_id for name, base in head.bases.items() if name in restorable
+        )
+        if in_use and not force:
             raise RefusedError(
-                f"snapshot {snapshot_id[:12]} is what the workspace was last snapshotted at or "
-                "restored to; deleting it makes every file look unsaved (use --force)"
+                f"snapshot {snapshot_id[:12]} is the one the workspace's files were last "
+                "snapshotted at or restored to; deleting it makes them look unsaved (use --force)"
             )
         tags = catalog.tags_by_snapshot().get(snapshot_id, [])
         for tag in tags:

@@ -31,7 +31,7 @@ def add_resource(
         raise UsageError(
             f"a {type_name} resource cannot have role {parsed_role.value}: use {allowed}"
         )
-    chosen = check_resource_name(name or default_resource_name(location))
+    chosen = check_resource_name(default_resource_name(location) if name is None else name)
     options = dict(options or {})
     with ws.locked("add"):
         specs = ws.resource_specs()

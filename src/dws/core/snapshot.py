@@ -39,9 +39,11 @@ def take_snapshot(
     with ws.locked("snapshot"):
         catalog = SnapshotCatalog(ws.layout)
         head = ws.head()
+        resources = ws.resources()
         if tag is not None and not force:
             catalog.check_tag_free(tag, allowed=head.snapshot)
-        resources = ws.resources()
+            if head.snapshot is not None and _changed_since(catalog, head.snapshot, resources):
+                catalog.check_tag_free(tag)  # refuse before storing anything
         states = {r.name: _snapshot_one(ws, catalog, head, r) for r in resources}
         warnings = [f"{r.name}: {w}" for r in resources for w in r.warnings]
         parent = head.snapshot if head.snapshot and catalog.exists(head.snapshot) else None
@@ -71,6 +73,20 @@ def take_snapshot(
         for resource in resources:
             resource.committed()
         return SnapshotOutcome(record, True, tag, moved, warnings)
+
+
+def _changed_since(catalog: SnapshotCatalog, snapshot_id: str, resources: list[Resource]) -> bool:
+    """True when any resource differs from snapshot ``snapshot_id`` (a cheap status pass)."""
+    if not catalog.exists(snapshot_id):
+        return True
+    recorded = catalog.get(snapshot_id).resources
+    if set(recorded) != {r.name for r in resources}:
+        return True
+    for resource in resources:
+        before = recorded[resource.name]
+        if before.type != resource.spec.type or resource.status(before.state):
+            return True
+    return False
 
 
 def _snapshot_one(

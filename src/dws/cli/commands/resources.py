@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-from rich.table import Table
 
 from dws.cli.context import CliState, json_option, pass_state
 
@@ -25,10 +24,10 @@ def resources(state: CliState) -> None:
     if not specs:
         state.output.line("No resources yet (add one with `dws add local-files DIR --role ROLE`)")
         return
-    table = Table("name", "type", "role", "location", box=None)
+    rows = []
     for spec in specs:
         extra = " (hashes only)" if spec.params.get("keep") == "hashes" else ""
-        table.add_row(
-            spec.name, spec.type, spec.role.value, str(spec.params.get("path", "")) + extra
+        rows.append(
+            [spec.name, spec.type, spec.role.value, str(spec.params.get("path", "")) + extra]
         )
-    state.output.rich(table)
+    state.output.table(["name", "type", "role", "location"], rows)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-from rich.table import Table
 
 from dws.cli.context import CliState, json_option, pass_state
 from dws.cli.output import short
@@ -50,11 +49,11 @@ def _table(state: CliState | None) -> None:
         return
     columns = list(dict.fromkeys(key for row in rows for key in row.metrics))
     labels = _labels(columns)
-    table = Table("snapshot", "tags", *[labels[c] for c in columns], box=None)
+    table = []
     for row in rows:
         cells = [f"{row.metrics[c]:g}" if c in row.metrics else "" for c in columns]
-        table.add_row(short(row.snapshot), ", ".join(row.tags), *cells)
-    out.rich(table)
+        table.append([short(row.snapshot), ", ".join(row.tags), *cells])
+    out.table(["snapshot", "tags", *[labels[c] for c in columns]], table)
 
 
 def _labels(columns: list[str]) -> dict[str, str]:

@@ -1,0 +1,1 @@
+"""CLI tests: the installed `dws` run as a subprocess in temporary directories."""

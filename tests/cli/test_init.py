@@ -1,0 +1,130 @@
+"""dws init, and every command run outside a workspace."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from .cli_support import (
+    META,
+    as_json,
+    assert_error,
+    assert_unchanged,
+    disk_state,
+    dws,
+    manifest,
+    ok,
+    write_files,
+)
+
+
+def test_init_creates_the_documented_layout(tmp_path: Path) -> None:
+    root = tmp_path / "myproject"
+    root.mkdir()
+
+    result = ok(dws(root, "init"))
+
+    assert "myproject" in result.out
+    meta = root / META
+    info = json.loads((meta / "workspace.json").read_text())
+    assert info["format"] == 1
+    assert info["name"] == "myproject"
+    assert info["hash"] == "blake3"
+    uuid.UUID(info["id"])
+    assert json.loads((meta / "resources.json").read_text()) == []
+    assert isinstance(json.loads((meta / "config.json").read_text()), dict)
+    for sub in ("snapshots", "tags", "objects", "local", "lineage/runs", "lineage/steps"):
+        assert (meta / sub).is_dir(), sub
+    assert list((meta / "snapshots").iterdir()) == []
+    assert list((meta / "tags").iterdir()) == []
+    ignored = (meta / ".gitignore").read_text().split()
+    assert "objects/" in ignored and "local/" in ignored
+    # nothing but the metadata directory appeared
+    assert sorted(p.name for p in root.iterdir()) == [META]
+
+
+def test_init_name_option_and_json(tmp_path: Path) -> None:
+    doc = as_json(dws(tmp_path, "--json", "init", "--name", "demo"))
+
+    assert doc["name"] == "demo"
+    assert Path(doc["root"]) == tmp_path
+    assert json.loads((tmp_path / META / "workspace.json").read_text())["name"] == "demo"
+
+
+def test_init_twice_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    ok(dws(tmp_path, "init"))
+    before = disk_state(tmp_path)
+
+    result = dws(tmp_path, "init")
+
+    assert_error(result, 2, contains="already a workspace")
+    assert_unchanged(tmp_path, before)
+
+
+def test_init_inside_an_existing_workspace_is_refused(tmp_path: Path) -> None:
+    write_files(tmp_path, {"sub/dir/x.txt": "x"})
+    ok(dws(tmp_path, "init"))
+    before = disk_state(tmp_path)
+
+    result = dws(tmp_path / "sub" / "dir", "init")
+
+    assert_error(result, 2, contains="already a workspace")
+    assert_unchanged(tmp_path, before)
+    assert not (tmp_path / "sub" / "dir" / META).exists()
+
+
+def test_init_over_a_stray_metadata_directory_is_refused(tmp_path: Path) -> None:
+    write_files(tmp_path, {f"{META}/notes.txt": "mine"})
+    before = manifest(tmp_path)
+
+    result = dws(tmp_path, "init")
+
+    assert_error(result, 2)
+    assert manifest(tmp_path) == before
+
+
+def test_init_leaves_existing_files_alone(tmp_path: Path) -> None:
+    write_files(tmp_path, {"data/raw/a.csv": "1,2\n", "train.py": "print(1)\n"})
+    before = manifest(tmp_path)
+
+    ok(dws(tmp_path, "init"))
+
+    after = {k: v for k, v in manifest(tmp_path).items() if not k.startswith(META)}
+    assert after == before
+
+
+OUTSIDE = [
+    ["status"],
+    ["history"],
+    ["log"],
+    ["resources"],
+    ["show"],
+    ["show", "v1"],
+    ["diff", "v1"],
+    ["results"],
+    ["results", "export", "v1", "out"],
+    ["tag"],
+    ["tag", "v1", "best"],
+    ["snapshot", "v1"],
+    ["restore", "v1"],
+    ["add", "local-files", "data", "--role", "source-data"],
+    ["remove", "data"],
+    ["delete-snapshot", "v1"],
+    ["gc"],
+    ["fsck"],
+]
+
+
+@pytest.mark.parametrize("args", OUTSIDE, ids=lambda a: "-".join(a))
+def test_commands_outside_a_workspace_fail_cleanly(tmp_path: Path, args: list[str]) -> None:
+    write_files(tmp_path, {"data/a.txt": "a"})
+    before = manifest(tmp_path)
+
+    result = dws(tmp_path, *args)
+
+    assert_error(result, 2, contains="not in a workspace")
+    assert "dws init" in result.err
+    assert manifest(tmp_path) == before
