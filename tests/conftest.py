@@ -27,14 +27,24 @@ class Result:
     err: str
 
 
-def run_dws(*args: str, cwd: Path | str, env: dict[str, str] | None = None,
-            input: str | None = None, timeout: float = 120) -> Result:
+def run_dws(
+    *args: str,
+    cwd: Path | str,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+    timeout: float = 120,
+) -> Result:
     """Run the installed `dws` as a user would, never on a terminal."""
     assert DWS, "the dws command is not installed in this environment"
     full_env = {**os.environ, "DWS_LOCK_TIMEOUT": "1", **(env or {})}
     proc = subprocess.run(
-        [DWS, *args], cwd=cwd, env=full_env, capture_output=True, text=True,
-        input=input, timeout=timeout,
+        [DWS, *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        input=input,
+        timeout=timeout,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 

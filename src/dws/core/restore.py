@@ -46,8 +46,13 @@ def restore_snapshot(
         if dry_run:
             return outcome
         for resource, plan in zip(resources, plans, strict=True):
+            # an interrupted restore leaves files at their base or target version: both
+            # count as saved when the next restore plans (see docs/reliability)
+            head.restoring[resource.name] = record.id
+            ws.save_head(head)
             resource.apply_restore(plan)
             head.bases[resource.name] = record.id
+            del head.restoring[resource.name]
             head.snapshot = record.id
             ws.save_head(head)
         if not resources:
@@ -88,12 +93,13 @@ def _select(
 def _plan(
     resource: Resource, record: SnapshotRecord, catalog: SnapshotCatalog, head: Head
 ) -> RestorePlan:
-    base: State | None = None
-    base_id = head.bases.get(resource.name)
-    if base_id and catalog.exists(base_id):
-        recorded = catalog.get(base_id).resources.get(resource.name)
-        base = recorded.state if recorded is not None else None
-    return resource.plan_restore(record.resources[resource.name].state, base)
+    saved: list[State] = []
+    for snapshot_id in (head.bases.get(resource.name), head.restoring.get(resource.name)):
+        if snapshot_id and catalog.exists(snapshot_id):
+            recorded = catalog.get(snapshot_id).resources.get(resource.name)
+            if recorded is not None and recorded.type == resource.spec.type:
+                saved.append(recorded.state)
+    return resource.plan_restore(record.resources[resource.name].state, saved)
 
 
 def _listing(items: list[str]) -> list[str]:
@@ -117,6 +123,13 @@ def _check(plans: list[RestorePlan], force: bool) -> None:
             f"{len(missing)} file(s) of the snapshot are missing from the object store; "
             "nothing was changed (run `dws fsck`)",
             details=_listing(missing),
+        )
+    blocked = [f"{p.resource}/{path}" for p in plans for path in p.blocked]
+    if blocked:
+        raise RefusedError(
+            f"{len(blocked)} untracked (ignored) file(s) stand where the snapshot has a file; "
+            "nothing was changed (move them away, then restore again)",
+            details=_listing(blocked),
         )
     conflicts = [f"{p.resource}/{path}" for p in plans for path in p.conflicts]
     if conflicts and not force:

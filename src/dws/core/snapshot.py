@@ -50,8 +50,8 @@ def take_snapshot(
         if parent is not None:
             previous = catalog.get(parent)
             if previous.same_state(states):
-                moved = catalog.set_tag(tag, previous.id, force=force) if tag else False
                 ws.save_head(Head(previous.id, {name: previous.id for name in states}))
+                moved = catalog.set_tag(tag, previous.id, force=force) if tag else False
                 for resource in resources:
                     resource.committed()
                 return SnapshotOutcome(previous, False, tag, moved, warnings)
@@ -68,8 +68,9 @@ def take_snapshot(
         ).with_id()
         ws.store.flush()  # one sync: everything the record references is durable first
         catalog.put(record)  # the commit point
-        moved = catalog.set_tag(tag, record.id, force=force) if tag else False
+        # head before tag: a rerun after a crash between the two finds HEAD at this record
         ws.save_head(Head(record.id, {name: record.id for name in states}))
+        moved = catalog.set_tag(tag, record.id, force=force) if tag else False
         for resource in resources:
             resource.committed()
         return SnapshotOutcome(record, True, tag, moved, warnings)

@@ -41,7 +41,7 @@ def check_tag_name(tag: str) -> str:
         )
     if tag in RESERVED_TAGS:
         raise UsageError(f"invalid tag {tag!r}: the name is reserved")
-    if looks_like_id_prefix(tag):
+    if looks_like_id_prefix(tag.lower()):
         raise UsageError(f"invalid tag {tag!r}: it looks like a snapshot id; add a letter")
     return tag
 

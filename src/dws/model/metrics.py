@@ -20,8 +20,12 @@ def flatten_metrics(document: Any, prefix: str = "") -> dict[str, float]:
         if isinstance(value, bool):
             continue
         if isinstance(value, int | float):
-            if math.isfinite(value):
-                out[dotted] = float(value)
+            try:
+                number = float(value)
+            except OverflowError:
+                continue  # an integer too large for a float is no usable metric
+            if math.isfinite(number):
+                out[dotted] = number
         else:
             out.update(flatten_metrics(value, dotted))
     return out

@@ -16,6 +16,12 @@ FORMAT_VERSION = 1
 MAX_RECORD_BYTES = 64 << 20
 
 
+class _Versioned(msgspec.Struct):
+    """Just the format field, read before anything else."""
+
+    format: int = FORMAT_VERSION
+
+
 class WorkspaceInfo(msgspec.Struct, frozen=True):
     """workspace.json: identity and format version of a workspace."""
 
@@ -73,10 +79,12 @@ class SnapshotRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 class Head(msgspec.Struct):
     """local/head.json: the snapshot the workspace was last snapshotted at or restored to,
-    and for each resource the snapshot its files are known to match (its *base*)."""
+    for each resource the snapshot its files are known to match (its *base*), and the
+    target of a restore of that resource that has started but not finished."""
 
     snapshot: str | None = None
     bases: dict[str, str] = {}
+    restoring: dict[str, str] = {}
 
 
 _encoder = msgspec.json.Encoder(order="sorted")
@@ -148,8 +156,8 @@ def encode_resources(specs: list[ResourceSpec]) -> bytes:
 
 def decode_snapshot(data: bytes, expected_id: str | None = None) -> SnapshotRecord:
     """Parse a snapshot record and check its id is the hash of its content."""
+    check_format(_decode(data, _Versioned, "snapshot record").format, "snapshot record")
     record: SnapshotRecord = _decode(data, SnapshotRecord, "snapshot record")
-    check_format(record.format, "snapshot record")
     check_object_id(record.id, "snapshot id")
     if record.parent is not None:
         check_object_id(record.parent, "parent snapshot id")
@@ -168,6 +176,6 @@ def decode_head(data: bytes) -> Head:
     head: Head = _decode(data, Head, "local/head.json")
     if head.snapshot is not None:
         check_object_id(head.snapshot, "head snapshot id")
-    for ident in head.bases.values():
+    for ident in [*head.bases.values(), *head.restoring.values()]:
         check_object_id(ident, "base snapshot id")
     return head

@@ -36,6 +36,7 @@ class RestorePlan:
     conflicts: list[str] = field(default_factory=list)
     verify_failures: list[str] = field(default_factory=list)
     missing_objects: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
 
     @property
@@ -93,8 +94,10 @@ class Resource(ABC):
         """Record the current state, storing whatever restore will need."""
 
     @abstractmethod
-    def plan_restore(self, target: State, base: State | None) -> RestorePlan:
-        """Work out how to bring the working state to ``target``; touch nothing."""
+    def plan_restore(self, target: State, saved: list[State]) -> RestorePlan:
+        """Work out how to bring the working state to ``target``; touch nothing. A file
+        whose content matches its version in one of the ``saved`` states (the base, and
+        the target of an interrupted restore) is safe to overwrite; others are conflicts."""
 
     @abstractmethod
     def apply_restore(self, plan: RestorePlan) -> None:

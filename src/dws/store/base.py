@@ -73,6 +73,13 @@ class ObjectStore(ABC):
     def flush(self) -> None:  # noqa: B027 - optional hook, default is already durable
         """Make everything stored so far durable; called once before a commit point."""
 
+    def get_verified(self, oid: str) -> bytes:
+        """The object's bytes, checked against ``oid`` (CorruptObjectError if they differ)."""
+        data = self.get_bytes(oid)
+        if hash_bytes(data) != oid:
+            raise CorruptObjectError(oid)
+        return data
+
     def verify(self, oid: str) -> bool:
         """True when the stored bytes hash to ``oid``."""
         return hash_bytes(self.get_bytes(oid)) == oid

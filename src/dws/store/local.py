@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 
 from dws.model.digest import hash_bytes
-from dws.model.ids import is_object_id
+from dws.model.ids import check_object_id, is_object_id
 from dws.store.base import CorruptObjectError, ObjectMissingError, ObjectStore
 from dws.store.fileio import (
     TEMP_PREFIX,
@@ -39,7 +39,8 @@ class LocalObjectStore(ObjectStore):
         return LocalObjectStore(root)
 
     def path(self, oid: str) -> str:
-        """Where an object lives on disk."""
+        """Where an object lives on disk (the id is validated: nothing can point outside)."""
+        check_object_id(oid)
         return os.path.join(self.root, oid[:2], oid[2:])
 
     def has(self, oid: str) -> bool:

@@ -5,17 +5,19 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from dws.errors import DwsError, FormatError, IntegrityError, UsageError
 from dws.model.ids import check_object_id
 from dws.model.roles import Role
-from dws.model.tree import EMPTY_TREE, EMPTY_TREE_ID, TreeEntry, encode_tree
-from dws.model.treediff import Change, TreeLoader, diff_trees, lookup, walk_tree
+from dws.model.tree import EMPTY_TREE, EMPTY_TREE_ID, encode_tree
+from dws.model.treediff import Change, TreeLoader, diff_trees, walk_tree
 from dws.resources.base import ObjectRef, Resource, RestorePlan, State
+from dws.resources.local_files.planner import check_plan
 from dws.resources.local_files.restorer import Restorer
-from dws.resources.local_files.scanner import Scanner, ScanResult
+from dws.resources.local_files.scanner import RACY_WINDOW_NS, Scanner, ScanResult
 from dws.resources.local_files.statcache import StatCache
 from dws.store.fileio import sync_filesystem
 from dws.store.trees import store_loader
@@ -136,28 +138,17 @@ class LocalFilesResource(Resource):
 
     # ---- restore ----------------------------------------------------------------------
 
-    def plan_restore(self, target: State, base: State | None) -> RestorePlan:
+    def plan_restore(self, target: State, saved: list[State]) -> RestorePlan:
         scan = self._scan(store_blobs=False, allow_missing=True)
         load = self._loader(scan)
         target_tree = self._tree_of(target)
-        base_tree = self._tree_of(base)
+        saved_trees = [self._tree_of(state) for state in saved]
         changes = list(diff_trees(load, scan.root_id, target_tree))
         plan = RestorePlan(self.name, changes, leftovers=scan.leftovers)
         if target.get("keep", KEEP_CONTENT) == KEEP_HASHES:
             plan.verify_failures = [c.path for c in changes if c.visible]
             return plan
-        store = self.context.store
-        for change in changes:
-            old, new = change.old, change.new
-            if (
-                old is not None
-                and not old.is_dir
-                and not old.same_content(lookup(load, base_tree, change.path))
-            ):
-                plan.conflicts.append(change.path)
-            needs_blob = new is not None and new.kind == "file" and not _chmod_only(old, new.id)
-            if needs_blob and new is not None and not store.has(new.id):
-                plan.missing_objects.append(change.path)
+        check_plan(plan, self.local_path(), load, saved_trees, self.context.store)
         return plan
 
     def apply_restore(self, plan: RestorePlan) -> None:
@@ -172,11 +163,18 @@ class LocalFilesResource(Resource):
         finally:
             sync_filesystem(root)
             generation = self.context.store_generation
-            rows = [(path, row._replace(gen=generation)) for path, row in restorer.written]
+            racy_after = time.time_ns() - RACY_WINDOW_NS
+            rows = [
+                (path, row._replace(gen=generation))
+                for path, row in restorer.written
+                if row.mtime_ns < racy_after and row.ctime_ns < racy_after
+            ]
             cache = self._cache()
             try:
-                written = {path for path, _ in rows}
-                cache.update(self.name, rows, [p for p in restorer.removed if p not in written])
+                cached = {path for path, _ in rows}
+                stale = [p for p in restorer.removed if p not in cached]
+                stale += [p for p, _ in restorer.written if p not in cached]
+                cache.update(self.name, rows, stale)
             finally:
                 cache.close()
 
@@ -219,7 +217,7 @@ class LocalFilesResource(Resource):
             if entry.kind != "file" or not _matches(path, names):
                 continue
             if self.context.store.has(entry.id):
-                yield path, self.context.store.get_bytes(entry.id)
+                yield path, self.context.store.get_verified(entry.id)
             else:
                 yield path, self._read_current(path, entry.id)
 
@@ -254,10 +252,6 @@ def _remove_leftovers(root: str, leftovers: list[str]) -> None:
     for rel in leftovers:
         with contextlib.suppress(OSError):
             os.unlink(os.path.join(root, rel))
-
-
-def _chmod_only(old: TreeEntry | None, new_id: str) -> bool:
-    return old is not None and old.kind == "file" and old.id == new_id
 
 
 def _matches(path: str, names: list[str]) -> bool:

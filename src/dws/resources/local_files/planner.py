@@ -1,0 +1,99 @@
+"""Checking a local-files restore plan against the disk before anything is touched."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from dws.model.tree import TreeEntry
+from dws.model.treediff import Change, TreeLoader, lookup
+from dws.resources.base import RestorePlan
+from dws.store.base import ObjectStore
+
+
+def check_plan(
+    plan: RestorePlan,
+    root: str,
+    load: TreeLoader,
+    saved_trees: list[str | None],
+    store: ObjectStore,
+) -> None:
+    """Fill ``plan``'s conflicts (unsaved work restore would overwrite), blocked paths
+    (untracked files restore would have to delete) and missing objects."""
+    removed_dirs: set[str] = set()
+    on_disk = _DiskProbe(root)
+    tracked_removals: list[str] = []
+    for change in plan.changes:
+        old, new = change.old, change.new
+        if old is not None and not old.is_dir:
+            tracked_removals.append(change.path)
+            if not any(old.same_content(lookup(load, t, change.path)) for t in saved_trees):
+                plan.conflicts.append(change.path)
+        elif old is not None:
+            removed_dirs.add(change.path)
+        elif _is_file_add(change) and change.path not in removed_dirs and on_disk(change.path):
+            plan.conflicts.append(change.path)  # an untracked (ignored) file in the way
+        if _needs_blob(old, new) and new is not None and not store.has(new.id):
+            plan.missing_objects.append(change.path)
+    if removed_dirs:
+        plan.blocked.extend(_untracked_inside(root, removed_dirs, tracked_removals, plan.changes))
+
+
+def _is_file_add(change: Change) -> bool:
+    return change.old is None and change.new is not None and not change.new.is_dir
+
+
+class _DiskProbe:
+    """Does something exist at a path, reached through real directories only (a symlinked
+    parent does not count: restore replaces it rather than writing through it)?"""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._real_dirs: dict[str, bool] = {"": True}
+
+    def _real_dir(self, rel: str) -> bool:
+        known = self._real_dirs.get(rel)
+        if known is None:
+            parent = rel.rpartition("/")[0]
+            try:
+                mode = os.lstat(os.path.join(self.root, rel)).st_mode
+                known = self._real_dir(parent) and stat.S_ISDIR(mode)
+            except OSError:
+                known = False
+            self._real_dirs[rel] = known
+        return known
+
+    def __call__(self, rel: str) -> bool:
+        parent = rel.rpartition("/")[0]
+        return self._real_dir(parent) and os.path.lexists(os.path.join(self.root, rel))
+
+
+def _needs_blob(old: TreeEntry | None, new: TreeEntry | None) -> bool:
+    """True when restoring ``new`` means writing content (not just a chmod)."""
+    if new is None or new.kind != "file":
+        return False
+    return not (old is not None and old.kind == "file" and old.id == new.id)
+
+
+def _untracked_inside(
+    root: str, removed_dirs: set[str], tracked: list[str], changes: list[Change]
+) -> list[str]:
+    """Paths of untracked (ignored) files inside directories that must become something
+    else: restore cannot delete them without losing data nobody snapshotted."""
+    replaced = {
+        c.path for c in changes if c.old is None and c.new is not None and c.path in removed_dirs
+    }
+    replaced = {p for p in replaced if not _is_dir_creation(p, changes)}
+    known = set(tracked) | set(removed_dirs)
+    blocked = []
+    for directory in sorted(replaced):
+        for dirpath, dirnames, filenames in os.walk(os.path.join(root, directory)):
+            for name in dirnames + filenames:
+                rel = os.path.relpath(os.path.join(dirpath, name), root)
+                if rel not in known:
+                    blocked.append(rel)
+    return blocked
+
+
+def _is_dir_creation(path: str, changes: list[Change]) -> bool:
+    return any(c.path == path and c.new is not None and c.new.is_dir for c in changes)

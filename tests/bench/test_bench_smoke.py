@@ -1,0 +1,50 @@
+"""Smoke run of the benchmark suite (bench/run.py): tiny workloads, dws only, one round.
+
+It checks that the script runs end to end and prints the whole table; the figures
+themselves are not checked (the real benchmark is `make bench`, not part of CI).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN = ROOT / "bench" / "run.py"
+WORKLOADS = ("many", "large")
+OPERATIONS = (
+    "first snapshot",
+    "no-op snapshot",
+    "snapshot after 1% change",
+    "restore into empty dir",
+)
+
+
+def test_bench_smoke_prints_every_row(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    proc = subprocess.run(
+        [sys.executable, str(RUN), "--smoke", "--tools", "dws", "--work-dir", str(work)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    rows = {}
+    for line in proc.stdout.splitlines():
+        if line.startswith("| "):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            rows[(cells[0], cells[1])] = cells[2:]
+    for workload in WORKLOADS:
+        for op in OPERATIONS:
+            assert (workload, op) in rows, f"no row for {workload} / {op}:\n{proc.stdout}"
+            (dws_cell,) = rows[(workload, op)]
+            assert dws_cell.endswith("MiB)"), dws_cell  # "0.215 s (30 MiB)", not FAILED
+
+    raw = json.loads((work / "results-smoke.json").read_text())
+    assert len(raw["runs"]) == len(WORKLOADS)
+    assert all(r["verified"] and not r["error"] for r in raw["runs"])

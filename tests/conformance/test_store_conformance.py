@@ -1,0 +1,362 @@
+"""One conformance suite for the ObjectStore interface, run over every implementation.
+
+To add a backend (pack store, S3 store), write a ``StoreKind`` and add one line to ``KINDS``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from dws.errors import DwsError, IntegrityError
+from dws.model.digest import hash_bytes
+from dws.store.base import CorruptObjectError, ObjectMissingError, ObjectStore
+from dws.store.hashing import SMALL_FILE
+from dws.store.local import LocalObjectStore
+from dws.store.memory import MemoryObjectStore
+
+
+@dataclass(frozen=True)
+class StoreKind:
+    """How to build one backend in a temp dir, and how to damage an object behind its back."""
+
+    make: Callable[[Path], ObjectStore]
+    corrupt: Callable[[ObjectStore, str, bytes], None]
+
+
+def _corrupt_memory(store: ObjectStore, oid: str, data: bytes) -> None:
+    assert isinstance(store, MemoryObjectStore)
+    store.corrupt(oid, data)
+
+
+def _corrupt_local(store: ObjectStore, oid: str, data: bytes) -> None:
+    assert isinstance(store, LocalObjectStore)
+    path = store.path(oid)
+    os.chmod(path, 0o644)  # objects are read-only on disk
+    with open(path, "wb") as handle:
+        handle.write(data)
+
+
+MEMORY = StoreKind(lambda tmp: MemoryObjectStore(), _corrupt_memory)
+LOCAL = StoreKind(lambda tmp: LocalObjectStore.create(str(tmp / "objects")), _corrupt_local)
+
+KINDS = [
+    pytest.param(MEMORY, id="memory"),
+    pytest.param(LOCAL, id="local"),
+]
+
+ABSENT = hash_bytes(b"never stored")
+LARGE = SMALL_FILE + (1 << 20) + 7  # past the in-memory read: the mmap/copy path
+
+
+@pytest.fixture(params=KINDS)
+def kind(request: pytest.FixtureRequest) -> StoreKind:
+    value: StoreKind = request.param
+    return value
+
+
+@pytest.fixture
+def store(kind: StoreKind, tmp_path: Path) -> Iterator[ObjectStore]:
+    made = kind.make(tmp_path / "store")
+    yield made
+    made.clean_temporary()
+
+
+def write(path: Path, data: bytes) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return str(path)
+
+
+def umasked(mode: int) -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return mode & ~current
+
+
+# ---- putting and getting ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("data", [b"", b"x", b"hello world", bytes(range(256)) * 100])
+def test_put_bytes_returns_the_blake3_id(store: ObjectStore, data: bytes) -> None:
+    oid = store.put_bytes(data)
+    assert oid == hash_bytes(data)
+    assert store.has(oid)
+    assert store.get_bytes(oid) == data
+    assert store.size(oid) == len(data)
+
+
+def test_put_bytes_is_idempotent(store: ObjectStore) -> None:
+    first = store.put_bytes(b"same")
+    second = store.put_bytes(b"same")
+    assert first == second
+    assert list(store.iter_ids()).count(first) == 1
+    assert store.get_bytes(first) == b"same"
+
+
+def test_put_bytes_accepts_any_bytes_like(store: ObjectStore) -> None:
+    data = bytearray(b"mutable")
+    oid = store.put_bytes(bytes(data))
+    data[:] = b"changed"
+    assert store.get_bytes(oid) == b"mutable"
+
+
+@pytest.mark.parametrize("size", [0, 1, 1000, SMALL_FILE, SMALL_FILE + 1])
+def test_put_file_returns_id_and_size(store: ObjectStore, tmp_path: Path, size: int) -> None:
+    data = os.urandom(size)
+    oid, stored_size = store.put_file(write(tmp_path / "in" / "f", data))
+    assert (oid, stored_size) == (hash_bytes(data), size)
+    assert store.get_bytes(oid) == data
+    assert store.size(oid) == size
+
+
+def test_put_file_is_idempotent_and_agrees_with_put_bytes(
+    store: ObjectStore, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "in" / "f", b"content")
+    assert store.put_file(path) == store.put_file(path)
+    assert store.put_bytes(b"content") == hash_bytes(b"content")
+    assert sorted(store.iter_ids()) == [hash_bytes(b"content")]
+
+
+def test_put_file_does_not_alter_the_source(store: ObjectStore, tmp_path: Path) -> None:
+    path = write(tmp_path / "in" / "f", b"content")
+    os.chmod(path, 0o640)
+    before = os.stat(path)
+    store.put_file(path)
+    after = os.stat(path)
+    assert Path(path).read_bytes() == b"content"
+    assert (after.st_mode, after.st_ino, after.st_mtime_ns) == (
+        before.st_mode,
+        before.st_ino,
+        before.st_mtime_ns,
+    )
+
+
+def test_stored_objects_are_independent_of_the_source(store: ObjectStore, tmp_path: Path) -> None:
+    path = write(tmp_path / "in" / "f", b"original")
+    oid, _ = store.put_file(path)
+    Path(path).write_bytes(b"overwritten in place")
+    assert store.get_bytes(oid) == b"original"
+
+
+def test_put_file_of_a_missing_file(store: ObjectStore, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        store.put_file(str(tmp_path / "missing"))
+    assert list(store.iter_ids()) == []
+
+
+# ---- has, size, iter_ids, delete ----------------------------------------------------------
+
+
+def test_has_is_false_for_absent_objects(store: ObjectStore) -> None:
+    assert not store.has(ABSENT)
+
+
+def test_iter_ids_lists_exactly_what_is_stored(store: ObjectStore, tmp_path: Path) -> None:
+    assert list(store.iter_ids()) == []
+    ids = {store.put_bytes(str(i).encode()) for i in range(50)}
+    ids.add(store.put_file(write(tmp_path / "in" / "f", b"from a file"))[0])
+    assert sorted(store.iter_ids()) == sorted(ids)
+
+
+def test_delete(store: ObjectStore) -> None:
+    keep = store.put_bytes(b"keep")
+    drop = store.put_bytes(b"drop")
+    store.delete(drop)
+    assert not store.has(drop)
+    assert store.has(keep)
+    assert list(store.iter_ids()) == [keep]
+    store.delete(drop)  # absent: no error
+    store.delete(ABSENT)
+
+
+def test_an_object_can_be_stored_again_after_delete(store: ObjectStore) -> None:
+    oid = store.put_bytes(b"again")
+    store.delete(oid)
+    assert store.put_bytes(b"again") == oid
+    assert store.get_bytes(oid) == b"again"
+
+
+# ---- materialize --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o755, 0o600])
+def test_materialize_creates_a_new_file_with_bytes_and_mode(
+    store: ObjectStore, tmp_path: Path, mode: int
+) -> None:
+    data = os.urandom(10_000)
+    oid = store.put_bytes(data)
+    dest = tmp_path / "out"
+    store.materialize(oid, str(dest), mode)
+    assert dest.read_bytes() == data
+    assert stat.S_IMODE(dest.stat().st_mode) == umasked(mode)
+
+
+def test_materialized_files_are_independent_of_the_store(
+    store: ObjectStore, tmp_path: Path
+) -> None:
+    oid = store.put_bytes(b"stored")
+    dest = tmp_path / "out"
+    store.materialize(oid, str(dest), 0o644)
+    with open(dest, "r+b") as handle:
+        handle.write(b"STORED")
+    assert store.get_bytes(oid) == b"stored"
+    assert store.verify(oid)
+
+
+def test_materialize_refuses_an_existing_destination(store: ObjectStore, tmp_path: Path) -> None:
+    oid = store.put_bytes(b"new")
+    dest = tmp_path / "out"
+    dest.write_bytes(b"old")
+    with pytest.raises(FileExistsError):
+        store.materialize(oid, str(dest))
+    assert dest.read_bytes() == b"old"
+
+
+def test_materialize_the_empty_object(store: ObjectStore, tmp_path: Path) -> None:
+    oid = store.put_bytes(b"")
+    store.materialize(oid, str(tmp_path / "empty"))
+    assert (tmp_path / "empty").read_bytes() == b""
+
+
+# ---- missing objects ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        lambda s, d: s.get_bytes(ABSENT),
+        lambda s, d: s.size(ABSENT),
+        lambda s, d: s.verify(ABSENT),
+        lambda s, d: s.materialize(ABSENT, d),
+    ],
+    ids=["get_bytes", "size", "verify", "materialize"],
+)
+def test_missing_objects_raise_object_missing_error(
+    store: ObjectStore, tmp_path: Path, operation: Callable[[ObjectStore, str], object]
+) -> None:
+    dest = str(tmp_path / "out")
+    with pytest.raises(ObjectMissingError) as info:
+        operation(store, dest)
+    error = info.value
+    assert isinstance(error, IntegrityError)
+    assert isinstance(error, DwsError)
+    assert error.exit_code == 4
+    assert error.oid == ABSENT
+    assert ABSENT[:12] in error.message
+    assert not os.path.exists(dest)
+
+
+# ---- hostile ids -------------------------------------------------------------------------
+
+
+def test_malformed_ids_never_reach_outside_the_store(store: ObjectStore, tmp_path: Path) -> None:
+    """Ids come from metadata that may be hostile; a store must not treat one as a path."""
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"not an object")
+    for evil in (".." + str(victim), "../../victim", "../" + "0" * 61):
+        with contextlib.suppress(DwsError):
+            assert not store.has(evil)
+        with pytest.raises(DwsError):
+            store.get_bytes(evil)
+        with pytest.raises(DwsError):
+            store.size(evil)
+        with pytest.raises(DwsError):
+            store.materialize(evil, str(tmp_path / "out"))
+        with contextlib.suppress(DwsError):
+            store.delete(evil)
+        assert victim.read_bytes() == b"not an object"
+    assert not (tmp_path / "out").exists()
+
+
+# ---- integrity ----------------------------------------------------------------------------
+
+
+def test_verify_accepts_intact_objects(store: ObjectStore) -> None:
+    oid = store.put_bytes(b"intact")
+    assert store.verify(oid) is True
+
+
+@pytest.mark.parametrize(
+    "damage", [b"tampered", b"", b"intacT"], ids=["replaced", "truncated", "one-byte"]
+)
+def test_verify_detects_corruption(kind: StoreKind, store: ObjectStore, damage: bytes) -> None:
+    oid = store.put_bytes(b"intact")
+    other = store.put_bytes(b"other")
+    kind.corrupt(store, oid, damage)
+    assert store.verify(oid) is False
+    assert store.verify(other) is True
+
+
+def test_verify_detects_corruption_of_large_objects(
+    kind: StoreKind, store: ObjectStore, tmp_path: Path
+) -> None:
+    data = os.urandom(LARGE)
+    oid, _ = store.put_file(write(tmp_path / "in" / "big", data))
+    assert store.verify(oid) is True
+    kind.corrupt(store, oid, data[:-1] + bytes([data[-1] ^ 1]))
+    assert store.verify(oid) is False
+
+
+@pytest.mark.parametrize("size", [100, LARGE], ids=["small", "large"])
+def test_materialize_refuses_a_corrupt_object_and_leaves_no_file(
+    kind: StoreKind, store: ObjectStore, tmp_path: Path, size: int
+) -> None:
+    data = os.urandom(size)
+    oid, _ = store.put_file(write(tmp_path / "in" / "f", data))
+    kind.corrupt(store, oid, data[:-1] + bytes([data[-1] ^ 1]))
+    dest = tmp_path / "out"
+    with pytest.raises(CorruptObjectError) as info:
+        store.materialize(oid, str(dest))
+    assert isinstance(info.value, IntegrityError)
+    assert info.value.exit_code == 4
+    assert oid[:12] in info.value.message
+    assert not dest.exists()
+
+
+# ---- large files --------------------------------------------------------------------------
+
+
+def test_large_files_round_trip(store: ObjectStore, tmp_path: Path) -> None:
+    data = os.urandom(LARGE)
+    oid, size = store.put_file(write(tmp_path / "in" / "big", data))
+    assert (oid, size) == (hash_bytes(data), LARGE)
+    assert store.has(oid)
+    assert store.size(oid) == LARGE
+    assert store.verify(oid)
+    assert store.get_bytes(oid) == data
+    store.materialize(oid, str(tmp_path / "out"), 0o644)
+    assert (tmp_path / "out").read_bytes() == data
+    assert store.put_file(str(tmp_path / "out")) == (oid, LARGE)
+    assert list(store.iter_ids()) == [oid]
+
+
+# ---- housekeeping -------------------------------------------------------------------------
+
+
+def test_flush_and_clean_temporary_keep_every_object(store: ObjectStore, tmp_path: Path) -> None:
+    ids = [store.put_bytes(b"a"), store.put_file(write(tmp_path / "in" / "big", b"b" * LARGE))[0]]
+    store.flush()
+    assert store.clean_temporary() >= 0
+    assert sorted(store.iter_ids()) == sorted(ids)
+    assert all(store.verify(oid) for oid in ids)
+
+
+def test_objects_persist_in_a_new_instance_when_the_backend_is_durable(
+    kind: StoreKind, tmp_path: Path
+) -> None:
+    if kind is MEMORY:
+        pytest.skip("the memory store keeps nothing beyond its instance, by design")
+    first = kind.make(tmp_path / "store")
+    oid = first.put_bytes(b"durable")
+    first.flush()
+    second = kind.make(tmp_path / "store")
+    assert second.has(oid)
+    assert second.get_bytes(oid) == b"durable"

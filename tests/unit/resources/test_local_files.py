@@ -1,0 +1,298 @@
+"""The local-files resource beyond the shared conformance suite: stat-cache use across calls,
+ignored files, keep=hashes, symlink safety, parameters."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+import dws
+from conftest import manifest, write_files
+from dws.errors import IntegrityError, UsageError
+from dws.model.digest import hash_bytes
+from dws.resources.local_files import scanner as scanner_module
+from dws.resources.local_files.resource import LocalFilesResource
+from dws.resources.local_files.statcache import StatCache
+
+from .conftest import HashCounter, ResourceFactory
+
+
+def root_of(resource: LocalFilesResource) -> Path:
+    return Path(resource.local_path())
+
+
+# ---- the stat cache through the resource -------------------------------------------------
+
+
+@pytest.mark.usefixtures("files_are_old")
+def test_a_second_status_reads_no_file(
+    make_resource: ResourceFactory, hash_counter: HashCounter
+) -> None:
+    resource = make_resource()
+    write_files(root_of(resource), {"a": "1", "d/b": "2"})
+    resource.status(None)
+    assert hash_counter.names() == ["a", "b"]
+    hash_counter.paths.clear()
+    again = make_resource()  # a new process would build a new resource object
+    again.status(None)
+    assert hash_counter.paths == []
+
+
+@pytest.mark.usefixtures("files_are_old")
+def test_a_second_snapshot_stores_no_file(
+    make_resource: ResourceFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    resource = make_resource()
+    write_files(root_of(resource), {"a": "1", "d/b": "2"})
+    store = resource.context.store
+    stored: list[str] = []
+    real_put_file = store.put_file
+
+    def counting_put_file(path: str) -> tuple[str, int]:
+        stored.append(os.path.basename(path))
+        return real_put_file(path)
+
+    monkeypatch.setattr(store, "put_file", counting_put_file)
+    first = resource.snapshot(None)
+    resource.committed()
+    assert sorted(stored) == ["a", "b"]
+    stored.clear()
+    second = make_resource().snapshot(first)
+    assert stored == []
+    assert second == first
+
+
+@pytest.mark.usefixtures("files_are_old")
+def test_the_cache_is_not_updated_before_commit(
+    make_resource: ResourceFactory, hash_counter: HashCounter
+) -> None:
+    """Until the record is durable, the cache must not claim the blobs are stored."""
+    resource = make_resource()
+    write_files(root_of(resource), {"a": "1"})
+    resource.snapshot(None)  # no committed(): as if the snapshot died before its record
+    cache = StatCache(os.path.join(resource.context.local_dir, "statcache.sqlite"))
+    try:
+        rows = cache.load(resource.name)
+    finally:
+        cache.close()
+    assert all(row.gen != resource.context.store_generation for row in rows.values())
+
+
+def test_restore_does_not_vouch_for_files_it_just_wrote(make_resource: ResourceFactory) -> None:
+    """The scanner never caches a file changed within RACY_WINDOW_NS of the scan, because on
+    filesystems with coarse timestamps a second same-size write would keep the signature.
+    Rows the restorer writes into the cache must obey the same rule, else an in-place edit
+    right after a restore can be missed by the next status and snapshot."""
+    resource = make_resource()
+    root = root_of(resource)
+    write_files(root, {"a": "v1", "b": "keep"})
+    state = resource.snapshot(None)
+    resource.committed()
+    write_files(root, {"a": "v2"})
+    started = time.time_ns()
+    resource.apply_restore(resource.plan_restore(state, []))
+    assert (root / "a").read_bytes() == b"v1"
+    cache = StatCache(os.path.join(resource.context.local_dir, "statcache.sqlite"))
+    try:
+        rows = cache.load(resource.name)
+    finally:
+        cache.close()
+    racy_after = started - scanner_module.RACY_WINDOW_NS
+    racy = sorted(
+        path
+        for path, row in rows.items()
+        if row.mtime_ns >= racy_after or row.ctime_ns >= racy_after
+    )
+    assert racy == []
+
+
+# ---- ignored files ------------------------------------------------------------------------
+
+
+def test_restore_leaves_ignored_files_alone(make_resource: ResourceFactory) -> None:
+    resource = make_resource()
+    root = root_of(resource)
+    write_files(root, {".dwsignore": "*.log\nscratch/\n", "a": "1", "d/b": "2"})
+    state = resource.snapshot(None)
+    write_files(root, {"x.log": "log", "d/y.log": "log", "scratch/z": "z"})
+    (root / "d" / "b").unlink()
+    write_files(root, {"new": "n"})
+    resource.apply_restore(resource.plan_restore(state, [state]))
+    after = manifest(root)
+    assert after["x.log"][1] == b"log"
+    assert after["d/y.log"][1] == b"log"
+    assert after["scratch/z"][1] == b"z"
+    assert after["d/b"][1] == b"2"
+    assert "new" not in after
+
+
+def test_a_directory_holding_ignored_files_survives_restore(make_resource: ResourceFactory) -> None:
+    resource = make_resource()
+    root = root_of(resource)
+    write_files(root, {".dwsignore": "*.log\n", "a": "1"})
+    state = resource.snapshot(None)
+    write_files(root, {"d/tracked": "t", "d/kept.log": "log"})
+    resource.apply_restore(resource.plan_restore(state, []))
+    assert not (root / "d" / "tracked").exists()
+    assert (root / "d" / "kept.log").read_bytes() == b"log"
+
+
+# ---- keep=hashes --------------------------------------------------------------------------
+
+
+def test_keep_hashes_stores_no_blob(make_resource: ResourceFactory) -> None:
+    resource = make_resource(keep="hashes")
+    write_files(root_of(resource), {"a": "big data"})
+    state = resource.snapshot(None)
+    assert state["keep"] == "hashes"
+    assert not resource.context.store.has(hash_bytes(b"big data"))
+    assert resource.context.store.has(state["tree"])
+
+
+def test_keep_hashes_restore_verifies_and_touches_nothing(make_resource: ResourceFactory) -> None:
+    resource = make_resource(keep="hashes")
+    root = root_of(resource)
+    write_files(root, {"a": "1", "b": "2"})
+    state = resource.snapshot(None)
+    assert resource.plan_restore(state, [state]).verify_failures == []
+    write_files(root, {"a": "changed", "c": "new"})
+    before = manifest(root)
+    plan = resource.plan_restore(state, [state])
+    assert sorted(plan.verify_failures) == ["a", "c"]
+    assert manifest(root) == before
+
+
+def test_keep_hashes_cannot_export(make_resource: ResourceFactory, tmp_path: Path) -> None:
+    resource = make_resource(keep="hashes")
+    write_files(root_of(resource), {"a": "1"})
+    state = resource.snapshot(None)
+    with pytest.raises(UsageError, match="hashes only"):
+        resource.export(state, str(tmp_path / "out"))
+
+
+def test_keep_hashes_read_files_checks_the_working_copy(make_resource: ResourceFactory) -> None:
+    resource = make_resource(keep="hashes")
+    root = root_of(resource)
+    write_files(root, {"metrics.json": '{"acc": 1}'})
+    state = resource.snapshot(None)
+    assert list(resource.read_files(state, ["metrics.json"])) == [("metrics.json", b'{"acc": 1}')]
+    write_files(root, {"metrics.json": '{"acc": 2}'})
+    with pytest.raises(IntegrityError, match="changed since it was recorded"):
+        list(resource.read_files(state, ["metrics.json"]))
+
+
+# ---- safety of restore --------------------------------------------------------------------
+
+
+def test_restore_replaces_a_symlinked_directory_without_writing_through_it(
+    make_resource: ResourceFactory, tmp_path: Path
+) -> None:
+    resource = make_resource()
+    root = root_of(resource)
+    write_files(root, {"d/f": "recorded"})
+    state = resource.snapshot(None)
+    outside = tmp_path / "outside"
+    write_files(outside, {"f": "outside, must stay"})
+    (root / "d" / "f").unlink()
+    (root / "d").rmdir()
+    os.symlink(outside, root / "d")
+    resource.apply_restore(resource.plan_restore(state, []))
+    assert (outside / "f").read_bytes() == b"outside, must stay"
+    assert not (root / "d").is_symlink()
+    assert (root / "d" / "f").read_bytes() == b"recorded"
+
+
+def test_restore_recreates_a_missing_resource_directory(make_resource: ResourceFactory) -> None:
+    resource = make_resource()
+    root = root_of(resource)
+    write_files(root, {"a": "1"})
+    (root / "empty").mkdir()
+    state = resource.snapshot(None)
+    before = manifest(root)
+    for path in sorted(root.rglob("*"), reverse=True):
+        path.rmdir() if path.is_dir() else path.unlink()
+    root.rmdir()
+    resource.apply_restore(resource.plan_restore(state, []))
+    assert manifest(root) == before
+
+
+def test_snapshot_of_a_missing_directory_is_a_usage_error(make_resource: ResourceFactory) -> None:
+    resource = make_resource()
+    root_of(resource).rmdir()
+    with pytest.raises(UsageError, match="missing"):
+        resource.snapshot(None)
+
+
+# ---- parameters ---------------------------------------------------------------------------
+
+
+def test_prepare_params_records_inside_paths_relative(tmp_path: Path) -> None:
+    (tmp_path / "data" / "raw").mkdir(parents=True)
+    params = LocalFilesResource.prepare_params("data/raw", str(tmp_path), {})
+    assert params == {"path": "data/raw", "keep": "content"}
+
+
+def test_prepare_params_keeps_outside_paths_absolute(tmp_path: Path) -> None:
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "big").mkdir()
+    params = LocalFilesResource.prepare_params(
+        str(tmp_path / "big"), str(tmp_path / "ws"), {"keep": "hashes"}
+    )
+    assert params == {"path": str(tmp_path / "big"), "keep": "hashes"}
+
+
+def test_prepare_params_refusals(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError, match="does not exist"):
+        LocalFilesResource.prepare_params("missing", str(tmp_path), {})
+    with pytest.raises(UsageError, match="not a directory"):
+        LocalFilesResource.prepare_params("file", str(tmp_path), {})
+    with pytest.raises(UsageError, match="--keep"):
+        LocalFilesResource.prepare_params(".", str(tmp_path), {"keep": "some"})
+    params = LocalFilesResource.prepare_params("new", str(tmp_path), {"create": True})
+    assert params["path"] == "new"
+
+
+# ---- restore and ignored files, through the workspace ------------------------------------
+
+
+def test_restore_fails_whole_or_succeeds_when_ignored_files_block_a_path(
+    workspace: dws.Workspace, project: Path
+) -> None:
+    """v1 has a file ``x``; now ``x`` is a directory that also holds an ignored file, so the
+    directory cannot simply be removed. Restore must refuse before touching anything, or
+    complete; never stop half-way."""
+    features = project / "data" / "features"
+    write_files(features, {".dwsignore": "*.log\n", "x": "file x", "a": "kept"})
+    workspace.snapshot("v1")
+    (features / "x").unlink()
+    write_files(features, {"x/tracked": "t", "x/notes.log": "ignored", "b": "new"})
+    workspace.snapshot("v2")
+    before = manifest(features)
+    try:
+        workspace.restore("v1", force=True)
+    except dws.DwsError:
+        assert manifest(features) == before, "a failed restore left a half-restored resource"
+    else:
+        assert (features / "x").read_bytes() == b"file x"
+        assert not (features / "b").exists()
+
+
+def test_restore_does_not_overwrite_unsaved_work_in_a_now_ignored_file(
+    workspace: dws.Workspace, project: Path
+) -> None:
+    """a.log was recorded in v1; then *.log became ignored and a.log was edited. Restoring
+    v1 would overwrite that edit, which no snapshot holds: it must be refused without
+    --force, like any other unsaved change."""
+    features = project / "data" / "features"
+    write_files(features, {"a.log": "recorded"})
+    workspace.snapshot("v1")
+    write_files(features, {".dwsignore": "*.log\n"})
+    workspace.snapshot("v2")
+    write_files(features, {"a.log": "precious unsaved work"})
+    with pytest.raises(dws.RefusedError):
+        workspace.restore("v1")
+    assert (features / "a.log").read_bytes() == b"precious unsaved work"
