@@ -13,9 +13,8 @@ import dws
 from conftest import manifest, write_files
 from dws.errors import IntegrityError, UsageError
 from dws.model.digest import hash_bytes
-from dws.resources.local_files import scanner as scanner_module
 from dws.resources.local_files.resource import LocalFilesResource
-from dws.resources.local_files.statcache import StatCache
+from dws.resources.local_files.statcache import StatCache, is_racy
 
 from .conftest import HashCounter, ResourceFactory
 
@@ -82,7 +81,7 @@ def test_the_cache_is_not_updated_before_commit(
 
 
 def test_restore_does_not_vouch_for_files_it_just_wrote(make_resource: ResourceFactory) -> None:
-    """The scanner never caches a file changed within RACY_WINDOW_NS of the scan, because on
+    """The scanner never caches a file changed just before the scan (`is_racy`), because on
     filesystems with coarse timestamps a second same-size write would keep the signature.
     Rows the restorer writes into the cache must obey the same rule, else an in-place edit
     right after a restore can be missed by the next status and snapshot."""
@@ -100,12 +99,7 @@ def test_restore_does_not_vouch_for_files_it_just_wrote(make_resource: ResourceF
         rows = cache.load(resource.name)
     finally:
         cache.close()
-    racy_after = started - scanner_module.RACY_WINDOW_NS
-    racy = sorted(
-        path
-        for path, row in rows.items()
-        if row.mtime_ns >= racy_after or row.ctime_ns >= racy_after
-    )
+    racy = sorted(path for path, row in rows.items() if is_racy(row, started))
     assert racy == []
 
 

@@ -121,3 +121,18 @@ def test_gen_is_stored_as_given(cache: StatCache) -> None:
     loaded = cache.load("raw")
     assert loaded["hashed"].gen == -1
     assert loaded["stored"].gen == 5
+
+
+def test_racy_window_depends_on_timestamp_granularity() -> None:
+    """Sub-second timestamps: a 100 ms margin; whole-second ones: 2 s."""
+    from dws.resources.local_files.statcache import SECOND_NS, StatRow, is_racy
+
+    now = 1_000 * SECOND_NS
+    fine = StatRow(1, now - SECOND_NS // 2 + 7, 1, now - SECOND_NS // 2 + 7, "x" * 64, 0)
+    assert not is_racy(fine, now)
+    just_written = fine._replace(mtime_ns=now - 1_000_000 + 7, ctime_ns=now - 1_000_000 + 7)
+    assert is_racy(just_written, now)
+    coarse = StatRow(1, now - SECOND_NS, 1, now - SECOND_NS, "x" * 64, 0)
+    assert is_racy(coarse, now)
+    older = coarse._replace(mtime_ns=now - 3 * SECOND_NS, ctime_ns=now - 3 * SECOND_NS)
+    assert not is_racy(older, now)

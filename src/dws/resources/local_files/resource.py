@@ -17,8 +17,8 @@ from dws.model.treediff import Change, TreeLoader, diff_trees, walk_tree
 from dws.resources.base import ObjectRef, Resource, RestorePlan, State
 from dws.resources.local_files.planner import check_plan
 from dws.resources.local_files.restorer import Restorer
-from dws.resources.local_files.scanner import RACY_WINDOW_NS, Scanner, ScanResult
-from dws.resources.local_files.statcache import StatCache
+from dws.resources.local_files.scanner import Scanner, ScanResult
+from dws.resources.local_files.statcache import StatCache, is_racy
 from dws.store.fileio import sync_filesystem
 from dws.store.trees import store_loader
 
@@ -163,11 +163,11 @@ class LocalFilesResource(Resource):
         finally:
             sync_filesystem(root)
             generation = self.context.store_generation
-            racy_after = time.time_ns() - RACY_WINDOW_NS
+            now = time.time_ns()
             rows = [
                 (path, row._replace(gen=generation))
                 for path, row in restorer.written
-                if row.mtime_ns < racy_after and row.ctime_ns < racy_after
+                if not is_racy(row, now)
             ]
             cache = self._cache()
             try:

@@ -20,12 +20,11 @@ from dws.model.progress import Progress, no_progress
 from dws.model.tree import Tree, TreeEntry, encode_tree, make_tree
 from dws.model.treediff import TreeLoader
 from dws.resources.local_files.ignore import IgnoreRules
-from dws.resources.local_files.statcache import StatRow
+from dws.resources.local_files.statcache import StatRow, is_racy
 from dws.store.base import ObjectStore
 from dws.store.fileio import TEMP_PREFIX
 from dws.store.hashing import hash_file
 
-RACY_WINDOW_NS = 2_000_000_000
 READ_ATTEMPTS = 3
 WORKERS = max(2, os.cpu_count() or 2)
 PARALLEL_FROM = 1 << 20
@@ -291,12 +290,12 @@ class Scanner:
     def _cache_changes(
         self, files: list[_File], started_ns: int
     ) -> tuple[list[tuple[str, StatRow]], list[str]]:
-        racy_after = started_ns - RACY_WINDOW_NS
-        upserts = [
+        fresh = [
             (f.rel, StatRow(f.size, f.mtime_ns, f.ino, f.ctime_ns, f.oid, f.gen))
             for f in files
-            if f.fresh and f.mtime_ns < racy_after and f.ctime_ns < racy_after
+            if f.fresh
         ]
+        upserts = [(rel, row) for rel, row in fresh if not is_racy(row, started_ns)]
         seen = {f.rel for f in files}
         racy = {f.rel for f in files if f.fresh} - {path for path, _ in upserts}
         deletes = [path for path in self.cache if path not in seen or path in racy]

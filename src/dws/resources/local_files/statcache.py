@@ -24,6 +24,21 @@ CREATE TABLE IF NOT EXISTS stat (
 """
 
 
+SECOND_NS = 1_000_000_000
+COARSE_WINDOW_NS = 2 * SECOND_NS
+FINE_WINDOW_NS = SECOND_NS // 10
+
+
+def is_racy(row: StatRow, seen_at_ns: int) -> bool:
+    """True when a write right after ``seen_at_ns`` could leave the file's stat signature
+    unchanged, so the row must not vouch for its content. Filesystems with sub-second
+    timestamps (ext4, XFS, Btrfs, APFS, NTFS) tick in at most milliseconds: a 100 ms margin
+    covers them. Whole-second timestamps (FAT, HFS+, some NFS) get a 2 s margin."""
+    coarse = row.mtime_ns % SECOND_NS == 0 and row.ctime_ns % SECOND_NS == 0
+    window = COARSE_WINDOW_NS if coarse else FINE_WINDOW_NS
+    return max(row.mtime_ns, row.ctime_ns) >= seen_at_ns - window
+
+
 class StatRow(NamedTuple):
     """What the cache knows about one file."""
 
