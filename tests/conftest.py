@@ -101,3 +101,73 @@ def workspace(project: Path) -> dws.Workspace:
     ws.add_resource("local-files", str(project / "data/features"), "intermediate-data")
     ws.add_resource("local-files", str(project / "results"), "results")
     return ws
+
+
+class StoredObject:
+    """One object of a workspace's store, for tests that damage or remove it behind dws's
+    back. It offers the few Path methods such tests use, whether the object is loose
+    (objects/ab/cdef...) or inside a pack (then it is rewritten in a new pack, as bit rot
+    or a careless tool would leave it)."""
+
+    def __init__(self, workspace_root: Path, oid: str) -> None:
+        from dws.store.packed import PackedObjectStore
+
+        self.oid = oid
+        self.name = oid[2:]
+        self._store = PackedObjectStore(str(Path(workspace_root) / ".dataworkspace/objects"))
+        self.loose = Path(self._store.loose.path(oid))
+        self.parent = self.loose.parent
+
+    def _pack(self) -> str | None:
+        found = self._store._find(self.oid)
+        return found[0] if found is not None else None
+
+    def exists(self) -> bool:
+        return self.loose.exists() or self._pack() is not None
+
+    def read_bytes(self) -> bytes:
+        if self.loose.exists():
+            return self.loose.read_bytes()
+        pack = self._pack()
+        if pack is None:
+            raise FileNotFoundError(self.oid)
+        return self._store.get_bytes(self.oid)
+
+    def chmod(self, mode: int) -> None:
+        if self.loose.exists():
+            self.loose.chmod(mode)
+
+    def unlink(self) -> None:
+        if self.loose.exists():
+            self.loose.unlink()
+            return
+        if self._pack() is None:
+            raise FileNotFoundError(self.oid)
+        self._store.delete(self.oid)
+
+    def write_bytes(self, data: bytes) -> None:
+        """Replace the object's bytes (keeping its id), or create it loose if absent."""
+        pack = self._pack()
+        if pack is None:
+            if self.loose.exists():
+                self.loose.chmod(0o644)
+            self.loose.write_bytes(data)
+            return
+        self._rewrite_pack(pack, data)
+
+    def _rewrite_pack(self, pack: str, data: bytes) -> None:
+        from dws.store.fileio import temp_name
+        from dws.store.packfile import PackIndex, PackWriter
+
+        store = self._store
+        index = PackIndex(os.path.join(store.packs_dir, pack + ".idx"))
+        writer = PackWriter(temp_name(os.path.join(store.root, "tmp")))
+        key = bytes.fromhex(self.oid)
+        for other, entry in index:
+            content = data if other == key else store._read_packed(pack, entry)
+            writer.add(other, content)
+        index.close()
+        store.close()
+        os.unlink(os.path.join(store.packs_dir, pack + ".idx"))
+        os.unlink(os.path.join(store.packs_dir, pack + ".pack"))
+        writer.finish(store.packs_dir, temp_name(os.path.join(store.root, "tmp")))

@@ -8,8 +8,10 @@ ws.restore("v1")
 
 from __future__ import annotations
 
+import functools
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from dws.core import inspect, maintenance, registry_ops, results
 from dws.core.inspect import ResourceChanges
@@ -22,6 +24,21 @@ from dws.errors import NotFoundError
 from dws.model.progress import Progress, no_progress
 from dws.model.records import ResourceSpec, SnapshotRecord
 from dws.resources.base import Resource
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _releasing(method: _Method) -> _Method:
+    """Close the store's open files when the call returns (or raises)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Workspace, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._ws.release()
+
+    return wrapper  # type: ignore[return-value]
 
 
 class Workspace:
@@ -91,16 +108,19 @@ class Workspace:
 
     # ---- snapshots --------------------------------------------------------------------
 
+    @_releasing
     def status(self) -> list[ResourceChanges]:
         """What changed in each resource since its last snapshot."""
         return inspect.status(self._ws)
 
+    @_releasing
     def snapshot(
         self, tag: str | None = None, message: str = "", *, force: bool = False
     ) -> SnapshotOutcome:
         """Record every resource's state; ``force`` moves an existing tag."""
         return take_snapshot(self._ws, tag, message, force=force)
 
+    @_releasing
     def restore(
         self,
         ref: str,
@@ -123,6 +143,7 @@ class Workspace:
         """One snapshot record and its tags."""
         return inspect.show(self._ws, ref)
 
+    @_releasing
     def diff(self, ref_a: str, ref_b: str | None = None) -> list[ResourceChanges]:
         """File-level changes between two snapshots, or a snapshot and the working state."""
         return inspect.diff(self._ws, ref_a, ref_b)
@@ -155,20 +176,24 @@ class Workspace:
 
     # ---- results ----------------------------------------------------------------------
 
+    @_releasing
     def results(self) -> list[ResultsRow]:
         """Metrics of every snapshot, oldest first."""
         return results.results_table(self._ws)
 
+    @_releasing
     def export_results(self, ref: str, dest: str) -> dict[str, int]:
         """Copy snapshot ``ref``'s results into ``dest`` (one directory per resource)."""
         return results.export_results(self._ws, ref, dest)
 
     # ---- maintenance ------------------------------------------------------------------
 
+    @_releasing
     def gc(self, *, dry_run: bool = False) -> GcReport:
         """Delete objects no snapshot references."""
         return maintenance.gc(self._ws, dry_run=dry_run)
 
+    @_releasing
     def fsck(self, *, verify_content: bool = True) -> FsckReport:
         """Check records and objects."""
         return maintenance.fsck(self._ws, verify_content=verify_content)

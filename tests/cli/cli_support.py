@@ -162,10 +162,9 @@ def head(root: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def object_path(root: Path, data: bytes) -> Path:
-    """Where the blob holding ``data`` lives in the local object store."""
-    oid = blake3(data).hexdigest()
-    return root / META / "objects" / oid[:2] / oid[2:]
+def object_path(root: Path, data: bytes) -> Any:
+    """The stored blob holding ``data`` (loose or packed), as a Path-like handle."""
+    return _root.StoredObject(root, blake3(data).hexdigest())
 
 
 def resources_json(root: Path) -> list[dict[str, Any]]:

@@ -266,14 +266,24 @@ def test_gc_frees_objects_of_deleted_snapshots_only(three: tuple[Path, str, str,
 
 
 def test_gc_with_nothing_to_free_keeps_everything(three: tuple[Path, str, str, str]) -> None:
+    """Nothing is removed; small packs may be merged into one, which a second gc keeps."""
     root = three[0]
-    before = disk_state(root)
-
+    ids_before = _stored_ids(root)
     doc = as_json(dws(root, "--json", "gc"))
-
     assert doc["removed"] == 0
     assert doc["kept"] > 0
+    assert _stored_ids(root) == ids_before
+    assert ok(dws(root, "fsck")).code == 0
+
+    before = disk_state(root)
+    assert as_json(dws(root, "--json", "gc"))["removed"] == 0
     assert_unchanged(root, before)
+
+
+def _stored_ids(root: Path) -> list[str]:
+    from dws.store.packed import PackedObjectStore
+
+    return sorted(PackedObjectStore(str(root / ".dataworkspace/objects")).iter_ids())
 
 
 def test_gc_dry_run_deletes_nothing(three: tuple[Path, str, str, str]) -> None:

@@ -20,6 +20,7 @@ from dws.store.base import CorruptObjectError, ObjectMissingError, ObjectStore
 from dws.store.hashing import SMALL_FILE
 from dws.store.local import LocalObjectStore
 from dws.store.memory import MemoryObjectStore
+from dws.store.packed import PackedObjectStore
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,37 @@ def _corrupt_local(store: ObjectStore, oid: str, data: bytes) -> None:
         handle.write(data)
 
 
+def _corrupt_packed(store: ObjectStore, oid: str, data: bytes) -> None:
+    """Damage a packed object in place (same length: the index still points at it)."""
+    assert isinstance(store, PackedObjectStore)
+    store.flush()
+    found = store._find(oid)
+    if found is None:
+        _corrupt_local(store.loose, oid, data)
+        return
+    pack, entry = found
+    assert pack is not None
+    path = os.path.join(store.packs_dir, pack + ".pack")
+    damaged = data[: entry.length].ljust(entry.length, b"\0")
+    os.chmod(path, 0o644)
+    with open(path, "r+b") as handle:
+        handle.seek(entry.offset)
+        original = handle.read(entry.length)
+        if damaged == original:
+            damaged = bytes([damaged[0] ^ 1]) + damaged[1:]
+        handle.seek(entry.offset)
+        handle.write(damaged)
+
+
 MEMORY = StoreKind(lambda tmp: MemoryObjectStore(), _corrupt_memory)
 LOCAL = StoreKind(lambda tmp: LocalObjectStore.create(str(tmp / "objects")), _corrupt_local)
+
+PACKED = StoreKind(lambda tmp: PackedObjectStore.create(str(tmp / "objects")), _corrupt_packed)
 
 KINDS = [
     pytest.param(MEMORY, id="memory"),
     pytest.param(LOCAL, id="local"),
+    pytest.param(PACKED, id="packed"),
 ]
 
 ABSENT = hash_bytes(b"never stored")

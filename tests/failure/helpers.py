@@ -177,9 +177,9 @@ def meta(root: Path, *parts: str) -> Path:
     return root.joinpath(META, *parts)
 
 
-def object_path(root: Path, oid: str) -> Path:
-    """Where the local store keeps object ``oid``."""
-    return meta(root, "objects", oid[:2], oid[2:])
+def object_path(root: Path, oid: str) -> Any:
+    """Object ``oid`` of the store (loose or packed), as a Path-like handle."""
+    return _conftest.StoredObject(root, oid)
 
 
 def records(root: Path) -> list[SnapshotRecord]:

@@ -4,7 +4,6 @@ damaged object fails with exit 4 before touching anything."""
 from __future__ import annotations
 
 import random
-import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,7 +51,7 @@ def ws(project: Path, workspace: dws.Workspace) -> Path:
 
 def _writable(path: Path) -> None:
     # objects are read-only; tests run as root in CI, so never rely on permission denial
-    path.chmod(path.stat().st_mode | stat.S_IWUSR)
+    path.chmod(0o644)
 
 
 def _flip(path: Path) -> None:
@@ -70,8 +69,7 @@ def _truncate(path: Path) -> None:
 
 def _append(path: Path) -> None:
     _writable(path)
-    with open(path, "ab") as handle:
-        handle.write(b"\n")
+    path.write_bytes(path.read_bytes() + b"\n")
 
 
 def _empty(path: Path) -> None:

@@ -186,9 +186,9 @@ def test_restore_killed_at_random_points(
 
 RESTORE_POINTS = {
     # the first file of raw (a_only/x0.bin) is complete under its temporary name
-    "first-temp-complete": "dws.store.local:LocalObjectStore.materialize:after:1",
-    "midway-in-raw": "dws.store.local:LocalObjectStore.materialize:after:150",
-    "large-temp-complete": "dws.store.local:LocalObjectStore.materialize:after:1:features",
+    "first-temp-complete": "dws.store.packed:PackedObjectStore.materialize:after:1",
+    "midway-in-raw": "dws.store.packed:PackedObjectStore.materialize:after:150",
+    "large-temp-complete": "dws.store.packed:PackedObjectStore.materialize:after:1:features",
     "large-file-copying": "dws.store.fileio:_copy_range:before:1:",
     "removals-midway": "dws.resources.local_files.restorer:Restorer._remove:after:2",
     "raw-done-before-sync": "dws.resources.local_files.resource:sync_filesystem:before:1",

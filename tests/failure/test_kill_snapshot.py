@@ -116,10 +116,11 @@ def test_snapshot_killed_at_random_points(
 # ---- exact crash points -----------------------------------------------------------------
 
 FIRST_SNAPSHOT_POINTS = {
-    "object-temp-written": "dws.store.local:write_new_file:after:7",
-    "object-installed": "dws.store.local:LocalObjectStore._install:after:40",
+    "object-packed": "dws.store.packfile:PackWriter.add:after:7",
+    "many-objects-packed": "dws.store.packfile:PackWriter.add:after:400",
+    "pack-finished": "dws.store.packfile:PackWriter.finish:after:1",
     "large-object-copied": "dws.store.local:clone_or_copy:after:1",
-    "before-sync": "dws.store.local:LocalObjectStore.flush:before:1",
+    "before-sync": "dws.store.packed:PackedObjectStore.flush:before:1",
     "record-written": "dws.core.catalog:SnapshotCatalog.put:after:1",
     "tag-written": "dws.core.catalog:SnapshotCatalog.set_tag:after:1",
     "head-written": "dws.core.workspace:Workspace.save_head:after:1",
@@ -186,7 +187,7 @@ def incremental_template(
 
 
 SECOND_SNAPSHOT_POINTS = {
-    "object-temp-written": "dws.store.local:write_new_file:after:3",
+    "object-packed": "dws.store.packfile:PackWriter.add:after:3",
     "large-object-copied": "dws.store.local:clone_or_copy:after:1",
     "record-written": "dws.core.catalog:SnapshotCatalog.put:after:1",
     "tag-written": "dws.core.catalog:SnapshotCatalog.set_tag:after:1",

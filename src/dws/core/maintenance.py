@@ -73,18 +73,11 @@ def gc(ws: Workspace, *, dry_run: bool = False) -> GcReport:
         for record in catalog.all():
             reachable.update(ref.oid for ref in _references(ws, record))
         store = ws.store
-        removed = removed_bytes = 0
-        for oid in list(store.iter_ids()):
-            if oid in reachable:
-                continue
-            removed += 1
-            removed_bytes += store.size(oid)
-            if not dry_run:
-                store.delete(oid)
-        if removed and not dry_run:
+        pruned = store.prune(reachable.__contains__, dry_run=dry_run)
+        if (pruned.removed or pruned.repacked) and not dry_run:
             ws.bump_store_generation()
         temporary = 0 if dry_run else store.clean_temporary()
-        return GcReport(len(reachable), removed, removed_bytes, temporary)
+        return GcReport(len(reachable), pruned.removed, pruned.removed_bytes, temporary)
 
 
 @dataclass
@@ -125,6 +118,7 @@ def fsck(ws: Workspace, *, verify_content: bool = True) -> FsckReport:
                 report.problems.append(f"tag {tag!r} names missing snapshot {target[:12]}")
     except DwsError as exc:
         report.problems.append(exc.message)
+    report.problems.extend(store.check_structure())
     for oid in store.iter_ids():
         report.objects += 1
         if verify_content and not store.verify(oid):

@@ -30,7 +30,7 @@ from dws.resources.base import Resource, ResourceContext
 from dws.resources.registry import resource_type
 from dws.store.base import ObjectStore
 from dws.store.fileio import write_atomic
-from dws.store.local import LocalObjectStore
+from dws.store.packed import PackedObjectStore
 
 GITIGNORE = "objects/\nlocal/\n"
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -87,7 +87,7 @@ class Workspace:
         os.makedirs(staging)
         for sub in ("snapshots", "tags", "lineage/runs", "lineage/steps", "local"):
             os.makedirs(os.path.join(staging, sub))
-        LocalObjectStore.create(os.path.join(staging, "objects"))
+        PackedObjectStore.create(os.path.join(staging, "objects"))
         _write_new(os.path.join(staging, "workspace.json"), encode_record(info))
         _write_new(os.path.join(staging, "resources.json"), b"[]\n")
         _write_new(os.path.join(staging, "config.json"), _json_bytes(DEFAULT_CONFIG))
@@ -150,8 +150,14 @@ class Workspace:
     def store(self) -> ObjectStore:
         """The local object store."""
         if self._store is None:
-            self._store = LocalObjectStore(self.layout.objects)
+            self._store = PackedObjectStore(self.layout.objects)
         return self._store
+
+    def release(self) -> None:
+        """Close the store's open files (an unfinished pack is dropped)."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
     def store_generation(self) -> int:
         """Bumped by gc; stat-cache knowledge of stored blobs older than this is stale."""

@@ -7,7 +7,8 @@ returns bytes that do not match the id asked for without saying so.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from dws.errors import IntegrityError
 from dws.model.digest import hash_bytes
@@ -32,6 +33,15 @@ class CorruptObjectError(IntegrityError):
             "(run `dws fsck`; nothing was written from it)"
         )
         self.oid = oid
+
+
+@dataclass
+class PruneReport:
+    """What pruning removed."""
+
+    removed: int = 0
+    removed_bytes: int = 0
+    repacked: int = 0
 
 
 class ObjectStore(ABC):
@@ -83,6 +93,24 @@ class ObjectStore(ABC):
     def verify(self, oid: str) -> bool:
         """True when the stored bytes hash to ``oid``."""
         return hash_bytes(self.get_bytes(oid)) == oid
+
+    def prune(self, keep: Callable[[str], bool], *, dry_run: bool = False) -> PruneReport:
+        """Remove every object ``keep`` rejects."""
+        report = PruneReport()
+        for oid in list(self.iter_ids()):
+            if not keep(oid):
+                report.removed += 1
+                report.removed_bytes += self.size(oid)
+                if not dry_run:
+                    self.delete(oid)
+        return report
+
+    def check_structure(self) -> list[str]:
+        """Problems with the store's own bookkeeping (indexes), beyond single objects."""
+        return []
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release open files."""
 
     def clean_temporary(self) -> int:
         """Remove leftovers of interrupted writes; return how many."""

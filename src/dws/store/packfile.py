@@ -1,0 +1,165 @@
+"""Pack files: many small objects in one file, found through a sorted binary index.
+
+A pack ``<name>.pack`` is the 8-byte magic ``DWSPACK1`` followed by the objects' raw bytes,
+back to back. Its index ``<name>.idx`` is written after the pack and makes it visible:
+
+    magic   b"DWSIDX01"
+    count   u32 little-endian
+    fanout  256 x u32: number of entries whose id's first byte is <= i
+    entries count x (32-byte id, u64 offset, u64 length), sorted by id
+    trailer 32 bytes: BLAKE3 of everything above
+
+``<name>`` is the hex BLAKE3 of the index without its trailer, so a pack's name says what
+it holds. Readers binary-search the memory-mapped index (as git does); nothing is loaded
+whole, so memory stays flat however many objects a pack holds.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from blake3 import blake3
+
+from dws.errors import IntegrityError
+
+PACK_MAGIC = b"DWSPACK1"
+INDEX_MAGIC = b"DWSIDX01"
+_HEADER = struct.Struct("<8sI")
+_FANOUT = struct.Struct("<256I")
+_ENTRY = struct.Struct("<32sQQ")
+_TRAILER = 32
+MAX_PACK_BYTES = 1 << 30
+
+
+@dataclass(frozen=True, slots=True)
+class PackEntry:
+    """Where one object lives in a pack."""
+
+    offset: int
+    length: int
+
+
+class PackIndex:
+    """A read-only, memory-mapped pack index."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size < _HEADER.size + _FANOUT.size + _TRAILER:
+                raise IntegrityError(f"pack index {os.path.basename(path)} is truncated")
+            self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        magic, self.count = _HEADER.unpack_from(self._map, 0)
+        expected = _HEADER.size + _FANOUT.size + self.count * _ENTRY.size + _TRAILER
+        if magic != INDEX_MAGIC or size != expected:
+            raise IntegrityError(f"pack index {os.path.basename(path)} is malformed")
+        self._fanout = _FANOUT.unpack_from(self._map, _HEADER.size)
+        self._entries = _HEADER.size + _FANOUT.size
+
+    def verify(self) -> bool:
+        """True when the trailer matches the index content."""
+        body = self._map[: len(self._map) - _TRAILER]
+        return blake3(body).digest() == self._map[len(self._map) - _TRAILER :]
+
+    def lookup(self, key: bytes) -> PackEntry | None:
+        """The entry for the 32-byte id ``key``, or None."""
+        first = key[0]
+        low = self._fanout[first - 1] if first else 0
+        high = self._fanout[first]
+        base, size, view = self._entries, _ENTRY.size, self._map
+        while low < high:
+            middle = (low + high) // 2
+            position = base + middle * size
+            candidate = view[position : position + 32]
+            if candidate < key:
+                low = middle + 1
+            elif candidate > key:
+                high = middle
+            else:
+                _, offset, length = _ENTRY.unpack_from(view, position)
+                return PackEntry(offset, length)
+        return None
+
+    def __iter__(self) -> Iterator[tuple[bytes, PackEntry]]:
+        for index in range(self.count):
+            key, offset, length = _ENTRY.unpack_from(self._map, self._entries + index * _ENTRY.size)
+            yield key, PackEntry(offset, length)
+
+    def close(self) -> None:
+        """Release the mapping."""
+        self._map.close()
+
+
+def encode_index(entries: dict[bytes, PackEntry]) -> tuple[str, bytes]:
+    """(pack name, index bytes) for ``entries``."""
+    keys = sorted(entries)
+    fanout = [0] * 256
+    for key in keys:
+        fanout[key[0]] += 1
+    running = 0
+    for byte in range(256):
+        running += fanout[byte]
+        fanout[byte] = running
+    parts = [_HEADER.pack(INDEX_MAGIC, len(keys)), _FANOUT.pack(*fanout)]
+    parts.extend(_ENTRY.pack(key, entries[key].offset, entries[key].length) for key in keys)
+    body = b"".join(parts)
+    return blake3(body).hexdigest(), body + blake3(body).digest()
+
+
+class PackWriter:
+    """Appends objects to one temporary pack file; ``finish`` names it and writes the index.
+
+    Thread-safe: objects may be added from several threads."""
+
+    def __init__(self, tmp_path: str) -> None:
+        self.tmp_path = tmp_path
+        self._fd = os.open(tmp_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o444)
+        os.write(self._fd, PACK_MAGIC)
+        self._size = len(PACK_MAGIC)
+        self.entries: dict[bytes, PackEntry] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def size(self) -> int:
+        """Bytes written so far."""
+        return self._size
+
+    def add(self, key: bytes, data: bytes) -> None:
+        """Append an object (ignored if this pack already has it)."""
+        with self._lock:
+            if key in self.entries:
+                return
+            view = memoryview(data)
+            offset = self._size
+            while view:
+                written = os.pwrite(self._fd, view, self._size)
+                view = view[written:]
+                self._size += written
+            self.entries[key] = PackEntry(offset, len(data))
+
+    def read(self, entry: PackEntry) -> bytes:
+        """Bytes of an object added to this unfinished pack."""
+        return os.pread(self._fd, entry.length, entry.offset)
+
+    def finish(self, packs_dir: str, tmp_index: str) -> str:
+        """Move the pack into ``packs_dir`` and write its index (the index makes it visible).
+        Returns the pack name."""
+        with self._lock:
+            os.close(self._fd)
+            name, index = encode_index(self.entries)
+            os.replace(self.tmp_path, os.path.join(packs_dir, name + ".pack"))
+            with open(tmp_index, "xb") as handle:
+                handle.write(index)
+            os.replace(tmp_index, os.path.join(packs_dir, name + ".idx"))
+            return name
+
+    def abandon(self) -> None:
+        """Drop an unfinished pack."""
+        with self._lock:
+            os.close(self._fd)
+            os.unlink(self.tmp_path)
