@@ -147,10 +147,14 @@ class PackedObjectStore(ObjectStore):
         return self.loose.get_bytes(oid)
 
     def materialize(self, oid: str, dest: str, mode: int = 0o644) -> None:
-        if self._find(oid) is None:
+        found = self._find(oid)
+        if found is None:
             self.loose.materialize(oid, dest, mode)
             return
-        write_new_file(dest, self.get_verified(oid), mode)
+        data = self._read_packed(*found)
+        if hash_bytes(data) != oid:
+            raise CorruptObjectError(oid)
+        write_new_file(dest, data, mode)
 
     def size(self, oid: str) -> int:
         found = self._find(oid)

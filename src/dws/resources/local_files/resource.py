@@ -18,7 +18,7 @@ from dws.resources.base import ObjectRef, Resource, RestorePlan, State
 from dws.resources.local_files.planner import check_plan
 from dws.resources.local_files.restorer import Restorer
 from dws.resources.local_files.scanner import Scanner, ScanResult
-from dws.resources.local_files.statcache import StatCache, is_racy
+from dws.resources.local_files.statcache import StatCache, StatRow, is_racy
 from dws.store.fileio import sync_filesystem
 from dws.store.trees import store_loader
 
@@ -162,13 +162,7 @@ class LocalFilesResource(Resource):
             restorer.apply(plan.changes, self.context.progress)
         finally:
             sync_filesystem(root)
-            generation = self.context.store_generation
-            now = time.time_ns()
-            rows = [
-                (path, row._replace(gen=generation))
-                for path, row in restorer.written
-                if not is_racy(row, now)
-            ]
+            rows = _rows_of_written(root, restorer.written, self.context.store_generation)
             cache = self._cache()
             try:
                 cached = {path for path, _ in rows}
@@ -245,6 +239,24 @@ class LocalFilesResource(Resource):
             cache.forget(self.name)
         finally:
             cache.close()
+
+
+def _rows_of_written(
+    root: str, written: list[tuple[str, str]], generation: int
+) -> list[tuple[str, StatRow]]:
+    """Stat-cache rows for files restore wrote, stat'ed once it is done; files too young
+    to vouch for (see ``is_racy``) get none and are hashed again next time."""
+    now = time.time_ns()
+    rows = []
+    for rel, oid in written:
+        try:
+            st = os.stat(os.path.join(root, rel), follow_symlinks=False)
+        except OSError:
+            continue
+        row = StatRow(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, oid, generation)
+        if not is_racy(row, now):
+            rows.append((rel, row))
+    return rows
 
 
 def _remove_leftovers(root: str, leftovers: list[str]) -> None:

@@ -12,7 +12,6 @@ from dws.errors import DwsError
 from dws.model.progress import Progress
 from dws.model.tree import TreeEntry
 from dws.model.treediff import Change
-from dws.resources.local_files.statcache import StatRow
 from dws.store.base import ObjectStore
 from dws.store.fileio import removing_on_error, temp_name
 
@@ -31,7 +30,8 @@ class Restorer:
         self.store = store
         self.generation = generation
         self._umask = _umask()
-        self.written: list[tuple[str, StatRow]] = []
+        self.written: list[tuple[str, str]] = []
+        self._real_dirs: set[str] = set()
         self.removed: list[str] = []
 
     def apply(self, changes: list[Change], progress: Progress) -> None:
@@ -51,6 +51,7 @@ class Restorer:
         path = os.path.join(self.root, change.path)
         new = change.new
         if new is None:
+            self._real_dirs.discard(path)
             self._remove(path, change)
         elif new.kind == "dir":
             self._make_dir(path)
@@ -91,9 +92,12 @@ class Restorer:
 
     def _ensure_parent(self, path: str) -> None:
         parent = os.path.dirname(path)
+        if parent in self._real_dirs:
+            return
         st = os.lstat(parent)
         if not stat_module.S_ISDIR(st.st_mode):
             raise DwsError(f"refusing to write through {parent}: it is not a real directory")
+        self._real_dirs.add(parent)
 
     def _write_file(self, path: str, rel: str, old: TreeEntry | None, new: TreeEntry) -> None:
         self._ensure_parent(path)
@@ -104,9 +108,6 @@ class Restorer:
             assert self.store is not None
             tmp = temp_name(os.path.dirname(path))
             with removing_on_error(tmp):
-                self.store.materialize(new.id, tmp, mode)
-                os.chmod(tmp, mode)
+                self.store.materialize(new.id, tmp, mode)  # created with ``mode``
                 os.replace(tmp, path)
-        st = os.stat(path, follow_symlinks=False)
-        row = StatRow(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, new.id, -1)
-        self.written.append((rel, row))
+        self.written.append((rel, new.id))
