@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.workspace import Workspace
-from dws.errors import IntegrityError, NotFoundError, RefusedError, UsageError
+from dws.errors import DwsError, IntegrityError, NotFoundError, RefusedError, UsageError
 from dws.model.records import Head, SnapshotRecord
 from dws.model.roles import Role
 from dws.resources.base import Resource, RestorePlan, State
@@ -109,32 +109,42 @@ def _listing(items: list[str]) -> list[str]:
     return shown
 
 
+# What stops a restore before anything is touched, in the order it is checked:
+# (plan field, error, message; True when --force does not override it)
+_BLOCKERS: list[tuple[str, type[DwsError], str, bool]] = [
+    (
+        "verify_failures",
+        IntegrityError,
+        "{n} file(s) differ from the snapshot in hash-only resources; nothing was changed "
+        "(restore their content by hand, then run restore again)",
+        True,
+    ),
+    (
+        "missing_objects",
+        IntegrityError,
+        "{n} file(s) of the snapshot are missing from the object store; nothing was changed "
+        "(run `dws fsck`)",
+        True,
+    ),
+    (
+        "blocked",
+        RefusedError,
+        "{n} untracked (ignored) file(s) stand where the snapshot has a file; nothing was "
+        "changed (move them away, then restore again)",
+        True,
+    ),
+    (
+        "conflicts",
+        RefusedError,
+        "{n} file(s) have changes not yet snapshotted that restore would overwrite; nothing "
+        "was changed (snapshot them first, or use --force)",
+        False,
+    ),
+]
+
+
 def _check(plans: list[RestorePlan], force: bool) -> None:
-    failures = [f"{p.resource}/{path}" for p in plans for path in p.verify_failures]
-    if failures:
-        raise IntegrityError(
-            f"{len(failures)} file(s) differ from the snapshot in hash-only resources; "
-            "nothing was changed (restore their content by hand, then run restore again)",
-            details=_listing(failures),
-        )
-    missing = [f"{p.resource}/{path}" for p in plans for path in p.missing_objects]
-    if missing:
-        raise IntegrityError(
-            f"{len(missing)} file(s) of the snapshot are missing from the object store; "
-            "nothing was changed (run `dws fsck`)",
-            details=_listing(missing),
-        )
-    blocked = [f"{p.resource}/{path}" for p in plans for path in p.blocked]
-    if blocked:
-        raise RefusedError(
-            f"{len(blocked)} untracked (ignored) file(s) stand where the snapshot has a file; "
-            "nothing was changed (move them away, then restore again)",
-            details=_listing(blocked),
-        )
-    conflicts = [f"{p.resource}/{path}" for p in plans for path in p.conflicts]
-    if conflicts and not force:
-        raise RefusedError(
-            f"{len(conflicts)} file(s) have changes not yet snapshotted that restore would "
-            "overwrite; nothing was changed (snapshot them first, or use --force)",
-            details=_listing(conflicts),
-        )
+    for field_name, error, message, always in _BLOCKERS:
+        paths = [f"{p.resource}/{path}" for p in plans for path in getattr(p, field_name)]
+        if paths and (always or not force):
+            raise error(message.format(n=len(paths)), details=_listing(paths))
