@@ -87,6 +87,15 @@ class Workspace:
             self._ws, type_name, location, role, name=name, options=options
         ).spec
 
+    def ignore_suggestions(self, name: str) -> list[registry_ops.IgnoreSuggestion]:
+        """.gitignore lines that would hide the data resources inside a git resource from
+        git, for the pairs that involve resource ``name`` (nothing is changed)."""
+        return registry_ops.ignore_suggestions(self._ws, name)
+
+    def apply_ignore_suggestion(self, suggestion: registry_ops.IgnoreSuggestion) -> None:
+        """Append a suggestion's lines to its ignore file."""
+        registry_ops.apply_ignore_suggestion(self._ws, suggestion)
+
     def remove_resource(self, name: str) -> ResourceSpec:
         """Forget a resource; its files are left alone."""
         return registry_ops.remove_resource(self._ws, name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
@@ -20,9 +21,17 @@ from conftest import manifest
 from dws.model.records import ResourceSpec
 from dws.model.roles import Role
 from dws.resources.base import Resource, ResourceContext
+from dws.resources.git.resource import GitResource
 from dws.resources.local_files.resource import LocalFilesResource
 from dws.store.base import ObjectStore
 from dws.store.local import LocalObjectStore
+
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+}
 
 
 class ResourceHarness(ABC):
@@ -96,10 +105,37 @@ class LocalFilesHarness(ResourceHarness):
         return manifest(self.root)
 
 
+class GitHarness(LocalFilesHarness):
+    """A git resource over a repository at ``<tmp>/ws/data`` whose only commit is empty, so
+    every file the suite writes is an uncommitted (untracked) change."""
+
+    def __init__(self, tmp: Path, keep: str) -> None:
+        if keep != "content":
+            pytest.skip("git resources always keep content")
+        super().__init__(tmp, keep)
+        env = {**os.environ, **GIT_IDENTITY}
+        for args in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "empty"]):
+            subprocess.run(
+                ["git", "-c", "init.defaultBranch=main", "-C", str(self.root), *args],
+                check=True,
+                env=env,
+            )
+        self.spec = ResourceSpec("code", "git", Role.CODE, {"path": "data"})
+        self.resource = self.fresh()
+
+    def fresh(self) -> Resource:
+        return GitResource(self.spec, self.context)
+
+    def working_manifest(self) -> dict[str, Any]:
+        found = manifest(self.root)
+        return {k: v for k, v in found.items() if k != ".git" and not k.startswith(".git/")}
+
+
 HarnessFactory = Callable[..., ResourceHarness]
 
 RESOURCE_KINDS = [
     pytest.param(LocalFilesHarness, id="local-files"),
+    pytest.param(GitHarness, id="git"),
 ]
 
 

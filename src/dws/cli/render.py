@@ -38,6 +38,7 @@ def resource_changes_json(item: ResourceChanges) -> dict[str, Any]:
         "base": item.base,
         "note": item.note,
         "changes": [change_json(c) for c in item.visible],
+        "notes": item.notes,
         "warnings": item.warnings,
     }
 
@@ -82,8 +83,20 @@ def record_summary(record: SnapshotRecord, tags: list[str]) -> str:
     return f"{short(record.id)}{tag_text}  {when}{message}"
 
 
+def print_notes(output: Output, notes: list[str], indent: str = "  ") -> None:
+    """A resource's notes (a repository's branch, commits, uncommitted paths)."""
+    for note in notes:
+        output.line(f"{indent}{note}", "cyan")
+
+
 def state_summary(state: dict[str, Any]) -> str:
-    """'12 files, 3.4 MiB' for a local-files state."""
+    """'12 files, 3.4 MiB' for a local-files state; 'commit ... on main' for a git one."""
+    if "commit" in state and "dirty" in state:
+        commit = state["commit"]
+        where = f"commit {short(commit)}" if commit else "no commit yet"
+        branch = f" on {state['branch']}" if state.get("branch") else " (detached)"
+        dirty = len(state.get("dirty") or [])
+        return where + branch + (f", {dirty} uncommitted path(s)" if dirty else ", clean")
     if "files" in state:
         kept = " (hashes only)" if state.get("keep") == "hashes" else ""
         count = state["files"]

@@ -23,6 +23,7 @@ class ResourceChanges:
     note: str = ""
     warnings: list[str] = field(default_factory=list)
     base: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def visible(self) -> list[Change]:
@@ -40,6 +41,7 @@ def status(ws: Workspace) -> list[ResourceChanges]:
         recorded = _recorded(catalog, base_id, resource)
         note = "" if recorded is not None else "never snapshotted"
         changes = resource.status(recorded.state if recorded else None)
+        notes = resource.notes(recorded.state if recorded else None, None)
         out.append(
             ResourceChanges(
                 resource.name,
@@ -49,6 +51,7 @@ def status(ws: Workspace) -> list[ResourceChanges]:
                 note,
                 list(resource.warnings),
                 base_id if recorded else None,
+                notes,
             )
         )
     return out
@@ -98,8 +101,13 @@ def _diff_one(
             return ResourceChanges(name, before.type, before.role, [], "no longer registered")
         if before is None or before.type != resource.spec.type:
             return ResourceChanges(name, resource.spec.type, resource.role, [], "not in snapshot")
+        changes = resource.diff_states(before.state, None)
         return ResourceChanges(
-            name, resource.spec.type, resource.role, resource.diff_states(before.state, None)
+            name,
+            resource.spec.type,
+            resource.role,
+            changes,
+            notes=resource.notes(before.state, None),
         )
     after = new.resources.get(name)
     if before is None or after is None:
@@ -110,9 +118,9 @@ def _diff_one(
     if before.type != after.type:
         return ResourceChanges(name, after.type, after.role, [], "resource type changed")
     reader = resource_for(ws, name, before)
-    return ResourceChanges(
-        name, after.type, after.role, reader.diff_states(before.state, after.state)
-    )
+    changes = reader.diff_states(before.state, after.state)
+    notes = reader.notes(before.state, after.state)
+    return ResourceChanges(name, after.type, after.role, changes, notes=notes)
 
 
 def history(ws: Workspace) -> list[tuple[SnapshotRecord, list[str]]]:

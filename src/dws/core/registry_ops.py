@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from dws.core.workspace import Workspace
@@ -32,7 +33,7 @@ def add_resource(
             f"a {type_name} resource cannot have role {parsed_role.value}: use {allowed}"
         )
     chosen = check_resource_name(default_resource_name(location) if name is None else name)
-    options = dict(options or {})
+    options = {**(options or {}), "name": chosen}
     with ws.locked("add"):
         specs = ws.resource_specs()
         if any(s.name == chosen for s in specs):
@@ -43,9 +44,10 @@ def add_resource(
         resource = ws.resource(spec)
         path = resource.local_path()
         if path is not None:
-            _check_overlap(ws, path, [ws.resource(s) for s in specs])
+            _check_overlap(ws, resource, [ws.resource(s) for s in specs])
             if options.get("create"):
                 os.makedirs(path, exist_ok=True)
+        resource.setup(location, options)
         ws.save_resource_specs([*specs, spec])
         return resource
 
@@ -54,18 +56,80 @@ def _inside(child: str, parent: str) -> bool:
     return child == parent or child.startswith(parent.rstrip(os.sep) + os.sep)
 
 
-def _check_overlap(ws: Workspace, path: str, existing: list[Resource]) -> None:
+def _nests(outer: Resource, inner: Resource) -> bool:
+    return inner.spec.type in type(outer).may_contain
+
+
+def _check_overlap(ws: Workspace, new: Resource, existing: list[Resource]) -> None:
+    """Directories of resources never overlap, with one exception: a type may declare
+    which types' resources may lie strictly inside it, and whether the workspace
+    metadata directory may (a git repository holding data directories, or the workspace's
+    own repository); it then leaves those paths out of its state."""
+    path = new.local_path()
+    assert path is not None
     real = os.path.realpath(path)
     meta = os.path.realpath(ws.layout.meta)
-    if _inside(real, meta) or _inside(meta, real):
+    meta_inside = _inside(meta, real) and meta != real
+    if _inside(real, meta) or (meta_inside and not type(new).may_contain_meta):
         raise UsageError(f"{path} overlaps the workspace metadata directory {ws.layout.meta}")
     for other in existing:
         other_path = other.local_path()
         if other_path is None:
             continue
         other_real = os.path.realpath(other_path)
+        if other_real != real and _inside(real, other_real) and _nests(other, new):
+            continue
+        if other_real != real and _inside(other_real, real) and _nests(new, other):
+            continue
         if _inside(real, other_real) or _inside(other_real, real):
             raise UsageError(f"{path} overlaps resource {other.name!r} ({other_path})")
+
+
+@dataclass
+class IgnoreSuggestion:
+    """Lines that would make a resource's own tool (git) ignore other resources' directories
+    lying inside it."""
+
+    resource: str
+    file: str
+    lines: list[str]
+
+
+def ignore_suggestions(ws: Workspace, name: str) -> list[IgnoreSuggestion]:
+    """Suggestions that concern resource ``name``: as the container, or as the contained."""
+    resources = ws.resources()
+    paths = {r.name: r.local_path() for r in resources}
+    out = []
+    for outer in resources:
+        outer_path = paths[outer.name]
+        if not type(outer).may_contain or outer_path is None:
+            continue
+        outer_real = os.path.realpath(outer_path)
+        nested = [
+            path
+            for inner in resources
+            if (path := paths[inner.name]) is not None
+            and inner.name != outer.name
+            and name in (outer.name, inner.name)
+            and _nests(outer, inner)
+            and _inside(os.path.realpath(path), outer_real)
+        ]
+        suggestion = outer.ignore_suggestion(nested) if nested else None
+        if suggestion is not None:
+            out.append(IgnoreSuggestion(outer.name, *suggestion))
+    return out
+
+
+def apply_ignore_suggestion(ws: Workspace, suggestion: IgnoreSuggestion) -> None:
+    """Append the suggested lines to the ignore file (created if missing)."""
+    try:
+        with open(suggestion.file, "rb") as handle:
+            existing = handle.read()
+    except FileNotFoundError:
+        existing = b""
+    prefix = b"" if not existing or existing.endswith(b"\n") else b"\n"
+    with open(suggestion.file, "ab") as handle:
+        handle.write(prefix + "".join(line + "\n" for line in suggestion.lines).encode())
 
 
 def remove_resource(ws: Workspace, name: str) -> ResourceSpec:

@@ -38,6 +38,7 @@ class RestorePlan:
     missing_objects: list[str] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the user should know (printed)
 
     @property
     def visible_changes(self) -> list[Change]:
@@ -58,6 +59,11 @@ class Resource(ABC):
 
     type_name: ClassVar[str]
     allowed_roles: ClassVar[frozenset[Role]] = frozenset(Role)
+    # The only nesting dws allows (docs/git.md, "Overlaps"): resources of these types may
+    # lie inside this one's directory, and (if true) so may the workspace's .dataworkspace/;
+    # the type then leaves those paths out of its own state.
+    may_contain: ClassVar[frozenset[str]] = frozenset()
+    may_contain_meta: ClassVar[bool] = False
 
     def __init__(self, spec: ResourceSpec, context: ResourceContext) -> None:
         self.spec = spec
@@ -122,6 +128,20 @@ class Resource(ABC):
     @abstractmethod
     def describe(self, state: State | None = None) -> dict[str, Any]:
         """A JSON-friendly description (location, and counts of ``state`` if given)."""
+
+    def setup(self, location: str, options: dict[str, Any]) -> None:  # noqa: B027 - optional hook
+        """Called by `add` once every check has passed, before the resource is recorded:
+        bring the resource into being (a clone, for instance)."""
+
+    def notes(self, old: State | None, new: State | None) -> list[str]:
+        """Lines that say more than the list of changed files about the change from ``old``
+        to ``new`` (None: the working state), e.g. a repository's branch and commits."""
+        return []
+
+    def ignore_suggestion(self, nested: list[str]) -> tuple[str, list[str]] | None:
+        """For other resources' directories (absolute) inside this one: the ignore file
+        this resource's own tool reads and the lines it lacks, or None."""
+        return None
 
     def committed(self) -> None:  # noqa: B027 - optional hook
         """Called once the snapshot record that used ``snapshot()``'s state is durable."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dws.errors import UsageError
 from dws.resources.base import Resource
+from dws.resources.git.resource import GitResource
 from dws.resources.local_files.resource import LocalFilesResource
 
 RESOURCE_TYPES: dict[str, type[Resource]] = {
     LocalFilesResource.type_name: LocalFilesResource,
+    GitResource.type_name: GitResource,
 }
 
 

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+from typing import TYPE_CHECKING, Any
+
 import click
 
 from dws.cli.context import CliState, json_option, pass_state
+
+if TYPE_CHECKING:
+    from dws.api import Workspace
 
 
 @click.command()
@@ -22,6 +28,12 @@ from dws.cli.context import CliState, json_option, pass_state
     help="'hashes' records hashes only (huge external data); restore then only verifies.",
 )
 @click.option("--create", is_flag=True, help="Create the directory if it does not exist.")
+@click.option(
+    "--path",
+    "clone_path",
+    metavar="DIR",
+    help="git URL only: where to clone it (default: the workspace directory NAME).",
+)
 @json_option
 @pass_state
 def add(
@@ -32,23 +44,61 @@ def add(
     name: str | None,
     keep: str,
     create: bool,
+    clone_path: str | None,
 ) -> None:
-    """Register a resource of TYPE at LOCATION.
+    """Register a resource of TYPE (local-files or git) at LOCATION.
+
+    A git LOCATION is a repository's top directory, or a URL to clone (file:// too).
 
     \b
     Examples:
       dws add local-files data/raw --role source-data --name raw
       dws add local-files /mnt/big/imagenet --role s --name images --keep hashes
       dws add local-files results --role results --create
+      dws add git . --role code --name project
+      dws add git https://github.com/org/lib.git --role code --name lib
     """
+    from dws.model.paths import default_resource_name
+    from dws.resources.git.urls import looks_like_url, name_from_url
+
     ws = state.open()
-    spec = ws.add_resource(
-        type_name, state.abspath(location), role, name=name, keep=keep, create=create
-    )
+    is_url = type_name == "git" and looks_like_url(location)
+    options: dict[str, Any] = {"keep": keep, "create": create}
+    if clone_path is not None:
+        if type_name != "git":
+            raise click.UsageError("--path applies to git URLs only")
+        options["path"] = state.abspath(clone_path)
+    if is_url and name is None:
+        name = default_resource_name(name_from_url(location))
+    where_given = location if is_url else state.abspath(location)
+    spec = ws.add_resource(type_name, where_given, role, name=name, **options)
     if state.output.json:
         state.output.emit_json(spec.to_json_obj())
     else:
         where = spec.params.get("path", location)
+        verb = "Cloned and added" if is_url else "Added"
         state.output.line(
-            f"Added {spec.type} resource {spec.name!r} ({spec.role.value}) at {where}"
+            f"{verb} {spec.type} resource {spec.name!r} ({spec.role.value}) at {where}"
         )
+    _offer_gitignore(state, ws, spec.name)
+
+
+def _offer_gitignore(state: CliState, ws: Workspace, name: str) -> None:
+    """Data directories inside a git repository should be ignored by git: ask on a
+    terminal, otherwise say which lines to add."""
+    out = state.output
+    interactive = not out.batch and sys.stdin.isatty() and sys.stderr.isatty()
+    for suggestion in ws.ignore_suggestions(name):
+        lines = ", ".join(suggestion.lines)
+        question = (
+            f"git resource {suggestion.resource!r} holds data resource directories git does "
+            f"not ignore; add {lines} to {suggestion.file}?"
+        )
+        if interactive and click.confirm(question, default=True, err=True):
+            ws.apply_ignore_suggestion(suggestion)
+            out.note(f"added {lines} to {suggestion.file}", "green")
+        elif not interactive:
+            out.note(
+                f"suggestion: add {lines} to {suggestion.file} so that git ignores the data "
+                f"inside the git resource {suggestion.resource!r}"
+            )

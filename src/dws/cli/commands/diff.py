@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from dws.cli.context import CliState, json_option, pass_state
-from dws.cli.render import print_changes, resource_changes_json
+from dws.cli.render import print_changes, print_notes, resource_changes_json
 
 
 @click.command()
@@ -39,4 +39,5 @@ def diff(state: CliState, old: str, new: str | None) -> None:
         visible = item.visible
         summary = item.note or (f"{len(visible)} change(s)" if visible else "unchanged")
         out.line(f"{item.name} ({item.role.value}): {summary}", "bold")
+        print_notes(out, item.notes)
         print_changes(out, visible)

@@ -27,7 +27,9 @@ def restore(
 ) -> None:
     """Bring every resource except results back to SNAPSHOT (a tag or id).
 
-    Refuses (exit 3) when it would overwrite changes not yet snapshotted, unless --force.
+    Refuses (exit 3) when it would overwrite changes not yet snapshotted, unless --force;
+    a git repository's uncommitted changes are then first saved as a patch (the command
+    says where and how to apply it).
 
     \b
     Example:
@@ -55,6 +57,7 @@ def restore(
                 },
                 "skipped": outcome.skipped,
                 "conflicts": {p.resource: p.conflicts for p in outcome.plans if p.conflicts},
+                "notes": {p.resource: p.notes for p in outcome.plans if p.notes},
             }
         )
         return
@@ -76,6 +79,8 @@ def restore(
             else f"{plan.resource}: already as recorded",
             "bold",
         )
+        for note in plan.notes:
+            out.note(f"  {note}", "cyan")
         if dry_run or out.verbose:
             print_changes(out, visible)
     for name, why in outcome.skipped.items():

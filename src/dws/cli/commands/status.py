@@ -6,7 +6,7 @@ import click
 
 from dws.cli.context import CliState, json_option, pass_state
 from dws.cli.output import short
-from dws.cli.render import print_changes, resource_changes_json
+from dws.cli.render import print_changes, print_notes, resource_changes_json
 
 
 @click.command()
@@ -38,6 +38,7 @@ def status(state: CliState) -> None:
         if item.note:
             summary += f" ({item.note})"
         out.line(f"{item.name} ({item.role.value}): {summary}", "bold")
+        print_notes(out, item.notes)
         print_changes(out, visible)
         if visible and item.role.value == "source-data" and item.base:
             out.note(f"  warning: source data {item.name!r} changed since the last snapshot")

@@ -1,0 +1,233 @@
+"""The git resource: a repository whose commit, branch and uncommitted changes a snapshot
+records, without ever committing, stashing or moving a ref (see docs/git.md)."""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from dws.errors import FormatError, UsageError
+from dws.model.roles import Role
+from dws.model.treediff import Change, TreeLoader
+from dws.resources.base import ObjectRef, Resource, RestorePlan, State
+from dws.resources.git import notes, setup
+from dws.resources.git.applying import FileWriter, apply_plan
+from dws.resources.git.excludes import Excludes, owned_elsewhere
+from dws.resources.git.gitcmd import Git
+from dws.resources.git.overlay import load_overlay, patch_refs, patch_tree
+from dws.resources.git.planning import GitRestorePlan, current_view, plan, target_view
+from dws.resources.git.recovery import save_unsaved
+from dws.resources.git.state import Capture, GitState, capture, remote_url
+from dws.resources.git.urls import looks_like_url
+from dws.resources.git.views import Commits, View, compare
+from dws.store.trees import store_loader
+
+
+class GitResource(Resource):
+    """A git work tree: the commit HEAD is at, its branch, and uncommitted changes."""
+
+    type_name = "git"
+    allowed_roles = frozenset({Role.CODE})
+    may_contain = frozenset({"local-files"})
+    may_contain_meta = True
+
+    # ---- set-up -----------------------------------------------------------------------
+
+    @classmethod
+    def prepare_params(
+        cls, location: str, workspace_root: str, options: dict[str, Any]
+    ) -> dict[str, Any]:
+        return setup.prepare_params(location, workspace_root, options)
+
+    def setup(self, location: str, options: dict[str, Any]) -> None:
+        if "url" in self.spec.params and looks_like_url(location):
+            setup.clone(location, self.local_path())
+
+    def local_path(self) -> str:
+        path = self.spec.params.get("path")
+        if not isinstance(path, str) or not path or "\x00" in path:
+            raise FormatError(f"resource {self.name!r} has no valid path in resources.json")
+        return os.path.normpath(os.path.join(self.context.workspace_root, path))
+
+    def _git(self) -> Git:
+        root = self.local_path()
+        if not os.path.isdir(root):
+            raise UsageError(
+                f"resource {self.name!r}: repository {root} is missing "
+                f"(clone it there again, or `dws remove {self.name}`)"
+            )
+        return Git(root)
+
+    def _excludes(self) -> Excludes:
+        return owned_elsewhere(self.local_path(), self.context.workspace_root, self.name)
+
+    def _loader(self) -> TreeLoader:
+        return store_loader(self.context.store)
+
+    def _capture(self, *, store: bool) -> tuple[Git, Excludes, Capture]:
+        git, excludes = self._git(), self._excludes()
+        current = capture(git, excludes, self.context.store if store else None)
+        self.warnings.extend(w for w in current.work.warnings if w not in self.warnings)
+        self._last_capture: Capture | None = current
+        return git, excludes, current
+
+    def _view(self, state: State, commits: Commits) -> View:
+        parsed = GitState.parse(state)
+        overlay = load_overlay(self._loader(), parsed.patch, parsed.dirty, parsed.staged)
+        return target_view(parsed, overlay, commits)
+
+    # ---- status and snapshot ----------------------------------------------------------
+
+    def status(self, base: State | None) -> list[Change]:
+        if not os.path.isdir(self.local_path()):
+            self.warnings.append(f"repository {self.local_path()} is missing")
+            return []
+        git, excludes, current = self._capture(store=False)
+        commits = Commits(git, excludes)
+        old = self._view(base, commits) if base is not None else None
+        if old is not None and old.commit is not None and not git.has_commit(old.commit):
+            self.warnings.append(
+                f"commit {old.commit[:10]} of the last snapshot is not in the repository "
+                "(fetch it); only uncommitted files were compared"
+            )
+            old.commit = current.work.head
+        return compare(commits, old, current_view(current))
+
+    def snapshot(self, base: State | None) -> State:
+        git, _, current = self._capture(store=True)
+        for leftover in current.work.leftovers:
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(git.worktree, leftover))
+        patch, objects = patch_tree(current.overlay)
+        store = self.context.store
+        for oid, data in objects.items():
+            if not store.has(oid):
+                store.put_bytes(data)
+        work, overlay = current.work, current.overlay
+        url = remote_url(git, work.branch)
+        return GitState(work.head, work.branch, url, patch, overlay.dirty, overlay.staged).to_json()
+
+    # ---- restore ----------------------------------------------------------------------
+
+    def plan_restore(self, target: State, saved: list[State]) -> RestorePlan:
+        git, excludes, current = self._capture(store=False)
+        commits = Commits(git, excludes)
+        store = self.context.store
+        return plan(git, commits, self._loader(), store, self.name, target, saved, current)
+
+    def apply_restore(self, plan: RestorePlan) -> None:
+        assert isinstance(plan, GitRestorePlan) and plan.current is not None
+        git, excludes = self._git(), self._excludes()
+        if plan.conflicts:  # only reached with --force: keep what would be lost first
+            overlay = plan.current.overlay
+            index_differs = any(
+                not entry.same_content(overlay.work.get(path))
+                for path, entry in overlay.index.items()
+            )
+            note = save_unsaved(
+                git,
+                self.context.store,
+                self.context.local_dir,
+                self.name,
+                plan.current.work.head,
+                excludes,
+                index_differs=index_differs,
+            )
+            plan.notes.append(note)
+        apply_plan(git, self.context.store, plan, excludes)
+
+    # ---- reading recorded states ------------------------------------------------------
+
+    def diff_states(self, old: State, new: State | None) -> list[Change]:
+        if new is None:
+            return self.status(old)
+        if not self.spec.params.get("path"):
+            self.warnings.append("the repository is no longer registered; files not compared")
+            return []
+        commits = Commits(self._git(), self._excludes())
+        return compare(commits, self._view(old, commits), self._view(new, commits))
+
+    def references(self, state: State) -> Iterator[ObjectRef]:
+        patch = GitState.parse(state).patch
+        if patch is not None:
+            yield from patch_refs(self._loader(), patch)
+
+    def _recorded_files(self, state: State) -> tuple[Git, Commits, View, list[str]]:
+        git = self._git()
+        commits = Commits(git, self._excludes())
+        view = self._view(state, commits)
+        committed = sorted(p for p in commits.listing(view.commit) if p not in view.dirty)
+        return git, commits, view, committed
+
+    def export(self, state: State, dest: str) -> int:
+        git, _, view, committed = self._recorded_files(state)
+        os.makedirs(dest, exist_ok=True)
+        if committed and view.commit is not None:
+            index = os.path.join(self.context.local_dir, f"git-{self.name}-{os.getpid()}.index")
+            private = git.with_index(index)
+            try:
+                private.run("read-tree", view.commit)
+                paths = b"".join(os.fsencode(p) + b"\0" for p in committed)
+                prefix = os.path.join(os.path.abspath(dest), "")
+                private.run(
+                    "checkout-index", "-f", "-z", "--stdin", f"--prefix={prefix}", input=paths
+                )
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(index)
+        writer = FileWriter(dest, self.context.store)
+        for path, entry in sorted(view.work.items()):
+            writer.write(path, None, entry)
+        return len(committed) + len(view.work)
+
+    def read_files(self, state: State, names: list[str]) -> Iterator[tuple[str, bytes]]:
+        git, commits, view, committed = self._recorded_files(state)
+        listing = commits.listing(view.commit)
+        wanted = [p for p in committed if _matches(p, names) and listing[p][0] != "120000"]
+        blobs = dict(git.read_blobs(listing[p][1] for p in wanted))
+        found = {p: blobs.get(listing[p][1]) for p in wanted}
+        for path, entry in view.work.items():
+            if entry.kind == "file" and _matches(path, names):
+                found[path] = self.context.store.get_verified(entry.id)
+        for path in sorted(found):
+            data = found[path]
+            if data is not None:
+                yield path, data
+
+    def describe(self, state: State | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {"path": self.spec.params.get("path")}
+        if "url" in self.spec.params:
+            out["url"] = self.spec.params["url"]
+        if state is not None:
+            parsed = GitState.parse(state)
+            out.update(commit=parsed.commit, branch=parsed.branch, dirty=parsed.dirty)
+        elif os.path.isdir(self.local_path()):
+            _, _, current = self._capture(store=False)
+            work = current.work
+            out.update(commit=work.head, branch=work.branch, dirty=sorted(work.dirty))
+        return out
+
+    def notes(self, old: State | None, new: State | None) -> list[str]:
+        if not self.spec.params.get("path") or not os.path.isdir(self.local_path()):
+            return []
+        git = self._git()
+        if new is not None:
+            if old is None:
+                return []
+            return notes.diff_notes(git, GitState.parse(old), GitState.parse(new))
+        current: Capture | None = getattr(self, "_last_capture", None)
+        if current is None:
+            _, _, current = self._capture(store=False)
+        base = GitState.parse(old) if old is not None else None
+        return notes.status_notes(git, base, current.work)
+
+    def ignore_suggestion(self, nested: list[str]) -> tuple[str, list[str]] | None:
+        return setup.ignore_suggestion(self.local_path(), nested)
+
+
+def _matches(path: str, names: list[str]) -> bool:
+    base = path.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatchcase(base, pat) or fnmatch.fnmatchcase(path, pat) for pat in names)
