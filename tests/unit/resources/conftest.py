@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from dws.resources.base import ResourceContext
 from dws.resources.local_files import scanner as scanner_module
 from dws.resources.local_files.resource import LocalFilesResource
 from dws.resources.local_files.scanner import Scanner, ScanResult
-from dws.resources.local_files.statcache import StatRow
+from dws.resources.local_files.statcache import StatRow, split_path
 from dws.store.base import ObjectStore
 from dws.store.hashing import hash_file
 from dws.store.local import LocalObjectStore
@@ -65,22 +65,68 @@ def files_are_old(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(scanner_module, "is_racy", lambda row, seen_at_ns: False)
 
 
+class MemoryCache:
+    """A stat cache over a {path: row} dict (the ScanCache protocol) that records what a
+    scan changed: ``upserts`` and ``deletes`` by path, directories whose rows it read."""
+
+    def __init__(self, rows: dict[str, StatRow] | None = None) -> None:
+        self.by_path = dict(rows or {})
+        self.upserts: dict[str, StatRow] = {}
+        self.deletes: list[str] = []
+        self.read_dirs: list[str] = []
+
+    @staticmethod
+    def _join(directory: str, name: str) -> str:
+        return f"{directory}/{name}" if directory else name
+
+    def cached_dirs(self) -> set[str]:
+        return {split_path(path)[0] for path in self.by_path}
+
+    def rows(self, directory: str) -> dict[str, StatRow]:
+        self.read_dirs.append(directory)
+        return {
+            split_path(path)[1]: row
+            for path, row in self.by_path.items()
+            if split_path(path)[0] == directory
+        }
+
+    def upsert(self, directory: str, name: str, row: StatRow) -> None:
+        self.upserts[self._join(directory, name)] = row
+
+    def delete(self, directory: str, names: Iterable[str]) -> None:
+        self.deletes.extend(self._join(directory, name) for name in names)
+
+    def drop_dirs(self, directories: Iterable[str]) -> None:
+        gone = set(directories)
+        self.deletes.extend(sorted(p for p in self.by_path if split_path(p)[0] in gone))
+
+    def flush(self) -> None:
+        pass
+
+
+def scan_cached(
+    root: Path,
+    cache: dict[str, StatRow] | None = None,
+    store: ObjectStore | None = None,
+    generation: int = 0,
+) -> tuple[ScanResult, MemoryCache]:
+    """Scan with a stat cache holding ``cache``; also return what the scan changed."""
+    memory = MemoryCache(cache)
+    return Scanner(str(root), memory, store=store, generation=generation).scan(), memory
+
+
 def scan(
     root: Path,
     cache: dict[str, StatRow] | None = None,
     store: ObjectStore | None = None,
     generation: int = 0,
 ) -> ScanResult:
-    return Scanner(str(root), cache or {}, store=store, generation=generation).scan()
+    return scan_cached(root, cache, store, generation)[0]
 
 
 def entries(result: ScanResult) -> dict[str, TreeEntry]:
     """path -> entry of everything a scan recorded."""
     return dict(walk_tree(result.loader(), result.root_id))
-
-
-def cache_of(result: ScanResult) -> dict[str, StatRow]:
-    return dict(result.cache_upserts)
 
 
 ResourceFactory = Callable[..., LocalFilesResource]

@@ -17,7 +17,7 @@ from dws.resources.local_files.scanner import FileChangingError
 from dws.resources.local_files.statcache import StatRow
 from dws.store.hashing import hash_file
 
-from .conftest import CountingStore, HashCounter, cache_of, entries, scan
+from .conftest import CountingStore, HashCounter, entries, scan, scan_cached
 
 # ---- what a scan records ------------------------------------------------------------------
 
@@ -258,38 +258,60 @@ def test_a_non_utf8_name_listed_in_dwsignore_is_skipped(tmp_path: Path) -> None:
 @pytest.mark.usefixtures("files_are_old")
 def test_unchanged_files_are_not_reread(tmp_path: Path, hash_counter: HashCounter) -> None:
     write_files(tmp_path, {"a": "1", "b/c": "2", "d": "3"})
-    first = scan(tmp_path)
+    first, changes = scan_cached(tmp_path)
     assert hash_counter.names() == ["a", "c", "d"]
-    cache = cache_of(first)
+    cache = changes.upserts
     assert sorted(cache) == ["a", "b/c", "d"]
     assert all(r.gen == -1 for r in cache.values())  # hashed only, not stored
     hash_counter.paths.clear()
-    second = scan(tmp_path, cache)
+    second, again = scan_cached(tmp_path, cache)
     assert hash_counter.paths == []
     assert second.root_id == first.root_id
-    assert second.cache_upserts == []
-    assert second.cache_deletes == []
+    assert again.upserts == {}
+    assert again.deletes == []
 
 
 @pytest.mark.usefixtures("files_are_old")
 def test_only_changed_files_are_reread(tmp_path: Path, hash_counter: HashCounter) -> None:
     write_files(tmp_path, {"a": "1", "b": "2", "c": "3"})
-    cache = cache_of(scan(tmp_path))
+    cache = scan_cached(tmp_path)[1].upserts
     write_files(tmp_path, {"b": "changed"})
     (tmp_path / "c").unlink()
     write_files(tmp_path, {"new": "4"})
     hash_counter.paths.clear()
-    result = scan(tmp_path, cache)
+    result, changes = scan_cached(tmp_path, cache)
     assert hash_counter.names() == ["b", "new"]
     assert entries(result)["b"].id == hash_bytes(b"changed")
-    assert sorted(path for path, _ in result.cache_upserts) == ["b", "new"]
-    assert result.cache_deletes == ["c"]
+    assert sorted(changes.upserts) == ["b", "new"]
+    assert changes.deletes == ["c"]
+
+
+@pytest.mark.usefixtures("files_are_old")
+def test_rows_are_read_one_directory_at_a_time(tmp_path: Path) -> None:
+    write_files(tmp_path, {"a": "1", "d/b": "2", "d/e/c": "3", "f/g": "4"})
+    cache = scan_cached(tmp_path)[1].upserts
+    _, changes = scan_cached(tmp_path, cache)
+    assert sorted(changes.read_dirs) == ["", "d", "d/e", "f"]  # each once
+
+
+@pytest.mark.usefixtures("files_are_old")
+def test_rows_of_vanished_and_ignored_directories_are_dropped(tmp_path: Path) -> None:
+    write_files(tmp_path, {"a": "1", "gone/b": "2", "gone/deep/c": "3", "skip/d": "4"})
+    cache = scan_cached(tmp_path)[1].upserts
+    for rel in ("gone/deep/c", "gone/b"):
+        (tmp_path / rel).unlink()
+    (tmp_path / "gone" / "deep").rmdir()
+    (tmp_path / "gone").rmdir()
+    write_files(tmp_path, {".dwsignore": "skip/\n"})
+    _, changes = scan_cached(tmp_path, cache)
+    assert sorted(changes.deletes) == ["gone/b", "gone/deep/c", "skip/d"]
+    assert "skip" not in changes.read_dirs
 
 
 @pytest.mark.usefixtures("files_are_old")
 def test_a_same_size_replacement_is_noticed(tmp_path: Path, hash_counter: HashCounter) -> None:
     write_files(tmp_path, {"a": "1111"})
-    cache = cache_of(scan(tmp_path))
+    cache = scan_cached(tmp_path)[1].upserts
     # same size and the mtime forced back, as an editor saving by rename might leave it:
     # the inode still betrays the change (written while the old one exists, so it differs)
     st = os.stat(tmp_path / "a")
@@ -314,25 +336,25 @@ def test_recently_modified_files_are_not_vouched_for(tmp_path: Path) -> None:
     """Racy timestamps: a file changed within the window might change again with the same
     stat signature, so the cache must not remember it yet."""
     write_files(tmp_path, {"fresh": "1"})
-    result = scan(tmp_path)
-    assert result.cache_upserts == []
+    _, changes = scan_cached(tmp_path)
+    assert changes.upserts == {}
 
 
 def test_recently_modified_files_drop_their_old_row(tmp_path: Path) -> None:
     write_files(tmp_path, {"fresh": "new"})
     old = StatRow(1, 1, 1, 1, hash_bytes(b"old"), -1)
-    result = scan(tmp_path, {"fresh": old})
-    assert result.cache_deletes == ["fresh"]
+    _, changes = scan_cached(tmp_path, {"fresh": old})
+    assert changes.deletes == ["fresh"]
 
 
 @pytest.mark.usefixtures("files_are_old")
 def test_with_a_store_blobs_are_stored_once_per_generation(tmp_path: Path) -> None:
     write_files(tmp_path, {"a": "1", "b": "2"})
     store = CountingStore()
-    first = scan(tmp_path, store=store, generation=3)
+    _, first = scan_cached(tmp_path, store=store, generation=3)
     assert sorted(os.path.basename(p) for p in store.put_files) == ["a", "b"]
     assert store.has(hash_bytes(b"1")) and store.has(hash_bytes(b"2"))
-    cache = cache_of(first)
+    cache = first.upserts
     assert {r.gen for r in cache.values()} == {3}
     store.put_files.clear()
     scan(tmp_path, cache, store=store, generation=3)
@@ -343,11 +365,11 @@ def test_with_a_store_blobs_are_stored_once_per_generation(tmp_path: Path) -> No
 def test_a_hashed_only_row_still_gets_the_blob_stored(tmp_path: Path) -> None:
     """A status (hash only, gen -1) must not make the next snapshot skip storing the blob."""
     write_files(tmp_path, {"a": "content"})
-    cache = cache_of(scan(tmp_path))
+    cache = scan_cached(tmp_path)[1].upserts
     store = CountingStore()
-    result = scan(tmp_path, cache, store=store, generation=0)
+    _, changes = scan_cached(tmp_path, cache, store=store, generation=0)
     assert store.has(hash_bytes(b"content"))
-    assert cache_of(result)["a"].gen == 0
+    assert changes.upserts["a"].gen == 0
 
 
 @pytest.mark.usefixtures("files_are_old")
@@ -356,13 +378,13 @@ def test_a_new_generation_rechecks_the_store_without_rereading(
 ) -> None:
     write_files(tmp_path, {"kept": "1", "collected": "2"})
     store = CountingStore()
-    cache = cache_of(scan(tmp_path, store=store, generation=0))
+    cache = scan_cached(tmp_path, store=store, generation=0)[1].upserts
     store.delete(hash_bytes(b"2"))  # as if gc had removed it
     store.put_files.clear()
-    result = scan(tmp_path, cache, store=store, generation=1)
+    _, changes = scan_cached(tmp_path, cache, store=store, generation=1)
     assert [os.path.basename(p) for p in store.put_files] == ["collected"]
     assert store.has(hash_bytes(b"2"))
-    assert {r.gen for r in cache_of(result).values()} == {1}
+    assert {r.gen for r in changes.upserts.values()} == {1}
     assert hash_counter.paths == []
 
 
@@ -370,7 +392,7 @@ def test_a_new_generation_rechecks_the_store_without_rereading(
 def test_an_old_generation_row_without_its_blob_is_restored_to_the_store(tmp_path: Path) -> None:
     write_files(tmp_path, {"a": "1"})
     store = CountingStore()
-    cache = cache_of(scan(tmp_path, store=store, generation=0))
+    cache = scan_cached(tmp_path, store=store, generation=0)[1].upserts
     store.delete(hash_bytes(b"1"))
     scan(tmp_path, cache, store=store, generation=0)  # same gen: trusted, not rechecked
     assert not store.has(hash_bytes(b"1"))

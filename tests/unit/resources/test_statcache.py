@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from dws.model.digest import hash_bytes
-from dws.resources.local_files.statcache import StatCache, StatRow
+from dws.resources.local_files import statcache as statcache_module
+from dws.resources.local_files.statcache import SCHEMA_VERSION, StatCache, StatRow
 
 ID1 = hash_bytes(b"1")
 ID2 = hash_bytes(b"2")
@@ -136,3 +137,111 @@ def test_racy_window_depends_on_timestamp_granularity() -> None:
     assert is_racy(coarse, now)
     older = coarse._replace(mtime_ns=now - 3 * SECOND_NS, ctime_ns=now - 3 * SECOND_NS)
     assert not is_racy(older, now)
+
+
+# ---- one directory at a time --------------------------------------------------------------
+
+
+def test_rows_of_one_directory_and_the_directories_with_rows(cache: StatCache) -> None:
+    cache.update("raw", [("a", row()), ("d/b", row(ID2)), ("d/e/c", row()), ("d/e/f", row())], [])
+    cache.update("other", [("x/y", row())], [])
+    assert cache.cached_dirs("raw") == {"", "d", "d/e"}
+    assert cache.rows("raw", "") == {"a": row()}
+    assert cache.rows("raw", "d") == {"b": row(ID2)}
+    assert sorted(cache.rows("raw", "d/e")) == ["c", "f"]
+    assert cache.rows("raw", "x") == {}
+    cache.drop_dirs("raw", ["d/e", "never-there"])
+    assert sorted(cache.load("raw")) == ["a", "d/b"]
+    assert cache.load("other") == {"x/y": row()}
+
+
+def test_a_session_writes_in_batches(
+    cache_path: str, cache: StatCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Changes are buffered up to BATCH_ROWS rows, then written: memory stays flat."""
+    monkeypatch.setattr(statcache_module, "BATCH_ROWS", 3)
+    session = cache.session("raw", defer_stored=False)
+    session.upsert("d", "a", row())
+    session.upsert("d", "b", row())
+    reader = StatCache(cache_path)
+    try:
+        assert reader.load("raw") == {}
+        session.delete("d", ["zzz"])  # the third change fills the batch
+        assert sorted(reader.load("raw")) == ["d/a", "d/b"]
+        session.upsert("", "c", row())
+        session.flush()
+        assert sorted(reader.load("raw")) == ["c", "d/a", "d/b"]
+    finally:
+        reader.close()
+
+
+def test_stored_claims_of_a_snapshot_wait_for_promote(cache: StatCache) -> None:
+    """A snapshot's rows saying a blob is stored (gen >= 0) are true only once its record is
+    committed; hashed-only rows and deletions are true at once."""
+    cache.update("raw", [("old", row())], [])
+    session = cache.session("raw", defer_stored=True)
+    session.upsert("", "stored", row(gen=4))
+    session.upsert("", "hashed", row(gen=-1))
+    session.delete("", ["old"])
+    session.flush()
+    assert cache.load("raw") == {"hashed": row(gen=-1)}
+    cache.promote("raw")
+    assert cache.load("raw") == {"hashed": row(gen=-1), "stored": row(gen=4)}
+    cache.promote("raw")  # nothing left to promote
+    assert len(cache.load("raw")) == 2
+
+
+def test_rows_of_a_snapshot_that_never_committed_are_never_promoted(cache: StatCache) -> None:
+    died = cache.session("raw", defer_stored=True)
+    died.upsert("", "a", row(gen=4))
+    died.flush()  # ... and the snapshot died before its record was written
+    other = cache.session("features", defer_stored=True)  # another resource's snapshot
+    other.upsert("", "f", row(gen=4))
+    other.flush()
+    nxt = cache.session("raw", defer_stored=True)  # the next snapshot of the resource
+    nxt.upsert("", "b", row(gen=4))
+    nxt.flush()
+    cache.promote("raw")
+    assert cache.load("raw") == {"b": row(gen=4)}
+    cache.promote("features")
+    assert cache.load("features") == {"f": row(gen=4)}
+
+
+def test_forget_drops_pending_rows_too(cache: StatCache) -> None:
+    session = cache.session("raw", defer_stored=True)
+    session.upsert("", "a", row(gen=1))
+    session.flush()
+    cache.forget("raw")
+    cache.promote("raw")
+    assert cache.load("raw") == {}
+
+
+# ---- schema versions ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", [0, 1, 99])
+def test_a_cache_of_another_schema_version_is_rebuilt_empty(cache_path: str, version: int) -> None:
+    old = sqlite3.connect(cache_path)
+    old.execute(
+        "CREATE TABLE stat (resource TEXT, path TEXT, size INTEGER, mtime_ns INTEGER,"
+        " ino INTEGER, ctime_ns INTEGER, id TEXT, gen INTEGER, PRIMARY KEY (resource, path))"
+    )
+    old.execute("INSERT INTO stat VALUES ('raw', 'a/b', 1, 1, 1, 1, ?, 0)", (ID1,))
+    old.execute("CREATE INDEX stat_by_id ON stat(id)")
+    old.execute(f"PRAGMA user_version = {version}")
+    old.commit()
+    old.close()
+    cache = StatCache(cache_path)
+    try:
+        assert cache.load("raw") == {}
+        cache.update("raw", [("a/b", row())], [])
+        assert cache.load("raw") == {"a/b": row()}
+    finally:
+        cache.close()
+    check = sqlite3.connect(cache_path)
+    try:
+        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        tables = {r[0] for r in check.execute("SELECT name FROM sqlite_master")}
+        assert "stat" not in tables and "stat_by_id" not in tables
+    finally:
+        check.close()

@@ -20,6 +20,11 @@ class IgnoreRules:
                 lines = handle.read().splitlines()
         self._spec = pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
 
+    @property
+    def active(self) -> bool:
+        """False when there are no patterns (nothing is ever ignored)."""
+        return self._spec is not None
+
     def ignored(self, rel: str, is_dir: bool) -> bool:
         """True when ``rel`` (relative, '/'-separated) is excluded."""
         if self._spec is None:

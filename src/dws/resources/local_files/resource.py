@@ -17,8 +17,15 @@ from dws.model.treediff import Change, TreeLoader, diff_trees, walk_tree
 from dws.resources.base import ObjectRef, Resource, RestorePlan, State
 from dws.resources.local_files.planner import check_plan
 from dws.resources.local_files.restorer import Restorer
-from dws.resources.local_files.scanner import Scanner, ScanResult
-from dws.resources.local_files.statcache import StatCache, StatRow, is_racy
+from dws.resources.local_files.scanner import Scanner
+from dws.resources.local_files.scanresult import ScanResult
+from dws.resources.local_files.statcache import (
+    ResourceCache,
+    StatCache,
+    StatRow,
+    is_racy,
+    split_path,
+)
 from dws.store.fileio import sync_filesystem
 from dws.store.trees import store_loader
 
@@ -77,25 +84,29 @@ class LocalFilesResource(Resource):
     def _cache(self) -> StatCache:
         return StatCache(os.path.join(self.context.local_dir, "statcache.sqlite"))
 
-    def _scan(self, *, store_blobs: bool, allow_missing: bool = False) -> ScanResult:
+    def _scan(
+        self, *, store_blobs: bool, put_trees: bool = False, allow_missing: bool = False
+    ) -> ScanResult:
+        """Scan the directory. ``store_blobs``: store every file's blob (the stat-cache rows
+        saying so wait for ``committed``); ``put_trees``: store every tree (a snapshot),
+        else keep in memory only the trees the store lacks."""
         if allow_missing and not os.path.lexists(self.local_path()):
             self.warnings.append(f"directory {self.local_path()} is missing")
-            return ScanResult(EMPTY_TREE_ID, {EMPTY_TREE_ID: encode_tree(EMPTY_TREE)}, 0, 0, [], [])
+            return ScanResult(EMPTY_TREE_ID, {EMPTY_TREE_ID: encode_tree(EMPTY_TREE)}, 0, 0)
         root = self._root()
         cache = self._cache()
         try:
-            rows = cache.load(self.name)
             scanner = Scanner(
                 root,
-                rows,
+                cache.session(self.name, defer_stored=store_blobs),
                 store=self.context.store if store_blobs else None,
                 generation=self.context.store_generation,
                 progress=self.context.progress,
+                tree_store=self.context.store,
+                put_trees=put_trees,
             )
             result = scanner.scan()
             self.warnings.extend(w for w in result.warnings if w not in self.warnings)
-            if not store_blobs:
-                cache.update(self.name, result.cache_upserts, result.cache_deletes)
             return result
         finally:
             cache.close()
@@ -116,25 +127,20 @@ class LocalFilesResource(Resource):
 
     def snapshot(self, base: State | None) -> State:
         store_blobs = self.keep == KEEP_CONTENT
-        scan = self._scan(store_blobs=store_blobs)
+        scan = self._scan(store_blobs=store_blobs, put_trees=True)
         _remove_leftovers(self._root(), scan.leftovers)
-        store = self.context.store
-        for oid, data in scan.trees.items():
-            if not store.has(oid):
-                store.put_bytes(data)
-        self._pending_cache: ScanResult | None = scan if store_blobs else None
+        self._promote_on_commit = store_blobs
         return {"tree": scan.root_id, "files": scan.files, "bytes": scan.bytes, "keep": self.keep}
 
     def committed(self) -> None:
-        """After the snapshot record is durable, remember what was stored."""
-        scan: ScanResult | None = getattr(self, "_pending_cache", None)
-        if scan is not None:
+        """After the snapshot record is durable, the cache may say its blobs are stored."""
+        if getattr(self, "_promote_on_commit", False):
             cache = self._cache()
             try:
-                cache.update(self.name, scan.cache_upserts, scan.cache_deletes)
+                cache.promote(self.name)
             finally:
                 cache.close()
-            self._pending_cache = None
+            self._promote_on_commit = False
 
     # ---- restore ----------------------------------------------------------------------
 
@@ -162,13 +168,10 @@ class LocalFilesResource(Resource):
             restorer.apply(plan.changes, self.context.progress)
         finally:
             sync_filesystem(root)
-            rows = _rows_of_written(root, restorer.written, self.context.store_generation)
             cache = self._cache()
             try:
-                cached = {path for path, _ in rows}
-                stale = [p for p in restorer.removed if p not in cached]
-                stale += [p for p, _ in restorer.written if p not in cached]
-                cache.update(self.name, rows, stale)
+                session = cache.session(self.name, defer_stored=False)
+                _record_restored(session, root, restorer, self.context.store_generation)
             finally:
                 cache.close()
 
@@ -241,22 +244,27 @@ class LocalFilesResource(Resource):
             cache.close()
 
 
-def _rows_of_written(
-    root: str, written: list[tuple[str, str]], generation: int
-) -> list[tuple[str, StatRow]]:
-    """Stat-cache rows for files restore wrote, stat'ed once it is done; files too young
-    to vouch for (see ``is_racy``) get none and are hashed again next time."""
+def _record_restored(cache: ResourceCache, root: str, restorer: Restorer, generation: int) -> None:
+    """Stat-cache rows for the files restore wrote, stat'ed once it is done (written in
+    batches); files too young to vouch for (see ``is_racy``) get none and are hashed again
+    next time; rows of removed paths go (before any row of a file written in their place)."""
     now = time.time_ns()
-    rows = []
-    for rel, oid in written:
+    for rel in restorer.removed:
+        directory, name = split_path(rel)
+        cache.delete(directory, [name])
+    for rel, oid in restorer.written:
+        directory, name = split_path(rel)
         try:
             st = os.stat(os.path.join(root, rel), follow_symlinks=False)
         except OSError:
+            cache.delete(directory, [name])
             continue
         row = StatRow(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, oid, generation)
-        if not is_racy(row, now):
-            rows.append((rel, row))
-    return rows
+        if is_racy(row, now):
+            cache.delete(directory, [name])
+        else:
+            cache.upsert(directory, name, row)
+    cache.flush()
 
 
 def _remove_leftovers(root: str, leftovers: list[str]) -> None:

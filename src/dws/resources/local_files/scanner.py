@@ -1,8 +1,11 @@
-"""Scanning a directory into Merkle trees.
+"""Scanning a directory into Merkle trees, one directory at a time.
 
-Three passes: walk with ``os.scandir`` (one stat per entry), hash or store only the files
-whose stat signature the cache does not vouch for (in parallel threads: BLAKE3 and file I/O
-release the GIL), then build the trees bottom-up.
+The walk is depth first and builds each directory's tree as soon as its subdirectories
+are done (children before parents). For each directory it lists the entries (one stat
+each), reads the stat-cache rows of just that directory, hashes or stores only the files
+the cache does not vouch for, and hands the cache changes to the cache in batches. Memory
+therefore holds one directory's listing, the entries of the directories on the current
+path, and the trees a caller asked to keep, never the whole resource.
 """
 
 from __future__ import annotations
@@ -11,28 +14,38 @@ import os
 import stat as stat_module
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from dws.errors import DwsError, UsageError
 from dws.model.digest import hash_bytes
 from dws.model.progress import Progress, no_progress
-from dws.model.tree import Tree, TreeEntry, encode_tree, make_tree
-from dws.model.treediff import TreeLoader
+from dws.model.tree import TreeEntry, encode_tree, make_tree
 from dws.resources.local_files.ignore import IgnoreRules
-from dws.resources.local_files.statcache import StatRow, is_racy
+from dws.resources.local_files.scanresult import ScanResult
+from dws.resources.local_files.statcache import ScanCache, StatRow, is_racy
 from dws.store.base import ObjectStore
 from dws.store.fileio import TEMP_PREFIX
 from dws.store.hashing import hash_file
 
+__all__ = ["FileChangingError", "ScanResult", "Scanner"]
+
 READ_ATTEMPTS = 3
 WORKERS = max(2, os.cpu_count() or 2)
 PARALLEL_FROM = 1 << 20
+PROGRESS_EVERY = 512
+S_ISDIR, S_ISREG, S_ISLNK, S_IXUSR = (
+    stat_module.S_ISDIR,
+    stat_module.S_ISREG,
+    stat_module.S_ISLNK,
+    stat_module.S_IXUSR,
+)
 
 
 @dataclass(slots=True)
 class _File:
-    rel: str
+    """A file the cache did not vouch for, while it is hashed or stored."""
+
     name: str
     size: int
     mtime_ns: int
@@ -41,48 +54,20 @@ class _File:
     exec: bool
     oid: str = ""
     gen: int = -1
-    fresh: bool = False  # row must be written back to the cache
+    cached: bool = False  # the cache holds a (stale or unproven) row for it
+    fresh: bool = False  # its row must be written back to the cache
 
 
 @dataclass(slots=True)
-class _Dir:
+class _Frame:
+    """A directory on the current path: entries done so far, subdirectories still to
+    visit (popped from the end), large files still being read."""
+
     rel: str
-    files: list[_File] = field(default_factory=list)
-    links: list[tuple[str, str]] = field(default_factory=list)
-    subdirs: list[str] = field(default_factory=list)
-
-
-@dataclass
-class ScanResult:
-    """The working state of a directory as trees held in memory."""
-
-    root_id: str
-    trees: dict[str, bytes]
-    files: int
-    bytes: int
-    cache_upserts: list[tuple[str, StatRow]]
-    cache_deletes: list[str]
-    warnings: list[str] = field(default_factory=list)
-    leftovers: list[str] = field(default_factory=list)
-
-    def loader(self, fallback: TreeLoader | None = None) -> TreeLoader:
-        """Load trees from this scan, then from ``fallback``."""
-        from dws.model.tree import decode_tree
-
-        parsed: dict[str, Tree] = {}
-
-        def load(oid: str) -> Tree:
-            if oid in parsed:
-                return parsed[oid]
-            data = self.trees.get(oid)
-            if data is None:
-                if fallback is None:
-                    raise KeyError(oid)
-                return fallback(oid)
-            tree = parsed[oid] = decode_tree(data)
-            return tree
-
-        return load
+    subdirs: list[str]
+    entries: list[TreeEntry] = field(default_factory=list)
+    bytes: int = 0
+    reading: list[tuple[_File, Future[None]]] = field(default_factory=list)
 
 
 class FileChangingError(DwsError):
@@ -91,59 +76,6 @@ class FileChangingError(DwsError):
 
 def _signature(st: os.stat_result) -> tuple[int, int, int, int]:
     return st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns
-
-
-@dataclass
-class Walk:
-    """Directories found (parents first), warnings, and leftover temporary files of
-    interrupted restores (never part of a snapshot)."""
-
-    dirs: list[_Dir]
-    warnings: list[str]
-    leftovers: list[str]
-
-
-def walk(root: str, rules: IgnoreRules) -> Walk:
-    """List every directory below ``root`` (parents first), skipping ignored paths."""
-    dirs: list[_Dir] = []
-    warnings: list[str] = []
-    leftovers: list[str] = []
-    stack = [""]
-    while stack:
-        rel = stack.pop()
-        listing = _Dir(rel)
-        dirs.append(listing)
-        try:
-            entries = list(os.scandir(os.path.join(root, rel) if rel else root))
-        except OSError as exc:
-            where = os.path.join(root, rel)
-            raise DwsError(f"cannot read directory {where}: {exc.strerror}") from None
-        for entry in entries:
-            name = entry.name
-            child = f"{rel}/{name}" if rel else name
-            if name.startswith(TEMP_PREFIX):
-                leftovers.append(child)
-                continue
-            st = entry.stat(follow_symlinks=False)
-            mode = st.st_mode
-            is_dir = stat_module.S_ISDIR(mode)
-            if rules.ignored(child, is_dir):
-                continue
-            _check_utf8(name, rel)
-            if is_dir:
-                listing.subdirs.append(name)
-            elif stat_module.S_ISREG(mode):
-                listing.files.append(
-                    _File(child, name, *_signature(st), bool(mode & stat_module.S_IXUSR))
-                )
-            elif stat_module.S_ISLNK(mode):
-                target = os.readlink(entry.path)
-                _check_utf8(target, child)
-                listing.links.append((name, target))
-            else:
-                warnings.append(f"skipped {child}: not a regular file, directory or symlink")
-        stack.extend(f"{rel}/{d}" if rel else d for d in sorted(listing.subdirs, reverse=True))
-    return Walk(dirs, warnings, leftovers)
 
 
 def _check_utf8(name: str, rel: str) -> None:
@@ -158,92 +90,199 @@ def _check_utf8(name: str, rel: str) -> None:
 
 
 class Scanner:
-    """Scans one directory, reusing a stat cache and optionally storing blobs."""
+    """Scans one directory, reusing a stat cache and optionally storing blobs and trees.
+
+    ``store``: where blobs go (None: only hash). ``tree_store``: with ``put_trees`` every
+    tree is put there as soon as it is built (a snapshot); without, only trees it lacks are
+    kept in the result (status, diff, restore planning); None keeps every tree."""
 
     def __init__(
         self,
         root: str,
-        cache: dict[str, StatRow],
+        cache: ScanCache,
         *,
         store: ObjectStore | None,
         generation: int,
         progress: Progress = no_progress,
+        tree_store: ObjectStore | None = None,
+        put_trees: bool = False,
     ) -> None:
         self.root = root
         self.cache = cache
         self.store = store
         self.generation = generation
         self.progress = progress
+        self.tree_store = tree_store
+        self.put_trees = put_trees and tree_store is not None
+        self._ignore: IgnoreRules | None = None
+        self._known_dirs: set[str] = set()
+        self._started_ns = 0
+        self._pool: ThreadPoolExecutor | None = None
+        self._hashed = 0
+        self._result = ScanResult("", {}, 0, 0)
 
     def scan(self) -> ScanResult:
-        """Walk, hash/store what changed, build trees."""
-        started_ns = time.time_ns()
-        found = walk(self.root, IgnoreRules(self.root))
-        files = [f for d in found.dirs for f in d.files]
-        pending = [f for f in files if not self._known(f)]
-        self._process(pending)
-        root_id, trees, total_bytes = self._build_trees(found.dirs)
-        upserts, deletes = self._cache_changes(files, started_ns)
-        return ScanResult(
-            root_id,
-            trees,
-            len(files),
-            total_bytes,
-            upserts,
-            deletes,
-            found.warnings,
-            found.leftovers,
-        )
+        """Walk, hash/store what changed, build trees (children before parents)."""
+        self._started_ns = time.time_ns()
+        self._result, self._hashed = ScanResult("", {}, 0, 0), 0
+        rules = IgnoreRules(self.root)  # read afresh by every scan
+        self._ignore = rules if rules.active else None
+        self._known_dirs = self.cache.cached_dirs()
+        try:
+            stack = [self._open("")]
+            while stack:
+                frame = stack[-1]
+                if frame.subdirs:
+                    name = frame.subdirs.pop()
+                    stack.append(self._open(f"{frame.rel}/{name}" if frame.rel else name))
+                    continue
+                stack.pop()
+                oid, size = self._close(frame)
+                if stack:
+                    name = frame.rel.rpartition("/")[2]
+                    stack[-1].entries.append(TreeEntry(name, "dir", oid, size))
+                    stack[-1].bytes += size
+                else:
+                    self._result.root_id, self._result.bytes = oid, size
+            self.cache.drop_dirs(sorted(self._known_dirs))  # gone, or ignored now
+            self.cache.flush()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
+        if self._hashed:
+            self.progress("hashing", self._hashed, self._hashed)
+        return self._result
 
-    def _known(self, f: _File) -> bool:
-        row = self.cache.get(f.rel)
-        if row is None or not row.matches(f.size, f.mtime_ns, f.ino, f.ctime_ns):
-            return False
-        f.oid, f.gen = row.oid, row.gen
-        # with a store, the blob must also be known present (else: check it)
-        return self.store is None or row.gen == self.generation
+    # ---- one directory ----------------------------------------------------------------
 
-    def _process(self, pending: list[_File]) -> None:
-        if not pending:
-            return
-        total = len(pending)
-        self.progress("hashing", 0, total)
-        work: Callable[[_File], None] = self._store_one if self.store else self._hash_one
+    def _open(self, rel: str) -> _Frame:
+        """List ``rel``; settle the files the cache vouches for, read the others (large
+        ones on threads, awaited in ``_close``)."""
+        where = os.path.join(self.root, rel) if rel else self.root
+        try:
+            with os.scandir(where) as listing:
+                found = list(listing)
+        except OSError as exc:
+            raise DwsError(f"cannot read directory {where}: {exc.strerror}") from None
+        cached = self.cache.rows(rel) if rel in self._known_dirs else {}
+        self._known_dirs.discard(rel)
+        frame = _Frame(rel, [])
+        prefix = f"{rel}/" if rel else ""
+        rules = self._ignore
+        trusted_gen = self.generation if self.store is not None else None
+        entries, unknown = frame.entries, []
+        seen: set[str] = set()
+        for entry in found:
+            name = entry.name
+            if name.startswith(TEMP_PREFIX):
+                self._result.leftovers.append(prefix + name)
+                continue
+            st = entry.stat(follow_symlinks=False)
+            mode = st.st_mode
+            if rules is not None and rules.ignored(prefix + name, S_ISDIR(mode)):
+                continue
+            if not name.isascii():
+                _check_utf8(name, rel)
+            if S_ISREG(mode):
+                seen.add(name)
+                signature = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+                executable = bool(mode & S_IXUSR)
+                row = cached.get(name)
+                if row is None:
+                    unknown.append(_File(name, *signature, executable))
+                elif row[:4] != signature:
+                    unknown.append(_File(name, *signature, executable, cached=True))
+                elif trusted_gen is None or row.gen == trusted_gen:
+                    entries.append(TreeEntry(name, "file", row.oid, row.size, executable))
+                    frame.bytes += row.size
+                else:  # content known, blob not known stored
+                    unknown.append(_File(name, *signature, executable, row.oid, row.gen, True))
+            elif S_ISDIR(mode):
+                frame.subdirs.append(name)
+            elif S_ISLNK(mode):
+                entries.append(self._link(entry.path, name, prefix + name))
+            else:
+                self._result.warnings.append(
+                    f"skipped {prefix}{name}: not a regular file, directory or symlink"
+                )
+        self._result.files += len(seen)
+        frame.subdirs.sort(reverse=True)
+        if cached:
+            self.cache.delete(rel, [name for name in cached if name not in seen])
+        self._read(frame, unknown)
+        return frame
+
+    @staticmethod
+    def _link(path: str, name: str, rel: str) -> TreeEntry:
+        target = os.readlink(path)
+        _check_utf8(target, rel)
+        encoded = os.fsencode(target)
+        return TreeEntry(name, "symlink", hash_bytes(encoded), len(encoded), target=target)
+
+    def _read(self, frame: _Frame, files: list[_File]) -> None:
         # Small files are cheapest on this thread: with many tiny syscalls, worker threads
         # mostly fight over the GIL (measured: 3x slower). Large files go to a pool, and
         # BLAKE3 itself hashes each of them on several threads.
-        large = [f for f in pending if f.size >= PARALLEL_FROM]
-        done = 0
-        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            futures = [pool.submit(work, f) for f in large]
-            for f in pending:
-                if f.size < PARALLEL_FROM:
-                    work(f)
-                    done += 1
-                    if done % 512 == 0:
-                        self.progress("hashing", done, total)
-            for future in futures:
-                future.result()
-                done += 1
-                self.progress("hashing", done, total)
-        self.progress("hashing", total, total)
+        work: Callable[[str, _File], None] = self._store_one if self.store else self._hash_one
+        prefix = os.path.join(self.root, frame.rel) if frame.rel else self.root
+        for f in files:
+            path = os.path.join(prefix, f.name)
+            if f.size >= PARALLEL_FROM:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(max_workers=WORKERS)
+                frame.reading.append((f, self._pool.submit(work, path, f)))
+                continue
+            work(path, f)
+            self._settle(frame, f)
 
-    def _hash_one(self, f: _File) -> None:
-        self._read_stable(f, hash_file)
+    def _settle(self, frame: _Frame, f: _File) -> None:
+        """Record a file that was read: its tree entry, and its cache row unless it is too
+        young to vouch for (then any old row goes)."""
+        frame.entries.append(TreeEntry(f.name, "file", f.oid, f.size, f.exec))
+        frame.bytes += f.size
+        if f.fresh:
+            row = StatRow(f.size, f.mtime_ns, f.ino, f.ctime_ns, f.oid, f.gen)
+            if not is_racy(row, self._started_ns):
+                self.cache.upsert(frame.rel, f.name, row)
+            elif f.cached:
+                self.cache.delete(frame.rel, [f.name])
+        self._hashed += 1
+        if self._hashed % PROGRESS_EVERY == 0:
+            self.progress("hashing", self._hashed, None)
+
+    def _close(self, frame: _Frame) -> tuple[str, int]:
+        """Await the directory's large files, then build, encode and hand on its tree."""
+        for f, future in frame.reading:
+            future.result()
+            self._settle(frame, f)
+        data = encode_tree(make_tree(frame.entries))
+        oid = hash_bytes(data)
+        if self.tree_store is None:
+            self._result.trees[oid] = data
+        elif self.put_trees:
+            self.tree_store.put_bytes(data)
+        elif not self.tree_store.has(oid):
+            self._result.trees[oid] = data
+        return oid, frame.bytes
+
+    # ---- reading one file -------------------------------------------------------------
+
+    def _hash_one(self, path: str, f: _File) -> None:
+        self._read_stable(path, f, hash_file)
         f.gen = -1
 
-    def _store_one(self, f: _File) -> None:
+    def _store_one(self, path: str, f: _File) -> None:
         store = self.store
         assert store is not None
         if f.oid and store.has(f.oid):
             f.gen, f.fresh = self.generation, True
             return
-        self._read_stable(f, store.put_file)
+        self._read_stable(path, f, store.put_file)
         f.gen = self.generation
 
-    def _read_stable(self, f: _File, read: Callable[[str], tuple[str, int]]) -> None:
+    def _read_stable(self, path: str, f: _File, read: Callable[[str], tuple[str, int]]) -> None:
         """Read ``f`` until a stat before and after agree: a torn read is never recorded."""
-        path = os.path.join(self.root, f.rel)
         expected = (f.size, f.mtime_ns, f.ino, f.ctime_ns)
         for _ in range(READ_ATTEMPTS):
             try:
@@ -261,42 +300,5 @@ class Scanner:
                 return
             expected = signature
             f.size, f.mtime_ns, f.ino, f.ctime_ns = signature
-            f.exec = bool(after.st_mode & stat_module.S_IXUSR)
+            f.exec = bool(after.st_mode & S_IXUSR)
         raise FileChangingError(f"{path} kept changing while being read; stop the writer and retry")
-
-    def _build_trees(self, dirs: list[_Dir]) -> tuple[str, dict[str, bytes], int]:
-        trees: dict[str, bytes] = {}
-        sub_ids: dict[str, tuple[str, int]] = {}
-        for listing in reversed(dirs):
-            entries = [TreeEntry(f.name, "file", f.oid, f.size, f.exec) for f in listing.files]
-            for name, target in listing.links:
-                encoded = os.fsencode(target)
-                entries.append(
-                    TreeEntry(name, "symlink", hash_bytes(encoded), len(encoded), target=target)
-                )
-            total = sum(f.size for f in listing.files)
-            for name in listing.subdirs:
-                child = f"{listing.rel}/{name}" if listing.rel else name
-                oid, size = sub_ids.pop(child)
-                entries.append(TreeEntry(name, "dir", oid, size))
-                total += size
-            data = encode_tree(make_tree(entries))
-            oid = hash_bytes(data)
-            trees[oid] = data
-            sub_ids[listing.rel] = (oid, total)
-        root_id, total_bytes = sub_ids[""]
-        return root_id, trees, total_bytes
-
-    def _cache_changes(
-        self, files: list[_File], started_ns: int
-    ) -> tuple[list[tuple[str, StatRow]], list[str]]:
-        fresh = [
-            (f.rel, StatRow(f.size, f.mtime_ns, f.ino, f.ctime_ns, f.oid, f.gen))
-            for f in files
-            if f.fresh
-        ]
-        upserts = [(rel, row) for rel, row in fresh if not is_racy(row, started_ns)]
-        seen = {f.rel for f in files}
-        racy = {f.rel for f in files if f.fresh} - {path for path, _ in upserts}
-        deletes = [path for path in self.cache if path not in seen or path in racy]
-        return upserts, deletes

@@ -1,0 +1,38 @@
+"""What a scan of a local-files directory found."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dws.model.tree import Tree, decode_tree
+from dws.model.treediff import TreeLoader
+
+
+@dataclass
+class ScanResult:
+    """The working state of a directory: its root tree id and the trees the scan kept in
+    memory (the others are in the store)."""
+
+    root_id: str
+    trees: dict[str, bytes]
+    files: int
+    bytes: int
+    warnings: list[str] = field(default_factory=list)
+    leftovers: list[str] = field(default_factory=list)
+
+    def loader(self, fallback: TreeLoader | None = None) -> TreeLoader:
+        """Load trees from this scan, then from ``fallback``."""
+        parsed: dict[str, Tree] = {}
+
+        def load(oid: str) -> Tree:
+            if oid in parsed:
+                return parsed[oid]
+            data = self.trees.get(oid)
+            if data is None:
+                if fallback is None:
+                    raise KeyError(oid)
+                return fallback(oid)
+            tree = parsed[oid] = decode_tree(data)
+            return tree
+
+        return load
