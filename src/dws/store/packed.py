@@ -101,7 +101,9 @@ class PackedObjectStore(ObjectStore):
         if len(data) > PACK_THRESHOLD:
             return self.loose.put_bytes(data)
         oid = hash_bytes(data)
-        if self.has(oid):
+        # small objects are only ever packed here, so the packs alone say whether it is new
+        # (a loose copy from an older layout would merely be duplicated)
+        if self._find(oid) is not None:
             return oid
         with self._lock:
             if self._writer is None:
