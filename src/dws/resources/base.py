@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from dws.errors import FormatError
 from dws.model.progress import Progress, no_progress
 from dws.model.records import ResourceSpec
 from dws.model.roles import Role
@@ -86,6 +88,14 @@ class Resource(ABC):
         cls, location: str, workspace_root: str, options: dict[str, Any]
     ) -> dict[str, Any]:
         """Validate a new resource's location and options; return the params to record."""
+
+    def recorded_path(self) -> str:
+        """The absolute directory named by the spec's ``path`` parameter (relative paths are
+        relative to the workspace)."""
+        path = self.spec.params.get("path")
+        if not isinstance(path, str) or not path or "\x00" in path:
+            raise FormatError(f"resource {self.name!r} has no valid path in resources.json")
+        return os.path.normpath(os.path.join(self.context.workspace_root, path))
 
     @abstractmethod
     def local_path(self) -> str | None:

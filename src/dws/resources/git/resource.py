@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from dws.errors import FormatError, UsageError
+from dws.errors import UsageError
 from dws.model.roles import Role
 from dws.model.treediff import Change, TreeLoader
 from dws.resources.base import ObjectRef, Resource, RestorePlan, State
@@ -47,10 +47,7 @@ class GitResource(Resource):
             setup.clone(location, self.local_path())
 
     def local_path(self) -> str:
-        path = self.spec.params.get("path")
-        if not isinstance(path, str) or not path or "\x00" in path:
-            raise FormatError(f"resource {self.name!r} has no valid path in resources.json")
-        return os.path.normpath(os.path.join(self.context.workspace_root, path))
+        return self.recorded_path()
 
     def _git(self) -> Git:
         root = self.local_path()

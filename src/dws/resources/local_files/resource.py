@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from dws.errors import DwsError, FormatError, IntegrityError, UsageError
+from dws.errors import DwsError, IntegrityError, UsageError
 from dws.model.ids import check_object_id
 from dws.model.roles import Role
 from dws.model.tree import EMPTY_TREE, EMPTY_TREE_ID, encode_tree
@@ -65,10 +65,7 @@ class LocalFilesResource(Resource):
         return str(self.spec.params.get("keep", KEEP_CONTENT))
 
     def local_path(self) -> str:
-        path = self.spec.params.get("path")
-        if not isinstance(path, str) or not path or "\x00" in path:
-            raise FormatError(f"resource {self.name!r} has no valid path in resources.json")
-        return os.path.normpath(os.path.join(self.context.workspace_root, path))
+        return self.recorded_path()
 
     def _root(self) -> str:
         root = self.local_path()
