@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from dws.core import inspect, maintenance, registry_ops, results
-from dws.core.inspect import ResourceChanges
+from dws.core.inspect import ResourceChanges, StatusReport
 from dws.core.maintenance import FsckReport, GcReport
 from dws.core.restore import RestoreOutcome, restore_snapshot
 from dws.core.results import ResultsRow
@@ -118,7 +118,7 @@ class Workspace:
     # ---- snapshots --------------------------------------------------------------------
 
     @_releasing
-    def status(self) -> list[ResourceChanges]:
+    def status(self) -> StatusReport:
         """What changed in each resource since its last snapshot."""
         return inspect.status(self._ws)
 
@@ -218,5 +218,6 @@ __all__ = [
     "RestoreOutcome",
     "ResultsRow",
     "SnapshotOutcome",
+    "StatusReport",
     "Workspace",
 ]

@@ -31,7 +31,16 @@ class ResourceChanges:
         return [c for c in self.changes if c.visible]
 
 
-def status(ws: Workspace) -> list[ResourceChanges]:
+class StatusReport(list[ResourceChanges]):
+    """Each resource's changes, and the HEAD they were computed against (read once, so a
+    snapshot finishing meanwhile cannot pair a new HEAD with old changes)."""
+
+    def __init__(self, head: str | None, items: list[ResourceChanges]) -> None:
+        super().__init__(items)
+        self.head = head
+
+
+def status(ws: Workspace) -> StatusReport:
     """For each resource, what changed since its base snapshot."""
     catalog = SnapshotCatalog(ws.layout)
     head = ws.head()
@@ -54,7 +63,7 @@ def status(ws: Workspace) -> list[ResourceChanges]:
                 notes,
             )
         )
-    return out
+    return StatusReport(head.snapshot, out)
 
 
 def _recorded(

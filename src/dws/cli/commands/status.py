@@ -25,12 +25,12 @@ def status(state: CliState) -> None:
         items = ws.status()
     out = state.output
     if out.json:
-        out.emit_json({"head": ws.head(), "resources": [resource_changes_json(i) for i in items]})
+        out.emit_json({"head": items.head, "resources": [resource_changes_json(i) for i in items]})
         return
     if not items:
         out.line("No resources yet (add one with `dws add local-files DIR --role ROLE`)")
         return
-    head = ws.head()
+    head = items.head
     out.line(f"HEAD: {short(head)}" if head else "No snapshot yet")
     for item in items:
         visible = item.visible
