@@ -75,12 +75,12 @@ def record_json(record: SnapshotRecord, tags: list[str]) -> dict[str, Any]:
     }
 
 
-def record_summary(record: SnapshotRecord, tags: list[str]) -> str:
-    """'abc1234567 [v1] 2026-... message' in one line."""
+def record_summary(record: SnapshotRecord, tags: list[str], shown_id: str | None = None) -> str:
+    """'abc1234567 [v1] 2026-... message' in one line (``shown_id``: the id's abbreviation)."""
     tag_text = f" [{', '.join(tags)}]" if tags else ""
     message = f"  {record.message}" if record.message else ""
     when = record.created[:19].replace("T", " ")
-    return f"{short(record.id)}{tag_text}  {when}{message}"
+    return f"{shown_id or short(record.id)}{tag_text}  {when}{message}"
 
 
 def print_notes(output: Output, notes: list[str], indent: str = "  ") -> None:

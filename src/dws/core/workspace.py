@@ -128,10 +128,6 @@ class Workspace:
             raise FormatError("config.json must hold a JSON object")
         return value
 
-    def save_config(self, config: dict[str, Any]) -> None:
-        """Replace config.json atomically."""
-        write_atomic(self.layout.config_json, _json_bytes(config), durable=True)
-
     def head(self) -> Head:
         """The machine-local head (current snapshot and per-resource bases)."""
         try:

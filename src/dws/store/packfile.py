@@ -33,7 +33,6 @@ _HEADER = struct.Struct("<8sI")
 _FANOUT = struct.Struct("<256I")
 _ENTRY = struct.Struct("<32sQQ")
 _TRAILER = 32
-MAX_PACK_BYTES = 1 << 30
 
 
 @dataclass(frozen=True, slots=True)

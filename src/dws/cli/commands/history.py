@@ -6,6 +6,7 @@ import click
 
 from dws.cli.context import CliState, json_option, pass_state
 from dws.cli.render import record_json, record_summary
+from dws.model.ids import shortest_unique_prefixes
 
 
 def _history(state: CliState) -> None:
@@ -19,9 +20,11 @@ def _history(state: CliState) -> None:
         out.line("No snapshots yet (take one with `dws snapshot TAG`)")
         return
     head = ws.head()
+    # git-style: the shortest prefixes (at least 10 digits) that stay unique among them all
+    shown = shortest_unique_prefixes([record.id for record, _ in entries], minimum=10)
     for record, tags in entries:
         marker = "* " if record.id == head else "  "
-        out.line(marker + record_summary(record, tags))
+        out.line(marker + record_summary(record, tags, shown[record.id]))
 
 
 @click.command()
