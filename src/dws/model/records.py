@@ -16,7 +16,7 @@ FORMAT_VERSION = 1
 MAX_RECORD_BYTES = 64 << 20
 
 
-class _Versioned(msgspec.Struct):
+class FormatOnly(msgspec.Struct):
     """Just the format field, read before anything else."""
 
     format: int = FORMAT_VERSION
@@ -95,7 +95,8 @@ def encode_record(record: msgspec.Struct) -> bytes:
     return _encoder.encode(record)
 
 
-def _decode(data: bytes, kind: type[Any], what: str) -> Any:
+def decode_json(data: bytes, kind: type[Any], what: str) -> Any:
+    """Decode and type-check JSON bytes, refusing implausibly large input."""
     if len(data) > MAX_RECORD_BYTES:
         raise FormatError(f"{what} is implausibly large ({len(data)} bytes)")
     try:
@@ -115,12 +116,12 @@ def check_format(version: int, what: str) -> None:
 
 def decode_workspace_info(data: bytes) -> WorkspaceInfo:
     """Parse workspace.json, refusing unknown format versions."""
-    raw = _decode(data, dict[str, Any], "workspace.json")
+    raw = decode_json(data, dict[str, Any], "workspace.json")
     version = raw.get("format")
     if not isinstance(version, int):
         raise FormatError("workspace.json has no format version")
     check_format(version, "this workspace")
-    info: WorkspaceInfo = _decode(data, WorkspaceInfo, "workspace.json")
+    info: WorkspaceInfo = decode_json(data, WorkspaceInfo, "workspace.json")
     if info.hash != "blake3":
         raise FormatError(f"unsupported hash {info.hash!r} in workspace.json")
     return info
@@ -128,7 +129,7 @@ def decode_workspace_info(data: bytes) -> WorkspaceInfo:
 
 def decode_resources(data: bytes) -> list[ResourceSpec]:
     """Parse resources.json into specs; names must be valid and unique."""
-    raw = _decode(data, list[dict[str, Any]], "resources.json")
+    raw = decode_json(data, list[dict[str, Any]], "resources.json")
     specs: list[ResourceSpec] = []
     seen: set[str] = set()
     for item in raw:
@@ -156,8 +157,8 @@ def encode_resources(specs: list[ResourceSpec]) -> bytes:
 
 def decode_snapshot(data: bytes, expected_id: str | None = None) -> SnapshotRecord:
     """Parse a snapshot record and check its id is the hash of its content."""
-    check_format(_decode(data, _Versioned, "snapshot record").format, "snapshot record")
-    record: SnapshotRecord = _decode(data, SnapshotRecord, "snapshot record")
+    check_format(decode_json(data, FormatOnly, "snapshot record").format, "snapshot record")
+    record: SnapshotRecord = decode_json(data, SnapshotRecord, "snapshot record")
     check_object_id(record.id, "snapshot id")
     if record.parent is not None:
         check_object_id(record.parent, "parent snapshot id")
@@ -173,7 +174,7 @@ def decode_snapshot(data: bytes, expected_id: str | None = None) -> SnapshotReco
 
 def decode_head(data: bytes) -> Head:
     """Parse local/head.json."""
-    head: Head = _decode(data, Head, "local/head.json")
+    head: Head = decode_json(data, Head, "local/head.json")
     if head.snapshot is not None:
         check_object_id(head.snapshot, "head snapshot id")
     for ident in [*head.bases.values(), *head.restoring.values()]:

@@ -1,0 +1,158 @@
+"""Lineage run records (DESIGN §5) and remembered step answers, with validating decoders.
+
+A run record is written once, to ``lineage/runs/<id>.json``; like a snapshot record its id
+is the BLAKE3 hash of its canonical JSON with the ``id`` field empty.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+import msgspec
+
+from dws.errors import FormatError, UsageError
+from dws.model.digest import hash_bytes
+from dws.model.ids import check_object_id
+from dws.model.paths import check_relative_path, check_resource_name
+from dws.model.records import (
+    FORMAT_VERSION,
+    FormatOnly,
+    check_format,
+    decode_json,
+    encode_record,
+)
+
+RunStatus = Literal["succeeded", "failed"]
+PathKind = Literal["file", "dir", "link", "missing"]
+STEP_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+MAX_ARGV = 10_000
+
+
+class PathVersion(msgspec.Struct, frozen=True):
+    """A path inside a resource and the id of its content when the run saw it.
+
+    ``path`` is relative to the resource root ("" is the root itself); ``id`` is a blob id
+    for a file, a tree id for a directory, the blob of the target for a symbolic link, and
+    None when the path did not exist."""
+
+    resource: str
+    path: str
+    id: str | None
+    kind: PathKind
+
+    @property
+    def label(self) -> str:
+        """``resource/path`` as shown to users."""
+        return f"{self.resource}/{self.path}" if self.path else self.resource
+
+
+class CodeVersion(msgspec.Struct, frozen=True):
+    """A code resource's commit when the run started; ``dirty`` lists uncommitted paths."""
+
+    resource: str
+    commit: str | None
+    branch: str | None
+    dirty: list[str] = []
+
+
+class RunRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """lineage/runs/<id>.json: one execution of a step."""
+
+    format: int = FORMAT_VERSION
+    id: str = ""
+    step: str
+    via: Literal["command", "python"]
+    argv: list[str]
+    cwd: str
+    started: str
+    ended: str
+    exit_code: int | None
+    status: RunStatus
+    hostname: str
+    user: str
+    environment: dict[str, str]
+    code: list[CodeVersion]
+    inputs: list[PathVersion]
+    outputs: list[PathVersion]
+    params: dict[str, Any]
+    metrics: dict[str, float] = {}
+    traced: bool = False
+
+    def with_id(self) -> RunRecord:
+        """The record with its content-derived id filled in."""
+        body = msgspec.structs.replace(self, id="")
+        return msgspec.structs.replace(self, id=hash_bytes(encode_record(body)))
+
+    @property
+    def succeeded(self) -> bool:
+        """Only a successful run may be the producer of an output."""
+        return self.status == "succeeded"
+
+
+class StepMemory(msgspec.Struct, kw_only=True):
+    """lineage/steps/<step>.json: answers given for a step's ambiguous arguments, keyed by
+    workspace-relative path ("input" or "output")."""
+
+    format: int = FORMAT_VERSION
+    step: str
+    answers: dict[str, Literal["input", "output"]] = {}
+
+
+def check_step_name(name: str) -> str:
+    """Step names become file names: letters, digits, '.', '_', '-'."""
+    if not STEP_NAME_RE.fullmatch(name) or ".." in name:
+        raise UsageError(
+            f"invalid step name {name!r}: use letters, digits, '.', '_' or '-', starting "
+            "with a letter or digit (at most 100 characters)"
+        )
+    return name
+
+
+def _check_path_version(item: PathVersion, what: str) -> None:
+    try:
+        check_resource_name(item.resource)
+    except UsageError:
+        raise FormatError(f"{what} names an invalid resource {item.resource!r}") from None
+    if item.path:
+        check_relative_path(item.path)
+    if item.id is None:
+        if item.kind != "missing":
+            raise FormatError(f"{what}: {item.label} has no id")
+    else:
+        check_object_id(item.id, f"id of {item.label} in {what}")
+
+
+def decode_run_record(data: bytes, expected_id: str | None = None) -> RunRecord:
+    """Parse a run record; check its paths, ids and that its id is the hash of its content."""
+    check_format(decode_json(data, FormatOnly, "run record").format, "run record")
+    record: RunRecord = decode_json(data, RunRecord, "run record")
+    check_object_id(record.id, "run id")
+    try:
+        check_step_name(record.step)
+    except UsageError:
+        raise FormatError(f"run record has an invalid step name {record.step[:80]!r}") from None
+    if len(record.argv) > MAX_ARGV or any("\x00" in arg for arg in record.argv):
+        raise FormatError("run record has an implausible argv")
+    if record.cwd != ".":
+        check_relative_path(record.cwd)
+    for item in [*record.inputs, *record.outputs]:
+        _check_path_version(item, f"run {record.id[:12]}")
+    for code in record.code:
+        if code.commit is not None and not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", code.commit):
+            raise FormatError(f"run {record.id[:12]}: malformed commit {code.commit[:80]!r}")
+    if record.with_id().id != record.id or (expected_id and record.id != expected_id):
+        raise FormatError(f"run record {(expected_id or record.id)[:12]} fails its checksum")
+    return record
+
+
+def decode_step_memory(data: bytes, step: str) -> StepMemory:
+    """Parse lineage/steps/<step>.json."""
+    check_format(decode_json(data, FormatOnly, "step file").format, "step file")
+    memory: StepMemory = decode_json(data, StepMemory, f"lineage/steps/{step}.json")
+    if memory.step != step:
+        raise FormatError(f"lineage/steps/{step}.json is for step {memory.step[:80]!r}")
+    for path in memory.answers:
+        if path != ".":
+            check_relative_path(path)
+    return memory
