@@ -171,3 +171,18 @@ class StoredObject:
         os.unlink(os.path.join(store.packs_dir, pack + ".idx"))
         os.unlink(os.path.join(store.packs_dir, pack + ".pack"))
         writer.finish(store.packs_dir, temp_name(os.path.join(store.root, "tmp")))
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory):
+    """A SeaweedFS S3 server on 127.0.0.1 for this test process (see tests/s3_server.py).
+    Skipped only when DWS_TESTS_NO_S3=1; a missing `weed` binary fails the test."""
+    from s3_server import SKIP_ENV, start_s3_server
+
+    if os.environ.get(SKIP_ENV) == "1":
+        pytest.skip(f"{SKIP_ENV}=1: S3 tests skipped")
+    server = start_s3_server(tmp_path_factory.mktemp("s3server"))
+    try:
+        yield server
+    finally:
+        server.stop()

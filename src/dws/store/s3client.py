@@ -1,0 +1,255 @@
+"""The one place dws makes a boto3 S3 client, parses ``s3://`` URLs and turns botocore
+errors into dws errors.
+
+boto3 is optional (``pip install 'dws[s3]'``) and imported only inside functions, so the
+rest of dws never loads it. Credentials come only from the standard AWS chain
+(environment, shared config files, instance roles); dws never takes, stores or prints them,
+and no error message built here quotes a server message or a URL that could carry one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+from dws.errors import DwsError, NotFoundError, UsageError
+
+INSTALL_HINT = "S3 support needs boto3: pip install 'dws[s3]'"
+ENDPOINT_ENV = "AWS_ENDPOINT_URL"
+DEFAULT_REGION = "us-east-1"
+MAX_KEY_BYTES = 1024
+
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_NOT_FOUND_CODES = {"NoSuchKey", "NotFound", "404", "NoSuchVersion"}
+_DENIED_CODES = {
+    "AccessDenied",
+    "403",
+    "Forbidden",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "InvalidToken",
+    "AllAccessDisabled",
+}
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """A bucket and a key prefix; the prefix is empty or ends with ``/``."""
+
+    bucket: str
+    prefix: str = ""
+
+    @property
+    def url(self) -> str:
+        """The canonical ``s3://bucket/prefix/`` form."""
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def key(self, relative: str) -> str:
+        """The full key of ``relative`` (a ``/``-separated path) below the prefix."""
+        return self.prefix + relative.lstrip("/")
+
+    def relative(self, key: str) -> str:
+        """The part of ``key`` below the prefix (the key must start with it)."""
+        if not key.startswith(self.prefix):
+            raise ValueError(f"key {key!r} is not below {self.prefix!r}")
+        return key[len(self.prefix) :]
+
+
+def parse_s3_url(url: str) -> S3Location:
+    """Parse ``s3://bucket[/prefix]``; a prefix is treated as a directory (``/`` appended).
+
+    Refuses credentials in the URL, query strings, invalid bucket names and prefixes with
+    empty, ``.`` or ``..`` segments or control characters (UsageError; the message never
+    repeats the part before ``@``)."""
+    if not url.startswith("s3://"):
+        raise UsageError("an S3 location must look like s3://bucket/prefix")
+    rest = url[len("s3://") :]
+    host, _, path = rest.partition("/")
+    if "@" in host or ":" in host:
+        raise UsageError(
+            "an s3:// URL must not carry credentials or a port; credentials come from the "
+            "AWS chain (environment, ~/.aws) and the endpoint from --endpoint-url"
+        )
+    parts = urlsplit(url)
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        raise UsageError(f"an S3 location has no query or fragment: s3://{host}/...")
+    _check_bucket(host)
+    return S3Location(host, _normalise_prefix(path, host))
+
+
+def _check_bucket(bucket: str) -> None:
+    if not _BUCKET_NAME.match(bucket) or ".." in bucket or _IP_ADDRESS.match(bucket):
+        raise UsageError(
+            f"invalid S3 bucket name {bucket!r}: 3-63 characters of lowercase letters, "
+            "digits, '.' and '-', starting and ending with a letter or digit"
+        )
+
+
+def _normalise_prefix(path: str, bucket: str) -> str:
+    if path == "":
+        return ""
+    if _CONTROL.search(path) or "\\" in path:
+        raise UsageError(f"the prefix of s3://{bucket}/ has control characters or backslashes")
+    segments = path.rstrip("/").split("/")
+    if any(seg in ("", ".", "..") for seg in segments):
+        raise UsageError(f"invalid prefix in s3://{bucket}/{path}: no empty, '.' or '..' segments")
+    prefix = "/".join(segments) + "/"
+    if len(prefix.encode("utf-8")) >= MAX_KEY_BYTES:
+        raise UsageError(f"the prefix of s3://{bucket}/ is too long")
+    return prefix
+
+
+def resolve_endpoint(explicit: str | None = None) -> str | None:
+    """The endpoint URL to use: ``explicit``, else ``AWS_ENDPOINT_URL``, else None (AWS)."""
+    endpoint = explicit or os.environ.get(ENDPOINT_ENV) or None
+    if endpoint is not None:
+        check_endpoint_url(endpoint)
+    return endpoint
+
+
+def check_endpoint_url(endpoint: str) -> None:
+    """Refuse an endpoint that is not a plain http(s) URL or carries credentials."""
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError("an S3 endpoint URL must look like http(s)://host[:port]")
+    if "@" in parts.netloc:
+        raise UsageError("an S3 endpoint URL must not carry credentials")
+
+
+def endpoint_label(endpoint: str | None) -> str:
+    """How messages name an endpoint."""
+    return endpoint if endpoint else "the default AWS S3 endpoint"
+
+
+@dataclass(frozen=True)
+class S3Connection:
+    """A client and the endpoint it talks to (None: AWS), so error messages can name it."""
+
+    client: Any
+    endpoint: str | None
+
+    def errors(self, bucket: str, key: str | None = None) -> AbstractContextManager[None]:
+        """``s3_errors`` for this connection's endpoint."""
+        return s3_errors(bucket, key, self.endpoint)
+
+
+def connect(endpoint_url: str | None = None, *, max_pool_connections: int = 16) -> S3Connection:
+    """A client (see ``make_client``) together with its resolved endpoint."""
+    endpoint = resolve_endpoint(endpoint_url)
+    return S3Connection(make_client(endpoint, max_pool_connections=max_pool_connections), endpoint)
+
+
+def make_client(endpoint_url: str | None = None, *, max_pool_connections: int = 16) -> Any:
+    """A boto3 S3 client for ``endpoint_url`` (or ``AWS_ENDPOINT_URL``, or AWS itself).
+
+    With an endpoint, path-style addressing is used (most S3-compatible servers need it)
+    and the region defaults to us-east-1 when none is configured. Retries and timeouts are
+    bounded so an unreachable endpoint fails within seconds rather than hanging."""
+    boto3 = _import_boto3()
+    from botocore.config import Config
+
+    endpoint = resolve_endpoint(endpoint_url)
+    config = Config(
+        retries={"max_attempts": 4, "mode": "standard"},
+        connect_timeout=10,
+        read_timeout=120,
+        max_pool_connections=max_pool_connections,
+        s3={"addressing_style": "path"} if endpoint else {},
+    )
+    session = boto3.session.Session()
+    region = session.region_name or (DEFAULT_REGION if endpoint else None)
+    return session.client("s3", endpoint_url=endpoint, region_name=region, config=config)
+
+
+def _import_boto3() -> Any:
+    try:
+        import boto3
+    except ImportError:
+        raise UsageError(INSTALL_HINT) from None
+    return boto3
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The S3 error code of a botocore ClientError (``NoSuchKey``, ``PreconditionFailed``...),
+    else None."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return None
+    code = response.get("Error", {}).get("Code")
+    return str(code) if code is not None else None
+
+
+def is_not_found(exc: BaseException) -> bool:
+    """True when ``exc`` says the key, version or bucket does not exist."""
+    code = error_code(exc)
+    return code in _NOT_FOUND_CODES or code == "NoSuchBucket"
+
+
+def translate_error(
+    exc: BaseException, *, bucket: str, key: str | None = None, endpoint: str | None = None
+) -> DwsError | None:
+    """The dws error for a botocore/boto3 exception, or None when ``exc`` is not one.
+
+    Messages name the bucket, key and endpoint only; never credentials or server text."""
+    try:
+        from botocore import exceptions as bc
+    except ImportError:
+        return None
+    where = f"s3://{bucket}/{key}" if key else f"s3://{bucket}"
+    label = endpoint_label(endpoint)
+    if isinstance(exc, bc.ClientError):
+        code = error_code(exc) or "unknown"
+        if code == "NoSuchBucket":
+            return NotFoundError(f"S3 bucket {bucket!r} does not exist at {label}")
+        if code in _NOT_FOUND_CODES:
+            return NotFoundError(f"{where} does not exist")
+        if code in _DENIED_CODES:
+            return DwsError(
+                f"access to {where} was denied ({code}): check the AWS credentials "
+                "(environment or profile) and the bucket policy"
+            )
+        return DwsError(f"S3 request for {where} failed: {code}")
+    if isinstance(exc, bc.NoCredentialsError | bc.PartialCredentialsError):
+        return DwsError(
+            f"no usable AWS credentials for {where}: set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
+        )
+    if isinstance(exc, bc.EndpointConnectionError | bc.ConnectTimeoutError):
+        return DwsError(f"cannot reach the S3 endpoint {label} (for {where})")
+    if isinstance(exc, bc.ReadTimeoutError):
+        return DwsError(f"the S3 endpoint {label} did not answer in time (for {where})")
+    if isinstance(exc, bc.ParamValidationError):
+        return UsageError(f"invalid S3 request for {where}")
+    if isinstance(exc, bc.BotoCoreError):
+        return DwsError(f"S3 request for {where} at {label} failed: {type(exc).__name__}")
+    return None
+
+
+def raise_translated(
+    exc: BaseException, *, bucket: str, key: str | None = None, endpoint: str | None = None
+) -> NoReturn:
+    """Raise the dws error for ``exc`` (without chaining the botocore exception), or ``exc``
+    itself when it is not a botocore error."""
+    mapped = translate_error(exc, bucket=bucket, key=key, endpoint=endpoint)
+    if mapped is None:
+        raise exc
+    raise mapped from None
+
+
+@contextmanager
+def s3_errors(bucket: str, key: str | None = None, endpoint: str | None = None) -> Iterator[None]:
+    """Run a block of S3 calls, turning botocore errors into one-line dws errors."""
+    try:
+        yield
+    except DwsError:
+        raise
+    except Exception as exc:
+        raise_translated(exc, bucket=bucket, key=key, endpoint=endpoint)

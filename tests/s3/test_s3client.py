@@ -1,0 +1,110 @@
+"""The S3 client helpers: URL parsing, endpoint checks, error mapping, against SeaweedFS."""
+
+from __future__ import annotations
+
+import pytest
+
+from dws.errors import DwsError, NotFoundError, UsageError
+from dws.store import s3client
+from dws.store.s3client import S3Location, parse_s3_url
+
+
+@pytest.mark.parametrize(
+    ("url", "bucket", "prefix"),
+    [
+        ("s3://my-bucket", "my-bucket", ""),
+        ("s3://my-bucket/", "my-bucket", ""),
+        ("s3://my.bucket/events", "my.bucket", "events/"),
+        ("s3://abc/a/b/c/", "abc", "a/b/c/"),
+    ],
+)
+def test_parse_valid_urls(url: str, bucket: str, prefix: str) -> None:
+    assert parse_s3_url(url) == S3Location(bucket, prefix)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://bucket/x",
+        "s3://",
+        "s3://ab",
+        "s3://Upper",
+        "s3://-bucket",
+        "s3://bu..cket",
+        "s3://192.168.1.1",
+        "s3://bucket/a//b",
+        "s3://bucket/a/../b",
+        "s3://bucket/./b",
+        "s3://bucket/a\x00b",
+        "s3://bucket/a?x=1",
+        "s3://bucket:9000/a",
+    ],
+)
+def test_parse_refuses_bad_urls(url: str) -> None:
+    with pytest.raises(UsageError):
+        parse_s3_url(url)
+
+
+def test_credentials_in_url_refused_without_echo() -> None:
+    with pytest.raises(UsageError) as info:
+        parse_s3_url("s3://AKIAEXAMPLE:SUPERSECRET@bucket/prefix")
+    assert "SUPERSECRET" not in str(info.value) and "AKIAEXAMPLE" not in str(info.value)
+
+
+def test_location_keys() -> None:
+    loc = parse_s3_url("s3://bucket/pre")
+    assert loc.url == "s3://bucket/pre/"
+    assert loc.key("a/b.txt") == "pre/a/b.txt"
+    assert loc.relative("pre/a/b.txt") == "a/b.txt"
+
+
+def test_endpoint_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    assert s3client.resolve_endpoint(None) is None
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+    assert s3client.resolve_endpoint(None) == "http://127.0.0.1:1"
+    assert s3client.resolve_endpoint("https://s3.example.com") == "https://s3.example.com"
+    for bad in ("ftp://x", "http://user:pw@host", "nohost"):
+        with pytest.raises(UsageError):
+            s3client.resolve_endpoint(bad)
+
+
+def test_errors_map_to_dws_errors(s3_server, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    client = s3client.make_client()
+    bucket = s3_server.make_bucket()
+    with pytest.raises(NotFoundError, match="does not exist"), s3client.s3_errors("nope-bucket"):
+        client.list_objects_v2(Bucket="nope-bucket")
+    with pytest.raises(NotFoundError), s3client.s3_errors(bucket, "k"):
+        client.head_object(Bucket=bucket, Key="k")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "WRONG-SECRET-MARKER")
+    bad = s3client.make_client()
+    with pytest.raises(DwsError) as info, s3client.s3_errors(bucket):
+        bad.list_objects_v2(Bucket=bucket)
+    assert "denied" in str(info.value) and "MARKER" not in str(info.value)
+
+
+def test_unreachable_endpoint_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
+    conn = s3client.connect("http://127.0.0.1:9")
+    expected = r"cannot reach the S3 endpoint http://127\.0\.0\.1:9"
+    with pytest.raises(DwsError, match=expected), conn.errors("bucket"):
+        conn.client.list_objects_v2(Bucket="bucket")
+
+
+def test_versioning_supported(s3_server) -> None:
+    """The S3 resource relies on these SeaweedFS behaviours."""
+    client = s3_server.client()
+    bucket = s3_server.make_bucket(versioned=True)
+    assert client.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    first = client.put_object(Bucket=bucket, Key="p/a", Body=b"one")["VersionId"]
+    client.put_object(Bucket=bucket, Key="p/a", Body=b"two")
+    client.copy_object(
+        Bucket=bucket, Key="p/a", CopySource={"Bucket": bucket, "Key": "p/a", "VersionId": first}
+    )
+    assert client.get_object(Bucket=bucket, Key="p/a")["Body"].read() == b"one"
+    assert client.delete_object(Bucket=bucket, Key="p/a")["DeleteMarker"]
+    listing = client.list_object_versions(Bucket=bucket, Prefix="p/")
+    assert len(listing["Versions"]) == 3 and len(listing["DeleteMarkers"]) == 1
