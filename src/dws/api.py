@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dws.core import inspect, maintenance, registry_ops, results
 from dws.core.inspect import ResourceChanges, StatusReport
@@ -24,6 +24,13 @@ from dws.errors import NotFoundError
 from dws.model.progress import Progress, no_progress
 from dws.model.records import ResourceSpec, SnapshotRecord
 from dws.resources.base import Resource
+
+if TYPE_CHECKING:
+    from dws.core.remote_clone import CloneReport
+    from dws.core.remote_config import RemoteConfig
+    from dws.core.remote_maint import RemoteFsckReport, RemoteGcReport
+    from dws.core.remote_pull import PullReport
+    from dws.core.remote_push import PushReport
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
@@ -206,6 +213,97 @@ class Workspace:
     def fsck(self, *, verify_content: bool = True) -> FsckReport:
         """Check records and objects."""
         return maintenance.fsck(self._ws, verify_content=verify_content)
+
+    # ---- remotes ----------------------------------------------------------------------
+
+    def remotes(self) -> list[RemoteConfig]:
+        """The configured remotes."""
+        from dws.core import remote_config
+
+        return remote_config.list_remotes(self._ws)
+
+    def add_remote(self, name: str, url: str, *, endpoint_url: str | None = None) -> RemoteConfig:
+        """Configure a remote: a directory or ``s3://bucket/prefix`` (no credentials)."""
+        from dws.core import remote_config
+
+        return remote_config.add_remote(self._ws, name, url, endpoint_url)
+
+    def remove_remote(self, name: str) -> RemoteConfig:
+        """Forget a remote (nothing on it is touched)."""
+        from dws.core import remote_config
+
+        return remote_config.remove_remote(self._ws, name)
+
+    @_releasing
+    def push(self, remote: str | None = None, *, force: bool = False) -> PushReport:
+        """Send the snapshots the remote lacks, their objects and lineage, then tags."""
+        from dws.core import remote_push
+
+        return remote_push.push(self._ws, remote, force=force)
+
+    @_releasing
+    def pull(
+        self,
+        remote: str | None = None,
+        *,
+        all_snapshots: bool = False,
+        snapshot: str | None = None,
+        force: bool = False,
+    ) -> PullReport:
+        """Fetch new snapshots, tags and lineage, and the objects of the latest snapshot
+        (or ``snapshot``, or all of them)."""
+        from dws.core import remote_pull
+
+        return remote_pull.pull(
+            self._ws, remote, everything=all_snapshots, snapshot=snapshot, force=force
+        )
+
+    @_releasing
+    def gc_remote(self, remote: str | None = None, *, dry_run: bool = False) -> RemoteGcReport:
+        """Delete objects on the remote that none of its snapshots reaches."""
+        from dws.core import remote_maint
+
+        return remote_maint.gc_remote(self._ws, remote, dry_run=dry_run)
+
+    @_releasing
+    def fsck_remote(
+        self, remote: str | None = None, *, verify_content: bool = True
+    ) -> RemoteFsckReport:
+        """Check the remote's records and the objects its snapshots need."""
+        from dws.core import remote_maint
+
+        return remote_maint.fsck_remote(self._ws, remote, verify_content=verify_content)
+
+    @classmethod
+    def clone(
+        cls,
+        url: str,
+        directory: str,
+        *,
+        snapshot: str | None = None,
+        maps: dict[str, str] | None = None,
+        endpoint_url: str | None = None,
+        ask: Callable[[str, str], str | None] | None = None,
+        progress: Progress | None = None,
+    ) -> tuple[Workspace, CloneReport]:
+        """A new workspace in ``directory`` from the remote at ``url``, restored to
+        ``snapshot`` (default: the remote's latest); ``maps`` gives local paths of
+        resources that lived outside the workspace."""
+        from dws.core import remote_clone
+
+        def configure(core: _CoreWorkspace) -> None:
+            core.progress = progress or no_progress
+
+        core, report = remote_clone.clone(
+            url,
+            directory,
+            snapshot=snapshot,
+            maps=maps,
+            endpoint_url=endpoint_url,
+            ask=ask,
+            configure=configure,
+        )
+        return cls(core), report
 
     def __repr__(self) -> str:
         return f"Workspace({os.path.relpath(self.root)!r})"

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dws.cli.commands.add import add
+from dws.cli.commands.clone import clone
 from dws.cli.commands.delete_snapshot import delete_snapshot
 from dws.cli.commands.diff import diff
 from dws.cli.commands.fsck import fsck
 from dws.cli.commands.gc import gc
 from dws.cli.commands.history import history, log
 from dws.cli.commands.init import init
+from dws.cli.commands.pull import pull
+from dws.cli.commands.push import push
+from dws.cli.commands.remote import remote
 from dws.cli.commands.remove import remove
 from dws.cli.commands.resources import resources
 from dws.cli.commands.restore import restore
@@ -35,4 +39,8 @@ COMMANDS = [
     delete_snapshot,
     gc,
     fsck,
+    remote,
+    push,
+    pull,
+    clone,
 ]

@@ -10,15 +10,25 @@ from dws.cli.output import human_bytes
 
 @click.command()
 @click.option("--dry-run", "-n", is_flag=True, help="Report what would be deleted.")
+@click.option(
+    "--remote", metavar="NAME", help="Collect garbage on remote NAME instead (its snapshots)."
+)
 @json_option
 @pass_state
-def gc(state: CliState, dry_run: bool) -> None:
+def gc(state: CliState, dry_run: bool, remote: str | None) -> None:
     """Delete stored objects that no snapshot references.
+
+    With --remote, delete the remote's objects that none of the remote's snapshots
+    reaches (do not run it while someone pushes to that remote).
 
     \b
     Example:
       dws delete-snapshot v2 && dws gc
+      dws gc --remote origin --dry-run
     """
+    if remote is not None:
+        _gc_remote(state, remote, dry_run)
+        return
     report = state.open().gc(dry_run=dry_run)
     if state.output.json:
         state.output.emit_json(
@@ -35,4 +45,27 @@ def gc(state: CliState, dry_run: bool) -> None:
     state.output.line(
         f"{verb} {report.removed} object(s), {human_bytes(report.removed_bytes)}; "
         f"{report.kept} referenced object(s) kept"
+    )
+
+
+def _gc_remote(state: CliState, name: str, dry_run: bool) -> None:
+    ws = state.open()
+    with state.output.progress() as progress:
+        ws.set_progress(progress)
+        report = ws.gc_remote(name, dry_run=dry_run)
+    if state.output.json:
+        state.output.emit_json(
+            {
+                "remote": report.remote,
+                "kept": report.kept,
+                "removed": report.removed,
+                "removed_bytes": report.removed_bytes,
+                "dry_run": dry_run,
+            }
+        )
+        return
+    verb = "Would remove" if dry_run else "Removed"
+    state.output.line(
+        f"{verb} {report.removed} object(s), {human_bytes(report.removed_bytes)} on "
+        f"{report.remote}; {report.kept} referenced object(s) kept"
     )

@@ -1,0 +1,147 @@
+"""The ``remotes`` section of config.json: name -> {url, endpoint_url?}; never credentials."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from dws.core.workspace import Workspace
+from dws.errors import FormatError, NotFoundError, RefusedError, UsageError
+from dws.store.fileio import write_atomic
+
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+@dataclass(frozen=True)
+class RemoteConfig:
+    """One configured remote."""
+
+    name: str
+    url: str
+    endpoint_url: str | None = None
+
+    @property
+    def is_s3(self) -> bool:
+        """True for ``s3://`` remotes."""
+        return self.url.startswith("s3://")
+
+    def to_json(self) -> dict[str, str]:
+        """The config.json entry."""
+        out = {"url": self.url}
+        if self.endpoint_url:
+            out["endpoint_url"] = self.endpoint_url
+        return out
+
+
+def check_remote_name(name: str) -> str:
+    """Remote names: letters, digits, '.', '_', '-' (they become file names in local/)."""
+    if not _NAME_RE.fullmatch(name) or ".." in name:
+        raise UsageError(
+            f"invalid remote name {name!r}: use letters, digits, '.', '_' or '-', starting "
+            "with a letter or digit"
+        )
+    return name
+
+
+def normalize_url(url: str, base: str) -> str:
+    """An ``s3://bucket/prefix`` URL (checked), or a directory made absolute against
+    ``base``; URLs carrying credentials and other schemes are refused."""
+    if url.startswith("s3://"):
+        from dws.store.s3client import parse_s3_url
+
+        return parse_s3_url(url).url.rstrip("/")
+    if url.startswith("file://"):
+        url = url[len("file://") :]
+    if "://" in url:
+        scheme = url.split("://", 1)[0]
+        raise UsageError(
+            f"unsupported remote URL scheme {scheme!r}: give a directory or s3://bucket/prefix"
+        )
+    if not url or "\x00" in url:
+        raise UsageError("a remote needs a directory or an s3://bucket/prefix URL")
+    return os.path.normpath(os.path.join(base, os.path.expanduser(url)))
+
+
+def check_endpoint(endpoint_url: str | None, url: str) -> str | None:
+    """Validate an endpoint (S3 remotes only; no credentials in it)."""
+    if endpoint_url is None:
+        return None
+    if not url.startswith("s3://"):
+        raise UsageError("--endpoint-url applies to s3:// remotes only")
+    from dws.store.s3client import check_endpoint_url
+
+    check_endpoint_url(endpoint_url)
+    return endpoint_url.rstrip("/")
+
+
+def _parse(name: str, value: Any) -> RemoteConfig:
+    if not isinstance(value, dict) or not isinstance(value.get("url"), str):
+        raise FormatError(f"config.json: remote {name!r} has no url")
+    endpoint = value.get("endpoint_url")
+    if endpoint is not None and not isinstance(endpoint, str):
+        raise FormatError(f"config.json: remote {name!r} has an invalid endpoint_url")
+    return RemoteConfig(name, value["url"], endpoint)
+
+
+def list_remotes(ws: Workspace) -> list[RemoteConfig]:
+    """Configured remotes, sorted by name."""
+    remotes = ws.config().get("remotes", {})
+    if not isinstance(remotes, dict):
+        raise FormatError("config.json: 'remotes' must be an object")
+    return [_parse(name, remotes[name]) for name in sorted(remotes)]
+
+
+def get_remote(ws: Workspace, name: str | None) -> RemoteConfig:
+    """The remote named ``name``; without a name, the only one (or ``origin``)."""
+    remotes = {r.name: r for r in list_remotes(ws)}
+    if name is None:
+        if "origin" in remotes:
+            return remotes["origin"]
+        if len(remotes) == 1:
+            return next(iter(remotes.values()))
+        if not remotes:
+            raise NotFoundError("no remote configured (run `dws remote add NAME URL`)")
+        raise UsageError(f"several remotes are configured; name one of {', '.join(remotes)}")
+    if name not in remotes:
+        raise NotFoundError(f"no remote named {name!r} (see `dws remote list`)")
+    return remotes[name]
+
+
+def _save(ws: Workspace, config: dict[str, Any]) -> None:
+    data = (json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    write_atomic(ws.layout.config_json, data, durable=True)
+
+
+def add_remote(
+    ws: Workspace, name: str, url: str, endpoint_url: str | None = None, *, base: str = "."
+) -> RemoteConfig:
+    """Record a remote; refuse a name already in use."""
+    check_remote_name(name)
+    normalized = normalize_url(url, base)
+    remote = RemoteConfig(name, normalized, check_endpoint(endpoint_url, normalized))
+    with ws.locked("remote"):
+        config = ws.config()
+        remotes = config.setdefault("remotes", {})
+        if not isinstance(remotes, dict):
+            raise FormatError("config.json: 'remotes' must be an object")
+        if name in remotes:
+            raise RefusedError(f"remote {name!r} already exists (remove it first)")
+        remotes[name] = remote.to_json()
+        _save(ws, config)
+    return remote
+
+
+def remove_remote(ws: Workspace, name: str) -> RemoteConfig:
+    """Forget a remote (nothing on the remote is touched) and what we knew about it."""
+    from dws.core.remote_cache import forget_remote
+
+    with ws.locked("remote"):
+        remote = get_remote(ws, name)
+        config = ws.config()
+        del config["remotes"][name]
+        _save(ws, config)
+        forget_remote(ws, name)
+    return remote

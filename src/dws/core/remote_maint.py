@@ -1,0 +1,169 @@
+"""Remote gc and fsck: what the remote's own snapshots reach, checked or kept."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from dws.core.remote_config import get_remote
+from dws.core.remote_open import open_remote, remote_identity, remote_resources_bytes
+from dws.core.remote_push import list_ids, read_remote_tag
+from dws.core.remote_walk import FetchingStore, run_parallel, snapshot_refs
+from dws.core.workspace import Workspace
+from dws.errors import DwsError, FormatError
+from dws.model.records import SnapshotRecord, decode_snapshot
+from dws.model.runs import decode_run_record
+from dws.store.memory import MemoryObjectStore
+from dws.store.remote_base import Remote
+from dws.store.remote_dir import DirectoryFiles
+
+
+@dataclass
+class RemoteGcReport:
+    """What remote gc removed (or would remove)."""
+
+    remote: str
+    kept: int
+    removed: int
+    removed_bytes: int
+
+
+@dataclass
+class RemoteFsckReport:
+    """What remote fsck checked and found."""
+
+    remote: str
+    snapshots: int = 0
+    objects: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def _records(remote: Remote) -> Iterator[tuple[str, SnapshotRecord | FormatError]]:
+    for snapshot_id in sorted(list_ids(remote, "snapshots")):
+        data = remote.files.read(f"snapshots/{snapshot_id}.json")
+        if data is None:
+            continue
+        try:
+            yield snapshot_id, decode_snapshot(data, snapshot_id)
+        except FormatError as exc:
+            yield snapshot_id, exc
+
+
+def _reader(remote: Remote) -> FetchingStore:
+    """Trees straight from the remote, verified, kept in memory (never written locally)."""
+    return FetchingStore(MemoryObjectStore(), remote.objects)
+
+
+@contextlib.contextmanager
+def _remote_lock(remote: Remote) -> Iterator[None]:
+    if isinstance(remote.files, DirectoryFiles):
+        with remote.files.locked():
+            yield
+    else:
+        yield
+
+
+def gc_remote(ws: Workspace, name: str | None, *, dry_run: bool = False) -> RemoteGcReport:
+    """Delete the remote's objects that none of its snapshots reaches. Any invalid record
+    stops it before anything is deleted."""
+    config = get_remote(ws, name)
+    remote = open_remote(config)
+    try:
+        with _remote_lock(remote):
+            reachable: set[str] = set()
+            reader = _reader(remote)
+            for snapshot_id, record in _records(remote):
+                if isinstance(record, FormatError):
+                    raise FormatError(
+                        f"remote snapshot {snapshot_id[:12]}: {record.message}; nothing was "
+                        "deleted (run `dws fsck --remote`)"
+                    )
+                reachable.update(ref.oid for ref in snapshot_refs(ws, record, reader))
+            pruned = remote.objects.prune(reachable.__contains__, dry_run=dry_run)
+            if not dry_run:
+                remote.objects.clean_temporary()
+        return RemoteGcReport(config.name, len(reachable), pruned.removed, pruned.removed_bytes)
+    finally:
+        remote.close()
+
+
+def fsck_remote(
+    ws: Workspace, name: str | None, *, verify_content: bool = True
+) -> RemoteFsckReport:
+    """Check the remote's records, tags and lineage, and that every object its snapshots
+    need is there (and, with ``verify_content``, hashes to its id)."""
+    config = get_remote(ws, name)
+    report = RemoteFsckReport(config.name)
+    remote = open_remote(config)
+    try:
+        _check_files(remote, report)
+        needed: set[str] = set()
+        reader = _reader(remote)
+        snapshot_ids = set()
+        for snapshot_id, record in _records(remote):
+            report.snapshots += 1
+            snapshot_ids.add(snapshot_id)
+            if isinstance(record, FormatError):
+                report.problems.append(f"snapshot {snapshot_id[:12]}: {record.message}")
+                continue
+            try:
+                needed.update(ref.oid for ref in snapshot_refs(ws, record, reader))
+            except DwsError as exc:
+                report.problems.append(f"snapshot {snapshot_id[:12]}: {exc.message}")
+            _check_runs(remote, record, report)
+        _check_tags(remote, snapshot_ids, report)
+        report.problems.extend(remote.objects.check_structure())
+        report.objects = len(needed)
+        _check_objects(remote, sorted(needed), verify_content, ws, report)
+        return report
+    finally:
+        remote.close()
+
+
+def _check_files(remote: Remote, report: RemoteFsckReport) -> None:
+    try:
+        if remote_identity(remote) is None:
+            report.problems.append("workspace.json is missing")
+        remote_resources_bytes(remote)
+    except DwsError as exc:
+        report.problems.append(exc.message)
+
+
+def _check_runs(remote: Remote, record: SnapshotRecord, report: RemoteFsckReport) -> None:
+    for run_id in record.runs:
+        data = remote.files.read(f"lineage/runs/{run_id}.json")
+        if data is None:
+            continue
+        try:
+            decode_run_record(data, run_id)
+        except FormatError as exc:
+            report.problems.append(f"run {run_id[:12]}: {exc.message}")
+
+
+def _check_tags(remote: Remote, snapshot_ids: set[str], report: RemoteFsckReport) -> None:
+    for tag in sorted(remote.files.list("tags")):
+        try:
+            found = read_remote_tag(remote, tag)
+        except DwsError as exc:
+            report.problems.append(exc.message)
+            continue
+        if found is not None and found[0] not in snapshot_ids:
+            report.problems.append(f"tag {tag!r} names missing snapshot {found[0][:12]}")
+
+
+def _check_objects(
+    remote: Remote, oids: list[str], verify: bool, ws: Workspace, report: RemoteFsckReport
+) -> None:
+    def check(oid: str) -> int:
+        try:
+            if not remote.objects.has(oid):
+                report.problems.append(f"object {oid[:12]} is missing")
+            elif verify and not remote.objects.verify(oid):
+                report.problems.append(f"object {oid[:12]} is corrupt (content does not match)")
+        except DwsError as exc:
+            report.problems.append(f"object {oid[:12]}: {exc.message}")
+        return 0
+
+    total = len(oids)
+    run_parallel(oids, check, remote.workers, lambda done: ws.progress("checking", done, total))

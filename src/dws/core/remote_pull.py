@@ -1,0 +1,245 @@
+"""Pull: the remote's new snapshot records, their trees and lineage, tags, and the blobs of
+the snapshots asked for (the latest by default).
+
+Everything read from the remote is validated before anything is written locally: records
+must hash to their ids, trees must decode (no ``..``, absolute or NUL names), objects must
+hash to their ids. Objects go in first, then run records, snapshot records, tags.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from dws.core.catalog import SnapshotCatalog
+from dws.core.remote_cache import RemoteCache
+from dws.core.remote_config import RemoteConfig, get_remote
+from dws.core.remote_open import check_same_workspace, open_remote
+from dws.core.remote_push import TagConflict, is_step_file_name, list_ids, read_remote_tag
+from dws.core.remote_walk import FetchingStore, run_parallel, snapshot_refs
+from dws.core.workspace import Workspace
+from dws.errors import FormatError, NotFoundError, UsageError
+from dws.model.ids import check_tag_name, looks_like_id_prefix
+from dws.model.records import SnapshotRecord, decode_snapshot
+from dws.model.runs import decode_run_record, decode_step_memory
+from dws.store.fileio import write_atomic
+from dws.store.remote_base import Remote
+
+
+@dataclass
+class PullReport:
+    """What a pull did."""
+
+    remote: str
+    url: str
+    snapshots: list[str] = field(default_factory=list)
+    fetched: list[str] = field(default_factory=list)
+    objects: int = 0
+    bytes: int = 0
+    runs: int = 0
+    steps: int = 0
+    tags: list[str] = field(default_factory=list)
+    conflicts: list[TagConflict] = field(default_factory=list)
+
+
+@dataclass
+class _Plan:
+    records: dict[str, SnapshotRecord]
+    remote_ids: set[str]
+    tags: dict[str, str]
+    runs: dict[str, bytes] = field(default_factory=dict)
+    steps: dict[str, bytes] = field(default_factory=dict)
+
+
+def pull(
+    ws: Workspace,
+    name: str | None = None,
+    *,
+    everything: bool = False,
+    snapshot: str | None = None,
+    force: bool = False,
+) -> PullReport:
+    """Fetch what the remote has and this workspace lacks (see the module docstring)."""
+    config = get_remote(ws, name)
+    with ws.locked("pull"):
+        remote = open_remote(config)
+        try:
+            check_same_workspace(ws, remote)
+            return pull_from(ws, config, remote, everything=everything, ref=snapshot, force=force)
+        finally:
+            remote.close()
+
+
+def pull_from(
+    ws: Workspace,
+    config: RemoteConfig,
+    remote: Remote,
+    *,
+    everything: bool,
+    ref: str | None,
+    force: bool,
+) -> PullReport:
+    """The pull itself, on an open remote (clone uses it too; the caller holds the lock)."""
+    report = PullReport(config.name, config.url)
+    cache = RemoteCache(ws, config.name, config.url)
+    catalog = SnapshotCatalog(ws.layout)
+    plan = _read_remote(ws, remote, catalog, cache)
+    chosen = _choose(ws, catalog, plan, everything, ref)
+    fetching = FetchingStore(ws.store, remote.objects)
+    blobs: set[str] = set()
+    chosen_refs: set[str] = set()
+    records = [plan.records.get(i) or catalog.get(i) for i in sorted(set(plan.records) | chosen)]
+    for done, record in enumerate(records, 1):
+        ws.progress("reading trees", done, len(records))
+        refs = list(snapshot_refs(ws, record, fetching))  # validates every tree
+        if record.id in chosen:
+            chosen_refs.update(r.oid for r in refs)
+            blobs.update(r.oid for r in refs if not r.tree)
+        _collect_runs(ws, remote, record, plan)
+    _collect_steps(ws, remote, plan)
+    # everything validated: now write, objects first
+    report.objects = fetching.commit()
+    wanted = sorted(oid for oid in blobs if not ws.store.has(oid))
+    tmp_dir = os.path.join(ws.layout.objects, "tmp")
+    total = len(wanted)
+    ws.progress("pulling objects", 0, total)
+    report.bytes = run_parallel(
+        wanted,
+        lambda oid: remote.fetch(ws.store, tmp_dir, oid),
+        remote.workers,
+        lambda done: ws.progress("pulling objects", done, total),
+    )
+    report.objects += total
+    report.fetched = sorted(chosen)
+    ws.store.flush()
+    report.runs = _write_new_files(os.path.join(ws.layout.lineage, "runs"), plan.runs)
+    for record in sorted(plan.records.values(), key=lambda r: (r.created, r.id)):
+        catalog.put(record)
+        report.snapshots.append(record.id)
+    report.steps = _write_new_files(os.path.join(ws.layout.lineage, "steps"), plan.steps)
+    _apply_tags(catalog, plan.tags, force, report)
+    cache.add(chosen, chosen_refs)
+    return report
+
+
+def _read_remote(
+    ws: Workspace, remote: Remote, catalog: SnapshotCatalog, cache: RemoteCache
+) -> _Plan:
+    remote_ids = set(list_ids(remote, "snapshots"))
+    local_ids = set(catalog.ids())
+    records: dict[str, SnapshotRecord] = {}
+    for snapshot_id in sorted(remote_ids - local_ids):
+        data = remote.files.read(f"snapshots/{snapshot_id}.json")
+        if data is None:
+            raise FormatError(f"the remote's snapshot {snapshot_id[:12]} vanished while read")
+        try:
+            records[snapshot_id] = decode_snapshot(data, snapshot_id)
+        except FormatError as exc:
+            raise FormatError(f"the remote's {exc.message}; nothing was pulled") from None
+    tags: dict[str, str] = {}
+    for tag, token in remote.files.list("tags").items():
+        try:
+            check_tag_name(tag)
+        except UsageError:
+            continue
+        cached = cache.tags.get(tag)
+        if cached is not None and cached[1] == token:
+            tags[tag] = cached[0]
+            continue
+        found = read_remote_tag(remote, tag)
+        if found is not None:
+            tags[tag] = found[0]
+            cache.tags[tag] = (found[0], token)
+    for tag, target in tags.items():
+        if target not in remote_ids:
+            raise FormatError(f"the remote's tag {tag!r} names a snapshot it does not have")
+    return _Plan(records, remote_ids, tags)
+
+
+def _choose(
+    ws: Workspace, catalog: SnapshotCatalog, plan: _Plan, everything: bool, ref: str | None
+) -> set[str]:
+    """The snapshots whose blobs to fetch."""
+    if everything:
+        return set(plan.remote_ids)
+    if ref is not None:
+        return {resolve_remote_ref(plan.remote_ids, plan.tags, ref)}
+    if not plan.remote_ids:
+        return set()
+    return {latest(plan.remote_ids, plan.records, catalog)}
+
+
+def latest(ids: set[str], records: dict[str, SnapshotRecord], catalog: SnapshotCatalog) -> str:
+    """The newest of ``ids`` by (created, id)."""
+    dated = [(records[i] if i in records else catalog.get(i)) for i in ids]
+    return max(dated, key=lambda r: (r.created, r.id)).id
+
+
+def resolve_remote_ref(remote_ids: set[str], tags: dict[str, str], ref: str) -> str:
+    """A remote tag, or a unique id prefix of a remote snapshot."""
+    if ref in tags:
+        return tags[ref]
+    lowered = ref.lower()
+    if looks_like_id_prefix(lowered):
+        matches = [i for i in remote_ids if i.startswith(lowered)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise UsageError(f"snapshot prefix {ref!r} is ambiguous on the remote")
+    raise NotFoundError(f"the remote has no snapshot or tag named {ref!r}")
+
+
+def _collect_runs(ws: Workspace, remote: Remote, record: SnapshotRecord, plan: _Plan) -> None:
+    runs_dir = os.path.join(ws.layout.lineage, "runs")
+    for run_id in record.runs:
+        if run_id in plan.runs or os.path.exists(os.path.join(runs_dir, run_id + ".json")):
+            continue
+        data = remote.files.read(f"lineage/runs/{run_id}.json")
+        if data is None:
+            continue  # the record names a run its pusher never had
+        try:
+            decode_run_record(data, run_id)
+        except FormatError as exc:
+            raise FormatError(f"the remote's {exc.message}; nothing was pulled") from None
+        plan.runs[run_id + ".json"] = data
+
+
+def _collect_steps(ws: Workspace, remote: Remote, plan: _Plan) -> None:
+    steps_dir = os.path.join(ws.layout.lineage, "steps")
+    for file_name in sorted(remote.files.list("lineage/steps")):
+        if not is_step_file_name(file_name) or os.path.exists(os.path.join(steps_dir, file_name)):
+            continue
+        data = remote.files.read(f"lineage/steps/{file_name}")
+        if data is None:
+            continue
+        try:
+            decode_step_memory(data, file_name[:-5])
+        except FormatError as exc:
+            raise FormatError(f"the remote's {exc.message}; nothing was pulled") from None
+        plan.steps[file_name] = data
+
+
+def _write_new_files(directory: str, files: dict[str, bytes]) -> int:
+    os.makedirs(directory, exist_ok=True)
+    written = 0
+    for file_name, data in sorted(files.items()):
+        path = os.path.join(directory, file_name)
+        if not os.path.exists(path):
+            write_atomic(path, data, durable=True)
+            written += 1
+    return written
+
+
+def _apply_tags(
+    catalog: SnapshotCatalog, tags: dict[str, str], force: bool, report: PullReport
+) -> None:
+    local = catalog.tags()
+    for tag, target in sorted(tags.items()):
+        current = local.get(tag)
+        if current == target:
+            continue
+        if current is not None and not force:
+            report.conflicts.append(TagConflict(tag, current, target))
+            continue
+        catalog.set_tag(tag, target, force=True)
+        report.tags.append(tag)

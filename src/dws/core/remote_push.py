@@ -1,0 +1,284 @@
+"""Push: objects the remote lacks, then run records, snapshot records, and tags last.
+
+Everything is idempotent (objects and records are named by their content and written
+once), so an interrupted push is finished by running it again. Tags are the commit point;
+an existing remote tag naming another snapshot is moved only with ``force``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from dws.core.catalog import SnapshotCatalog
+from dws.core.remote_cache import RemoteCache
+from dws.core.remote_config import RemoteConfig, get_remote
+from dws.core.remote_open import check_same_workspace, open_remote
+from dws.core.remote_walk import run_parallel, snapshot_refs
+from dws.core.workspace import Workspace
+from dws.errors import DwsError, FormatError, UsageError
+from dws.model.digest import hash_bytes
+from dws.model.ids import is_object_id
+from dws.model.records import SnapshotRecord, encode_record
+from dws.model.runs import check_step_name, decode_run_record
+from dws.store.remote_base import Remote, RemoteChangedError
+
+
+@dataclass
+class TagConflict:
+    """A tag naming different snapshots here and on the remote."""
+
+    tag: str
+    local: str
+    remote: str
+
+
+@dataclass
+class PushReport:
+    """What a push did."""
+
+    remote: str
+    url: str
+    snapshots: list[str] = field(default_factory=list)
+    objects: int = 0
+    bytes: int = 0
+    runs: int = 0
+    steps: int = 0
+    tags: list[str] = field(default_factory=list)
+    conflicts: list[TagConflict] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def list_ids(remote: Remote, directory: str) -> dict[str, str]:
+    """id -> token of the ``<id>.json`` files of a remote directory."""
+    return {
+        name[:-5]: token
+        for name, token in remote.files.list(directory).items()
+        if name.endswith(".json") and is_object_id(name[:-5])
+    }
+
+
+def read_remote_tag(remote: Remote, tag: str) -> tuple[str, bytes] | None:
+    """(snapshot id, raw bytes) of a remote tag, or None when it is gone."""
+    data = remote.files.read(f"tags/{tag}")
+    if data is None:
+        return None
+    try:
+        value = data[:200].decode("ascii").strip()
+    except UnicodeDecodeError:
+        value = ""
+    if not is_object_id(value):
+        raise FormatError(f"the remote's tag {tag!r} does not hold a snapshot id")
+    return value, data
+
+
+def push(ws: Workspace, name: str | None = None, *, force: bool = False) -> PushReport:
+    """Send every snapshot the remote lacks, with its objects and lineage, then the tags."""
+    config = get_remote(ws, name)
+    with ws.locked("push"):
+        remote = open_remote(config, create=True)
+        try:
+            return _Push(ws, config, remote, force).run()
+        finally:
+            remote.close()
+
+
+class _Push:
+    def __init__(self, ws: Workspace, config: RemoteConfig, remote: Remote, force: bool) -> None:
+        self.ws = ws
+        self.remote = remote
+        self.force = force
+        self.catalog = SnapshotCatalog(ws.layout)
+        self.cache = RemoteCache(ws, config.name, config.url)
+        self.report = PushReport(config.name, config.url)
+
+    def run(self) -> PushReport:
+        self._identity()
+        remote_snapshots = set(list_ids(self.remote, "snapshots"))
+        local = [self.catalog.get(i) for i in self.catalog.ids()]
+        new = sorted(
+            (r for r in local if r.id not in remote_snapshots), key=lambda r: (r.created, r.id)
+        )
+        if new:
+            known = self.cache.known_objects(remote_snapshots)
+            complete, objects = self._collect(new, known)
+            self._send_objects(objects - known)
+            for record in complete:
+                self._send_runs(record)
+            for record in complete:
+                self.remote.files.create(f"snapshots/{record.id}.json", _record_bytes(record))
+                self.report.snapshots.append(record.id)
+            remote_snapshots.update(self.report.snapshots)
+            self.cache.add(self.report.snapshots, objects - known)
+        self._send_steps()
+        self._send_tags(remote_snapshots)
+        self.cache.save()
+        return self.report
+
+    # ---- identity ---------------------------------------------------------------------
+
+    def _identity(self) -> None:
+        """The remote must hold this workspace; an empty one gets its identity first.
+        resources.json follows the local one (last pusher wins)."""
+        marker = os.path.join(self.cache.directory, "identity")
+        resources = _read(self.ws.layout.resources_json)
+        stamp = f"{self.ws.info.id} {hash_bytes(resources)}"
+        if _read_text(marker) == stamp:
+            return
+        info = check_same_workspace(self.ws, self.remote)
+        if info is None:
+            self.remote.files.create("workspace.json", _read(self.ws.layout.workspace_json))
+        self.remote.files.write("resources.json", resources)
+        os.makedirs(self.cache.directory, exist_ok=True)
+        with open(marker, "w", encoding="ascii") as handle:
+            handle.write(stamp)
+
+    # ---- objects ----------------------------------------------------------------------
+
+    def _collect(
+        self, new: list[SnapshotRecord], known: set[str]
+    ) -> tuple[list[SnapshotRecord], set[str]]:
+        """The snapshots whose objects are all here, and the objects they need."""
+        store = self.ws.store
+        complete: list[SnapshotRecord] = []
+        needed: set[str] = set()
+        for done, record in enumerate(new, 1):
+            self.ws.progress("finding objects", done, len(new))
+            try:
+                refs = {ref.oid for ref in snapshot_refs(self.ws, record, store)}
+                absent = [oid for oid in refs - known if not store.has(oid)]
+            except DwsError as exc:
+                self.report.skipped[record.id] = exc.message
+                continue
+            if absent:
+                self.report.skipped[record.id] = (
+                    f"{len(absent)} of its objects are not in this workspace (it was pulled "
+                    "without them; `dws pull --snapshot` it first)"
+                )
+                continue
+            complete.append(record)
+            needed |= refs
+        return complete, needed
+
+    def _send_objects(self, candidates: set[str]) -> None:
+        missing = self.remote.missing(sorted(candidates))
+        store = self.ws.store
+        total = len(missing)
+        self.ws.progress("pushing objects", 0, total)
+        self.report.bytes = run_parallel(
+            missing,
+            lambda oid: self.remote.send(store, oid),
+            self.remote.workers,
+            lambda done: self.ws.progress("pushing objects", done, total),
+        )
+        self.report.objects = total
+        self.remote.objects.flush()  # durable before any record names them
+
+    # ---- lineage ----------------------------------------------------------------------
+
+    def _send_runs(self, record: SnapshotRecord) -> None:
+        for run_id in record.runs:
+            path = os.path.join(self.ws.layout.lineage, "runs", run_id + ".json")
+            try:
+                data = _read(path)
+            except FileNotFoundError:
+                continue  # a run the record names but this workspace never had
+            decode_run_record(data, run_id)
+            if self.remote.files.create(f"lineage/runs/{run_id}.json", data):
+                self.report.runs += 1
+
+    def _send_steps(self) -> None:
+        directory = os.path.join(self.ws.layout.lineage, "steps")
+        try:
+            local = sorted(n for n in os.listdir(directory) if n.endswith(".json"))
+        except FileNotFoundError:
+            return
+        if not local:
+            return
+        remote = self.remote.files.list("lineage/steps")
+        for file_name in local:
+            if file_name in remote or not is_step_file_name(file_name):
+                continue
+            data = _read(os.path.join(directory, file_name))
+            if self.remote.files.create(f"lineage/steps/{file_name}", data):
+                self.report.steps += 1
+
+    # ---- tags -------------------------------------------------------------------------
+
+    def _send_tags(self, remote_snapshots: set[str]) -> None:
+        local_tags = self.catalog.tags()
+        if not local_tags:
+            return
+        listed = self.remote.files.list("tags")
+        wrote = False
+        for tag, snapshot_id in local_tags.items():
+            if snapshot_id not in remote_snapshots:
+                continue
+            data = (snapshot_id + "\n").encode()
+            token = listed.get(tag)
+            if token is None:
+                if self.remote.files.create(f"tags/{tag}", data):
+                    self.report.tags.append(tag)
+                    wrote = True
+                else:
+                    self._conflict(tag, snapshot_id)
+                continue
+            cached = self.cache.tags.get(tag)
+            if cached is not None and cached[1] == token:
+                current, raw = cached[0], (cached[0] + "\n").encode()
+            else:
+                found = read_remote_tag(self.remote, tag)
+                if found is None:
+                    continue
+                current, raw = found
+                self.cache.tags[tag] = (current, token)
+            if current == snapshot_id:
+                continue
+            if not self.force:
+                self.report.conflicts.append(TagConflict(tag, snapshot_id, current))
+                continue
+            try:
+                self.remote.files.replace(f"tags/{tag}", data, raw)
+            except RemoteChangedError:
+                self._conflict(tag, snapshot_id)
+                continue
+            self.report.tags.append(tag)
+            wrote = True
+        if wrote:
+            listed = self.remote.files.list("tags")
+            for tag in self.report.tags:
+                if tag in listed:
+                    self.cache.tags[tag] = (local_tags[tag], listed[tag])
+
+    def _conflict(self, tag: str, snapshot_id: str) -> None:
+        found = read_remote_tag(self.remote, tag)
+        if found is not None and found[0] != snapshot_id:
+            self.report.conflicts.append(TagConflict(tag, snapshot_id, found[0]))
+
+
+def is_step_file_name(file_name: str) -> bool:
+    """True for ``<step>.json`` with a valid step name."""
+    if not file_name.endswith(".json"):
+        return False
+    try:
+        check_step_name(file_name[:-5])
+    except UsageError:
+        return False
+    return True
+
+
+def _record_bytes(record: SnapshotRecord) -> bytes:
+    return encode_record(record) + b"\n"
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="ascii") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError):
+        return None

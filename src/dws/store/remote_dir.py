@@ -1,0 +1,127 @@
+"""A remote in a local or mounted directory: the same layout as ``.dataworkspace/`` minus
+``local/``, objects in the same pack store the workspace uses."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+from filelock import FileLock, Timeout
+
+from dws.errors import DwsError, LockedError, UsageError
+from dws.store.fileio import TEMP_PREFIX, fsync_dir, temp_name, write_atomic, write_new_file
+from dws.store.packed import PackedObjectStore
+from dws.store.remote_base import (
+    MAX_FILE_BYTES,
+    Remote,
+    RemoteChangedError,
+    RemoteFiles,
+    check_key,
+)
+
+SUBDIRS = ("snapshots", "tags", "lineage/runs", "lineage/steps")
+LOCK_NAME = "lock"
+LOCK_WAIT_SECONDS = 10.0
+
+
+class DirectoryFiles(RemoteFiles):
+    """Metadata files of a directory remote; tag updates are serialised by a lock file."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> str:
+        return os.path.join(self.root, *check_key(key).split("/"))
+
+    def list(self, directory: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        try:
+            with os.scandir(self._path(directory)) as entries:
+                for entry in entries:
+                    if entry.name.startswith(TEMP_PREFIX) or not entry.is_file():
+                        continue
+                    st = entry.stat()
+                    out[entry.name] = f"{st.st_mtime_ns}:{st.st_size}:{st.st_ino}"
+        except FileNotFoundError:
+            pass
+        return out
+
+    def read(self, key: str) -> bytes | None:
+        try:
+            with open(self._path(key), "rb") as handle:
+                data = handle.read(MAX_FILE_BYTES + 1)
+        except (FileNotFoundError, IsADirectoryError):
+            return None
+        if len(data) > MAX_FILE_BYTES:
+            raise DwsError(f"remote file {key} is implausibly large")
+        return data
+
+    def create(self, key: str, data: bytes) -> bool:
+        path = self._path(key)
+        if os.path.exists(path):
+            return False
+        directory = os.path.dirname(path)
+        os.makedirs(directory, exist_ok=True)
+        tmp = temp_name(directory)
+        try:
+            write_new_file(tmp, data)
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            try:
+                os.link(tmp, path)  # fails if another writer got there first
+            except FileExistsError:
+                return False
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        fsync_dir(directory)
+        return True
+
+    def replace(self, key: str, data: bytes, expected: bytes | None) -> None:
+        with self.locked():
+            if self.read(key) != expected:
+                raise RemoteChangedError(f"{key} changed on the remote meanwhile; run again")
+            self.write(key, data)
+
+    def write(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_atomic(path, data, durable=True)
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._path(key))
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the remote's lock file (tag updates, gc)."""
+        lock = FileLock(os.path.join(self.root, LOCK_NAME))
+        try:
+            lock.acquire(timeout=LOCK_WAIT_SECONDS)
+        except Timeout:
+            raise LockedError(
+                f"the remote {self.root} is locked by another dws command; retry later"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+
+def open_directory_remote(root: str, *, create: bool) -> Remote:
+    """The remote at ``root``; with ``create``, make its layout when it is absent or empty."""
+    if not os.path.isdir(root):
+        if not create or os.path.lexists(root):
+            raise UsageError(f"remote directory {root} does not exist")
+        os.makedirs(root)
+    objects = os.path.join(root, "objects")
+    if not os.path.isdir(objects):
+        if not create:
+            raise UsageError(f"{root} is not a dws remote (no objects/ directory)")
+        if os.listdir(root):
+            raise UsageError(f"{root} is neither empty nor a dws remote; choose another place")
+        PackedObjectStore.create(objects)
+        for sub in SUBDIRS:
+            os.makedirs(os.path.join(root, sub), exist_ok=True)
+    return Remote(root, PackedObjectStore(objects), DirectoryFiles(root), workers=4)

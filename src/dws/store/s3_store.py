@@ -1,0 +1,357 @@
+"""An S3 remote: one key per object (``<prefix>/objects/ab/<62 hex>``) and the small files
+(records, tags, lineage) beside them. boto3 is loaded only when an S3 remote is opened.
+
+Objects are loose keys rather than packs: every object is then an independent, idempotent
+PUT that any number of pushers can repeat or interleave, gc deletes keys instead of
+rewriting packs that someone else may be reading, and a clone fetches exactly what it
+needs. Throughput on many small files comes from running transfers on a thread pool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from blake3 import blake3
+
+from dws.errors import DwsError
+from dws.model.digest import hash_bytes
+from dws.model.ids import check_object_id, is_object_id
+from dws.store.base import CorruptObjectError, ObjectMissingError, ObjectStore, PruneReport
+from dws.store.hashing import hash_file
+from dws.store.packed import PACK_THRESHOLD
+from dws.store.remote_base import (
+    MAX_FILE_BYTES,
+    Remote,
+    RemoteChangedError,
+    RemoteFiles,
+    check_key,
+)
+from dws.store.s3client import (
+    S3Location,
+    is_not_found,
+    make_client,
+    parse_s3_url,
+    resolve_endpoint,
+    s3_errors,
+)
+
+WORKERS = 16
+MULTIPART_THRESHOLD = 64 << 20
+MULTIPART_CHUNK = 16 << 20
+LIST_INSTEAD_OF_HEAD = 256  # more candidates than this: one listing beats a HEAD each
+_CHUNK = 1 << 20
+_PRECONDITION = {"PreconditionFailed", "ConditionalRequestConflict", "412"}
+
+
+def _code(exc: BaseException) -> str | None:
+    from dws.store.s3client import error_code
+
+    return error_code(exc)
+
+
+def _client_error() -> type[BaseException]:
+    from botocore.exceptions import ClientError
+
+    error: type[BaseException] = ClientError
+    return error
+
+
+class _S3:
+    """A client and a location, with error translation."""
+
+    def __init__(self, client: Any, location: S3Location, endpoint: str | None) -> None:
+        self.client = client
+        self.location = location
+        self.bucket = location.bucket
+        self.endpoint = endpoint
+
+    def errors(self, key: str | None = None) -> contextlib.AbstractContextManager[None]:
+        return s3_errors(self.bucket, key, self.endpoint)
+
+    def head(self, key: str) -> dict[str, Any] | None:
+        try:
+            response: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=key)
+            return response
+        except _client_error() as exc:
+            if is_not_found(exc):
+                return None
+            with self.errors(key):
+                raise
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        try:
+            response: dict[str, Any] = self.client.get_object(Bucket=self.bucket, Key=key)
+            return response
+        except _client_error() as exc:
+            if is_not_found(exc):
+                return None
+            with self.errors(key):
+                raise
+
+    def list(self, prefix: str, delimiter: str | None = None) -> Iterator[dict[str, Any]]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        options = {"Bucket": self.bucket, "Prefix": prefix}
+        if delimiter:
+            options["Delimiter"] = delimiter
+        with self.errors(prefix):
+            for page in paginator.paginate(**options):
+                yield from page.get("Contents", [])
+
+    def transfer_config(self) -> Any:
+        from boto3.s3.transfer import TransferConfig
+
+        return TransferConfig(
+            multipart_threshold=MULTIPART_THRESHOLD,
+            multipart_chunksize=MULTIPART_CHUNK,
+            max_concurrency=4,
+        )
+
+
+class S3ObjectStore(ObjectStore):
+    """Objects as keys ``<prefix>objects/ab/<rest>``; large ones uploaded in parts."""
+
+    def __init__(self, s3: _S3) -> None:
+        self.s3 = s3
+        self.prefix = s3.location.key("objects/")
+
+    def key(self, oid: str) -> str:
+        """The key of an object (the id is validated first)."""
+        check_object_id(oid)
+        return f"{self.prefix}{oid[:2]}/{oid[2:]}"
+
+    def has(self, oid: str) -> bool:
+        return self.s3.head(self.key(oid)) is not None
+
+    def put_bytes(self, data: bytes) -> str:
+        oid = hash_bytes(data)
+        key = self.key(oid)
+        with self.s3.errors(key):
+            self.s3.client.put_object(Bucket=self.s3.bucket, Key=key, Body=data)
+        return oid
+
+    def put_file(self, path: str) -> tuple[str, int]:
+        oid, size = hash_file(path)
+        if size <= MULTIPART_THRESHOLD:
+            with open(path, "rb") as handle:
+                data = handle.read()
+            if hash_bytes(data) != oid:
+                raise CorruptObjectError(oid)
+            return self.put_bytes(data), size
+        key = self.key(oid)
+        with self.s3.errors(key):
+            self.s3.client.upload_file(path, self.s3.bucket, key, Config=self.s3.transfer_config())
+        return oid, size
+
+    def get_bytes(self, oid: str) -> bytes:
+        response = self.s3.get(self.key(oid))
+        if response is None:
+            raise ObjectMissingError(oid)
+        with self.s3.errors(self.key(oid)):
+            data: bytes = response["Body"].read()
+        return data
+
+    def materialize(self, oid: str, dest: str, mode: int = 0o644) -> None:
+        key = self.key(oid)
+        if self.s3.head(key) is None:
+            raise ObjectMissingError(oid)
+        try:
+            with self.s3.errors(key):
+                self.s3.client.download_file(
+                    self.s3.bucket, key, dest, Config=self.s3.transfer_config()
+                )
+            os.chmod(dest, mode)
+            if hash_file(dest)[0] != oid:
+                raise CorruptObjectError(oid)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(dest)
+            raise
+
+    def size(self, oid: str) -> int:
+        response = self.s3.head(self.key(oid))
+        if response is None:
+            raise ObjectMissingError(oid)
+        return int(response["ContentLength"])
+
+    def listing(self) -> Iterator[tuple[str, int]]:
+        """(id, size) of every stored object."""
+        for item in self.s3.list(self.prefix):
+            rest = item["Key"][len(self.prefix) :]
+            oid = rest.replace("/", "", 1) if rest[2:3] == "/" else ""
+            if is_object_id(oid):
+                yield oid, int(item.get("Size", 0))
+
+    def iter_ids(self) -> Iterator[str]:
+        for oid, _ in self.listing():
+            yield oid
+
+    def delete(self, oid: str) -> None:
+        with self.s3.errors(self.key(oid)):
+            self.s3.client.delete_object(Bucket=self.s3.bucket, Key=self.key(oid))
+
+    def verify(self, oid: str) -> bool:
+        response = self.s3.get(self.key(oid))
+        if response is None:
+            raise ObjectMissingError(oid)
+        hasher = blake3()
+        with self.s3.errors(self.key(oid)):
+            for chunk in response["Body"].iter_chunks(_CHUNK):
+                hasher.update(chunk)
+        return str(hasher.hexdigest()) == oid
+
+    def prune(self, keep: Callable[[str], bool], *, dry_run: bool = False) -> PruneReport:
+        """Delete rejected objects, a thousand keys per request."""
+        report = PruneReport()
+        doomed = []
+        for oid, size in self.listing():
+            if not keep(oid):
+                report.removed += 1
+                report.removed_bytes += size
+                doomed.append(self.key(oid))
+        if dry_run:
+            return report
+        for start in range(0, len(doomed), 1000):
+            batch = [{"Key": key} for key in doomed[start : start + 1000]]
+            with self.s3.errors(self.prefix):
+                self.s3.client.delete_objects(
+                    Bucket=self.s3.bucket, Delete={"Objects": batch, "Quiet": True}
+                )
+        return report
+
+
+class S3Files(RemoteFiles):
+    """The small files of an S3 remote; writes that must not clobber use conditional PUTs
+    (``If-None-Match: *`` / ``If-Match: <etag>``), checked by re-reading where a server
+    ignores them."""
+
+    def __init__(self, s3: _S3) -> None:
+        self.s3 = s3
+
+    def _key(self, key: str) -> str:
+        return self.s3.location.key(check_key(key))
+
+    def list(self, directory: str) -> dict[str, str]:
+        prefix = self._key(directory) + "/"
+        out = {}
+        for item in self.s3.list(prefix, "/"):
+            name = item["Key"][len(prefix) :]
+            if name and "/" not in name:
+                out[name] = str(item.get("ETag", "")) + ":" + str(item.get("Size", ""))
+        return out
+
+    def read(self, key: str) -> bytes | None:
+        found = self._read(key)
+        return found[0] if found is not None else None
+
+    def _read(self, key: str) -> tuple[bytes, str] | None:
+        full = self._key(key)
+        response = self.s3.get(full)
+        if response is None:
+            return None
+        if int(response.get("ContentLength", 0)) > MAX_FILE_BYTES:
+            raise DwsError(f"remote file {key} is implausibly large")
+        with self.s3.errors(full):
+            data: bytes = response["Body"].read()
+        return data, str(response.get("ETag", ""))
+
+    def _put(self, key: str, data: bytes, **condition: str) -> bool:
+        """PUT with a condition; False when the server says it does not hold."""
+        full = self._key(key)
+        try:
+            self.s3.client.put_object(Bucket=self.s3.bucket, Key=full, Body=data, **condition)
+            return True
+        except _client_error() as exc:
+            if _code(exc) in _PRECONDITION:
+                return False
+            with self.s3.errors(full):
+                raise
+
+    def create(self, key: str, data: bytes) -> bool:
+        if self._read(key) is not None:
+            return False
+        if not self._put(key, data, IfNoneMatch="*"):
+            return False
+        found = self._read(key)
+        return found is not None and found[0] == data
+
+    def replace(self, key: str, data: bytes, expected: bytes | None) -> None:
+        if expected is None:
+            if not self.create(key, data):
+                raise RemoteChangedError(f"{key} appeared on the remote meanwhile; run again")
+            return
+        found = self._read(key)
+        if found is None or found[0] != expected:
+            raise RemoteChangedError(f"{key} changed on the remote meanwhile; run again")
+        if not self._put(key, data, IfMatch=found[1]):
+            raise RemoteChangedError(f"{key} changed on the remote meanwhile; run again")
+
+    def write(self, key: str, data: bytes) -> None:
+        self._put(key, data)
+
+    def delete(self, key: str) -> None:
+        full = self._key(key)
+        with self.s3.errors(full):
+            self.s3.client.delete_object(Bucket=self.s3.bucket, Key=full)
+
+
+class S3Remote(Remote):
+    """A remote on S3: presence checked by listing when many objects are in question, and
+    each object fetched with a single GET."""
+
+    def missing(self, oids: Iterable[str]) -> list[str]:
+        candidates = list(oids)
+        store = self.objects
+        assert isinstance(store, S3ObjectStore)
+        if len(candidates) > LIST_INSTEAD_OF_HEAD:
+            present = set(store.iter_ids())
+            return [oid for oid in candidates if oid not in present]
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            flags = list(pool.map(store.has, candidates))
+        return [oid for oid, there in zip(candidates, flags, strict=True) if not there]
+
+    def fetch(self, local: ObjectStore, tmp_dir: str, oid: str) -> int:
+        store = self.objects
+        assert isinstance(store, S3ObjectStore)
+        response = store.s3.get(store.key(oid))
+        if response is None:
+            raise ObjectMissingError(oid)
+        size = int(response["ContentLength"])
+        body = response["Body"]
+        with store.s3.errors(store.key(oid)):
+            if size <= PACK_THRESHOLD:
+                data: bytes = body.read()
+                if hash_bytes(data) != oid:
+                    raise CorruptObjectError(oid)
+                local.put_bytes(data)
+                return size
+            tmp = os.path.join(tmp_dir, f".dws-tmp.fetch-{oid[:16]}-{os.getpid()}")
+            try:
+                hasher = blake3()
+                with open(tmp, "wb") as handle:
+                    for chunk in body.iter_chunks(_CHUNK):
+                        hasher.update(chunk)
+                        handle.write(chunk)
+                if hasher.hexdigest() != oid:
+                    raise CorruptObjectError(oid)
+                got, _ = local.put_file(tmp)
+                if got != oid:
+                    raise CorruptObjectError(oid)
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        return size
+
+
+def open_s3_remote(url: str, endpoint_url: str | None, *, create: bool = False) -> S3Remote:
+    """Connect to the S3 remote at ``url`` (the bucket must exist; ``create`` is accepted
+    for symmetry: an S3 prefix needs no layout)."""
+    location = parse_s3_url(url)
+    client = make_client(endpoint_url, max_pool_connections=WORKERS + 4)
+    s3 = _S3(client, location, resolve_endpoint(endpoint_url))
+    with s3.errors():
+        client.head_bucket(Bucket=location.bucket)
+    return S3Remote(location.url.rstrip("/"), S3ObjectStore(s3), S3Files(s3), workers=WORKERS)
