@@ -8,6 +8,7 @@ from dws.cli.output import Output, human_bytes, short
 
 if TYPE_CHECKING:
     from dws.api import ResourceChanges
+    from dws.core.lineage.queries import StaleOutput
     from dws.model.records import SnapshotRecord
     from dws.model.treediff import Change
 
@@ -102,4 +103,44 @@ def state_summary(state: dict[str, Any]) -> str:
         count = state["files"]
         noun = "file" if count == 1 else "files"
         return f"{count} {noun}, {human_bytes(state.get('bytes'))}{kept}"
+    if "objects" in state and "manifest" in state:
+        count = state["objects"]
+        noun = "object" if count == 1 else "objects"
+        kept = " (hashes only)" if state.get("keep") == "hashes" else ""
+        return f"{count} {noun}, {human_bytes(state.get('bytes'))} in {state.get('url')}{kept}"
     return ", ".join(f"{k}={v}" for k, v in state.items())
+
+
+def run_json(record: Any) -> dict[str, Any]:
+    """A run record for --json (the record as stored)."""
+    import msgspec
+
+    result: dict[str, Any] = msgspec.to_builtins(record)
+    return result
+
+
+def stale_json(item: StaleOutput) -> dict[str, Any]:
+    """A stale output for --json."""
+    return {
+        "path": item.key,
+        "resource": item.output.resource,
+        "role": item.role.value,
+        "step": item.run.step,
+        "run": item.run.id,
+        "reasons": item.reasons,
+    }
+
+
+def print_stale(output: Output, stale: list[StaleOutput]) -> None:
+    """The stale outputs section of `dws status`."""
+    if not stale:
+        return
+    output.line(
+        f"stale outputs ({len(stale)}): an input or the code changed since they were made", "bold"
+    )
+    for item in stale[:MAX_LINES]:
+        why = "; ".join(item.reasons[:3]) + ("; ..." if len(item.reasons) > 3 else "")
+        output.line(f"  {item.key}  (step {item.run.step}: {why})", "yellow")
+    output.line(
+        "  rerun with `dws rerun PATH`; `dws clean --stale` deletes stale intermediate data"
+    )

@@ -6,10 +6,12 @@ from dws.errors import UsageError
 from dws.resources.base import Resource
 from dws.resources.git.resource import GitResource
 from dws.resources.local_files.resource import LocalFilesResource
+from dws.resources.s3.resource import S3Resource
 
 RESOURCE_TYPES: dict[str, type[Resource]] = {
     LocalFilesResource.type_name: LocalFilesResource,
     GitResource.type_name: GitResource,
+    S3Resource.type_name: S3Resource,
 }
 
 

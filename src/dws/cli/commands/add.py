@@ -22,12 +22,17 @@ if TYPE_CHECKING:
 @click.option("--name", help="Resource name (default: derived from the location).")
 @click.option(
     "--keep",
-    type=click.Choice(["content", "hashes"]),
-    default="content",
-    show_default=True,
-    help="'hashes' records hashes only (huge external data); restore then only verifies.",
+    type=click.Choice(["content", "hashes", "versions"]),
+    default=None,
+    help="'hashes' records hashes only (huge external data); restore then only verifies. "
+    "Default: 'content' for local-files, 'versions' for s3 (the bucket keeps the bytes).",
 )
 @click.option("--create", is_flag=True, help="Create the directory if it does not exist.")
+@click.option(
+    "--endpoint-url",
+    metavar="URL",
+    help="s3 only: the S3-compatible server (default: AWS_ENDPOINT_URL, else AWS).",
+)
 @click.option(
     "--path",
     "clone_path",
@@ -42,13 +47,16 @@ def add(
     location: str,
     role: str,
     name: str | None,
-    keep: str,
+    keep: str | None,
     create: bool,
+    endpoint_url: str | None,
     clone_path: str | None,
 ) -> None:
-    """Register a resource of TYPE (local-files or git) at LOCATION.
+    """Register a resource of TYPE (local-files, git or s3) at LOCATION.
 
     A git LOCATION is a repository's top directory, or a URL to clone (file:// too).
+    An s3 LOCATION is s3://bucket/prefix/; credentials come from the AWS environment
+    or profile and are never recorded.
 
     \b
     Examples:
@@ -57,6 +65,7 @@ def add(
       dws add local-files results --role results --create
       dws add git . --role code --name project
       dws add git https://github.com/org/lib.git --role code --name lib
+      dws add s3 s3://raw-bucket/events/ --role source-data --name events
     """
     from dws.model.paths import default_resource_name
     from dws.resources.git.urls import looks_like_url, name_from_url
@@ -64,18 +73,22 @@ def add(
     ws = state.open()
     is_url = type_name == "git" and looks_like_url(location)
     options: dict[str, Any] = {"keep": keep, "create": create}
+    if endpoint_url is not None:
+        if type_name != "s3":
+            raise click.UsageError("--endpoint-url applies to s3 resources only")
+        options["endpoint_url"] = endpoint_url
     if clone_path is not None:
         if type_name != "git":
             raise click.UsageError("--path applies to git URLs only")
         options["path"] = state.abspath(clone_path)
     if is_url and name is None:
         name = default_resource_name(name_from_url(location))
-    where_given = location if is_url else state.abspath(location)
+    where_given = location if is_url or type_name == "s3" else state.abspath(location)
     spec = ws.add_resource(type_name, where_given, role, name=name, **options)
     if state.output.json:
         state.output.emit_json(spec.to_json_obj())
     else:
-        where = spec.params.get("path", location)
+        where = spec.params.get("path") or spec.params.get("url") or location
         verb = "Cloned and added" if is_url else "Added"
         state.output.line(
             f"{verb} {spec.type} resource {spec.name!r} ({spec.role.value}) at {where}"
