@@ -1,0 +1,485 @@
+"""Discover the files a command read and wrote by running it under strace (Linux only).
+
+``strace_argv`` wraps a command; after it ran, ``parse_strace_log`` turns the log into a
+``TraceResult``. The parser is a pure function of the log text and the starting directory,
+so it is tested with synthetic logs. Paths are absolute and lexically normalised (symbolic
+links are not resolved). See docs/trace.md for what a trace can and cannot see.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import shutil
+import subprocess
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from dws.errors import UsageError
+
+# Only the calls that name, create, remove or execute files, change directory or create
+# processes (to learn who inherits which cwd). Probes (stat, access, readlink) are left out:
+# they read no content, and every traced call slows the command down. "?" marks calls that
+# some architectures lack, so strace does not refuse the list there.
+TRACED_CALLS = (
+    "?open,openat,?openat2,?creat,execve,?execveat,chdir,fchdir,"
+    "?rename,renameat,?renameat2,?link,linkat,?symlink,symlinkat,"
+    "?unlink,unlinkat,?mkdir,mkdirat,?rmdir,truncate,"
+    "clone,?clone3,?fork,?vfork"
+)
+MAX_WARNINGS = 100
+
+
+class StraceMissingError(UsageError):
+    """``--trace`` needs strace, which is not installed."""
+
+
+@dataclass
+class TraceResult:
+    """What a traced command did to files, as absolute normalised paths.
+
+    A path read and later written is an output: it is in ``written``, and in ``read`` only if
+    it was read before its first write. A path written and later removed during the run (a
+    temporary file) is in neither set, nor in ``removed``. ``directories`` marks the paths
+    known to be directories (listed with open(O_DIRECTORY) or created with mkdir)."""
+
+    read: set[str] = field(default_factory=set)
+    written: set[str] = field(default_factory=set)
+    removed: set[str] = field(default_factory=set)
+    directories: set[str] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
+
+
+def strace_argv(argv: list[str], log_path: str) -> list[str]:
+    """The command line that runs ``argv`` under strace, logging to ``log_path``."""
+    strace = shutil.which("strace")
+    if strace is None:
+        raise StraceMissingError(
+            "--trace needs strace, which is not installed: install it (Debian/Ubuntu: "
+            "apt install strace) or classify the arguments with -i/-o instead"
+        )
+    return [
+        strace,
+        *("-f", "-qq", "-y", "-s", "65535", "--seccomp-bpf"),
+        *("-e", "signal=none", "-e", f"trace={TRACED_CALLS}", "-o", log_path, "--"),
+        *argv,
+    ]
+
+
+def strace_unavailable_reason() -> str | None:
+    """Why ``--trace`` cannot work here (no strace, or ptrace refused), or None if it can."""
+    strace = shutil.which("strace")
+    if strace is None:
+        return "strace is not installed (apt install strace)"
+    try:
+        proc = subprocess.run(
+            [strace, "-f", "-qq", "-o", os.devnull, "--", "true"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"strace could not run: {exc}"
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines()
+        detail = lines[0] if lines else f"exit code {proc.returncode}"
+        return (
+            f"strace cannot trace here ({detail}); ptrace may be forbidden "
+            "(in a container, add --cap-add SYS_PTRACE)"
+        )
+    return None
+
+
+def parse_strace_log(path: str, cwd: str) -> TraceResult:
+    """Parse the log written by ``strace_argv``; ``cwd`` is where the command started."""
+
+    def lines() -> Iterator[str]:
+        # Latin-1 maps every byte to one character, so nothing in the log can fail to decode;
+        # strace escapes non-ASCII bytes in strings anyway.
+        with open(path, encoding="latin-1", newline="\n") as log:
+            yield from log
+
+    return _Tracer(cwd).run(lines)
+
+
+def parse_strace_text(text: str, cwd: str) -> TraceResult:
+    """``parse_strace_log`` over log text already in memory."""
+    return _Tracer(cwd).run(lambda: iter(text.split("\n")))
+
+
+# ---- decoding strace's notation ---------------------------------------------------------
+
+_SIMPLE_ESCAPES = {
+    "a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, "e": 27,
+    "\\": 92, '"': 34, "'": 39, "?": 63,
+}  # fmt: skip
+_ESCAPE_RE = re.compile(r"\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)", re.S)
+
+
+def decode_c_string(text: str) -> bytes:
+    """Bytes of a string as strace prints it, without the quotes: C escapes (``\\n``,
+    ``\\"``, ``\\\\``, octal ``\\303``, hex ``\\xc3``) decoded; other characters are taken
+    as the bytes they stand for (Latin-1)."""
+    out = bytearray()
+    pos = 0
+    for match in _ESCAPE_RE.finditer(text):
+        out += _raw_bytes(text[pos : match.start()])
+        code = match.group(1)
+        if code[0] == "x" and len(code) > 1:
+            out.append(int(code[1:], 16))
+        elif code[0] in "01234567":
+            out.append(int(code, 8) & 0xFF)
+        else:
+            out.append(_SIMPLE_ESCAPES.get(code, ord(code) & 0xFF))
+        pos = match.end()
+    out += _raw_bytes(text[pos:])
+    return bytes(out)
+
+
+def _raw_bytes(text: str) -> bytes:
+    """Unescaped text: Latin-1 when read from a log file, UTF-8 for text given as such."""
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape")
+
+
+_LINE_RE = re.compile(r"(?:\[pid\s+)?(\d+)\]?\s+(?:\d\d:\d\d:\d\d(?:\.\d+)?\s+)?(.*)", re.S)
+_UNFINISHED_RE = re.compile(r"(.*?)\s*<unfinished \.\.\.>\s*$", re.S)
+_RESUMED_RE = re.compile(r"<\.\.\. (\w+) resumed>\s?(.*)", re.S)
+_CALL_NAME_RE = re.compile(r"(\w+)\(")
+_TOKEN_RE = re.compile(
+    r'"(?:[^"\\]|\\.)*"(?:\.\.\.)?'  # a string, maybe truncated
+    r"|(?<=\w)<(?:[^>\\]|\\.)*>"  # an fd annotation (-y): 3</path>, AT_FDCWD</cwd>
+    r"|[(\[{]|[)\]}]|,"
+    r'|[^"(\[{)\]},<]+|<',
+    re.S,
+)
+_RETURN_RE = re.compile(r"\s*=\s*(-?\d+|0x[0-9a-fA-F]+|\?)(?:<((?:[^>\\]|\\.)*)>)?")
+_OPENERS = {"(", "[", "{"}
+_CLOSERS = {")", "]", "}"}
+_STRING_ARG_RE = re.compile(r'"((?:[^"\\]|\\.)*)"(\.\.\.)?', re.S)
+_FD_ARG_RE = re.compile(r"(AT_FDCWD|-?\d+)(?:<((?:[^>\\]|\\.)*)>)?", re.S)
+
+
+@dataclass
+class _Call:
+    """One completed system call: who made it, its raw arguments and its return value."""
+
+    line: int
+    pid: int
+    name: str
+    args: list[str]
+    result: int | None  # None: "?" or unparsable
+    result_path: str | None  # the -y annotation of a returned fd
+
+
+def _split_args(text: str) -> tuple[list[str], str] | None:
+    """Top-level arguments of ``name(args) rest`` and the rest; None if unbalanced."""
+    args: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for match in _TOKEN_RE.finditer(text):
+        token = match.group()
+        if token in _OPENERS:
+            depth += 1
+            if depth == 1:
+                continue
+        elif token in _CLOSERS:
+            depth -= 1
+            if depth == 0:
+                args.append("".join(current).strip())
+                return [a for a in args if a or len(args) > 1], text[match.end() :]
+        elif token == "," and depth == 1:
+            args.append("".join(current).strip())
+            current = []
+            continue
+        if depth >= 1:
+            current.append(token)
+    return None
+
+
+def _parse_call(line: int, pid: int, text: str) -> _Call | None:
+    name_match = _CALL_NAME_RE.match(text)
+    if name_match is None:
+        return None
+    split = _split_args(text[name_match.end() - 1 :])
+    if split is None:
+        return None
+    args, rest = split
+    ret = _RETURN_RE.match(rest)
+    if ret is None:
+        return None
+    value = ret.group(1)
+    result = None if value == "?" else int(value, 16 if value.startswith("0x") else 10)
+    annotation = ret.group(2)
+    result_path = os.fsdecode(decode_c_string(annotation)) if annotation is not None else None
+    return _Call(line, pid, name_match.group(1), args, result, result_path)
+
+
+def _string_arg(args: list[str], index: int) -> bytes | None:
+    if index >= len(args):
+        return None
+    match = _STRING_ARG_RE.fullmatch(args[index])
+    if match is None or match.group(2):
+        return None  # not a string, or truncated by -s
+    return decode_c_string(match.group(1))
+
+
+# ---- the state machine ------------------------------------------------------------------
+
+
+class _Cwd:
+    """A current directory; threads created with CLONE_FS share one."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
+_PROCESS_CALLS = {"clone", "clone3", "fork", "vfork"}
+_RELEVANT = _PROCESS_CALLS | {
+    "open", "openat", "openat2", "creat", "execve", "execveat", "chdir", "fchdir",
+    "rename", "renameat", "renameat2", "link", "linkat", "symlink", "symlinkat",
+    "unlink", "unlinkat", "mkdir", "mkdirat", "rmdir", "truncate",
+}  # fmt: skip
+_WRITE_FLAGS = {"O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC"}
+
+
+class _Tracer:
+    def __init__(self, cwd: str) -> None:
+        self.start = posixpath.normpath(cwd)
+        self.cwds: dict[int, _Cwd] = {}
+        self.parents: dict[int, tuple[int, bool]] = {}  # child -> (parent, shares cwd)
+        self.first_pid: int | None = None
+        self.physical: dict[str, str] = {}  # kernel path of an opened dir -> our path
+        self.ever_written: set[str] = set()
+        self.result = TraceResult()
+        self.dropped_warnings = 0
+
+    def run(self, lines: Callable[[], Iterable[str]]) -> TraceResult:
+        # Pass 1 learns parentage: a child's first lines often come before fork() returns
+        # in the parent, and the child starts in the parent's directory.
+        for call in self._calls(lines(), warn=False):
+            if call.name in _PROCESS_CALLS and call.result and call.result > 0:
+                shares = any("CLONE_FS" in arg for arg in call.args)
+                self.parents.setdefault(call.result, (call.pid, shares))
+        for call in self._calls(lines(), warn=True):
+            self._apply(call)
+        done = self.result
+        done.directories &= done.read | done.written | done.removed
+        if self.dropped_warnings:
+            done.warnings.append(f"... and {self.dropped_warnings} more warnings")
+        return done
+
+    def warn(self, message: str) -> None:
+        if len(self.result.warnings) < MAX_WARNINGS:
+            self.result.warnings.append(message)
+        else:
+            self.dropped_warnings += 1
+
+    def _calls(self, lines: Iterable[str], *, warn: bool) -> Iterator[_Call]:
+        pending: dict[int, str] = {}
+        for number, raw in enumerate(lines, 1):
+            line = raw.rstrip("\r\n")
+            if not line.strip():
+                continue
+            match = _LINE_RE.fullmatch(line)
+            pid, text = (int(match.group(1)), match.group(2)) if match else (-1, line)
+            if self.first_pid is None and (match or _CALL_NAME_RE.match(text)):
+                self.first_pid = pid
+            if text.startswith(("---", "+++")):
+                continue  # signals, exits
+            unfinished = _UNFINISHED_RE.fullmatch(text)
+            if unfinished:
+                pending[pid] = unfinished.group(1)
+                continue
+            resumed = _RESUMED_RE.fullmatch(text)
+            if resumed:
+                start = pending.pop(pid, None)
+                if start is None:
+                    if warn and resumed.group(1) in _RELEVANT:
+                        self.warn(f"line {number}: {resumed.group(1)} resumed but never started")
+                    continue
+                text = start + resumed.group(2)
+            name = _CALL_NAME_RE.match(text)
+            if name is None or name.group(1) not in _RELEVANT:
+                if warn and name is None:
+                    self.warn(f"line {number}: not understood: {line[:200]!r}")
+                continue
+            call = _parse_call(number, pid, text)
+            if call is None:
+                if warn:
+                    self.warn(f"line {number}: not understood: {line[:200]!r}")
+                continue
+            yield call
+
+    # -- directories --
+
+    def cwd_of(self, pid: int) -> _Cwd:
+        cell = self.cwds.get(pid)
+        if cell is not None:
+            return cell
+        parent = self.parents.get(pid)
+        if parent is not None and parent[0] != pid:
+            parent_cell = self.cwd_of(parent[0])
+            cell = parent_cell if parent[1] else _Cwd(parent_cell.path)
+        else:
+            if pid != self.first_pid:
+                self.warn(f"process {pid} has no known parent; assuming it started in {self.start}")
+            cell = _Cwd(self.start)
+        self.cwds[pid] = cell
+        return cell
+
+    def resolve(self, call: _Call, dirfd_index: int | None, path_index: int) -> str | None:
+        """The absolute path a call named, from its path argument and dirfd (or cwd)."""
+        raw = _string_arg(call.args, path_index)
+        if raw is None:
+            self.warn(f"line {call.line}: {call.name} has an unreadable or truncated path")
+            return None
+        path = os.fsdecode(raw)
+        if not path.startswith("/"):
+            base = self.cwd_of(call.pid).path
+            if dirfd_index is not None and dirfd_index < len(call.args):
+                base_or_none = self.dirfd_path(call, dirfd_index)
+                if base_or_none is None:
+                    return None
+                base = base_or_none
+            path = posixpath.join(base, path) if path else base
+        return _normalise(path)
+
+    def dirfd_path(self, call: _Call, index: int) -> str | None:
+        match = _FD_ARG_RE.fullmatch(call.args[index])
+        if match and match.group(1) == "AT_FDCWD":
+            return self.cwd_of(call.pid).path
+        if match and match.group(2) and match.group(2).startswith("/"):
+            physical = _normalise(os.fsdecode(decode_c_string(match.group(2))))
+            return self.physical.get(physical, physical)
+        self.warn(f"line {call.line}: {call.name} uses a directory fd with no known path")
+        return None
+
+    # -- effects --
+
+    def _apply(self, call: _Call) -> None:
+        if call.result is None or call.result < 0:
+            return  # failed or never completed
+        name = call.name
+        if name in _PROCESS_CALLS:
+            if call.result > 0 and call.result not in self.cwds:
+                shares = self.parents.get(call.result, (call.pid, False))[1]
+                parent_cell = self.cwd_of(call.pid)
+                self.cwds[call.result] = parent_cell if shares else _Cwd(parent_cell.path)
+        elif name in {"open", "openat", "openat2", "creat"}:
+            self._open(call)
+        elif name in {"execve", "execveat"}:
+            path = self.resolve(call, 0, 1) if name == "execveat" else self.resolve(call, None, 0)
+            if path:
+                self.read(path)
+        elif name in {"chdir", "fchdir"}:
+            self._chdir(call)
+        else:
+            self._change(call)
+
+    def _open(self, call: _Call) -> None:
+        if call.name == "creat":
+            path, flags = self.resolve(call, None, 0), {"O_CREAT", "O_WRONLY", "O_TRUNC"}
+        else:
+            at = call.name != "open"
+            path = self.resolve(call, 0 if at else None, 1 if at else 0)
+            flag_text = call.args[2 if at else 1] if len(call.args) > (2 if at else 1) else ""
+            if call.name == "openat2":
+                found = re.search(r"flags=([^,}]*)", flag_text)
+                flag_text = found.group(1) if found else ""
+            flags = {part.strip() for part in flag_text.split("|")}
+        if path is None:
+            return
+        physical = call.result_path
+        if flags & {"O_DIRECTORY", "O_PATH"} and physical and physical.startswith("/"):
+            self.physical.setdefault(_normalise(physical), path)
+        if "O_PATH" in flags or "O_TMPFILE" in flags:
+            return  # a handle, not content; an O_TMPFILE file gets its name from linkat
+        if "O_RDWR" in flags and not flags & {"O_CREAT", "O_TRUNC"}:
+            self.read(path)  # updated in place: its old content is read too
+        if flags & _WRITE_FLAGS:
+            self.write(path)
+        else:
+            self.read(path)
+            if "O_DIRECTORY" in flags:
+                self.result.directories.add(path)
+
+    def _chdir(self, call: _Call) -> None:
+        if call.name == "chdir":
+            path = self.resolve(call, None, 0)
+        else:
+            path = self.dirfd_path(call, 0) if call.args else None
+        if path is not None:
+            self.cwd_of(call.pid).path = path
+
+    def _change(self, call: _Call) -> None:
+        """Renames, links, removals, mkdir and truncate."""
+        name = call.name
+        if name in {"rename", "renameat", "renameat2"}:
+            at = name != "rename"
+            source = self.resolve(call, 0 if at else None, 1 if at else 0)
+            target = self.resolve(call, 2 if at else None, 3 if at else 1)
+            if source is None or target is None:
+                return
+            if name == "renameat2" and "RENAME_EXCHANGE" in "".join(call.args[4:]):
+                self.write(source)
+                self.write(target)
+            else:
+                self.move(source, target)
+        elif name in {"link", "linkat", "symlink", "symlinkat"}:
+            slots: dict[str, tuple[int | None, int]] = {"link": (None, 1), "linkat": (2, 3)}
+            slots["symlink"] = (None, 1)
+            dirfd, index = slots.get(name, (1, 2))
+            target = self.resolve(call, dirfd, index)
+            if target:
+                self.write(target)
+        elif name in {"unlink", "unlinkat", "rmdir"}:
+            path = self.resolve(call, 0, 1) if name == "unlinkat" else self.resolve(call, None, 0)
+            if path:
+                self.remove(path)
+        elif name in {"mkdir", "mkdirat"}:
+            path = self.resolve(call, 0, 1) if name == "mkdirat" else self.resolve(call, None, 0)
+            if path:
+                self.write(path)
+                self.result.directories.add(path)
+        elif name == "truncate":
+            path = self.resolve(call, None, 0)
+            if path:
+                self.write(path)
+
+    def read(self, path: str) -> None:
+        if path not in self.ever_written:
+            self.result.read.add(path)
+
+    def write(self, path: str) -> None:
+        self.ever_written.add(path)
+        self.result.written.add(path)
+        self.result.removed.discard(path)
+
+    def remove(self, path: str) -> None:
+        result = self.result
+        if path in result.written:
+            result.written.discard(path)
+            if path not in result.read:
+                return  # made during the run and gone again: a temporary file
+        result.removed.add(path)
+
+    def move(self, source: str, target: str) -> None:
+        """rename(): the target is written (with anything written under a renamed
+        directory moved along); the source is removed."""
+        prefix = source + "/"
+        moved = {p for p in self.result.written if p.startswith(prefix)}
+        for inner in moved:
+            self.result.written.discard(inner)
+            self.write(target + inner[len(source) :])
+        self.remove(source)
+        self.write(target)
+
+
+def _normalise(path: str) -> str:
+    """Lexical normalisation; a leading '//' (kept by POSIX normpath) becomes '/'."""
+    normal = posixpath.normpath(path)
+    return "/" + normal.lstrip("/") if normal.startswith("//") else normal
