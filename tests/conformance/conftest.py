@@ -13,7 +13,7 @@ import subprocess
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -59,6 +59,14 @@ class ResourceHarness(ABC):
     @abstractmethod
     def fresh(self) -> Resource:
         """A new resource object over the same data (as a new process would build)."""
+
+    # tests of the shared suite that cannot apply to this type: test name -> reason
+    not_applicable: ClassVar[dict[str, str]] = {}
+
+    @staticmethod
+    def fixtures(request: pytest.FixtureRequest) -> dict[str, Any]:
+        """Extra constructor arguments taken from other fixtures (a server, say)."""
+        return {}
 
 
 class LocalFilesHarness(ResourceHarness):
@@ -131,11 +139,96 @@ class GitHarness(LocalFilesHarness):
         return {k: v for k, v in found.items() if k != ".git" and not k.startswith(".git/")}
 
 
+_BYTES_IN_BUCKET = "the bytes stay in the bucket, not in the store (tests/s3 covers ETag checks)"
+_NOTHING_LOST = (
+    "a versioned bucket keeps every overwritten version, so restore loses nothing and "
+    "nothing is a conflict"
+)
+
+
+class S3Harness(ResourceHarness):
+    """An s3 resource over the prefix data/ of a fresh bucket on the tests' SeaweedFS
+    (versioned when keeping versions); the workspace store is a loose-object store."""
+
+    not_applicable: ClassVar[dict[str, str]] = {
+        "test_status_changes_carry_the_recorded_and_current_entries": (
+            "entries identify object versions, not content hashes"
+        ),
+        "test_unsaved_changes_are_conflicts": _NOTHING_LOST,
+        "test_without_a_base_every_overwritten_file_is_a_conflict": _NOTHING_LOST,
+        "test_restore_reports_missing_objects_before_touching_anything": (
+            "restore copies versions inside the bucket (tests/s3 removes a version instead)"
+        ),
+        "test_references_include_every_blob_when_keeping_content": _BYTES_IN_BUCKET,
+        "test_references_include_no_blob_when_keeping_hashes": (
+            "the manifest's per-key records are small blobs in either mode"
+        ),
+        "test_read_files_never_returns_corrupt_bytes": _BYTES_IN_BUCKET,
+        "test_export_of_a_corrupt_blob_fails": _BYTES_IN_BUCKET,
+        "test_restore_never_writes_a_corrupt_blob": _BYTES_IN_BUCKET,
+    }
+
+    @staticmethod
+    def fixtures(request: pytest.FixtureRequest) -> dict[str, Any]:
+        server = request.getfixturevalue("s3_server")
+        monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+        for key, value in server.env().items():
+            monkeypatch.setenv(key, value)
+        return {"server": server}
+
+    def __init__(self, tmp: Path, keep: str, server: Any) -> None:
+        from dws.resources.s3.resource import S3Resource
+
+        self._type = S3Resource
+        self.client = server.client()
+        self.bucket = server.make_bucket(versioned=keep == "content")
+        self.prefix = "data/"
+        self.workspace = tmp / "ws"
+        local = self.workspace / ".dataworkspace" / "local"
+        local.mkdir(parents=True)
+        self.store = LocalObjectStore.create(str(self.workspace / ".dataworkspace" / "objects"))
+        url = f"s3://{self.bucket}/{self.prefix}"
+        params = {"url": url, "keep": "versions" if keep == "content" else keep}
+        self.spec = ResourceSpec("data", "s3", Role.INTERMEDIATE_DATA, params)
+        self.context = ResourceContext(str(self.workspace), str(local), self.store, 0)
+        self.resource = self.fresh()
+
+    def fresh(self) -> Resource:
+        return self._type(self.spec, self.context)
+
+    def corrupt(self, oid: str, data: bytes) -> None:
+        raise NotImplementedError("not applicable to s3 resources")
+
+    def write(self, files: dict[str, bytes]) -> None:
+        for rel, data in files.items():
+            self.client.put_object(Bucket=self.bucket, Key=self.prefix + rel, Body=data)
+
+    def delete(self, path: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self.prefix + path)
+
+    def working_manifest(self) -> dict[str, Any]:
+        """Like ``manifest()`` of a directory holding the current objects as files."""
+        out: dict[str, Any] = {}
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                body = self.client.get_object(Bucket=self.bucket, Key=item["Key"])["Body"]
+                path = item["Key"][len(self.prefix) :]
+                out[path] = ("file", body.read(), False)
+                parts = path.split("/")
+                for depth in range(1, len(parts)):
+                    out["/".join(parts[:depth])] = ("dir", None, False)
+        return out
+
+
 HarnessFactory = Callable[..., ResourceHarness]
 
 RESOURCE_KINDS = [
     pytest.param(LocalFilesHarness, id="local-files"),
     pytest.param(GitHarness, id="git"),
+    pytest.param(S3Harness, id="s3"),
 ]
 
 
@@ -144,9 +237,13 @@ def make_harness(request: pytest.FixtureRequest, tmp_path: Path) -> HarnessFacto
     """``make_harness(keep="content")`` builds a harness of the parametrised type."""
     kind = request.param
     counter = iter(range(1000))
+    reason = kind.not_applicable.get(request.node.originalname)
+    if reason is not None:
+        pytest.skip(reason)
+    extra = kind.fixtures(request)
 
     def make(keep: str = "content") -> ResourceHarness:
-        harness: ResourceHarness = kind(tmp_path / f"h{next(counter)}", keep)
+        harness: ResourceHarness = kind(tmp_path / f"h{next(counter)}", keep, **extra)
         return harness
 
     return make
