@@ -1,0 +1,97 @@
+"""Fixtures for the remote tests: a small workspace with data, and a remote of each kind
+(a directory, and a bucket prefix on the SeaweedFS test server)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .support import Result, run_dws, write_files
+
+
+@dataclass
+class RemoteSpot:
+    """Where a test remote is and what a `dws` process needs to reach it."""
+
+    kind: str
+    url: str
+    env: dict[str, str] = field(default_factory=dict)
+    server: Any = None
+
+    def run(self, *args: str, cwd: Path | str, **kwargs: Any) -> Result:
+        """`dws ARGS` with this remote's environment."""
+        return run_dws(*args, cwd=cwd, env=self.env, **kwargs)
+
+    def ok(self, *args: str, cwd: Path | str) -> Result:
+        """`dws ARGS`, which must succeed."""
+        result = self.run(*args, cwd=cwd)
+        assert result.code == 0, (args, result.out, result.err)
+        return result
+
+    def json(self, *args: str, cwd: Path | str) -> Any:
+        """The --json output of a successful `dws ARGS`."""
+        return json.loads(self.ok(*args, "--json", cwd=cwd).out)
+
+
+@pytest.fixture
+def dir_remote(tmp_path: Path) -> RemoteSpot:
+    """A directory remote (not created yet: the first push makes it)."""
+    return RemoteSpot("dir", str(tmp_path / "remote"))
+
+
+@pytest.fixture
+def s3_remote(s3_server: Any) -> RemoteSpot:
+    """A fresh bucket prefix on the test SeaweedFS server."""
+    bucket = s3_server.make_bucket()
+    return RemoteSpot("s3", f"s3://{bucket}/team/ws", dict(s3_server.env()), s3_server)
+
+
+@pytest.fixture(params=["dir", "s3"])
+def remote(request: pytest.FixtureRequest) -> RemoteSpot:
+    """Each remote kind in turn."""
+    name = "dir_remote" if request.param == "dir" else "s3_remote"
+    spot: RemoteSpot = request.getfixturevalue(name)
+    return spot
+
+
+SAMPLE: dict[str, str | bytes] = {
+    "data/raw/a.csv": "x,y\n1,2\n",
+    "data/raw/sub/b.txt": "bee\n",
+    "data/raw/sub/deeper/c.bin": bytes(range(256)) * 3,
+    "data/raw/big.bin": os.urandom(300_000),
+    "data/raw/n é.txt": "non-ascii name\n",
+    "data/features/f.csv": "f\n1\n",
+    "results/metrics.json": '{"acc": 0.5}',
+}
+
+
+@pytest.fixture
+def make_workspace(tmp_path: Path) -> Callable[..., Path]:
+    """A workspace with source data, features and results, snapshotted as v1."""
+
+    def make(name: str = "ws", files: dict[str, str | bytes] | None = None) -> Path:
+        root = tmp_path / name
+        root.mkdir()
+        write_files(root, files or SAMPLE)
+        (root / "data/raw/run.sh").write_text("#!/bin/sh\n")
+        (root / "data/raw/run.sh").chmod(0o755)
+        os.symlink("a.csv", root / "data/raw/link")
+        (root / "data/raw/empty").mkdir()
+        for args in (
+            ["init"],
+            ["add", "local-files", "data/raw", "--role", "source-data", "--name", "raw"],
+            ["add", "local-files", "data/features", "--role", "intermediate-data"],
+            ["add", "local-files", "results", "--role", "results"],
+            ["snapshot", "v1", "-m", "first"],
+        ):
+            result = run_dws(*args, cwd=root)
+            assert result.code == 0, (args, result.err)
+        return root
+
+    return make
