@@ -391,3 +391,29 @@ def test_real_shell_child_in_another_directory(tmp_path: Path) -> None:
     assert under(result.written, work) == {"sub/y", "sub/made", "sub/made/deep"}
     assert under(result.removed, work) == {"old"}
     assert under(result.directories, work) == {"sub/made", "sub/made/deep"}
+
+
+SPAWNING_SCRIPT = """
+import os, subprocess, threading
+subprocess.run(["sh", "-c", "cat x > y"], cwd="sub", check=True)
+os.chdir("sub")
+worker = threading.Thread(target=lambda: open("from-thread", "w").close())
+worker.start()
+worker.join()
+"""
+
+
+@needs_strace
+def test_real_subprocess_cwd_and_threads(tmp_path: Path) -> None:
+    work = tmp_path / "w"
+    (work / "sub").mkdir(parents=True)
+    (work / "sub" / "x").write_text("x")
+    (work / "spawn.py").write_text(SPAWNING_SCRIPT)
+    result = traced(tmp_path, [sys.executable, "spawn.py"], work)
+    assert under(result.read, work) == {"spawn.py", "sub/x"}
+    assert under(result.written, work) == {"sub/y", "sub/from-thread"}
+
+
+def test_a_relative_start_directory_is_made_absolute() -> None:
+    result = parse('10 openat(AT_FDCWD, "f", O_RDONLY) = 3', cwd=".")
+    assert result.read == {os.path.join(os.getcwd(), "f")}

@@ -248,7 +248,7 @@ _WRITE_FLAGS = {"O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC"}
 
 class _Tracer:
     def __init__(self, cwd: str) -> None:
-        self.start = posixpath.normpath(cwd)
+        self.start = _normalise(os.path.abspath(cwd))
         self.cwds: dict[int, _Cwd] = {}
         self.parents: dict[int, tuple[int, bool]] = {}  # child -> (parent, shares cwd)
         self.first_pid: int | None = None
