@@ -78,7 +78,7 @@ def make_workspace(tmp_path: Path) -> Callable[..., Path]:
     def make(name: str = "ws", files: dict[str, str | bytes] | None = None) -> Path:
         root = tmp_path / name
         root.mkdir()
-        write_files(root, files or SAMPLE)
+        write_files(root, {**SAMPLE, **(files or {})})
         (root / "data/raw/run.sh").write_text("#!/bin/sh\n")
         (root / "data/raw/run.sh").chmod(0o755)
         os.symlink("a.csv", root / "data/raw/link")
