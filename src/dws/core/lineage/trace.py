@@ -74,7 +74,7 @@ def strace_unavailable_reason() -> str | None:
         return "strace is not installed (apt install strace)"
     try:
         proc = subprocess.run(
-            [strace, "-f", "-qq", "-o", os.devnull, "--", "true"],
+            strace_argv(["true"], os.devnull),
             capture_output=True,
             text=True,
             timeout=30,
@@ -260,11 +260,11 @@ class _Tracer:
     def run(self, lines: Callable[[], Iterable[str]]) -> TraceResult:
         # Pass 1 learns parentage: a child's first lines often come before fork() returns
         # in the parent, and the child starts in the parent's directory.
-        for call in self._calls(lines(), warn=False):
-            if call.name in _PROCESS_CALLS and call.result and call.result > 0:
+        for call in self._calls(lines(), _PROCESS_CALLS, warn=False):
+            if call.result and call.result > 0:
                 shares = any("CLONE_FS" in arg for arg in call.args)
                 self.parents.setdefault(call.result, (call.pid, shares))
-        for call in self._calls(lines(), warn=True):
+        for call in self._calls(lines(), _RELEVANT, warn=True):
             self._apply(call)
         done = self.result
         done.directories &= done.read | done.written | done.removed
@@ -278,7 +278,8 @@ class _Tracer:
         else:
             self.dropped_warnings += 1
 
-    def _calls(self, lines: Iterable[str], *, warn: bool) -> Iterator[_Call]:
+    def _calls(self, lines: Iterable[str], names: set[str], *, warn: bool) -> Iterator[_Call]:
+        """The completed calls named in ``names``, unfinished/resumed pairs joined."""
         pending: dict[int, str] = {}
         for number, raw in enumerate(lines, 1):
             line = raw.rstrip("\r\n")
@@ -303,7 +304,7 @@ class _Tracer:
                     continue
                 text = start + resumed.group(2)
             name = _CALL_NAME_RE.match(text)
-            if name is None or name.group(1) not in _RELEVANT:
+            if name is None or name.group(1) not in names:
                 if warn and name is None:
                     self.warn(f"line {number}: not understood: {line[:200]!r}")
                 continue
