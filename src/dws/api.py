@@ -26,11 +26,17 @@ from dws.model.records import ResourceSpec, SnapshotRecord
 from dws.resources.base import Resource
 
 if TYPE_CHECKING:
+    from dws.core.lineage.ops import CleanOutcome, RerunOutcome, RerunStep, SwapOutcome
+    from dws.core.lineage.queries import PathLineage, StaleOutput
+    from dws.core.lineage.runner import RunOutcome, RunPlan
+    from dws.core.lineage.step import Step
     from dws.core.remote_clone import CloneReport
     from dws.core.remote_config import RemoteConfig
     from dws.core.remote_maint import RemoteFsckReport, RemoteGcReport
     from dws.core.remote_pull import PullReport
     from dws.core.remote_push import PushReport
+    from dws.model.argclass import ArgKind, Classified
+    from dws.model.runs import RunRecord
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
@@ -213,6 +219,151 @@ class Workspace:
     def fsck(self, *, verify_content: bool = True) -> FsckReport:
         """Check records and objects."""
         return maintenance.fsck(self._ws, verify_content=verify_content)
+
+    # ---- lineage ----------------------------------------------------------------------
+
+    def plan_run(
+        self,
+        argv: list[str],
+        *,
+        cwd: str | None = None,
+        step: str | None = None,
+        inputs: list[str] | None = None,
+        outputs: list[str] | None = None,
+        params: list[str] | None = None,
+        ask: Callable[[Classified], ArgKind] | None = None,
+        allow_undecided: bool = False,
+    ) -> RunPlan:
+        """Classify a command line's arguments (DESIGN §5) without running anything."""
+        from dws.core.lineage.runner import plan_run
+
+        try:
+            return plan_run(
+                self._ws,
+                list(argv),
+                os.path.abspath(cwd or os.getcwd()),
+                step=step,
+                inputs=list(inputs or []),
+                outputs=list(outputs or []),
+                params=list(params or []),
+                ask=ask,
+                allow_undecided=allow_undecided,
+            )
+        finally:
+            self._ws.release()
+
+    def run(
+        self, plan: RunPlan, *, env: list[str] | None = None, trace: bool = False
+    ) -> RunOutcome:
+        """Run a planned command (stdio inherited) and write its run record."""
+        from dws.core.lineage.runner import execute
+
+        try:
+            return execute(self._ws, plan, env_names=list(env or []), trace=trace)
+        finally:
+            self._ws.release()
+
+    def step(
+        self,
+        name: str,
+        *,
+        inputs: list[str] | None = None,
+        outputs: list[str] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Step:
+        """A context manager recording a step run from Python (see docs/lineage.md)."""
+        from dws.core.lineage.step import Step
+
+        return Step(self._ws, name, list(inputs or []), list(outputs or []), dict(params or {}))
+
+    @_releasing
+    def runs(self) -> list[RunRecord]:
+        """Every run record, oldest first."""
+        from dws.core.lineage.catalog import RunCatalog
+
+        return RunCatalog(self._ws.layout).all()
+
+    @_releasing
+    def lineage(self, path: str, *, snapshot: str | None = None) -> PathLineage:
+        """The upstream tree of what is at ``path`` (now, or in ``snapshot``)."""
+        from dws.core.lineage import queries
+
+        ctx = queries.lineage_context(self._ws, snapshot)
+        return queries.show_path(ctx, path, os.getcwd())
+
+    @_releasing
+    def lineage_graph(
+        self, *, snapshot: str | None = None, everything: bool = False
+    ) -> dict[str, Any]:
+        """Steps and data as nodes, reads and writes as edges (JSON-ready)."""
+        from dws.core.lineage import queries
+
+        ctx = queries.lineage_context(self._ws, snapshot)
+        return queries.graph_document(ctx, queries.graph_runs(ctx, everything))
+
+    @_releasing
+    def lineage_runs(
+        self, *, snapshot: str | None = None, everything: bool = False
+    ) -> list[RunRecord]:
+        """The runs explaining the current state (or a snapshot's), or all of them."""
+        from dws.core.lineage import queries
+
+        ctx = queries.lineage_context(self._ws, snapshot)
+        return queries.graph_runs(ctx, everything)
+
+    @_releasing
+    def openlineage_events(
+        self, *, namespace: str | None = None, everything: bool = False
+    ) -> list[dict[str, Any]]:
+        """OpenLineage run events (START and COMPLETE/FAIL) for the recorded runs."""
+        from dws.core.lineage import queries
+        from dws.core.lineage.catalog import RunCatalog
+        from dws.core.lineage.openlineage import run_events
+
+        if everything:
+            records = RunCatalog(self._ws.layout).all()
+        else:
+            ctx = queries.lineage_context(self._ws)
+            records = queries.graph_runs(ctx, False)
+        name = self._ws.info.name
+        return list(run_events(records, namespace=namespace or name, workspace_name=name))
+
+    @_releasing
+    def stale(self) -> list[StaleOutput]:
+        """Outputs present now whose producing step is out of date."""
+        from dws.core.lineage import queries
+
+        return queries.stale_outputs(queries.lineage_context(self._ws))
+
+    @_releasing
+    def swap(self, name: str, target: str) -> SwapOutcome:
+        """Re-point source-data ``name`` at a directory, or at ``NAME@REF``'s version."""
+        from dws.core.lineage.ops import swap_source
+
+        return swap_source(self._ws, name, target, os.getcwd())
+
+    @_releasing
+    def clean_stale(self, *, dry_run: bool = False) -> CleanOutcome:
+        """Delete stale intermediate data (never results, source data or code)."""
+        from dws.core.lineage.ops import clean_stale
+
+        return clean_stale(self._ws, dry_run=dry_run)
+
+    @_releasing
+    def plan_rerun(self, path: str) -> list[RerunStep]:
+        """The steps that must run again to bring ``path`` up to date, in order."""
+        from dws.core.lineage.ops import plan_rerun
+
+        return plan_rerun(self._ws, path, os.getcwd())
+
+    @_releasing
+    def rerun(
+        self, plan: list[RerunStep], *, announce: Callable[[RunRecord], None] | None = None
+    ) -> RerunOutcome:
+        """Run a rerun plan; stops at the first failing step."""
+        from dws.core.lineage.ops import rerun
+
+        return rerun(self._ws, plan, announce=announce)
 
     # ---- remotes ----------------------------------------------------------------------
 

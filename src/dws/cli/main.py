@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
 
     verbose = any(arg in ("-v", "--verbose") for arg in (argv or sys.argv[1:]))
     try:
-        cli.main(args=argv, prog_name="dws", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="dws", standalone_mode=False)
     except DwsError as exc:
         if verbose:
             traceback.print_exc()
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         Output().error(f"internal error: {exc.__class__.__name__}: {exc} (rerun with -v)", [])
         sys.exit(1)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -24,12 +24,13 @@ def _wait_seconds() -> float:
 
 
 @contextlib.contextmanager
-def workspace_lock(lock_path: str, command: str) -> Iterator[None]:
-    """Hold the lock for the duration of a mutating command."""
+def workspace_lock(lock_path: str, command: str, *, at_least: float = 0.0) -> Iterator[None]:
+    """Hold the lock for the duration of a mutating command (waiting for it up to
+    DWS_LOCK_TIMEOUT seconds, or ``at_least``)."""
     holder_path = lock_path + ".holder"
     lock = FileLock(lock_path)
     try:
-        lock.acquire(timeout=_wait_seconds())
+        lock.acquire(timeout=max(_wait_seconds(), at_least))
     except Timeout:
         raise LockedError(
             f"workspace is locked by {_describe_holder(holder_path)}; "

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dws.core.workspace import Workspace
-from dws.errors import UsageError
+from dws.errors import NotFoundError, UsageError
 from dws.model.paths import check_resource_name, default_resource_name
 from dws.model.records import ResourceSpec
 from dws.model.roles import parse_role
@@ -144,3 +144,23 @@ def remove_resource(ws: Workspace, name: str) -> ResourceSpec:
         ws.resource(matching[0]).forget()
         ws.save_resource_specs([s for s in specs if s.name != name])
         return matching[0]
+
+
+def repoint_resource(ws: Workspace, name: str, location: str) -> tuple[ResourceSpec, ResourceSpec]:
+    """Point resource ``name`` at another directory (its type, role and options stay);
+    the old directory is not touched. Returns (old spec, new spec)."""
+    with ws.locked("swap"):
+        specs = ws.resource_specs()
+        old = next((s for s in specs if s.name == name), None)
+        if old is None:
+            raise NotFoundError(f"no resource named {name!r}")
+        kind = resource_type(old.type)
+        options = {key: value for key, value in old.params.items() if key != "path"}
+        params = kind.prepare_params(location, ws.root, {**options, "name": name})
+        new = ResourceSpec(old.name, old.type, old.role, {**old.params, **params})
+        resource = ws.resource(new)
+        if resource.local_path() is not None:
+            _check_overlap(ws, resource, [ws.resource(s) for s in specs if s.name != name])
+        ws.resource(old).forget()
+        ws.save_resource_specs([new if s.name == name else s for s in specs])
+        return old, new

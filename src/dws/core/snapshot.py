@@ -8,6 +8,7 @@ import socket
 from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
+from dws.core.lineage.queries import runs_explaining
 from dws.core.workspace import Workspace, utc_now
 from dws.model.ids import check_tag_name
 from dws.model.metrics import flatten_metrics
@@ -64,6 +65,7 @@ def take_snapshot(
             message=message[:MAX_MESSAGE],
             parent=parent,
             resources=states,
+            runs=runs_explaining(ws, resources, states),
             metrics=_metrics(ws, resources, states),
         ).with_id()
         ws.store.flush()  # one sync: everything the record references is durable first

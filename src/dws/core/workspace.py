@@ -190,9 +190,10 @@ class Workspace:
         return [self.resource(spec) for spec in specs]
 
     @contextlib.contextmanager
-    def locked(self, command: str) -> Iterator[None]:
-        """Hold the workspace lock while mutating."""
-        with workspace_lock(self.layout.local_file("lock"), command):
+    def locked(self, command: str, *, at_least: float = 0.0) -> Iterator[None]:
+        """Hold the workspace lock while mutating; wait at least ``at_least`` seconds for
+        it (e.g. to record a run that has already happened)."""
+        with workspace_lock(self.layout.local_file("lock"), command, at_least=at_least):
             yield
 
 

@@ -24,7 +24,7 @@ from dws.model.records import (
 )
 
 RunStatus = Literal["succeeded", "failed"]
-PathKind = Literal["file", "dir", "link", "missing"]
+PathKind = Literal["file", "dir", "symlink", "missing"]
 STEP_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 MAX_ARGV = 10_000
 
@@ -33,7 +33,7 @@ class PathVersion(msgspec.Struct, frozen=True):
     """A path inside a resource and the id of its content when the run saw it.
 
     ``path`` is relative to the resource root ("" is the root itself); ``id`` is a blob id
-    for a file, a tree id for a directory, the blob of the target for a symbolic link, and
+    for a file, a tree id for a directory, the hash of the link text for a symbolic link, and
     None when the path did not exist."""
 
     resource: str

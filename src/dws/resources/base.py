@@ -13,6 +13,7 @@ from dws.model.progress import Progress, no_progress
 from dws.model.records import ResourceSpec
 from dws.model.roles import Role
 from dws.model.treediff import Change
+from dws.resources.pathhash import MISSING, PathId, hash_path
 from dws.store.base import ObjectStore
 
 State = dict[str, Any]
@@ -158,3 +159,26 @@ class Resource(ABC):
 
     def forget(self) -> None:  # noqa: B027 - optional hook
         """Drop machine-local caches when the resource is removed."""
+
+    # ---- lineage ----------------------------------------------------------------------
+
+    def content_ids(self, paths: list[str], *, keep_trees: bool = False) -> dict[str, PathId]:
+        """(kind, id) of the current content of each path inside the resource ("" is its
+        root): a file's blob id, a directory's tree id (its trees stored when
+        ``keep_trees``), ("missing", None) for nothing there."""
+        root = self.local_path()
+        if root is None:
+            return dict.fromkeys(paths, MISSING)
+        store = self.context.store if keep_trees else None
+        return {
+            path: hash_path(os.path.join(root, path) if path else root, store) for path in paths
+        }
+
+    def recorded_ids(self, state: State, paths: list[str]) -> dict[str, PathId]:
+        """(kind, id) of each path in a recorded ``state``; paths the type cannot look up
+        are left out."""
+        return {}
+
+    def code_version(self) -> tuple[str | None, str | None, list[str]] | None:
+        """For a code resource: (commit, branch, uncommitted paths) now; else None."""
+        return None

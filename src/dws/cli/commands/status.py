@@ -6,7 +6,13 @@ import click
 
 from dws.cli.context import CliState, json_option, pass_state
 from dws.cli.output import short
-from dws.cli.render import print_changes, print_notes, resource_changes_json
+from dws.cli.render import (
+    print_changes,
+    print_notes,
+    print_stale,
+    resource_changes_json,
+    stale_json,
+)
 
 
 @click.command()
@@ -23,9 +29,16 @@ def status(state: CliState) -> None:
     with state.output.progress() as progress:
         ws.set_progress(progress)
         items = ws.status()
+        stale = ws.stale()
     out = state.output
     if out.json:
-        out.emit_json({"head": items.head, "resources": [resource_changes_json(i) for i in items]})
+        out.emit_json(
+            {
+                "head": items.head,
+                "resources": [resource_changes_json(i) for i in items],
+                "stale": [stale_json(s) for s in stale],
+            }
+        )
         return
     if not items:
         out.line("No resources yet (add one with `dws add local-files DIR --role ROLE`)")
@@ -44,3 +57,4 @@ def status(state: CliState) -> None:
             out.note(f"  warning: source data {item.name!r} changed since the last snapshot")
         for warning in item.warnings:
             out.note(f"  warning: {warning}")
+    print_stale(out, stale)

@@ -23,6 +23,7 @@ from dws.resources.git.recovery import save_unsaved
 from dws.resources.git.state import Capture, GitState, capture, remote_url
 from dws.resources.git.urls import looks_like_url
 from dws.resources.git.views import Commits, View, compare
+from dws.resources.git.worktree import read_work_state
 from dws.store.trees import store_loader
 
 
@@ -220,6 +221,12 @@ class GitResource(Resource):
             _, _, current = self._capture(store=False)
         base = GitState.parse(old) if old is not None else None
         return notes.status_notes(git, base, current.work)
+
+    def code_version(self) -> tuple[str | None, str | None, list[str]] | None:
+        if not os.path.isdir(self.local_path()):
+            return None
+        work = read_work_state(self._git(), self._excludes())
+        return work.head, work.branch, sorted(work.dirty)
 
     def ignore_suggestion(self, nested: list[str]) -> tuple[str, list[str]] | None:
         return setup.ignore_suggestion(self.local_path(), nested)

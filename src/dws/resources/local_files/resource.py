@@ -12,8 +12,8 @@ from typing import Any
 from dws.errors import DwsError, IntegrityError, UsageError
 from dws.model.ids import check_object_id
 from dws.model.roles import Role
-from dws.model.tree import EMPTY_TREE, EMPTY_TREE_ID, encode_tree
-from dws.model.treediff import Change, TreeLoader, diff_trees, walk_tree
+from dws.model.tree import EMPTY_TREE, EMPTY_TREE_ID, TreeEntry, encode_tree
+from dws.model.treediff import Change, TreeLoader, diff_trees, lookup, walk_tree
 from dws.resources.base import ObjectRef, Resource, RestorePlan, State
 from dws.resources.local_files.planner import check_plan
 from dws.resources.local_files.restorer import Restorer
@@ -26,6 +26,7 @@ from dws.resources.local_files.statcache import (
     is_racy,
     split_path,
 )
+from dws.resources.pathhash import MISSING, PathId, persist_trees
 from dws.store.fileio import sync_filesystem
 from dws.store.trees import store_loader
 
@@ -233,6 +234,35 @@ class LocalFilesResource(Resource):
             out.update(files=state.get("files"), bytes=state.get("bytes"))
         return out
 
+    # ---- lineage ----------------------------------------------------------------------
+
+    def content_ids(self, paths: list[str], *, keep_trees: bool = False) -> dict[str, PathId]:
+        """One stat-cache scan of the resource answers every path (a run over a large
+        unchanged input costs a stat pass, not a re-read)."""
+        if not os.path.isdir(self.local_path()):
+            return super().content_ids(paths, keep_trees=keep_trees)
+        scan = self._scan(store_blobs=False)
+        load = self._loader(scan)
+        out: dict[str, PathId] = {}
+        for path in paths:
+            entry = _entry_at(load, scan.root_id, path)
+            if entry is None:  # not there, or left out by .dwsignore: hash it directly
+                out.update(super().content_ids([path], keep_trees=keep_trees))
+                continue
+            if keep_trees and entry.is_dir:
+                persist_trees(self.context.store, load, entry.id)
+            out[path] = entry.kind, entry.id
+        return out
+
+    def recorded_ids(self, state: State, paths: list[str]) -> dict[str, PathId]:
+        root = self._tree_of(state)
+        load = self._loader()
+        out: dict[str, PathId] = {}
+        for path in paths:
+            entry = _entry_at(load, root, path)
+            out[path] = (entry.kind, entry.id) if entry is not None else MISSING
+        return out
+
     def forget(self) -> None:
         cache = self._cache()
         try:
@@ -274,3 +304,12 @@ def _remove_leftovers(root: str, leftovers: list[str]) -> None:
 def _matches(path: str, names: list[str]) -> bool:
     base = path.rsplit("/", 1)[-1]
     return any(fnmatch.fnmatchcase(base, pat) or fnmatch.fnmatchcase(path, pat) for pat in names)
+
+
+def _entry_at(load: TreeLoader, root_id: str | None, path: str) -> TreeEntry | None:
+    """The entry at ``path`` ("" is the root directory itself)."""
+    if root_id is None:
+        return None
+    if not path:
+        return TreeEntry("", "dir", root_id, 0)
+    return lookup(load, root_id, path)

@@ -1,0 +1,175 @@
+"""dws lineage show | graph | runs | export"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from dws.cli.context import CliState, json_option, pass_state
+from dws.cli.graphformats import to_dot, to_mermaid
+from dws.cli.output import Output, short
+from dws.cli.render import run_json
+
+if TYPE_CHECKING:
+    from dws.core.lineage.graph import Upstream
+    from dws.core.lineage.queries import PathLineage
+
+
+@click.group()
+def lineage() -> None:
+    """Where results came from: steps, inputs, code and parameters.
+
+    \b
+    Example:
+      dws lineage show results/metrics.json
+      dws lineage graph --format mermaid
+    """
+
+
+def _upstream_json(tree: Upstream) -> dict[str, Any]:
+    run = tree.run
+    return {
+        "step": run.step,
+        "run": run.id,
+        "argv": run.argv,
+        "ended": run.ended,
+        "params": run.params,
+        "code": [
+            {"resource": c.resource, "commit": c.commit, "dirty": bool(c.dirty)} for c in run.code
+        ],
+        "inputs": [
+            {
+                "resource": item.resource,
+                "path": item.path,
+                "id": item.id,
+                "produced_by": [_upstream_json(p) for p in producers],
+            }
+            for item, producers in tree.inputs
+        ],
+    }
+
+
+def _print_tree(out: Output, view: PathLineage, tree: Upstream, indent: str) -> None:
+    run = tree.run
+    params = ", ".join(f"{k}={v}" for k, v in run.params.items())
+    out.line(
+        f"{indent}step {run.step}  run {short(run.id)}  {run.ended[:19]}Z"
+        + (f"  [{params}]" if params else ""),
+        "bold",
+    )
+    for code in run.code:
+        dirty = " +uncommitted changes" if code.dirty else ""
+        out.line(f"{indent}  code {code.resource} @ {short(code.commit)}{dirty}")
+    for item, producers in tree.inputs:
+        origin = "" if producers else "  (source)" if item.id else "  (was missing)"
+        out.line(f"{indent}  ← {view.label(item)}  {short(item.id)}{origin}")
+        for producer in producers:
+            _print_tree(out, view, producer, indent + "      ")
+
+
+def _show_text(out: Output, view: PathLineage) -> None:
+    out.line(f"{view.key}  {short(view.current[1])}")
+    if not view.trees:
+        if view.last_writer is not None:
+            out.line(
+                f"  not what any run produced: step {view.last_writer.step} wrote it last "
+                f"(run {short(view.last_writer.id)}), and it has changed since"
+            )
+        else:
+            out.line("  no recorded run produced it (source data, or made outside `dws run`)")
+        return
+    for tree in view.trees:
+        _print_tree(out, view, tree, "  ")
+
+
+@lineage.command("show")
+@click.argument("path")
+@click.option("--snapshot", "snapshot", metavar="REF", help="As recorded in snapshot REF.")
+@json_option
+@pass_state
+def show(state: CliState, path: str, snapshot: str | None) -> None:
+    """The upstream tree of PATH: the steps that made it, their inputs with versions,
+    code commits and parameters, down to source data."""
+    ws = state.open()
+    view = ws.lineage(state.abspath(path), snapshot=snapshot)
+    out = state.output
+    if out.json:
+        out.emit_json(
+            {
+                "path": view.key,
+                "id": view.current[1],
+                "produced_by": [_upstream_json(t) for t in view.trees],
+            }
+        )
+        return
+    _show_text(out, view)
+
+
+@lineage.command("graph")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["dot", "mermaid", "json"]),
+    default="dot",
+    show_default=True,
+)
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Every successful run, not only those behind the current state.",
+)
+@click.option("--snapshot", "snapshot", metavar="REF", help="The lineage of snapshot REF.")
+@pass_state
+def graph(state: CliState, fmt: str, everything: bool, snapshot: str | None) -> None:
+    """The lineage graph: data → step → data."""
+    doc = state.open().lineage_graph(snapshot=snapshot, everything=everything)
+    if fmt == "json" or state.output.json:
+        state.output.emit_json(doc)
+    else:
+        sys.stdout.write(to_dot(doc) if fmt == "dot" else to_mermaid(doc))
+
+
+@lineage.command("runs")
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Include failed runs and runs not behind the current state.",
+)
+@json_option
+@pass_state
+def runs(state: CliState, everything: bool) -> None:
+    """List recorded runs, oldest first."""
+    ws = state.open()
+    records = ws.runs() if everything else ws.lineage_runs()
+    out = state.output
+    if out.json:
+        out.emit_json([run_json(r) for r in records])
+        return
+    rows = [
+        [short(r.id), r.step, r.status, str(r.exit_code), r.ended[:19], " ".join(r.argv)[:80]]
+        for r in records
+    ]
+    out.table(["run", "step", "status", "exit", "ended", "command"], rows)
+
+
+@lineage.command("export")
+@click.option(
+    "--format", "fmt", type=click.Choice(["openlineage"]), default="openlineage", show_default=True
+)
+@click.option(
+    "--namespace", default=None, help="OpenLineage job namespace (default: the workspace name)."
+)
+@click.option(
+    "--all", "everything", is_flag=True, help="Every run, not only those behind the current state."
+)
+@pass_state
+def export(state: CliState, fmt: str, namespace: str | None, everything: bool) -> None:
+    """Write run events, one JSON object per line, for an OpenLineage consumer."""
+    ws = state.open()
+    for event in ws.openlineage_events(namespace=namespace, everything=everything):
+        sys.stdout.write(json.dumps(event, ensure_ascii=False, sort_keys=True) + "\n")

@@ -1,0 +1,132 @@
+"""dws run"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from dws.cli.context import CliState, json_option, pass_state
+from dws.cli.output import short
+from dws.cli.render import run_json
+
+if TYPE_CHECKING:
+    from dws.core.lineage.runner import RunPlan
+    from dws.model.argclass import ArgKind, Classified
+
+
+def _asker(state: CliState) -> object:
+    """A question on the terminal for each ambiguous path, or None when not interactive."""
+    out = state.output
+    if out.batch or not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return None
+    from dws.model.argclass import ArgKind
+
+    def ask(item: Classified) -> ArgKind:
+        assert item.facts is not None
+        where = item.facts.role.value
+        answer = click.prompt(
+            f"{item.facts.key} exists in {where} and no step produced it: input or output?",
+            type=click.Choice(["i", "o", "input", "output"]),
+            err=True,
+        )
+        return ArgKind.INPUT if answer.startswith("i") else ArgKind.OUTPUT
+
+    return ask
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option(
+    "-n", "--name", "step", metavar="STEP", help="Step name (default: the script's name)."
+)
+@click.option("-i", "--input", "inputs", multiple=True, metavar="PATH", help="An input path.")
+@click.option("-o", "--output", "outputs", multiple=True, metavar="PATH", help="An output path.")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="A parameter.")
+@click.option(
+    "--env", "env", multiple=True, metavar="VAR", help="Record this environment variable."
+)
+@click.option("--trace", is_flag=True, help="Find inputs and outputs with strace (Linux).")
+@click.option("--dry-run", is_flag=True, help="Show how the arguments are classified; run nothing.")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@json_option
+@pass_state
+def run(
+    state: CliState,
+    step: str | None,
+    inputs: tuple[str, ...],
+    outputs: tuple[str, ...],
+    params: tuple[str, ...],
+    env: tuple[str, ...],
+    trace: bool,
+    dry_run: bool,
+    command: tuple[str, ...],
+) -> int:
+    """Run COMMAND and record its lineage: inputs, outputs, code and parameters.
+
+    Each argument is classified by where it points: a path in source-data is an
+    input, a file in a code resource is code, a missing path in intermediate-data or
+    results is an output, an existing one there is an input when an earlier step
+    produced it (asked about otherwise, on a terminal). Everything else is a parameter.
+    The command's exit code is dws's exit code.
+
+    \b
+    Example:
+      dws run -- python code/prepare.py data/raw/train.csv data/features/train.csv
+      dws run -n train -i data/features -o results/model.pkl -- python code/train.py
+    """
+    ws = state.open()
+    cwd = state.abspath(".")
+    plan = ws.plan_run(
+        list(command),
+        cwd=cwd,
+        step=step,
+        inputs=list(inputs),
+        outputs=list(outputs),
+        params=list(params),
+        ask=None if (dry_run or trace) else _asker(state),  # type: ignore[arg-type]
+        allow_undecided=dry_run or trace,
+    )
+    out = state.output
+    if dry_run:
+        _show_plan(state, plan)
+        return 0
+    outcome = ws.run(plan, env=list(env), trace=trace)
+    record = outcome.record
+    if out.json:
+        out.emit_json(run_json(record))
+    else:
+        status = "failed" if not record.succeeded else "recorded"
+        code = outcome.exit_code
+        out.note(
+            f"dws: step {record.step!r} run {short(record.id)} {status} (exit {code}): "
+            f"{len(record.inputs)} input(s), {len(record.outputs)} output(s)",
+            style="dim" if record.succeeded else "yellow",
+        )
+    return outcome.exit_code
+
+
+def _show_plan(state: CliState, plan: RunPlan) -> None:
+    out = state.output
+    rows = [[str(c.index), c.token, c.kind.value, c.reason] for c in plan.classified]
+    if out.json:
+        out.emit_json(
+            {
+                "step": plan.step,
+                "cwd": os.path.relpath(plan.cwd),
+                "arguments": [
+                    {"index": c.index, "token": c.token, "kind": c.kind.value, "reason": c.reason}
+                    for c in plan.classified
+                ],
+                "inputs": [i.key for i in plan.inputs],
+                "outputs": [o.key for o in plan.outputs],
+                "params": plan.params,
+            }
+        )
+        return
+    out.line(f"step {plan.step}")
+    out.table(["#", "argument", "kind", "why"], rows)
+    for label, items in (("inputs", plan.inputs), ("outputs", plan.outputs)):
+        out.line(f"{label}: " + (", ".join(i.key for i in items) or "none"))
+    out.line("params: " + (", ".join(f"{k}={v}" for k, v in plan.params.items()) or "none"))

@@ -1,0 +1,80 @@
+"""Run records and remembered step answers on disk (lineage/runs/, lineage/steps/)."""
+
+from __future__ import annotations
+
+import os
+
+from dws.core.layout import Layout
+from dws.errors import DwsError, NotFoundError
+from dws.model.ids import check_object_id, is_object_id
+from dws.model.records import encode_record
+from dws.model.runs import (
+    RunRecord,
+    StepMemory,
+    check_step_name,
+    decode_run_record,
+    decode_step_memory,
+)
+from dws.store.fileio import write_atomic
+
+
+class RunCatalog:
+    """The lineage/ directory of a workspace. Run records are write-once; step files
+    are replaced atomically."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.runs_dir = os.path.join(layout.lineage, "runs")
+        self.steps_dir = os.path.join(layout.lineage, "steps")
+        self.warnings: list[str] = []
+
+    def ids(self) -> list[str]:
+        """Ids of every run record present."""
+        try:
+            names = os.listdir(self.runs_dir)
+        except FileNotFoundError:
+            return []
+        return [n[:-5] for n in names if n.endswith(".json") and is_object_id(n[:-5])]
+
+    def get(self, run_id: str) -> RunRecord:
+        """Load and verify one run record."""
+        check_object_id(run_id, "run id")
+        try:
+            with open(os.path.join(self.runs_dir, run_id + ".json"), "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            raise NotFoundError(f"run {run_id[:12]} does not exist") from None
+        return decode_run_record(data, run_id)
+
+    def all(self) -> list[RunRecord]:
+        """Every valid run record, oldest first; a damaged one is skipped with a warning
+        (it must not hide the rest of the lineage)."""
+        records = []
+        for run_id in self.ids():
+            try:
+                records.append(self.get(run_id))
+            except DwsError as exc:
+                self.warnings.append(f"run record {run_id[:12]} skipped: {exc.message}")
+        return sorted(records, key=lambda r: (r.ended, r.started, r.id))
+
+    def put(self, record: RunRecord) -> None:
+        """Write a run record durably; write-once."""
+        os.makedirs(self.runs_dir, exist_ok=True)
+        path = os.path.join(self.runs_dir, record.id + ".json")
+        if not os.path.exists(path):
+            write_atomic(path, encode_record(record) + b"\n", durable=True)
+
+    def step_memory(self, step: str) -> StepMemory:
+        """The remembered answers for ``step`` (empty if none)."""
+        check_step_name(step)
+        try:
+            with open(os.path.join(self.steps_dir, step + ".json"), "rb") as handle:
+                return decode_step_memory(handle.read(), step)
+        except FileNotFoundError:
+            return StepMemory(step=step)
+
+    def save_step_memory(self, memory: StepMemory) -> None:
+        """Replace lineage/steps/<step>.json."""
+        check_step_name(memory.step)
+        os.makedirs(self.steps_dir, exist_ok=True)
+        path = os.path.join(self.steps_dir, memory.step + ".json")
+        write_atomic(path, encode_record(memory) + b"\n", durable=True)

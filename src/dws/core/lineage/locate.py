@@ -1,0 +1,131 @@
+"""Mapping command-line paths to resources, and looking up what is at a path now or in a
+snapshot (content ids, with one stat-cache scan per resource)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from dws.core.workspace import Workspace
+from dws.model.paths import META_DIR_NAME
+from dws.model.records import ResourceSnapshot
+from dws.model.runs import PathVersion
+from dws.resources.base import Resource
+from dws.resources.pathhash import MISSING, PathId
+
+PathKey = tuple[str, str]  # (resource name, path inside it)
+
+
+@dataclass(frozen=True)
+class Located:
+    """A path inside a resource; ``key`` is how users see it (workspace-relative)."""
+
+    resource: Resource
+    path: str
+    key: str
+
+
+class PathLocator:
+    """Finds the resource a path lies in (the innermost one: a data directory inside a
+    code repository belongs to the data resource)."""
+
+    def __init__(self, ws: Workspace, resources: list[Resource]) -> None:
+        self.root = os.path.realpath(ws.root)
+        self.meta = os.path.join(self.root, META_DIR_NAME)
+        self.resources = {r.name: r for r in resources}
+        roots = []
+        for resource in resources:
+            local = resource.local_path()
+            if local:
+                roots.append((os.path.realpath(local), resource))
+        self._roots = sorted(roots, key=lambda item: len(item[0]), reverse=True)
+
+    def locate(self, token: str, cwd: str) -> Located | None:
+        """The resource path ``token`` (relative to ``cwd``) names, or None."""
+        if not token or "\x00" in token:
+            return None
+        path = os.path.normpath(os.path.join(cwd, os.path.expanduser(token)))
+        parent, name = os.path.split(path)
+        real = os.path.join(os.path.realpath(parent), name) if name else os.path.realpath(path)
+        if name == "..":
+            real = os.path.realpath(path)
+        if real == self.meta or real.startswith(self.meta + os.sep):
+            return None
+        for root, resource in self._roots:
+            if real == root or real.startswith(root + os.sep):
+                rel = os.path.relpath(real, root).replace(os.sep, "/")
+                rel = "" if rel == "." else rel
+                return Located(resource, rel, self.key(resource, rel))
+        return None
+
+    def key(self, resource: Resource, path: str) -> str:
+        """Workspace-relative path of ``path`` inside ``resource`` (absolute if outside)."""
+        local = resource.local_path() or resource.name
+        full = os.path.join(os.path.realpath(local), path) if path else os.path.realpath(local)
+        rel = os.path.relpath(full, self.root)
+        return full if rel.startswith("..") else rel.replace(os.sep, "/")
+
+    def label(self, item: PathVersion) -> str:
+        """How a recorded path is shown: workspace-relative when its resource still exists."""
+        resource = self.resources.get(item.resource)
+        return self.key(resource, item.path) if resource is not None else item.label
+
+
+class CurrentIds:
+    """Content ids of resource paths as they are now; each resource is scanned at most
+    once per batch of questions, and answers are remembered."""
+
+    def __init__(self, resources: dict[str, Resource], *, keep_trees: bool = False) -> None:
+        self.resources = resources
+        self.keep_trees = keep_trees
+        self._known: dict[PathKey, PathId] = {}
+
+    def forget(self) -> None:
+        """Drop remembered answers (after a command changed files)."""
+        self._known.clear()
+
+    def get(self, keys: Iterable[PathKey]) -> dict[PathKey, PathId]:
+        """Answer every key (a resource no longer registered answers 'missing')."""
+        wanted = [k for k in dict.fromkeys(keys) if k not in self._known]
+        by_resource: dict[str, list[str]] = {}
+        for name, path in wanted:
+            by_resource.setdefault(name, []).append(path)
+        for name, paths in by_resource.items():
+            resource = self.resources.get(name)
+            if resource is None:
+                self._known.update({(name, p): MISSING for p in paths})
+                continue
+            found = resource.content_ids(paths, keep_trees=self.keep_trees)
+            self._known.update({(name, p): found.get(p, MISSING) for p in paths})
+        return self._known
+
+    def one(self, key: PathKey) -> PathId:
+        """The answer for one key."""
+        return self.get([key])[key]
+
+
+class RecordedIds(CurrentIds):
+    """Content ids of resource paths as a snapshot recorded them."""
+
+    def __init__(self, resources: dict[str, Resource], states: dict[str, ResourceSnapshot]) -> None:
+        super().__init__(resources)
+        self.states = states
+
+    def get(self, keys: Iterable[PathKey]) -> dict[PathKey, PathId]:
+        wanted = [k for k in dict.fromkeys(keys) if k not in self._known]
+        by_resource: dict[str, list[str]] = {}
+        for name, path in wanted:
+            by_resource.setdefault(name, []).append(path)
+        for name, paths in by_resource.items():
+            resource = self.resources.get(name)
+            recorded = self.states.get(name)
+            found: dict[str, PathId] = {}
+            if (
+                resource is not None
+                and recorded is not None
+                and recorded.type == resource.spec.type
+            ):
+                found = resource.recorded_ids(recorded.state, paths)
+            self._known.update({(name, p): found.get(p, MISSING) for p in paths})
+        return self._known

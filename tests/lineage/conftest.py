@@ -1,0 +1,96 @@
+"""Fixtures of the lineage tests: a workspace that is its own git repository (the code
+resource) with source, intermediate and results directories, and three tiny stdlib-only
+pipeline scripts: prepare -> train -> evaluate."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import dws
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+PREPARE = """\
+import sys
+src, dst = sys.argv[1], sys.argv[2]
+rows = [line.strip() for line in open(src) if line.strip()]
+with open(dst, "w") as out:
+    out.write("\\n".join(r.upper() for r in rows) + "\\n")
+"""
+
+TRAIN = """\
+import json, os, sys
+args = sys.argv[1:]
+epochs = int(args[args.index("--epochs") + 1]) if "--epochs" in args else 1
+features = "data/features"
+total = sum(len(open(os.path.join(features, n)).read()) for n in sorted(os.listdir(features)))
+open("results/model.txt", "w").write(f"{total * epochs}\\n")
+json.dump({"size": total, "epochs": epochs}, open("results/metrics.json", "w"))
+"""
+
+EVALUATE = """\
+import json, sys
+model = int(open(sys.argv[1]).read())
+json.dump({"score": model % 97}, open(sys.argv[2], "w"))
+"""
+
+FAIL = """\
+import sys
+open(sys.argv[1], "w").write("partial")
+sys.exit(3)
+"""
+
+
+def git(root: Path, *args: str) -> str:
+    """Run git in ``root``."""
+    proc = subprocess.run(
+        ["git", "-c", "init.defaultBranch=main", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **GIT_ENV},
+        check=True,
+    )
+    return proc.stdout
+
+
+@pytest.fixture(autouse=True)
+def _isolated_git(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in GIT_ENV.items():
+        monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path) -> Path:
+    """The pipeline workspace, nothing run yet."""
+    root = tmp_path / "pipe"
+    for sub in ("code", "data/raw", "data/features", "results"):
+        (root / sub).mkdir(parents=True)
+    (root / "code/prepare.py").write_text(PREPARE)
+    (root / "code/train.py").write_text(TRAIN)
+    (root / "code/evaluate.py").write_text(EVALUATE)
+    (root / "code/fail.py").write_text(FAIL)
+    (root / "data/raw/train.csv").write_text("a,b\n1,2\n3,4\n")
+    (root / ".gitignore").write_text("/data/\n/results/\n")
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "code")
+    ws = dws.Workspace.init(str(root))
+    ws.add_resource("local-files", str(root / "data/raw"), "source-data", name="raw")
+    ws.add_resource(
+        "local-files", str(root / "data/features"), "intermediate-data", name="features"
+    )
+    ws.add_resource("local-files", str(root / "results"), "results", name="results")
+    ws.add_resource("git", str(root), "code", name="code")
+    return root

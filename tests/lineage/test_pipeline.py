@@ -1,0 +1,266 @@
+"""A three-step pipeline through the `dws` command: run records, lineage show/graph,
+staleness after a source change, swap, clean, rerun, failed runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cli.cli_support import run_dws
+
+PREPARE = (
+    "run",
+    "--",
+    "python3",
+    "code/prepare.py",
+    "data/raw/train.csv",
+    "data/features/train.csv",
+)
+TRAIN = (
+    "run", "-n", "train", "-i", "data/features", "-o", "results/model.txt",
+    "-o", "results/metrics.json", "--", "python3", "code/train.py", "--epochs", "2",
+)  # fmt: skip
+EVALUATE = ("run", "--", "python3", "code/evaluate.py", "results/model.txt", "results/eval.json")
+
+
+def dws_json(root: Path, *args: str) -> object:
+    result = run_dws("--json", *args, cwd=root)
+    assert result.code == 0, result.err
+    return json.loads(result.out)
+
+
+def run_all(root: Path) -> None:
+    for argv in (PREPARE, TRAIN, EVALUATE):
+        result = run_dws(*argv, cwd=root)
+        assert result.code == 0, result.err
+
+
+def records(root: Path) -> list[dict]:
+    runs = root / ".dataworkspace/lineage/runs"
+    return [json.loads(p.read_text()) for p in sorted(runs.iterdir())]
+
+
+def stale_paths(root: Path) -> list[str]:
+    doc = dws_json(root, "status")
+    assert isinstance(doc, dict)
+    return sorted(item["path"] for item in doc["stale"])
+
+
+def test_run_records_classify_and_hash(pipeline: Path) -> None:
+    run_all(pipeline)
+    by_step = {r["step"]: r for r in records(pipeline)}
+    assert set(by_step) == {"prepare", "train", "evaluate"}
+    prepare = by_step["prepare"]
+    assert prepare["status"] == "succeeded" and prepare["exit_code"] == 0
+    inputs = {(i["resource"], i["path"]) for i in prepare["inputs"]}
+    assert inputs == {("raw", "train.csv"), ("code", "code/prepare.py")}
+    assert [(o["resource"], o["path"]) for o in prepare["outputs"]] == [("features", "train.csv")]
+    from blake3 import blake3
+
+    written = (pipeline / "data/features/train.csv").read_bytes()
+    assert prepare["outputs"][0]["id"] == blake3(written).hexdigest()
+    assert by_step["train"]["params"] == {"epochs": "2"}
+    assert {i["resource"]: i["kind"] for i in by_step["train"]["inputs"]}["features"] == "dir"
+    # evaluate's model.txt exists and an earlier step produced it: an input
+    evaluate = by_step["evaluate"]
+    assert ("results", "model.txt") in {(i["resource"], i["path"]) for i in evaluate["inputs"]}
+    assert [o["path"] for o in evaluate["outputs"]] == ["eval.json"]
+    code = prepare["code"][0]
+    assert code["resource"] == "code" and len(code["commit"]) == 40 and code["dirty"] == []
+
+
+def test_lineage_show_goes_down_to_source(pipeline: Path) -> None:
+    run_all(pipeline)
+    doc = dws_json(pipeline, "lineage", "show", "results/eval.json")
+    assert isinstance(doc, dict)
+    (evaluate,) = doc["produced_by"]
+    assert evaluate["step"] == "evaluate"
+    model = next(i for i in evaluate["inputs"] if i["path"] == "model.txt")
+    (train,) = model["produced_by"]
+    assert train["step"] == "train" and train["params"] == {"epochs": "2"}
+    features = next(i for i in train["inputs"] if i["resource"] == "features")
+    (prepare,) = features["produced_by"]
+    assert prepare["step"] == "prepare"
+    raw = next(i for i in prepare["inputs"] if i["resource"] == "raw")
+    assert raw["produced_by"] == []
+    text = run_dws("lineage", "show", "results/eval.json", cwd=pipeline)
+    assert "step prepare" in text.out and "data/raw/train.csv" in text.out
+
+
+def test_graph_formats(pipeline: Path) -> None:
+    run_all(pipeline)
+    doc = dws_json(pipeline, "lineage", "graph", "--format", "json")
+    assert isinstance(doc, dict)
+    steps = sorted(n["step"] for n in doc["nodes"] if n["type"] == "step")
+    assert steps == ["evaluate", "prepare", "train"]
+    dot = run_dws("lineage", "graph", "--format", "dot", cwd=pipeline)
+    assert dot.code == 0 and dot.out.startswith("digraph lineage {") and "->" in dot.out
+    mermaid = run_dws("lineage", "graph", "--format", "mermaid", cwd=pipeline)
+    assert mermaid.out.startswith("flowchart LR") and "-->" in mermaid.out
+
+
+def test_source_change_makes_everything_downstream_stale(pipeline: Path) -> None:
+    run_all(pipeline)
+    assert stale_paths(pipeline) == []
+    (pipeline / "data/raw/train.csv").write_text("a,b\n5,6\n")
+    assert stale_paths(pipeline) == [
+        "data/features/train.csv",
+        "results/eval.json",
+        "results/metrics.json",
+        "results/model.txt",
+    ]
+    # back to the very same bytes: nothing is stale (hashes, not timestamps)
+    (pipeline / "data/raw/train.csv").write_text("a,b\n1,2\n3,4\n")
+    assert stale_paths(pipeline) == []
+
+
+def test_code_change_makes_its_outputs_stale(pipeline: Path) -> None:
+    run_all(pipeline)
+    (pipeline / "code/evaluate.py").write_text((pipeline / "code/evaluate.py").read_text() + "\n")
+    assert stale_paths(pipeline) == ["results/eval.json"]
+
+
+def test_rerun_brings_outputs_up_to_date_in_order(pipeline: Path) -> None:
+    run_all(pipeline)
+    (pipeline / "data/raw/train.csv").write_text("a,b\n7,8\n9,10\n11,12\n")
+    plan = dws_json(pipeline, "rerun", "--dry-run", "results/eval.json")
+    assert isinstance(plan, dict)
+    assert [s["step"] for s in plan["steps"]] == ["prepare", "train", "evaluate"]
+    result = run_dws("rerun", "results/eval.json", cwd=pipeline)
+    assert result.code == 0, result.err
+    assert stale_paths(pipeline) == []
+    assert (pipeline / "data/features/train.csv").read_text() == "A,B\n7,8\n9,10\n11,12\n"
+    again = run_dws("rerun", "results/eval.json", cwd=pipeline)
+    assert again.code == 0 and "up to date" in again.out
+
+
+def test_clean_deletes_only_stale_intermediate_data(pipeline: Path) -> None:
+    run_all(pipeline)
+    (pipeline / "data/raw/train.csv").write_text("a,b\n0,0\n")
+    dry = dws_json(pipeline, "clean", "--stale", "--dry-run")
+    assert isinstance(dry, dict) and dry["removed"] == ["data/features/train.csv"]
+    assert (pipeline / "data/features/train.csv").exists()
+    result = run_dws("clean", "--stale", cwd=pipeline)
+    assert result.code == 0, result.err
+    assert not (pipeline / "data/features/train.csv").exists()
+    assert (pipeline / "results/model.txt").exists()  # results are never cleaned
+    assert (pipeline / "data/raw/train.csv").exists()
+    # the cleaned file is made again by rerun
+    assert run_dws("rerun", "results/eval.json", cwd=pipeline).code == 0
+    assert (pipeline / "data/features/train.csv").read_text() == "A,B\n0,0\n"
+
+
+def test_swap_repoints_source_and_back_to_a_snapshot(pipeline: Path, tmp_path: Path) -> None:
+    run_all(pipeline)
+    assert run_dws("snapshot", "v1", cwd=pipeline).code == 0
+    other = tmp_path / "raw-2026-11"
+    other.mkdir()
+    (other / "train.csv").write_text("a,b\n2,3\n")
+    doc = dws_json(pipeline, "swap", "raw", str(other))
+    assert isinstance(doc, dict)
+    assert "data/features/train.csv" in [s["path"] for s in doc["stale"]] or doc["stale"]
+    specs = json.loads((pipeline / ".dataworkspace/resources.json").read_text())
+    assert next(s for s in specs if s["name"] == "raw")["path"] == str(other)
+    assert (pipeline / "data/raw/train.csv").read_text() == "a,b\n1,2\n3,4\n"  # untouched
+    # back to the original directory, then to raw's version in v1
+    assert run_dws("swap", "raw", "data/raw", cwd=pipeline).code == 0
+    (pipeline / "data/raw/train.csv").write_text("changed\n")
+    assert run_dws("snapshot", "v2", cwd=pipeline).code == 0
+    assert stale_paths(pipeline)
+    result = run_dws("swap", "raw", "raw@v1", cwd=pipeline)
+    assert result.code == 0, result.err
+    assert (pipeline / "data/raw/train.csv").read_text() == "a,b\n1,2\n3,4\n"
+    assert stale_paths(pipeline) == []
+
+
+def test_swap_refuses_non_source_and_bad_targets(pipeline: Path) -> None:
+    assert run_dws("swap", "features", "data/raw", cwd=pipeline).code == 2
+    assert run_dws("swap", "raw", "no/such/dir", cwd=pipeline).code == 2
+    assert run_dws("swap", "nosuch", "data", cwd=pipeline).code == 2
+
+
+def test_failed_run_is_recorded_but_never_a_producer(pipeline: Path) -> None:
+    result = run_dws(
+        "run",
+        "-o",
+        "data/features/x.txt",
+        "--",
+        "python3",
+        "code/fail.py",
+        "data/features/x.txt",
+        cwd=pipeline,
+    )
+    assert result.code == 3  # the command's exit code
+    (failed,) = records(pipeline)
+    assert failed["status"] == "failed" and failed["exit_code"] == 3
+    doc = dws_json(pipeline, "lineage", "show", "data/features/x.txt")
+    assert isinstance(doc, dict) and doc["produced_by"] == []
+    # the next step reading x.txt cannot classify it: nobody produced it
+    ambiguous = run_dws(
+        "run",
+        "--",
+        "python3",
+        "code/evaluate.py",
+        "data/features/x.txt",
+        "results/e.json",
+        cwd=pipeline,
+    )
+    assert ambiguous.code == 2 and "data/features/x.txt" in ambiguous.err
+
+
+def test_batch_refuses_ambiguous_arguments_before_running(pipeline: Path) -> None:
+    (pipeline / "data/features/hand.csv").write_text("made by hand\n")
+    marker = pipeline / "results/ran"
+    result = run_dws(
+        "--batch",
+        "run",
+        "--",
+        "python3",
+        "-c",
+        f"open({str(marker)!r}, 'w')",
+        "data/features/hand.csv",
+        cwd=pipeline,
+    )
+    assert result.code == 2
+    assert "data/features/hand.csv" in result.err and "-i" in result.err and "-o" in result.err
+    assert not marker.exists()
+    assert not (pipeline / ".dataworkspace/lineage/runs").exists() or not list(
+        (pipeline / ".dataworkspace/lineage/runs").iterdir()
+    )
+
+
+def test_output_into_source_data_is_refused(pipeline: Path) -> None:
+    marker = pipeline / "results/ran"
+    result = run_dws(
+        "run",
+        "-o",
+        "data/raw/new.csv",
+        "--",
+        "python3",
+        "-c",
+        f"open({str(marker)!r}, 'w')",
+        cwd=pipeline,
+    )
+    assert result.code == 3 and "source-data" in result.err
+    assert not marker.exists()
+
+
+def test_snapshot_records_runs_and_lineage_show_by_snapshot(pipeline: Path) -> None:
+    run_all(pipeline)
+    assert run_dws("snapshot", "v1", cwd=pipeline).code == 0
+    snap = dws_json(pipeline, "show", "v1")
+    assert isinstance(snap, dict)
+    run_ids = {r["id"] for r in records(pipeline)}
+    assert set(snap["runs"]) == run_ids
+    # change the source and rerun: v1's lineage still names the old runs
+    (pipeline / "data/raw/train.csv").write_text("x,y\n")
+    assert run_dws("rerun", "results/eval.json", cwd=pipeline).code == 0
+    old = dws_json(pipeline, "lineage", "show", "--snapshot", "v1", "results/eval.json")
+    assert isinstance(old, dict) and old["produced_by"][0]["run"] in run_ids
+    now = dws_json(pipeline, "lineage", "show", "results/eval.json")
+    assert isinstance(now, dict) and now["produced_by"][0]["run"] not in run_ids
+    # restore v1: the current lineage is v1's again
+    assert run_dws("snapshot", "v2", cwd=pipeline).code == 0
+    assert run_dws("restore", "v1", cwd=pipeline).code == 0
+    back = dws_json(pipeline, "lineage", "show", "data/features/train.csv")
+    assert isinstance(back, dict) and back["produced_by"][0]["run"] in run_ids
