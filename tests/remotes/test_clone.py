@@ -1,0 +1,134 @@
+"""Clone: external resources mapped (and verified), git code cloned from its URL, and a
+failed clone leaves nothing."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from .conftest import RemoteSpot
+from .support import manifest, run_dws, write_files
+
+
+def _ok(*args: str, cwd: Path) -> None:
+    result = run_dws(*args, cwd=cwd)
+    assert result.code == 0, (args, result.err)
+
+
+def _git(*args: str, cwd: Path) -> str:
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@e", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def _workspace_with_externals(tmp_path: Path, remote: str) -> tuple[Path, Path, Path]:
+    ws = tmp_path / "ws"
+    external = tmp_path / "ext-content"
+    huge = tmp_path / "ext-hashes"
+    write_files(external, {"e.txt": "external\n"})
+    write_files(huge, {"h/1.bin": b"\x00" * 1000, "h/2.txt": "two\n"})
+    write_files(ws, {"data/raw/a.txt": "a\n"})
+    _ok("init", cwd=ws)
+    _ok("add", "local-files", "data/raw", "--role", "source-data", "--name", "raw", cwd=ws)
+    _ok("add", "local-files", str(external), "--role", "source-data", "--name", "ext", cwd=ws)
+    _ok("add", "local-files", str(huge), "-r", "source-data", "--keep", "hashes", cwd=ws)
+    _ok("snapshot", "v1", cwd=ws)
+    _ok("remote", "add", "origin", remote, cwd=ws)
+    _ok("push", cwd=ws)
+    return ws, external, huge
+
+
+def test_external_resources_need_a_map(tmp_path: Path, dir_remote: RemoteSpot) -> None:
+    ws, external, huge = _workspace_with_externals(tmp_path, dir_remote.url)
+    target = tmp_path / "clone"
+    refused = run_dws("--batch", "clone", dir_remote.url, str(target), cwd=tmp_path)
+    assert refused.code == 2 and "--map" in refused.err
+    assert "ext" in refused.err and str(huge) in refused.err
+    assert not target.exists() and sorted(p.name for p in tmp_path.iterdir()) == [
+        "ext-content",
+        "ext-hashes",
+        "remote",
+        "ws",
+    ]
+
+    moved_content = tmp_path / "elsewhere/content"
+    moved_hashes = tmp_path / "elsewhere/hashes"
+    shutil.copytree(huge, moved_hashes)
+    _ok(
+        "clone",
+        dir_remote.url,
+        str(target),
+        "--map",
+        f"ext={moved_content}",
+        "--map",
+        f"{_resource_name(ws, huge)}={moved_hashes}",
+        cwd=tmp_path,
+    )
+    assert manifest(moved_content) == manifest(external)
+    assert manifest(target / "data/raw") == manifest(ws / "data/raw")
+    status = run_dws("status", cwd=target)
+    assert status.code == 0 and "unchanged" in status.out
+
+
+def test_hash_only_resource_that_differs_fails_the_clone(
+    tmp_path: Path, dir_remote: RemoteSpot
+) -> None:
+    ws, _, huge = _workspace_with_externals(tmp_path, dir_remote.url)
+    wrong = tmp_path / "wrong"
+    shutil.copytree(huge, wrong)
+    (wrong / "h/2.txt").write_text("not two\n")
+    target = tmp_path / "clone"
+    refused = run_dws(
+        "clone",
+        dir_remote.url,
+        str(target),
+        "--map",
+        f"ext={tmp_path / 'c2'}",
+        "--map",
+        f"{_resource_name(ws, huge)}={wrong}",
+        cwd=tmp_path,
+    )
+    assert refused.code == 4 and "h/2.txt" in refused.err
+    assert not target.exists()
+
+
+def _resource_name(ws: Path, path: Path) -> str:
+    import json
+
+    result = run_dws("resources", "--json", cwd=ws)
+    for item in json.loads(result.out):
+        if item.get("path") == str(path) or item.get("location") == str(path):
+            return str(item["name"])
+    raise AssertionError(result.out)
+
+
+def test_git_code_is_cloned_from_its_url(tmp_path: Path, dir_remote: RemoteSpot) -> None:
+    upstream = tmp_path / "upstream.git"
+    _git("init", "--bare", "-b", "main", str(upstream), cwd=tmp_path)
+    seed = tmp_path / "seed"
+    _git("clone", str(upstream), str(seed), cwd=tmp_path)
+    write_files(seed, {"train.py": "print('v1')\n"})
+    _git("add", ".", cwd=seed)
+    _git("commit", "-m", "v1", cwd=seed)
+    _git("push", "origin", "HEAD:main", cwd=seed)
+
+    ws = tmp_path / "ws"
+    write_files(ws, {"data/raw/a.txt": "a\n"})
+    _ok("init", cwd=ws)
+    _ok("add", "local-files", "data/raw", "--role", "source-data", "--name", "raw", cwd=ws)
+    _ok("add", "git", f"file://{upstream}", "--role", "code", "--name", "code", cwd=ws)
+    (ws / "code/train.py").write_text("print('dirty')\n")
+    _ok("snapshot", "v1", cwd=ws)
+    _ok("remote", "add", "origin", dir_remote.url, cwd=ws)
+    _ok("push", cwd=ws)
+
+    target = tmp_path / "clone"
+    _ok("clone", dir_remote.url, str(target), cwd=tmp_path)
+    assert (target / "code/train.py").read_text() == "print('dirty')\n"
+    commit = _git("rev-parse", "HEAD", cwd=ws / "code")
+    assert _git("rev-parse", "HEAD", cwd=target / "code") == commit
