@@ -417,3 +417,14 @@ def test_real_subprocess_cwd_and_threads(tmp_path: Path) -> None:
 def test_a_relative_start_directory_is_made_absolute() -> None:
     result = parse('10 openat(AT_FDCWD, "f", O_RDONLY) = 3', cwd=".")
     assert result.read == {os.path.join(os.getcwd(), "f")}
+
+
+def test_reused_pids_cannot_loop_the_parent_chain() -> None:
+    result = parse(
+        '10 openat(AT_FDCWD, "a", O_RDONLY) = 3',
+        "30 clone(flags=SIGCHLD) = 20",
+        "20 clone(flags=SIGCHLD) = 30",  # pids reused: each looks like the other's parent
+        '20 openat(AT_FDCWD, "f", O_RDONLY) = 3',
+    )
+    assert result.read == {"/ws/a", "/ws/f"}
+    assert len(result.warnings) == 1

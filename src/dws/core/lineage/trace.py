@@ -317,13 +317,14 @@ class _Tracer:
 
     # -- directories --
 
-    def cwd_of(self, pid: int) -> _Cwd:
+    def cwd_of(self, pid: int, children: frozenset[int] = frozenset()) -> _Cwd:
+        """A process's current directory; one first seen starts in its parent's."""
         cell = self.cwds.get(pid)
         if cell is not None:
             return cell
         parent = self.parents.get(pid)
-        if parent is not None and parent[0] != pid:
-            parent_cell = self.cwd_of(parent[0])
+        if parent is not None and parent[0] != pid and parent[0] not in children:
+            parent_cell = self.cwd_of(parent[0], children | {pid})  # reused pids: no loops
             cell = parent_cell if parent[1] else _Cwd(parent_cell.path)
         else:
             if pid != self.first_pid:
