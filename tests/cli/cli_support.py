@@ -38,6 +38,7 @@ def _load_root_conftest() -> ModuleType:
 
 
 _root = _load_root_conftest()
+DWS = _root.DWS
 run_dws = _root.run_dws
 write_files = _root.write_files
 manifest = _root.manifest

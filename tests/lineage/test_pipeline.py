@@ -264,3 +264,12 @@ def test_snapshot_records_runs_and_lineage_show_by_snapshot(pipeline: Path) -> N
     assert run_dws("restore", "v1", cwd=pipeline).code == 0
     back = dws_json(pipeline, "lineage", "show", "data/features/train.csv")
     assert isinstance(back, dict) and back["produced_by"][0]["run"] in run_ids
+
+
+def test_gc_keeps_the_trees_lineage_looks_into(pipeline: Path) -> None:
+    run_all(pipeline)
+    assert run_dws("gc", cwd=pipeline).code == 0
+    doc = dws_json(pipeline, "lineage", "show", "results/model.txt")
+    assert isinstance(doc, dict)
+    features = next(i for i in doc["produced_by"][0]["inputs"] if i["resource"] == "features")
+    assert [p["step"] for p in features["produced_by"]] == ["prepare"]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.inspect import resource_for
+from dws.core.lineage.catalog import run_trees
 from dws.core.workspace import Workspace
 from dws.errors import DwsError, RefusedError
 from dws.model.records import SnapshotRecord
@@ -73,6 +74,7 @@ def gc(ws: Workspace, *, dry_run: bool = False) -> GcReport:
         for record in catalog.all():
             reachable.update(ref.oid for ref in _references(ws, record))
         store = ws.store
+        reachable.update(run_trees(ws.layout, store))
         pruned = store.prune(reachable.__contains__, dry_run=dry_run)
         if (pruned.removed or pruned.repacked) and not dry_run:
             ws.bump_store_generation()

@@ -15,7 +15,9 @@ from dws.model.runs import (
     decode_run_record,
     decode_step_memory,
 )
+from dws.store.base import ObjectStore
 from dws.store.fileio import write_atomic
+from dws.store.trees import get_tree
 
 
 class RunCatalog:
@@ -78,3 +80,27 @@ class RunCatalog:
         os.makedirs(self.steps_dir, exist_ok=True)
         path = os.path.join(self.steps_dir, memory.step + ".json")
         write_atomic(path, encode_record(memory) + b"\n", durable=True)
+
+
+def run_trees(layout: Layout, store: ObjectStore) -> set[str]:
+    """Tree objects the run records' directory inputs and outputs name, and the trees
+    below them that are stored: gc keeps them so lineage can still look inside those
+    directories (their file blobs need not be stored)."""
+    roots = [
+        item.id
+        for record in RunCatalog(layout).all()
+        for item in [*record.inputs, *record.outputs]
+        if item.kind == "dir" and item.id is not None
+    ]
+    found: set[str] = set()
+    while roots:
+        oid = roots.pop()
+        if oid in found or not store.has(oid):
+            continue
+        found.add(oid)
+        try:
+            tree = get_tree(store, oid)
+        except DwsError:
+            continue
+        roots.extend(entry.id for entry in tree.entries if entry.is_dir)
+    return found
