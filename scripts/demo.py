@@ -29,13 +29,16 @@ SEED_V2 = 43
 TRAIN_PY = '''\
 """Fit a linear model of flat prices; stdlib only.
 
-Reads every CSV in data/raw, writes standardised features to data/features/features.csv,
-and writes results/metrics.json (test RMSE and R^2) and results/model.json.
+Usage: train.py RAW_DIR FEATURES_CSV METRICS_JSON MODEL_JSON
+
+Reads every CSV in RAW_DIR, writes standardised features to FEATURES_CSV, the test RMSE
+and R^2 to METRICS_JSON and the weights to MODEL_JSON.
 """
 
 import csv
 import json
 import math
+import sys
 from pathlib import Path
 
 COLUMNS = ["size_m2", "rooms", "age_years"]
@@ -68,7 +71,8 @@ def solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
 
 
 def main() -> None:
-    rows = load_rows(Path("data/raw"))
+    raw, features_csv, metrics_json, model_json = sys.argv[1:5]
+    rows = load_rows(Path(raw))
     means = {c: sum(r[c] for r in rows) / len(rows) for c in COLUMNS}
     stds = {
         c: math.sqrt(sum((r[c] - means[c]) ** 2 for r in rows) / len(rows)) for c in COLUMNS
@@ -76,8 +80,7 @@ def main() -> None:
     features = [[1.0] + [(r[c] - means[c]) / stds[c] for c in COLUMNS] for r in rows]
     prices = [r["price"] for r in rows]
 
-    Path("data/features").mkdir(parents=True, exist_ok=True)
-    with open("data/features/features.csv", "w", newline="") as handle:
+    with open(features_csv, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["bias", *COLUMNS, "price"])
         for x, y in zip(features, prices):
@@ -101,10 +104,9 @@ def main() -> None:
         "r2": round(1 - sse / sst, 4),
         "rows": {"train": len(train), "test": len(test)},
     }
-    Path("results").mkdir(exist_ok=True)
-    Path("results/metrics.json").write_text(json.dumps(metrics, indent=2) + "\\n")
+    Path(metrics_json).write_text(json.dumps(metrics, indent=2) + "\\n")
     model = {"features": COLUMNS, "weights": [round(w, 3) for w in weights]}
-    Path("results/model.json").write_text(json.dumps(model, indent=2) + "\\n")
+    Path(model_json).write_text(json.dumps(model, indent=2) + "\\n")
     print(f"trained on {len(train)} rows: rmse={metrics['rmse']} r2={metrics['r2']}")
 
 
@@ -191,6 +193,10 @@ def make_project(project: Path) -> list[tuple[float, int, int, float]]:
         rows[index] = (size, rooms, age, price * 10)
     write_csv(project / "data" / "raw" / "flats-2023.csv", rows)
     (project / "code" / "train.py").write_text(TRAIN_PY)
+    (project / ".gitignore").write_text("/data/\n/results/\n")
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "training code")
     return rows
 
 
@@ -203,9 +209,32 @@ def checksums(root: Path) -> dict[str, str]:
     }
 
 
-def train(project: Path) -> None:
-    """Run the project's training script."""
-    run([sys.executable, "code/train.py"], project, "python code/train.py")
+TRAIN_ARGS = [
+    "code/train.py",
+    "data/raw",
+    "data/features/features.csv",
+    "results/metrics.json",
+    "results/model.json",
+]
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Demo",
+    "GIT_AUTHOR_EMAIL": "demo@example.com",
+    "GIT_COMMITTER_NAME": "Demo",
+    "GIT_COMMITTER_EMAIL": "demo@example.com",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def git(project: Path, *args: str) -> None:
+    """Run git quietly in the project (a fixed identity, no user configuration)."""
+    subprocess.run(
+        ["git", "-c", "init.defaultBranch=main", *args],
+        cwd=project,
+        env={**os.environ, **GIT_ENV},
+        check=True,
+        capture_output=True,
+    )
 
 
 # ---- the walk-through --------------------------------------------------------------------
@@ -221,28 +250,35 @@ def walk_through(base: Path) -> None:
         "A small ML project",
         f"{project}",
         "  data/raw/flats-2023.csv   300 generated flats (source data, never edited by code)",
-        "  code/train.py             fits a linear model of prices",
+        "  code/train.py             fits a linear model of prices (committed to git)",
         "  data/features/            written by train.py (intermediate data)",
         "  results/                  metrics.json and model.json, written by train.py",
     )
+    os.environ.update(GIT_ENV)
 
     section("1. Make the project a workspace", "dws keeps its metadata in .dataworkspace/.")
     dws(project, "init")
 
     section(
         "2. Register the data directories, each with a role",
-        "The role decides what snapshot and restore do with the directory.",
-        "(code/ stays unregistered here: code resources, backed by git, are planned.)",
+        "The role decides what snapshot and restore do with the directory;",
+        "the project's git repository is the code resource (its commit is recorded).",
     )
     dws(project, "add", "local-files", "data/raw", "--role", "source-data", "--name", "raw")
     dws(project, "add", "local-files", "data/features", "--role", "intermediate-data")
     dws(project, "add", "local-files", "results", "--role", "results")
+    dws(project, "--batch", "add", "git", ".", "--role", "code", "--name", "code")
 
     section("3. What has changed since the last snapshot? (there is none yet)")
     dws(project, "status")
 
-    section("4. Run the experiment")
-    train(project)
+    section(
+        "4. Run the experiment through `dws run`",
+        "Each argument is classified by where it points: data/raw is source data, so an",
+        "input; code/train.py is code; the missing files in data/features and results are",
+        "outputs. Input hashes are taken before the run, output hashes after.",
+    )
+    dws(project, "run", "--", "python3", *TRAIN_ARGS)
     v1_data = {name: checksums(project / "data" / name) for name in ("raw", "features")}
     v1_metrics = (project / "results" / "metrics.json").read_bytes()
 
@@ -253,7 +289,7 @@ def walk_through(base: Path) -> None:
     dws(project, "snapshot", "v1", "-m", "baseline on the 2023 data")
 
     section(
-        "6. New data arrives: fix the mistyped prices, add a 2024 batch, train again",
+        "6. New data arrives: the mistyped prices are fixed and a 2024 batch is added",
     )
     for index in (7, 88, 191):
         size, rooms, age, price = rows[index]
@@ -262,24 +298,34 @@ def walk_through(base: Path) -> None:
     rng = random.Random(SEED_V2)
     write_csv(project / "data" / "raw" / "flats-2024.csv", [flat(rng) for _ in range(200)])
     print("  (edited data/raw/flats-2023.csv, added data/raw/flats-2024.csv)")
-    train(project)
+
+    section(
+        "7. dws status lists what changed, file by file, and the outputs now stale",
+        "It warns because source data is meant to be read-only. Staleness comes from",
+        "content hashes, not timestamps: the features and metrics were made from other data.",
+    )
+    dws(project, "status")
+
+    section("8. Bring the results up to date: dws rerun re-runs the stale steps, in order")
+    dws(project, "rerun", "results/metrics.json")
     v2_metrics = (project / "results" / "metrics.json").read_bytes()
     check(v2_metrics != v1_metrics, "the new run produced new metrics", "metrics did not change")
 
     section(
-        "7. dws status lists what changed, file by file",
-        "It warns because source data is meant to be read-only.",
+        "9. Where do the metrics come from?",
+        "The step, its code commit, its parameters and the exact versions of its inputs.",
     )
-    dws(project, "status")
+    dws(project, "lineage", "show", "results/metrics.json")
+    dws(project, "lineage", "graph", "--format", "mermaid")
 
-    section("8. Snapshot again as v2")
+    section("10. Snapshot again as v2 (it records the runs that explain its state)")
     dws(project, "snapshot", "v2", "-m", "typos fixed, 2024 batch added")
 
-    section("9. What differs between v1 and v2?")
+    section("11. What differs between v1 and v2?")
     dws(project, "diff", "v1", "v2")
 
     section(
-        "10. Go back to v1",
+        "12. Go back to v1",
         "Source and intermediate data come back exactly. Results are never reverted:",
         "v2's metrics stay where they are, so no experiment is ever lost.",
     )
@@ -297,16 +343,16 @@ def walk_through(base: Path) -> None:
         "results/metrics.json was changed by restore",
     )
 
-    section("11. History (* marks the snapshot the workspace is at)")
+    section("13. History (* marks the snapshot the workspace is at)")
     dws(project, "history")
 
     section(
-        "12. Metrics of every snapshot, side by side, without restoring anything",
+        "14. Metrics of every snapshot, side by side, without restoring anything",
         "(numeric values of metrics.json files in results resources)",
     )
     dws(project, "results")
 
-    section("13. Copy v1's results out, e.g. to compare with today's")
+    section("15. Copy v1's results out, e.g. to compare with today's")
     dws(project, "results", "export", "v1", "../v1-results")
     exported = base / "v1-results" / "results" / "metrics.json"
     check(
@@ -315,6 +361,13 @@ def walk_through(base: Path) -> None:
         f"{exported} does not hold v1's metrics",
     )
     show_output(exported.read_text())
+
+    section(
+        "16. The lineage of v1's metrics, as recorded in snapshot v1",
+        "Snapshots record the runs that explain them, so lineage travels with history.",
+    )
+    text = dws(project, "lineage", "show", "--snapshot", "v1", "results/metrics.json")
+    check("step train" in text, "v1's metrics trace back to their train run", "no lineage in v1")
 
 
 def main() -> int:
