@@ -185,6 +185,8 @@ def test_restore_refused_once_versioning_is_suspended(
     result = dws(ws, s3_server, "restore", "v1")
     assert result.code == 3 and "versioning" in result.err
     assert all_entries(client, bucket) == before
+    snapshot = ok(dws(ws, s3_server, "snapshot", "v2"))
+    assert "does not have versioning enabled" in snapshot.out + snapshot.err
 
 
 def test_keep_hashes_verifies_only(ws: Path, s3_server: Any, client: Any) -> None:

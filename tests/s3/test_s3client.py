@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from dws.errors import DwsError, NotFoundError, UsageError
@@ -108,3 +111,17 @@ def test_versioning_supported(s3_server) -> None:
     assert client.delete_object(Bucket=bucket, Key="p/a")["DeleteMarker"]
     listing = client.list_object_versions(Bucket=bucket, Prefix="p/")
     assert len(listing["Versions"]) == 3 and len(listing["DeleteMarkers"]) == 1
+
+
+def test_missing_boto3_gives_an_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "boto3", None)  # makes `import boto3` fail
+    with pytest.raises(UsageError, match=r"pip install 'dws\[s3\]'"):
+        s3client.make_client("http://127.0.0.1:9")
+
+
+def test_the_cli_and_resource_registry_do_not_load_boto3() -> None:
+    code = (
+        "import sys, dws.cli.main, dws.resources.registry; "
+        "sys.exit('boto3' in sys.modules or 'botocore' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
