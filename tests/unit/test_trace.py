@@ -428,3 +428,63 @@ def test_reused_pids_cannot_loop_the_parent_chain() -> None:
     )
     assert result.read == {"/ws/a", "/ws/f"}
     assert len(result.warnings) == 1
+
+
+def test_a_start_directory_reached_through_a_symlink_names_every_path_through_it() -> None:
+    # /ws/link -> /real. Programs that call getcwd() see /real; rmtree works through fds.
+    result = parse(
+        '10 openat(AT_FDCWD</real>, "/real/step.py", O_RDONLY) = 3</real/step.py>',
+        '10 mkdir("tmp", 0777) = 0',
+        '10 openat(AT_FDCWD</real>, "tmp/f", O_WRONLY|O_CREAT, 0666) = 3</real/tmp/f>',
+        '10 openat(AT_FDCWD</real>, "tmp", O_RDONLY|O_CLOEXEC) = 3</real/tmp>',
+        '10 unlinkat(3</real/tmp>, "f", 0) = 0',
+        '10 unlinkat(AT_FDCWD</real>, "tmp", AT_REMOVEDIR) = 0',
+        '10 openat(AT_FDCWD</real>, "out", O_WRONLY|O_CREAT, 0666) = 3</real/out>',
+        cwd="/ws/link",
+    )
+    assert result.read == {"/ws/link/step.py"}
+    assert result.written == {"/ws/link/out"}
+    assert result.removed == set()
+
+
+def test_parent_steps_through_a_symlink_follow_the_kernel() -> None:
+    # /ws/link -> /real/deep: '..' from there is /real, not /ws.
+    result = parse(
+        '10 chdir("link") = 0',
+        '10 openat(AT_FDCWD</real/deep>, "a", O_RDONLY) = 3</real/deep/a>',
+        '10 chdir("..") = 0',
+        '10 openat(AT_FDCWD</real>, "b", O_RDONLY) = 3</real/b>',
+    )
+    assert result.read == {"/ws/link/a", "/real/b"}
+    assert result.warnings == []
+
+
+def test_names_with_backslashes_in_annotations_are_decoded_once() -> None:
+    result = parse(
+        r'10 openat(AT_FDCWD, "x\\y", O_RDONLY|O_DIRECTORY) = 3</ws/x\\y>',
+        r'10 openat(3</ws/x\\y>, "f", O_RDONLY) = 4</ws/x\\y/f>',
+    )
+    assert result.read == {"/ws/x\\y", "/ws/x\\y/f"}
+
+
+LINKED_SCRIPT = """
+import os, shutil
+os.makedirs("scratch/a")
+open("scratch/a/part", "w").close()
+shutil.rmtree("scratch")
+open(os.path.join(os.getcwd(), "out.txt"), "w").close()
+"""
+
+
+@needs_strace
+def test_real_run_in_a_directory_reached_through_a_symlink(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "step.py").write_text(LINKED_SCRIPT)
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    result = traced(tmp_path, [sys.executable, "step.py"], link)
+    assert under(result.written, link) == {"out.txt"}
+    assert under(result.read, link) >= {"step.py"}
+    assert under(result.read | result.written | result.removed, real) == set()
+    assert result.removed == set()

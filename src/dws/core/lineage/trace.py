@@ -2,8 +2,9 @@
 
 ``strace_argv`` wraps a command; after it ran, ``parse_strace_log`` turns the log into a
 ``TraceResult``. The parser is a pure function of the log text and the starting directory,
-so it is tested with synthetic logs. Paths are absolute and lexically normalised (symbolic
-links are not resolved). See docs/trace.md for what a trace can and cannot see.
+so it is tested with synthetic logs. Paths are absolute, lexically normalised, and named
+the way the command reached them (through symbolic links, not resolving them). See
+docs/trace.md for what a trace can and cannot see.
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ class _Call:
     name: str
     args: list[str]
     result: int | None  # None: "?" or unparsable
-    result_path: str | None  # the -y annotation of a returned fd
+    result_fd_path: str | None  # the -y annotation of a returned fd, still escaped
 
 
 def _split_args(text: str) -> tuple[list[str], str] | None:
@@ -213,9 +214,7 @@ def _parse_call(line: int, pid: int, text: str) -> _Call | None:
         return None
     value = ret.group(1)
     result = None if value == "?" else int(value, 16 if value.startswith("0x") else 10)
-    annotation = ret.group(2)
-    result_path = os.fsdecode(decode_c_string(annotation)) if annotation is not None else None
-    return _Call(line, pid, name_match.group(1), args, result, result_path)
+    return _Call(line, pid, name_match.group(1), args, result, ret.group(2))
 
 
 def _string_arg(args: list[str], index: int) -> bytes | None:
@@ -231,10 +230,12 @@ def _string_arg(args: list[str], index: int) -> bytes | None:
 
 
 class _Cwd:
-    """A current directory; threads created with CLONE_FS share one."""
+    """A current directory; threads created with CLONE_FS share one. It is ``exact`` unless
+    it was reached through '..' or guessed: then the kernel's view (-y) replaces it."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, exact: bool = True) -> None:
         self.path = path
+        self.exact = exact
 
 
 _PROCESS_CALLS = {"clone", "clone3", "fork", "vfork"}
@@ -252,7 +253,7 @@ class _Tracer:
         self.cwds: dict[int, _Cwd] = {}
         self.parents: dict[int, tuple[int, bool]] = {}  # child -> (parent, shares cwd)
         self.first_pid: int | None = None
-        self.physical: dict[str, str] = {}  # kernel path of an opened dir -> our path
+        self.aliases: dict[str, str] = {}  # path as the kernel reports it -> as named
         self.ever_written: set[str] = set()
         self.result = TraceResult()
         self.dropped_warnings = 0
@@ -325,46 +326,93 @@ class _Tracer:
         parent = self.parents.get(pid)
         if parent is not None and parent[0] != pid and parent[0] not in children:
             parent_cell = self.cwd_of(parent[0], children | {pid})  # reused pids: no loops
-            cell = parent_cell if parent[1] else _Cwd(parent_cell.path)
-        else:
-            if pid != self.first_pid:
-                self.warn(f"process {pid} has no known parent; assuming it started in {self.start}")
+            cell = parent_cell if parent[1] else _Cwd(parent_cell.path, parent_cell.exact)
+        elif pid == self.first_pid:
             cell = _Cwd(self.start)
+        else:
+            self.warn(f"process {pid} has no known parent; assuming it started in {self.start}")
+            cell = _Cwd(self.start, exact=False)
         self.cwds[pid] = cell
         return cell
 
     def resolve(self, call: _Call, dirfd_index: int | None, path_index: int) -> str | None:
         """The absolute path a call named, from its path argument and dirfd (or cwd)."""
+        resolved = self.resolve_exact(call, dirfd_index, path_index)
+        return resolved[0] if resolved else None
+
+    def resolve_exact(
+        self, call: _Call, dirfd_index: int | None, path_index: int
+    ) -> tuple[str, bool] | None:
+        """``resolve``, and whether the path names the file the kernel found (no '..'
+        folded lexically on top of a directory that may be a symbolic link)."""
         raw = _string_arg(call.args, path_index)
         if raw is None:
             self.warn(f"line {call.line}: {call.name} has an unreadable or truncated path")
             return None
         path = os.fsdecode(raw)
-        if not path.startswith("/"):
-            base = self.cwd_of(call.pid).path
-            if dirfd_index is not None and dirfd_index < len(call.args):
-                base_or_none = self.dirfd_path(call, dirfd_index)
-                if base_or_none is None:
-                    return None
-                base = base_or_none
-            path = posixpath.join(base, path) if path else base
-        return _normalise(path)
+        no_parent_steps = ".." not in path.split("/")
+        if path.startswith("/"):
+            return self.translate(_normalise(path)), no_parent_steps
+        if dirfd_index is not None and dirfd_index < len(call.args):
+            base = self.dirfd_path(call, dirfd_index)
+            if base is None:
+                return None
+            exact = self.cwd_of(call.pid).exact if _is_at_fdcwd(call.args[dirfd_index]) else True
+        else:
+            cell = self.cwd_of(call.pid)
+            base, exact = cell.path, cell.exact
+        joined = posixpath.join(base, path) if path else base
+        return _normalise(joined), exact and no_parent_steps
 
     def dirfd_path(self, call: _Call, index: int) -> str | None:
+        """The directory a dirfd argument stands for (AT_FDCWD: the process's cwd)."""
         match = _FD_ARG_RE.fullmatch(call.args[index])
         if match and match.group(1) == "AT_FDCWD":
             return self.cwd_of(call.pid).path
-        if match and match.group(2) and match.group(2).startswith("/"):
-            physical = _normalise(os.fsdecode(decode_c_string(match.group(2))))
-            return self.physical.get(physical, physical)
+        kernel = _kernel_path(match.group(2)) if match and match.group(2) else None
+        if kernel is not None:
+            return self.translate(kernel)
         self.warn(f"line {call.line}: {call.name} uses a directory fd with no known path")
         return None
+
+    def sync_cwd(self, call: _Call) -> None:
+        """Compare the process's cwd with the kernel's (``AT_FDCWD</path>``): learn the
+        alias when ours is exact, else take the kernel's."""
+        for arg in call.args:
+            match = _FD_ARG_RE.fullmatch(arg) if _is_at_fdcwd(arg) else None
+            kernel = _kernel_path(match.group(2)) if match and match.group(2) else None
+            if kernel is not None:
+                cell = self.cwd_of(call.pid)
+                if cell.exact:
+                    self.learn(kernel, cell.path)
+                else:
+                    cell.path, cell.exact = self.translate(kernel), True
+                return
+
+    def learn(self, kernel: str, named: str) -> None:
+        """Remember that the kernel's ``kernel`` is what the command called ``named``."""
+        if kernel != "/" and self.translate(kernel) != named:
+            self.aliases.setdefault(kernel, named)
+
+    def translate(self, path: str) -> str:
+        """A path the kernel reported (symbolic links resolved), named as the command
+        reached it when a known alias covers it."""
+        if not self.aliases:
+            return path
+        probe = path
+        while probe != "/":
+            named = self.aliases.get(probe)
+            if named is not None:
+                return named + path[len(probe) :]
+            probe = posixpath.dirname(probe)
+        return path
 
     # -- effects --
 
     def _apply(self, call: _Call) -> None:
         if call.result is None or call.result < 0:
             return  # failed or never completed
+        self.sync_cwd(call)
         name = call.name
         if name in _PROCESS_CALLS:
             if call.result > 0 and call.result not in self.cwds:
@@ -387,7 +435,11 @@ class _Tracer:
             path, flags = self.resolve(call, None, 0), {"O_CREAT", "O_WRONLY", "O_TRUNC"}
         else:
             at = call.name != "open"
-            path = self.resolve(call, 0 if at else None, 1 if at else 0)
+            resolved = self.resolve_exact(call, 0 if at else None, 1 if at else 0)
+            path = resolved[0] if resolved else None
+            kernel = _kernel_path(call.result_fd_path) if call.result_fd_path else None
+            if resolved and resolved[1] and kernel:
+                self.learn(kernel, resolved[0])
             flag_text = call.args[2 if at else 1] if len(call.args) > (2 if at else 1) else ""
             if call.name == "openat2":
                 found = re.search(r"flags=([^,}]*)", flag_text)
@@ -395,9 +447,6 @@ class _Tracer:
             flags = {part.strip() for part in flag_text.split("|")}
         if path is None:
             return
-        physical = call.result_path
-        if flags & {"O_DIRECTORY", "O_PATH"} and physical and physical.startswith("/"):
-            self.physical.setdefault(_normalise(physical), path)
         if "O_PATH" in flags or "O_TMPFILE" in flags:
             return  # a handle, not content; an O_TMPFILE file gets its name from linkat
         if "O_RDWR" in flags and not flags & {"O_CREAT", "O_TRUNC"}:
@@ -410,12 +459,14 @@ class _Tracer:
                 self.result.directories.add(path)
 
     def _chdir(self, call: _Call) -> None:
+        cell = self.cwd_of(call.pid)
         if call.name == "chdir":
-            path = self.resolve(call, None, 0)
+            resolved = self.resolve_exact(call, None, 0)
         else:
             path = self.dirfd_path(call, 0) if call.args else None
-        if path is not None:
-            self.cwd_of(call.pid).path = path
+            resolved = (path, True) if path else None
+        if resolved is not None:
+            cell.path, cell.exact = resolved
 
     def _change(self, call: _Call) -> None:
         """Renames, links, removals, mkdir and truncate."""
@@ -479,6 +530,18 @@ class _Tracer:
             self.write(target + inner[len(source) :])
         self.remove(source)
         self.write(target)
+
+
+def _kernel_path(annotation: str) -> str | None:
+    """The path in a -y annotation (``</path>``, already without brackets), if it is one."""
+    path = os.fsdecode(decode_c_string(annotation))
+    if not path.startswith("/") or path.endswith(" (deleted)"):
+        return None  # a socket, pipe or anonymous inode, or a removed directory
+    return _normalise(path)
+
+
+def _is_at_fdcwd(arg: str) -> bool:
+    return arg.startswith("AT_FDCWD")
 
 
 def _normalise(path: str) -> str:
