@@ -273,3 +273,44 @@ def test_gc_keeps_the_trees_lineage_looks_into(pipeline: Path) -> None:
     assert isinstance(doc, dict)
     features = next(i for i in doc["produced_by"][0]["inputs"] if i["resource"] == "features")
     assert [p["step"] for p in features["produced_by"]] == ["prepare"]
+
+
+def test_paths_relative_to_a_subdirectory(pipeline: Path) -> None:
+    result = run_dws(
+        "run",
+        "--",
+        "python3",
+        "../code/prepare.py",
+        "raw/train.csv",
+        "features/sub.csv",
+        cwd=pipeline / "data",
+    )
+    assert result.code == 0, result.err
+    (record,) = records(pipeline)
+    assert record["cwd"] == "data"
+    assert [(o["resource"], o["path"]) for o in record["outputs"]] == [("features", "sub.csv")]
+    (pipeline / "data/raw/train.csv").write_text("q\n")
+    assert run_dws("rerun", "data/features/sub.csv", cwd=pipeline).code == 0
+    assert (pipeline / "data/features/sub.csv").read_text() == "Q\n"
+
+
+def test_a_long_run_does_not_block_status(pipeline: Path) -> None:
+    import subprocess
+    import time
+
+    from cli.cli_support import DWS
+
+    gate = pipeline / "results/gate"
+    script = f"import os, time\nwhile not os.path.exists({str(gate)!r}): time.sleep(0.05)\n"
+    proc = subprocess.Popen(
+        [DWS, "run", "-n", "wait", "-o", "results/w.txt", "--", "python3", "-c", script],
+        cwd=pipeline,
+    )
+    try:
+        time.sleep(1.0)
+        assert run_dws("status", cwd=pipeline).code == 0
+        assert run_dws("snapshot", "during", cwd=pipeline).code == 0
+    finally:
+        gate.write_text("go")
+        assert proc.wait(timeout=60) == 0
+    assert [r["step"] for r in records(pipeline)] == ["wait"]
