@@ -418,7 +418,8 @@ class _Tracer:
             if call.result > 0 and call.result not in self.cwds:
                 shares = self.parents.get(call.result, (call.pid, False))[1]
                 parent_cell = self.cwd_of(call.pid)
-                self.cwds[call.result] = parent_cell if shares else _Cwd(parent_cell.path)
+                copy = _Cwd(parent_cell.path, parent_cell.exact)
+                self.cwds[call.result] = parent_cell if shares else copy
         elif name in {"open", "openat", "openat2", "creat"}:
             self._open(call)
         elif name in {"execve", "execveat"}:
