@@ -30,6 +30,8 @@ VERSION_FACET_SCHEMA = (
     f"{SPEC}/facets/1-0-0/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet"
 )
 DWS_RUN_FACET = "dws_run"
+# The custom facet carries the run record's own fields; the record is described there.
+DWS_RUN_FACET_SCHEMA = f"{DEFAULT_PRODUCER}/blob/main/docs/format.md#run-records"
 
 
 def run_uuid(run_id: str) -> str:
@@ -115,7 +117,7 @@ class _EventBuilder:
 
     def _dws_run_facet(self, record: RunRecord) -> dict[str, Any]:
         return self._facet(
-            f"{self.producer}/blob/main/docs/format.md#run-records",
+            DWS_RUN_FACET_SCHEMA,
             runRecord=record.id,
             argv=list(record.argv),
             cwd=record.cwd,
