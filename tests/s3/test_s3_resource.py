@@ -53,6 +53,7 @@ def test_add_records_url_and_keep_only(ws: Path, s3_server: Any, client: Any) ->
     }
     recorded = json.loads((ws / ".dataworkspace/resources.json").read_text())
     assert recorded == [spec]
+    assert f"s3://{bucket}/events/" in ok(dws(ws, s3_server, "resources")).out
 
 
 def test_add_records_an_explicit_endpoint(ws: Path, s3_server: Any) -> None:

@@ -27,7 +27,6 @@ def resources(state: CliState) -> None:
     rows = []
     for spec in specs:
         extra = " (hashes only)" if spec.params.get("keep") == "hashes" else ""
-        rows.append(
-            [spec.name, spec.type, spec.role.value, str(spec.params.get("path", "")) + extra]
-        )
+        where = spec.params.get("path") or spec.params.get("url") or ""
+        rows.append([spec.name, spec.type, spec.role.value, str(where) + extra])
     state.output.table(["name", "type", "role", "location"], rows)

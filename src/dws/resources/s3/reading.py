@@ -11,7 +11,13 @@ from dws.errors import IntegrityError
 from dws.resources.s3.listing import normalise_etag
 from dws.resources.s3.manifest import KeyRecord
 from dws.store.fileio import write_new_file
-from dws.store.s3client import S3Connection, S3Location, is_not_found, raise_translated
+from dws.store.s3client import (
+    S3Connection,
+    S3Location,
+    error_code,
+    is_not_found,
+    raise_translated,
+)
 
 _PLAIN_MD5 = re.compile(r"[0-9a-f]{32}")
 
@@ -32,8 +38,7 @@ def fetch_version(
         answer = conn.client.get_object(**request)
         data: bytes = answer["Body"].read()
     except Exception as exc:
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-        if is_not_found(exc) or code in ("PreconditionFailed", "412"):
+        if is_not_found(exc) or error_code(exc) in ("PreconditionFailed", "412"):
             raise IntegrityError(
                 f"{location.url}{path}: the recorded version (ETag {record.etag}) is no longer "
                 "in the bucket"

@@ -15,11 +15,11 @@ from dws.errors import FormatError, UsageError
 from dws.model.ids import check_object_id
 from dws.model.roles import Role
 from dws.model.tree import TreeEntry
-from dws.model.treediff import Change, diff_trees
+from dws.model.treediff import Change, diff_trees, walk_tree
 from dws.resources.base import ObjectRef, Resource, RestorePlan, State
 from dws.resources.s3.copies import CopyMemory
 from dws.resources.s3.listing import Listing, bucket_versioning, list_prefix
-from dws.resources.s3.manifest import BuiltManifest, ManifestReader, build_manifest
+from dws.resources.s3.manifest import BuiltManifest, KeyRecord, ManifestReader, build_manifest
 from dws.resources.s3.planning import require_versioning, versions_plan
 from dws.resources.s3.reading import fetch_version, write_export
 from dws.resources.s3.restoring import S3RestorePlan, apply_plan
@@ -88,12 +88,14 @@ class S3Resource(Resource):
     def conn(self) -> S3Connection:
         """The client (made on first use: reading recorded states needs no network)."""
         endpoint = self.spec.params.get("endpoint_url")
-        if endpoint is not None and not isinstance(endpoint, str):
-            raise FormatError(f"resource {self.name!r} has an invalid endpoint_url")
-        try:
-            return connect(endpoint)
-        except UsageError as exc:
-            raise FormatError(f"resource {self.name!r}: {exc.message}") from None
+        if endpoint is not None:
+            try:
+                check_endpoint_url(endpoint if isinstance(endpoint, str) else "")
+            except UsageError:
+                raise FormatError(
+                    f"resource {self.name!r} has an invalid endpoint_url in resources.json"
+                ) from None
+        return connect(endpoint)
 
     @cached_property
     def reader(self) -> ManifestReader:
@@ -202,12 +204,12 @@ class S3Resource(Resource):
     def references(self, state: State) -> Iterator[ObjectRef]:
         root = check_object_id(state.get("manifest"), "S3 manifest id in snapshot")
         yield ObjectRef(root, True)
-        from dws.model.treediff import walk_tree
-
         for _, entry in walk_tree(self.reader.load, root):
             yield ObjectRef(entry.id, entry.is_dir)
 
-    def _recorded_files(self, state: State, names: list[str] | None) -> Iterator[tuple[str, Any]]:
+    def _recorded_files(
+        self, state: State, names: list[str] | None
+    ) -> Iterator[tuple[str, KeyRecord]]:
         manifest = self._manifest_of(state)
         assert manifest is not None
         for path, entry in self.reader.entries(manifest):
