@@ -61,6 +61,18 @@ def _free_ports(count: int) -> list[int]:
             sock.close()
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the test process dies, even by SIGKILL,
+    so no server outlives its tests (Linux; elsewhere stop() alone does it)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class S3Server:
     """A running SeaweedFS S3 gateway and the means to use it from tests."""
 
@@ -119,6 +131,7 @@ class S3Server:
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                     start_new_session=True,
+                    preexec_fn=_die_with_parent if sys.platform == "linux" else None,
                     cwd=self.root,
                 )
             if self._wait_ready():
