@@ -271,3 +271,24 @@ def test_credentials_never_appear_anywhere(ws: Path, s3_server: Any, client: Any
     for text in outputs:
         assert secret not in text and access not in text and "WRONG-SECRET-MARKER" not in text
     assert bucket in "".join(outputs)
+
+
+def test_many_keys_page_through_listing_and_batched_deletes(
+    ws: Path, s3_server: Any, client: Any
+) -> None:
+    """More keys than one listing page (1000) and one DeleteObjects request (1000)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    bucket = add_versioned(ws, s3_server, client, {"keep.txt": b"kept"})
+    ok(dws(ws, s3_server, "snapshot", "v1"))
+    extra = {f"bulk/{i:04d}": b"%d" % i for i in range(1001)}
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda item: put(client, bucket, dict([item])), extra.items()))
+    status = json.loads(ok(dws(ws, s3_server, "status", "--json")).out)
+    assert len(status["resources"][0]["changes"]) == 1001
+    ok(dws(ws, s3_server, "snapshot", "v2"))
+    ok(dws(ws, s3_server, "restore", "v1"))
+    assert contents(client, bucket) == {"keep.txt": b"kept"}
+    ok(dws(ws, s3_server, "restore", "v2"))
+    listed = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=PREFIX)
+    assert sum(len(page.get("Contents", [])) for page in listed) == 1002
