@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from blake3 import blake3
 
 import dws
 from cli.cli_support import DWS, run_dws
@@ -174,3 +175,25 @@ def test_damaged_run_record_is_skipped_with_a_warning(pipeline: Path) -> None:
     result = run_dws("--json", "lineage", "runs", "--all", cwd=pipeline)
     assert result.code == 0
     assert [r["step"] for r in json.loads(result.out)] == ["prepare"]
+
+
+@pytest.mark.skipif(
+    shutil.which("strace") is None, reason="strace is not installed (Debian package strace)"
+)
+def test_trace_in_place_update_is_input_and_output(pipeline: Path) -> None:
+    probe = subprocess.run(["strace", "-f", "-o", os.devnull, "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("ptrace is not permitted here")
+    target = pipeline / "data/features/log.txt"
+    target.write_text("first\n")
+    before = blake3(target.read_bytes()).hexdigest()
+    script = "f = open('data/features/log.txt', 'r+'); f.read(); f.write('second\\n'); f.close()"
+    result = run_dws(
+        "--json", "run", "--trace", "-n", "append", "--", "python3", "-c", script, cwd=pipeline
+    )
+    assert result.code == 0, result.err
+    record = json.loads(result.out)
+    inputs = {(i["resource"], i["path"]): i["id"] for i in record["inputs"]}
+    outputs = {(o["resource"], o["path"]): o["id"] for o in record["outputs"]}
+    assert inputs[("features", "log.txt")] == before
+    assert outputs[("features", "log.txt")] == blake3(b"first\nsecond\n").hexdigest()

@@ -31,7 +31,7 @@ VERSION_FACET_SCHEMA = (
 )
 DWS_RUN_FACET = "dws_run"
 # The custom facet carries the run record's own fields; the record is described there.
-DWS_RUN_FACET_SCHEMA = f"{DEFAULT_PRODUCER}/blob/main/docs/format.md#run-records"
+DWS_RUN_FACET_SCHEMA = f"{DEFAULT_PRODUCER}/blob/main/docs/lineage.md#the-run-record"
 
 
 def run_uuid(run_id: str) -> str:

@@ -14,6 +14,7 @@ from dws.core.lineage.locate import Located, PathLocator
 from dws.core.lineage.recording import RunRecorder
 from dws.core.lineage.runner import RunPlan, run_command, temp_log
 from dws.core.workspace import Workspace
+from dws.errors import UsageError
 from dws.model.roles import Role
 from dws.model.runs import PathVersion, RunRecord
 from dws.model.treediff import lookup
@@ -54,8 +55,15 @@ class TracedRun:
 
     def run(self) -> int:
         """Trace the command, then record its reads as inputs and writes as outputs."""
-        from dws.core.lineage.trace import parse_strace_log, strace_argv
+        from dws.core.lineage.trace import (
+            parse_strace_log,
+            strace_argv,
+            strace_unavailable_reason,
+        )
 
+        reason = strace_unavailable_reason()
+        if reason is not None:
+            raise UsageError(f"--trace cannot work here: {reason}")
         log = temp_log(self.ws)
         try:
             argv = strace_argv(self.plan.argv, log)
@@ -66,8 +74,10 @@ class TracedRun:
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(log)
+        # a file read before it was rewritten in place is an input (its version before
+        # the run) and an output
         written = self._located(trace.written)
-        read = [r for r in self._located(trace.read) if r.key not in {w.key for w in written}]
+        read = self._located(trace.read)
         known_out = {o.key for o in self.recorder.outputs}
         self.recorder.outputs += [w for w in written if w.key not in known_out]
         late = self._versions_before(read, roots)
