@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dws.core.lineage.strace_log import decode_c_string
 from dws.core.lineage.trace import (
     StraceMissingError,
     TraceResult,
-    decode_c_string,
     parse_strace_log,
     parse_strace_text,
     strace_argv,

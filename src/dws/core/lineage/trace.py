@@ -17,6 +17,17 @@ import subprocess
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from dws.core.lineage.strace_log import (
+    CALL_NAME_RE,
+    FD_ARG_RE,
+    LINE_RE,
+    RESUMED_RE,
+    UNFINISHED_RE,
+    Call,
+    decode_c_string,
+    parse_call,
+    string_arg,
+)
 from dws.errors import UsageError
 
 # Only the calls that name, create, remove or execute files, change directory or create
@@ -111,123 +122,6 @@ def parse_strace_text(text: str, cwd: str) -> TraceResult:
 
 # ---- decoding strace's notation ---------------------------------------------------------
 
-_SIMPLE_ESCAPES = {
-    "a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, "e": 27,
-    "\\": 92, '"': 34, "'": 39, "?": 63,
-}  # fmt: skip
-_ESCAPE_RE = re.compile(r"\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)", re.S)
-
-
-def decode_c_string(text: str) -> bytes:
-    """Bytes of a string as strace prints it, without the quotes: C escapes (``\\n``,
-    ``\\"``, ``\\\\``, octal ``\\303``, hex ``\\xc3``) decoded; other characters are taken
-    as the bytes they stand for (Latin-1)."""
-    out = bytearray()
-    pos = 0
-    for match in _ESCAPE_RE.finditer(text):
-        out += _raw_bytes(text[pos : match.start()])
-        code = match.group(1)
-        if code[0] == "x" and len(code) > 1:
-            out.append(int(code[1:], 16))
-        elif code[0] in "01234567":
-            out.append(int(code, 8) & 0xFF)
-        else:
-            out.append(_SIMPLE_ESCAPES.get(code, ord(code) & 0xFF))
-        pos = match.end()
-    out += _raw_bytes(text[pos:])
-    return bytes(out)
-
-
-def _raw_bytes(text: str) -> bytes:
-    """Unescaped text: Latin-1 when read from a log file, UTF-8 for text given as such."""
-    try:
-        return text.encode("latin-1")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogateescape")
-
-
-_LINE_RE = re.compile(r"(?:\[pid\s+)?(\d+)\]?\s+(?:\d\d:\d\d:\d\d(?:\.\d+)?\s+)?(.*)", re.S)
-_UNFINISHED_RE = re.compile(r"(.*?)\s*<unfinished \.\.\.>\s*$", re.S)
-_RESUMED_RE = re.compile(r"<\.\.\. (\w+) resumed>\s?(.*)", re.S)
-_CALL_NAME_RE = re.compile(r"(\w+)\(")
-_TOKEN_RE = re.compile(
-    r'"(?:[^"\\]|\\.)*"(?:\.\.\.)?'  # a string, maybe truncated
-    r"|(?<=\w)<(?:[^>\\]|\\.)*>"  # an fd annotation (-y): 3</path>, AT_FDCWD</cwd>
-    r"|[(\[{]|[)\]}]|,"
-    r'|[^"(\[{)\]},<]+|<',
-    re.S,
-)
-_RETURN_RE = re.compile(r"\s*=\s*(-?\d+|0x[0-9a-fA-F]+|\?)(?:<((?:[^>\\]|\\.)*)>)?")
-_OPENERS = {"(", "[", "{"}
-_CLOSERS = {")", "]", "}"}
-_STRING_ARG_RE = re.compile(r'"((?:[^"\\]|\\.)*)"(\.\.\.)?', re.S)
-_FD_ARG_RE = re.compile(r"(AT_FDCWD|-?\d+)(?:<((?:[^>\\]|\\.)*)>)?", re.S)
-
-
-@dataclass
-class _Call:
-    """One completed system call: who made it, its raw arguments and its return value."""
-
-    line: int
-    pid: int
-    name: str
-    args: list[str]
-    result: int | None  # None: "?" or unparsable
-    result_fd_path: str | None  # the -y annotation of a returned fd, still escaped
-
-
-def _split_args(text: str) -> tuple[list[str], str] | None:
-    """Top-level arguments of ``name(args) rest`` and the rest; None if unbalanced."""
-    args: list[str] = []
-    current: list[str] = []
-    depth = 0
-    for match in _TOKEN_RE.finditer(text):
-        token = match.group()
-        if token in _OPENERS:
-            depth += 1
-            if depth == 1:
-                continue
-        elif token in _CLOSERS:
-            depth -= 1
-            if depth == 0:
-                args.append("".join(current).strip())
-                return [a for a in args if a or len(args) > 1], text[match.end() :]
-        elif token == "," and depth == 1:
-            args.append("".join(current).strip())
-            current = []
-            continue
-        if depth >= 1:
-            current.append(token)
-    return None
-
-
-def _parse_call(line: int, pid: int, text: str) -> _Call | None:
-    name_match = _CALL_NAME_RE.match(text)
-    if name_match is None:
-        return None
-    split = _split_args(text[name_match.end() - 1 :])
-    if split is None:
-        return None
-    args, rest = split
-    ret = _RETURN_RE.match(rest)
-    if ret is None:
-        return None
-    value = ret.group(1)
-    result = None if value == "?" else int(value, 16 if value.startswith("0x") else 10)
-    return _Call(line, pid, name_match.group(1), args, result, ret.group(2))
-
-
-def _string_arg(args: list[str], index: int) -> bytes | None:
-    if index >= len(args):
-        return None
-    match = _STRING_ARG_RE.fullmatch(args[index])
-    if match is None or match.group(2):
-        return None  # not a string, or truncated by -s
-    return decode_c_string(match.group(1))
-
-
-# ---- the state machine ------------------------------------------------------------------
-
 
 class _Cwd:
     """A current directory; threads created with CLONE_FS share one. It is ``exact`` unless
@@ -279,24 +173,24 @@ class _Tracer:
         else:
             self.dropped_warnings += 1
 
-    def _calls(self, lines: Iterable[str], names: set[str], *, warn: bool) -> Iterator[_Call]:
+    def _calls(self, lines: Iterable[str], names: set[str], *, warn: bool) -> Iterator[Call]:
         """The completed calls named in ``names``, unfinished/resumed pairs joined."""
         pending: dict[int, str] = {}
         for number, raw in enumerate(lines, 1):
             line = raw.rstrip("\r\n")
             if not line.strip():
                 continue
-            match = _LINE_RE.fullmatch(line)
+            match = LINE_RE.fullmatch(line)
             pid, text = (int(match.group(1)), match.group(2)) if match else (-1, line)
-            if self.first_pid is None and (match or _CALL_NAME_RE.match(text)):
+            if self.first_pid is None and (match or CALL_NAME_RE.match(text)):
                 self.first_pid = pid
             if text.startswith(("---", "+++")):
                 continue  # signals, exits
-            unfinished = _UNFINISHED_RE.fullmatch(text)
+            unfinished = UNFINISHED_RE.fullmatch(text)
             if unfinished:
                 pending[pid] = unfinished.group(1)
                 continue
-            resumed = _RESUMED_RE.fullmatch(text)
+            resumed = RESUMED_RE.fullmatch(text)
             if resumed:
                 start = pending.pop(pid, None)
                 if start is None:
@@ -304,12 +198,12 @@ class _Tracer:
                         self.warn(f"line {number}: {resumed.group(1)} resumed but never started")
                     continue
                 text = start + resumed.group(2)
-            name = _CALL_NAME_RE.match(text)
+            name = CALL_NAME_RE.match(text)
             if name is None or name.group(1) not in names:
                 if warn and name is None:
                     self.warn(f"line {number}: not understood: {line[:200]!r}")
                 continue
-            call = _parse_call(number, pid, text)
+            call = parse_call(number, pid, text)
             if call is None:
                 if warn:
                     self.warn(f"line {number}: not understood: {line[:200]!r}")
@@ -335,17 +229,17 @@ class _Tracer:
         self.cwds[pid] = cell
         return cell
 
-    def resolve(self, call: _Call, dirfd_index: int | None, path_index: int) -> str | None:
+    def resolve(self, call: Call, dirfd_index: int | None, path_index: int) -> str | None:
         """The absolute path a call named, from its path argument and dirfd (or cwd)."""
         resolved = self.resolve_exact(call, dirfd_index, path_index)
         return resolved[0] if resolved else None
 
     def resolve_exact(
-        self, call: _Call, dirfd_index: int | None, path_index: int
+        self, call: Call, dirfd_index: int | None, path_index: int
     ) -> tuple[str, bool] | None:
         """``resolve``, and whether the path names the file the kernel found (no '..'
         folded lexically on top of a directory that may be a symbolic link)."""
-        raw = _string_arg(call.args, path_index)
+        raw = string_arg(call.args, path_index)
         if raw is None:
             self.warn(f"line {call.line}: {call.name} has an unreadable or truncated path")
             return None
@@ -364,9 +258,9 @@ class _Tracer:
         joined = posixpath.join(base, path) if path else base
         return _normalise(joined), exact and no_parent_steps
 
-    def dirfd_path(self, call: _Call, index: int) -> str | None:
+    def dirfd_path(self, call: Call, index: int) -> str | None:
         """The directory a dirfd argument stands for (AT_FDCWD: the process's cwd)."""
-        match = _FD_ARG_RE.fullmatch(call.args[index])
+        match = FD_ARG_RE.fullmatch(call.args[index])
         if match and match.group(1) == "AT_FDCWD":
             return self.cwd_of(call.pid).path
         kernel = _kernel_path(match.group(2)) if match and match.group(2) else None
@@ -375,11 +269,11 @@ class _Tracer:
         self.warn(f"line {call.line}: {call.name} uses a directory fd with no known path")
         return None
 
-    def sync_cwd(self, call: _Call) -> None:
+    def sync_cwd(self, call: Call) -> None:
         """Compare the process's cwd with the kernel's (``AT_FDCWD</path>``): learn the
         alias when ours is exact, else take the kernel's."""
         for arg in call.args:
-            match = _FD_ARG_RE.fullmatch(arg) if _is_at_fdcwd(arg) else None
+            match = FD_ARG_RE.fullmatch(arg) if _is_at_fdcwd(arg) else None
             kernel = _kernel_path(match.group(2)) if match and match.group(2) else None
             if kernel is not None:
                 cell = self.cwd_of(call.pid)
@@ -409,7 +303,7 @@ class _Tracer:
 
     # -- effects --
 
-    def _apply(self, call: _Call) -> None:
+    def _apply(self, call: Call) -> None:
         if call.result is None or call.result < 0:
             return  # failed or never completed
         self.sync_cwd(call)
@@ -431,7 +325,7 @@ class _Tracer:
         else:
             self._change(call)
 
-    def _open(self, call: _Call) -> None:
+    def _open(self, call: Call) -> None:
         if call.name == "creat":
             path, flags = self.resolve(call, None, 0), {"O_CREAT", "O_WRONLY", "O_TRUNC"}
         else:
@@ -459,7 +353,7 @@ class _Tracer:
             if "O_DIRECTORY" in flags:
                 self.result.directories.add(path)
 
-    def _chdir(self, call: _Call) -> None:
+    def _chdir(self, call: Call) -> None:
         cell = self.cwd_of(call.pid)
         if call.name == "chdir":
             resolved = self.resolve_exact(call, None, 0)
@@ -469,7 +363,7 @@ class _Tracer:
         if resolved is not None:
             cell.path, cell.exact = resolved
 
-    def _change(self, call: _Call) -> None:
+    def _change(self, call: Call) -> None:
         """Renames, links, removals, mkdir and truncate."""
         name = call.name
         if name in {"rename", "renameat", "renameat2"}:
