@@ -44,7 +44,7 @@ def test_noop_push_makes_a_few_requests(
     ws = dws.Workspace.open(str(root))
     ws.add_remote("origin", s3_remote.url)
     first = ws.push()
-    assert first.objects > 300 and len(counted) > 300
+    assert first.objects > 300 and len(counted) < 40  # small objects travel in a pack
 
     counted.clear()
     again = ws.push()

@@ -16,7 +16,7 @@ from dws.core.remote_cache import RemoteCache
 from dws.core.remote_config import RemoteConfig, get_remote
 from dws.core.remote_open import check_same_workspace, open_remote
 from dws.core.remote_push import TagConflict, is_step_file_name, list_ids, read_remote_tag
-from dws.core.remote_walk import FetchingStore, run_parallel, snapshot_refs
+from dws.core.remote_walk import FetchingStore, snapshot_refs
 from dws.core.workspace import Workspace
 from dws.errors import FormatError, NotFoundError, UsageError
 from dws.model.ids import check_tag_name, looks_like_id_prefix
@@ -103,11 +103,8 @@ def pull_from(
     tmp_dir = os.path.join(ws.layout.objects, "tmp")
     total = len(wanted)
     ws.progress("pulling objects", 0, total)
-    report.bytes = run_parallel(
-        wanted,
-        lambda oid: remote.fetch(ws.store, tmp_dir, oid),
-        remote.workers,
-        lambda done: ws.progress("pulling objects", done, total),
+    report.bytes = remote.fetch_many(
+        ws.store, tmp_dir, wanted, lambda done: ws.progress("pulling objects", done, total)
     )
     report.objects += total
     report.fetched = sorted(chosen)

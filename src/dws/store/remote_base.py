@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from dws.errors import FormatError, RefusedError
@@ -93,6 +94,18 @@ class Remote:
         if got != oid:
             raise CorruptObjectError(oid)
         return size
+
+    def fetch_many(
+        self, local: ObjectStore, tmp_dir: str, oids: list[str], report: Callable[[int], None]
+    ) -> int:
+        """Fetch every object of ``oids`` on a thread pool; ``report`` gets the count done.
+        Returns the bytes fetched."""
+        total = 0
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            for done, size in enumerate(pool.map(lambda o: self.fetch(local, tmp_dir, o), oids), 1):
+                total += size
+                report(done)
+        return total
 
     def fetch(self, local: ObjectStore, tmp_dir: str, oid: str) -> int:
         """Copy one object from the remote into ``local``, verified; return its size."""

@@ -10,6 +10,7 @@ needs. Throughput on many small files comes from running transfers on a thread p
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ from dws.model.ids import check_object_id, is_object_id
 from dws.store.base import CorruptObjectError, ObjectMissingError, ObjectStore, PruneReport
 from dws.store.hashing import hash_file
 from dws.store.packed import PACK_THRESHOLD
+from dws.store.packfile import PackEntry
 from dws.store.remote_base import (
     MAX_FILE_BYTES,
     Remote,
@@ -30,6 +32,7 @@ from dws.store.remote_base import (
     RemoteFiles,
     check_key,
 )
+from dws.store.s3_packs import S3PackSet, plan_ranges
 from dws.store.s3client import (
     S3Location,
     is_not_found,
@@ -117,6 +120,7 @@ class S3ObjectStore(ObjectStore):
     def __init__(self, s3: _S3) -> None:
         self.s3 = s3
         self.prefix = s3.location.key("objects/")
+        self.packs = S3PackSet(s3, self.prefix + "packs/")
 
     def key(self, oid: str) -> str:
         """The key of an object (the id is validated first)."""
@@ -124,11 +128,14 @@ class S3ObjectStore(ObjectStore):
         return f"{self.prefix}{oid[:2]}/{oid[2:]}"
 
     def has(self, oid: str) -> bool:
-        return self.s3.head(self.key(oid)) is not None
+        return self.packs.find(oid) is not None or self.s3.head(self.key(oid)) is not None
 
     def put_bytes(self, data: bytes) -> str:
         oid = hash_bytes(data)
         key = self.key(oid)
+        if len(data) <= PACK_THRESHOLD:
+            self.packs.add(bytes.fromhex(oid), data)
+            return oid
         with self.s3.errors(key):
             self.s3.client.put_object(Bucket=self.s3.bucket, Key=key, Body=data)
         return oid
@@ -147,6 +154,9 @@ class S3ObjectStore(ObjectStore):
         return oid, size
 
     def get_bytes(self, oid: str) -> bytes:
+        located = self.packs.find(oid)
+        if located is not None:
+            return self.packs.read(located)
         response = self.s3.get(self.key(oid))
         if response is None:
             raise ObjectMissingError(oid)
@@ -155,6 +165,12 @@ class S3ObjectStore(ObjectStore):
         return data
 
     def materialize(self, oid: str, dest: str, mode: int = 0o644) -> None:
+        if self.packs.find(oid) is not None:
+            data = self.get_verified(oid)
+            with open(dest, "xb") as handle:
+                handle.write(data)
+            os.chmod(dest, mode)
+            return
         key = self.key(oid)
         if self.s3.head(key) is None:
             raise ObjectMissingError(oid)
@@ -172,28 +188,48 @@ class S3ObjectStore(ObjectStore):
             raise
 
     def size(self, oid: str) -> int:
+        located = self.packs.find(oid)
+        if located is not None:
+            return located.entry.length
         response = self.s3.head(self.key(oid))
         if response is None:
             raise ObjectMissingError(oid)
         return int(response["ContentLength"])
 
-    def listing(self) -> Iterator[tuple[str, int]]:
-        """(id, size) of every stored object."""
+    def loose_listing(self) -> Iterator[tuple[str, int]]:
+        """(id, size) of every object stored as its own key."""
         for item in self.s3.list(self.prefix):
             rest = item["Key"][len(self.prefix) :]
             oid = rest.replace("/", "", 1) if rest[2:3] == "/" else ""
             if is_object_id(oid):
                 yield oid, int(item.get("Size", 0))
 
+    def listing(self) -> Iterator[tuple[str, int]]:
+        """(id, size) of every stored object, packed ones included."""
+        yield from self.packs.all_ids()
+        yield from self.loose_listing()
+
     def iter_ids(self) -> Iterator[str]:
         for oid, _ in self.listing():
             yield oid
 
     def delete(self, oid: str) -> None:
+        """Remove a loose object (packed ones go through ``prune``)."""
         with self.s3.errors(self.key(oid)):
             self.s3.client.delete_object(Bucket=self.s3.bucket, Key=self.key(oid))
 
+    def flush(self) -> None:
+        self.packs.flush()
+
+    def close(self) -> None:
+        self.packs.close()
+
+    def check_structure(self) -> list[str]:
+        return self.packs.check()
+
     def verify(self, oid: str) -> bool:
+        if self.packs.find(oid) is not None:
+            return hash_bytes(self.get_bytes(oid)) == oid
         response = self.s3.get(self.key(oid))
         if response is None:
             raise ObjectMissingError(oid)
@@ -204,10 +240,12 @@ class S3ObjectStore(ObjectStore):
         return str(hasher.hexdigest()) == oid
 
     def prune(self, keep: Callable[[str], bool], *, dry_run: bool = False) -> PruneReport:
-        """Delete rejected objects, a thousand keys per request."""
+        """Delete rejected objects: loose keys a thousand per request; packs holding
+        garbage are rewritten with their live objects (uploaded before the old go)."""
         report = PruneReport()
+        self._prune_packs(keep, dry_run, report)
         doomed = []
-        for oid, size in self.listing():
+        for oid, size in self.loose_listing():
             if not keep(oid):
                 report.removed += 1
                 report.removed_bytes += size
@@ -221,6 +259,34 @@ class S3ObjectStore(ObjectStore):
                     Bucket=self.s3.bucket, Delete={"Objects": batch, "Quiet": True}
                 )
         return report
+
+    def _prune_packs(self, keep: Callable[[str], bool], dry_run: bool, report: PruneReport) -> None:
+        rewrite = []
+        for name, index in self.packs.indexes().items():
+            entries = list(index)
+            garbage = [e for k, e in entries if not keep(k.hex())]
+            if garbage:
+                report.removed += len(garbage)
+                report.removed_bytes += sum(e.length for e in garbage)
+                rewrite.append((name, [(k.hex(), e) for k, e in entries if keep(k.hex())]))
+        orphans = [n for n, exts in self.packs.names().items() if exts == {"pack"}]
+        if dry_run:
+            return
+        for name, live in rewrite:
+            for start, end, members in plan_ranges(live):
+                chunk = self.packs.read_range(name, start, end)
+                for oid, entry in members:
+                    data = chunk[entry.offset - start : entry.offset - start + entry.length]
+                    if hash_bytes(data) != oid:
+                        raise CorruptObjectError(oid)
+                    self.packs.add(bytes.fromhex(oid), data)
+        self.packs.flush()  # the live objects are in new packs before the old ones go
+        for name, _ in rewrite:
+            self.packs.delete_pack(name)
+        for name in orphans:
+            self.packs.delete_pack(name)
+        report.repacked = len(rewrite)
+        self.packs.refresh()
 
 
 class S3Files(RemoteFiles):
@@ -316,6 +382,10 @@ class S3Remote(Remote):
     def fetch(self, local: ObjectStore, tmp_dir: str, oid: str) -> int:
         store = self.objects
         assert isinstance(store, S3ObjectStore)
+        if store.packs.find(oid) is not None:
+            packed = store.get_verified(oid)
+            local.put_bytes(packed)
+            return len(packed)
         response = store.s3.get(store.key(oid))
         if response is None:
             raise ObjectMissingError(oid)
@@ -344,6 +414,55 @@ class S3Remote(Remote):
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
         return size
+
+    def fetch_many(
+        self, local: ObjectStore, tmp_dir: str, oids: list[str], report: Callable[[int], None]
+    ) -> int:
+        """Packed objects in merged byte ranges (one GET for many), the rest one by one."""
+        store = self.objects
+        assert isinstance(store, S3ObjectStore)
+        by_pack: dict[str, list[tuple[str, PackEntry]]] = {}
+        loose = []
+        for oid in oids:
+            located = store.packs.find(oid)
+            if located is None or located.pack == "":
+                loose.append(oid)
+            else:
+                by_pack.setdefault(located.pack, []).append((oid, located.entry))
+        tasks: list[Callable[[], tuple[int, int]]] = []
+        for pack, members in by_pack.items():
+            for start, end, group in plan_ranges(members):
+                tasks.append(functools.partial(_fetch_range, store, local, pack, start, end, group))
+        tasks.extend(
+            functools.partial(lambda oid: (1, self.fetch(local, tmp_dir, oid)), oid)
+            for oid in loose
+        )
+        total = done = 0
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            for count, size in pool.map(lambda task: task(), tasks):
+                done += count
+                total += size
+                report(done)
+        return total
+
+
+def _fetch_range(
+    store: S3ObjectStore,
+    local: ObjectStore,
+    pack: str,
+    start: int,
+    end: int,
+    members: list[tuple[str, PackEntry]],
+) -> tuple[int, int]:
+    chunk = store.packs.read_range(pack, start, end)
+    size = 0
+    for oid, entry in members:
+        data = chunk[entry.offset - start : entry.offset - start + entry.length]
+        if hash_bytes(data) != oid:
+            raise CorruptObjectError(oid)
+        local.put_bytes(data)
+        size += len(data)
+    return len(members), size
 
 
 def open_s3_remote(url: str, endpoint_url: str | None, *, create: bool = False) -> S3Remote:
