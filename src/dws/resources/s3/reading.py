@@ -6,11 +6,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from typing import Any
 
 from dws.errors import IntegrityError
 from dws.resources.s3.listing import normalise_etag
 from dws.resources.s3.manifest import KeyRecord
-from dws.store.fileio import write_new_file
+from dws.store.fileio import removing_on_error, temp_name
 from dws.store.s3client import (
     S3Connection,
     S3Location,
@@ -20,14 +21,14 @@ from dws.store.s3client import (
 )
 
 _PLAIN_MD5 = re.compile(r"[0-9a-f]{32}")
+CHUNK = 1 << 20
 
 
-def fetch_version(
+def _open_version(
     conn: S3Connection, location: S3Location, path: str, record: KeyRecord, current_only: bool
-) -> bytes:
-    """The bytes of the recorded version of ``path`` (``current_only``: of the current
-    object, which must still carry the recorded ETag). IntegrityError when the version is
-    gone or the bytes do not match the recorded ETag (where it is a plain MD5)."""
+) -> Any:
+    """GetObject for the recorded version (``current_only``: the current object, which
+    must still carry the recorded ETag); IntegrityError when it is gone."""
     key = location.key(path)
     request = {"Bucket": location.bucket, "Key": key}
     if current_only:
@@ -35,8 +36,7 @@ def fetch_version(
     else:
         request["VersionId"] = record.version
     try:
-        answer = conn.client.get_object(**request)
-        data: bytes = answer["Body"].read()
+        return conn.client.get_object(**request)
     except Exception as exc:
         if is_not_found(exc) or error_code(exc) in ("PreconditionFailed", "412"):
             raise IntegrityError(
@@ -44,19 +44,61 @@ def fetch_version(
                 "in the bucket"
             ) from None
         raise_translated(exc, bucket=location.bucket, key=key, endpoint=conn.endpoint)
-    etag = normalise_etag(str(answer.get("ETag", "")))
-    if len(data) != record.size or (current_only and etag != record.etag):
-        raise IntegrityError(f"{location.url}{path} does not match its recorded size or ETag")
-    if _PLAIN_MD5.fullmatch(record.etag) and hashlib.md5(data).hexdigest() != record.etag:
-        raise IntegrityError(f"{location.url}{path}: the bytes read do not match the ETag")
+
+
+class _Checker:
+    """Counts and hashes bytes as they arrive, then compares with the record."""
+
+    def __init__(self, location: S3Location, path: str, record: KeyRecord) -> None:
+        self.where = f"{location.url}{path}"
+        self.record = record
+        self.size = 0
+        self.md5 = hashlib.md5(usedforsecurity=False)
+
+    def update(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        self.md5.update(chunk)
+
+    def check(self, answer: Any, current_only: bool) -> None:
+        etag = normalise_etag(str(answer.get("ETag", "")))
+        if self.size != self.record.size or (current_only and etag != self.record.etag):
+            raise IntegrityError(f"{self.where} does not match its recorded size or ETag")
+        plain = _PLAIN_MD5.fullmatch(self.record.etag)
+        if plain and self.md5.hexdigest() != self.record.etag:
+            raise IntegrityError(f"{self.where}: the bytes read do not match the ETag")
+
+
+def fetch_version(
+    conn: S3Connection, location: S3Location, path: str, record: KeyRecord, current_only: bool
+) -> bytes:
+    """The bytes of the recorded version of ``path`` (``current_only``: of the current
+    object, which must still carry the recorded ETag). IntegrityError when the version is
+    gone or the bytes do not match the recorded size, or the ETag where it is a plain MD5."""
+    answer = _open_version(conn, location, path, record, current_only)
+    checker = _Checker(location, path, record)
+    with conn.errors(location.bucket, location.key(path)):
+        data: bytes = answer["Body"].read()
+    checker.update(data)
+    checker.check(answer, current_only)
     return data
 
 
 def write_export(
     conn: S3Connection, location: S3Location, path: str, record: KeyRecord, dest: str
 ) -> None:
-    """Write the recorded version of ``path`` to ``dest/path`` (a new file)."""
-    data = fetch_version(conn, location, path, record, current_only=False)
+    """Stream the recorded version of ``path`` into the new file ``dest/path``; nothing is
+    left there when it fails its checks."""
     target = os.path.join(dest, *path.split("/"))
     os.makedirs(os.path.dirname(target), exist_ok=True)
-    write_new_file(target, data)
+    answer = _open_version(conn, location, path, record, current_only=False)
+    checker = _Checker(location, path, record)
+    tmp = temp_name(os.path.dirname(target))
+    with removing_on_error(tmp), open(tmp, "xb") as handle:
+        with conn.errors(location.bucket, location.key(path)):
+            for chunk in answer["Body"].iter_chunks(CHUNK):
+                checker.update(chunk)
+                handle.write(chunk)
+        checker.check(answer, current_only=False)
+    with removing_on_error(tmp):
+        os.link(tmp, target)  # fails if the target exists, like write_new_file
+    os.unlink(tmp)
