@@ -1,10 +1,7 @@
-"""An S3 remote: one key per object (``<prefix>/objects/ab/<62 hex>``) and the small files
+"""An S3 remote: objects under ``<prefix>/objects/`` (small ones in packs, see s3_packs;
+larger ones one key each, ``objects/ab/<62 hex>``, uploaded in parts) and the small files
 (records, tags, lineage) beside them. boto3 is loaded only when an S3 remote is opened.
-
-Objects are loose keys rather than packs: every object is then an independent, idempotent
-PUT that any number of pushers can repeat or interleave, gc deletes keys instead of
-rewriting packs that someone else may be reading, and a clone fetches exactly what it
-needs. Throughput on many small files comes from running transfers on a thread pool.
+See docs/remotes.md for why small objects are packed.
 """
 
 from __future__ import annotations
