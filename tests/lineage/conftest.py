@@ -11,15 +11,20 @@ from pathlib import Path
 import pytest
 
 import dws
+from git.gitsupport import GIT_ENV
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.com",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.com",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
+PREPARE_RUN = (
+    "run", "--", "python3", "code/prepare.py", "data/raw/train.csv", "data/features/train.csv",
+)  # fmt: skip
+FAIL_RUN = (
+    "run",
+    "-o",
+    "data/features/x.txt",
+    "--",
+    "python3",
+    "code/fail.py",
+    "data/features/x.txt",
+)
 
 PREPARE = """\
 import sys
@@ -94,3 +99,13 @@ def pipeline(tmp_path: Path) -> Path:
     ws.add_resource("local-files", str(root / "results"), "results", name="results")
     ws.add_resource("git", str(root), "code", name="code")
     return root
+
+
+@pytest.fixture
+def traceable() -> None:
+    """Skip (with the reason) where `dws run --trace` cannot work: no strace, no ptrace."""
+    from dws.core.lineage.trace import strace_unavailable_reason
+
+    reason = strace_unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)

@@ -7,7 +7,6 @@ import json
 import os
 import pty
 import select
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -17,6 +16,8 @@ from blake3 import blake3
 
 import dws
 from cli.cli_support import DWS, run_dws
+
+from .conftest import FAIL_RUN, PREPARE_RUN
 
 HAND_SCRIPT = "import sys; open(sys.argv[1], 'a').write('more\\n')"
 
@@ -103,25 +104,7 @@ def test_python_step_api(pipeline: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_openlineage_export(pipeline: Path) -> None:
-    for argv in (
-        (
-            "run",
-            "--",
-            "python3",
-            "code/prepare.py",
-            "data/raw/train.csv",
-            "data/features/train.csv",
-        ),
-        (
-            "run",
-            "-o",
-            "data/features/x.txt",
-            "--",
-            "python3",
-            "code/fail.py",
-            "data/features/x.txt",
-        ),
-    ):
+    for argv in (PREPARE_RUN, FAIL_RUN):
         run_dws(*argv, cwd=pipeline)
     result = run_dws("lineage", "export", "--format", "openlineage", "--all", cwd=pipeline)
     assert result.code == 0, result.err
@@ -132,13 +115,7 @@ def test_openlineage_export(pipeline: Path) -> None:
         assert event["job"]["namespace"] == "pipe"
 
 
-@pytest.mark.skipif(
-    shutil.which("strace") is None, reason="strace is not installed (Debian package strace)"
-)
-def test_trace_finds_reads_and_writes(pipeline: Path) -> None:
-    probe = subprocess.run(["strace", "-f", "-o", os.devnull, "true"], capture_output=True)
-    if probe.returncode != 0:
-        pytest.skip("ptrace is not permitted here")
+def test_trace_finds_reads_and_writes(pipeline: Path, traceable: None) -> None:
     script = (
         "import json; d = open('data/raw/train.csv').read(); "
         "open('data/features/t.csv', 'w').write(d); "
@@ -177,13 +154,7 @@ def test_damaged_run_record_is_skipped_with_a_warning(pipeline: Path) -> None:
     assert [r["step"] for r in json.loads(result.out)] == ["prepare"]
 
 
-@pytest.mark.skipif(
-    shutil.which("strace") is None, reason="strace is not installed (Debian package strace)"
-)
-def test_trace_in_place_update_is_input_and_output(pipeline: Path) -> None:
-    probe = subprocess.run(["strace", "-f", "-o", os.devnull, "true"], capture_output=True)
-    if probe.returncode != 0:
-        pytest.skip("ptrace is not permitted here")
+def test_trace_in_place_update_is_input_and_output(pipeline: Path, traceable: None) -> None:
     target = pipeline / "data/features/log.txt"
     target.write_text("first\n")
     before = blake3(target.read_bytes()).hexdigest()

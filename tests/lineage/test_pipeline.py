@@ -8,14 +8,9 @@ from pathlib import Path
 
 from cli.cli_support import run_dws
 
-PREPARE = (
-    "run",
-    "--",
-    "python3",
-    "code/prepare.py",
-    "data/raw/train.csv",
-    "data/features/train.csv",
-)
+from .conftest import FAIL_RUN, PREPARE_RUN
+
+PREPARE = PREPARE_RUN
 TRAIN = (
     "run", "-n", "train", "-i", "data/features", "-o", "results/model.txt",
     "-o", "results/metrics.json", "--", "python3", "code/train.py", "--epochs", "2",
@@ -180,16 +175,7 @@ def test_swap_refuses_non_source_and_bad_targets(pipeline: Path) -> None:
 
 
 def test_failed_run_is_recorded_but_never_a_producer(pipeline: Path) -> None:
-    result = run_dws(
-        "run",
-        "-o",
-        "data/features/x.txt",
-        "--",
-        "python3",
-        "code/fail.py",
-        "data/features/x.txt",
-        cwd=pipeline,
-    )
+    result = run_dws(*FAIL_RUN, cwd=pipeline)
     assert result.code == 3  # the command's exit code
     (failed,) = records(pipeline)
     assert failed["status"] == "failed" and failed["exit_code"] == 3

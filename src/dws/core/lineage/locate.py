@@ -92,13 +92,15 @@ class CurrentIds:
         for name, path in wanted:
             by_resource.setdefault(name, []).append(path)
         for name, paths in by_resource.items():
-            resource = self.resources.get(name)
-            if resource is None:
-                self._known.update({(name, p): MISSING for p in paths})
-                continue
-            found = resource.content_ids(paths, keep_trees=self.keep_trees)
+            found = self._lookup(name, paths)
             self._known.update({(name, p): found.get(p, MISSING) for p in paths})
         return self._known
+
+    def _lookup(self, name: str, paths: list[str]) -> dict[str, PathId]:
+        resource = self.resources.get(name)
+        if resource is None:
+            return {}
+        return resource.content_ids(paths, keep_trees=self.keep_trees)
 
     def one(self, key: PathKey) -> PathId:
         """The answer for one key."""
@@ -112,20 +114,9 @@ class RecordedIds(CurrentIds):
         super().__init__(resources)
         self.states = states
 
-    def get(self, keys: Iterable[PathKey]) -> dict[PathKey, PathId]:
-        wanted = [k for k in dict.fromkeys(keys) if k not in self._known]
-        by_resource: dict[str, list[str]] = {}
-        for name, path in wanted:
-            by_resource.setdefault(name, []).append(path)
-        for name, paths in by_resource.items():
-            resource = self.resources.get(name)
-            recorded = self.states.get(name)
-            found: dict[str, PathId] = {}
-            if (
-                resource is not None
-                and recorded is not None
-                and recorded.type == resource.spec.type
-            ):
-                found = resource.recorded_ids(recorded.state, paths)
-            self._known.update({(name, p): found.get(p, MISSING) for p in paths})
-        return self._known
+    def _lookup(self, name: str, paths: list[str]) -> dict[str, PathId]:
+        resource = self.resources.get(name)
+        recorded = self.states.get(name)
+        if resource is None or recorded is None or recorded.type != resource.spec.type:
+            return {}
+        return resource.recorded_ids(recorded.state, paths)
