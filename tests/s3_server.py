@@ -23,6 +23,8 @@ from typing import Any
 
 ACCESS_KEY = "dwstestaccesskey"
 SECRET_KEY = "dwstestsecretkey-not-a-real-secret"
+READONLY_ACCESS_KEY = "dwstestreadonlykey"
+READONLY_SECRET_KEY = "dwstestreadonlysecret-not-a-real-secret"
 REGION = "us-east-1"
 START_TIMEOUT = 60.0
 SKIP_ENV = "DWS_TESTS_NO_S3"
@@ -102,7 +104,12 @@ class S3Server:
             "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
             "actions": ["Admin", "Read", "Write", "List", "Tagging"],
         }
-        config.write_text(json.dumps({"identities": [identity]}))
+        readonly = {
+            "name": "dws-tests-readonly",
+            "credentials": [{"accessKey": READONLY_ACCESS_KEY, "secretKey": READONLY_SECRET_KEY}],
+            "actions": ["Read", "List"],
+        }
+        config.write_text(json.dumps({"identities": [identity, readonly]}))
         last_error = ""
         for attempt in range(3):
             data = self.root / f"data{attempt}"
@@ -169,12 +176,13 @@ class S3Server:
         except ProcessLookupError:
             pass
 
-    def env(self) -> dict[str, str]:
-        """AWS_* variables that point a subprocess (`dws`) at this server."""
+    def env(self, *, readonly: bool = False) -> dict[str, str]:
+        """AWS_* variables that point a subprocess (`dws`) at this server (``readonly``:
+        with credentials that may list and read but not write)."""
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_ACCESS_KEY_ID": self.access_key,
-            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_ACCESS_KEY_ID": READONLY_ACCESS_KEY if readonly else self.access_key,
+            "AWS_SECRET_ACCESS_KEY": READONLY_SECRET_KEY if readonly else self.secret_key,
             "AWS_DEFAULT_REGION": self.region,
         }
 

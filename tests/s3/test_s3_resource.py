@@ -292,3 +292,20 @@ def test_many_keys_page_through_listing_and_batched_deletes(
     ok(dws(ws, s3_server, "restore", "v2"))
     listed = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=PREFIX)
     assert sum(len(page.get("Contents", [])) for page in listed) == 1002
+
+
+def test_keep_hashes_works_with_read_only_credentials(
+    ws: Path, s3_server: Any, client: Any
+) -> None:
+    """External data one may read but not write (someone else's bucket)."""
+    bucket = s3_server.make_bucket(versioned=False)
+    put(client, bucket, V1)
+    readonly = s3_server.env(readonly=True)
+    url = f"s3://{bucket}/{PREFIX}"
+    refused = dws(ws, s3_server, "add", "s3", url, "--role", "s", env=readonly)
+    assert refused.code == 2  # keep=versions: no versioning
+    ok(dws(ws, s3_server, "add", "s3", url, "--role", "s", "--keep", "hashes", env=readonly))
+    ok(dws(ws, s3_server, "snapshot", "v1", env=readonly))
+    ok(dws(ws, s3_server, "restore", "v1", env=readonly))
+    put(client, bucket, {"a.txt": b"changed by its owner"})
+    assert dws(ws, s3_server, "restore", "v1", env=readonly).code == 4

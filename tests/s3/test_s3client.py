@@ -125,3 +125,20 @@ def test_the_cli_and_resource_registry_do_not_load_boto3() -> None:
         "sys.exit('boto3' in sys.modules or 'botocore' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+class _DeniedClient:
+    def get_bucket_versioning(self, Bucket: str) -> None:
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": "AccessDenied"}}, "GetBucketVersioning")
+
+
+def test_versioning_unreadable_counts_as_off_only_when_allowed() -> None:
+    from dws.resources.s3.listing import bucket_versioning
+
+    conn = s3client.S3Connection(_DeniedClient(), None)
+    where = S3Location("bucket", "")
+    assert bucket_versioning(conn, where, denied_ok=True) == ""
+    with pytest.raises(DwsError, match="denied"):
+        bucket_versioning(conn, where)

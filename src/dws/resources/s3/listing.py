@@ -16,7 +16,7 @@ from typing import Any
 
 from dws.errors import FormatError
 from dws.model.paths import check_relative_path
-from dws.store.s3client import S3Connection, S3Location
+from dws.store.s3client import S3Connection, S3Location, error_code, raise_translated
 
 NULL_VERSION = "null"
 MAX_SKIPPED_LISTED = 10
@@ -68,16 +68,28 @@ class Listing:
         ]
 
 
-def bucket_versioning(conn: S3Connection, location: S3Location) -> str:
-    """The bucket's versioning status: "Enabled", "Suspended" or ""."""
-    with conn.errors(location.bucket):
+def bucket_versioning(conn: S3Connection, location: S3Location, *, denied_ok: bool = False) -> str:
+    """The bucket's versioning status: "Enabled", "Suspended" or "". With ``denied_ok``,
+    credentials that may list the bucket but not read its versioning (common for other
+    people's buckets) give "" too."""
+    try:
         answer = conn.client.get_bucket_versioning(Bucket=location.bucket)
+    except Exception as exc:
+        if denied_ok and error_code(exc) in ("AccessDenied", "403"):
+            return ""
+        raise_translated(exc, bucket=location.bucket, endpoint=conn.endpoint)
     return str(answer.get("Status") or "")
+
+
+def check_listable(conn: S3Connection, location: S3Location) -> None:
+    """One small listing request: the bucket exists and these credentials may list it."""
+    with conn.errors(location.bucket, location.prefix or None):
+        conn.client.list_objects_v2(Bucket=location.bucket, Prefix=location.prefix, MaxKeys=1)
 
 
 def list_prefix(conn: S3Connection, location: S3Location) -> Listing:
     """List every key below ``location`` once (versions too where versioning was ever on)."""
-    listing = Listing(bucket_versioning(conn, location))
+    listing = Listing(bucket_versioning(conn, location, denied_ok=True))
     raw_current: dict[str, ObjectVersion] = {}
     raw_versions: dict[str, dict[str, ObjectVersion]] = {}
     with conn.errors(location.bucket, location.prefix or None):

@@ -15,8 +15,9 @@ def require_versioning(listing: Listing, url: str) -> None:
     """Restoring by copying versions needs a bucket that keeps them."""
     if not listing.versioned:
         raise RefusedError(
-            f"{url}: the bucket does not have versioning enabled, so restoring would destroy "
-            "current objects; enable versioning on the bucket, or register the resource with "
+            f"{url}: the bucket does not have versioning enabled (or these credentials may "
+            "not read it), so restoring could destroy current objects; enable versioning on "
+            "the bucket, or register the resource with "
             "--keep hashes (restore then only verifies)"
         )
 

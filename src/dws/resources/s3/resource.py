@@ -18,7 +18,7 @@ from dws.model.tree import TreeEntry
 from dws.model.treediff import Change, diff_trees, walk_tree
 from dws.resources.base import ObjectRef, Resource, RestorePlan, State
 from dws.resources.s3.copies import CopyMemory
-from dws.resources.s3.listing import Listing, bucket_versioning, list_prefix
+from dws.resources.s3.listing import Listing, bucket_versioning, check_listable, list_prefix
 from dws.resources.s3.manifest import BuiltManifest, KeyRecord, ManifestReader, build_manifest
 from dws.resources.s3.planning import require_versioning, versions_plan
 from dws.resources.s3.reading import fetch_version, write_export
@@ -52,8 +52,9 @@ class S3Resource(Resource):
         if endpoint is not None:
             check_endpoint_url(endpoint)
         conn = connect(endpoint)
-        status = bucket_versioning(conn, target)  # also: the bucket exists and we may read it
-        if keep == KEEP_VERSIONS and status != "Enabled":
+        if keep == KEEP_HASHES:
+            check_listable(conn, target)
+        elif bucket_versioning(conn, target) != "Enabled":
             raise UsageError(
                 f"bucket {target.bucket!r} does not have versioning enabled, which restoring "
                 "an s3 resource needs: enable it (e.g. aws s3api put-bucket-versioning "
