@@ -152,3 +152,22 @@ def test_s3_object_with_wrong_bytes_is_refused(
     checked = s3_remote.run("fsck", "--remote", "origin", cwd=ws)
     assert checked.code == 4 and "corrupt" in checked.err
     shutil.rmtree(tmp_path / "unused", ignore_errors=True)
+
+
+def test_s3_pack_with_a_flipped_byte_is_refused(
+    s3_remote: RemoteSpot, make_workspace: Callable[..., Path], tmp_path: Path
+) -> None:
+    ws = _pushed(s3_remote, make_workspace)
+    bucket, prefix = s3_remote.url[len("s3://") :].split("/", 1)
+    client = s3_remote.server.client()
+    listing = client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/objects/packs/")
+    (pack,) = [item["Key"] for item in listing["Contents"] if item["Key"].endswith(".pack")]
+    data = bytearray(client.get_object(Bucket=bucket, Key=pack)["Body"].read())
+    data[10] ^= 0x01
+    client.put_object(Bucket=bucket, Key=pack, Body=bytes(data))
+    checked = s3_remote.run("fsck", "--remote", "origin", cwd=ws)
+    assert checked.code == 4 and "corrupt" in checked.err
+    target = tmp_path / "clone"
+    refused = s3_remote.run("clone", "--snapshot", "v1", s3_remote.url, str(target), cwd=tmp_path)
+    assert refused.code == 4 and "corrupt" in refused.err
+    assert not target.exists()

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from dws.core.remote_config import get_remote
 from dws.core.remote_open import open_remote, remote_identity, remote_resources_bytes
 from dws.core.remote_push import list_ids, read_remote_tag
-from dws.core.remote_walk import FetchingStore, run_parallel, snapshot_refs
+from dws.core.remote_walk import FetchingStore, snapshot_refs
 from dws.core.workspace import Workspace
 from dws.errors import DwsError, FormatError
 from dws.model.records import SnapshotRecord, decode_snapshot
@@ -155,15 +155,7 @@ def _check_tags(remote: Remote, snapshot_ids: set[str], report: RemoteFsckReport
 def _check_objects(
     remote: Remote, oids: list[str], verify: bool, ws: Workspace, report: RemoteFsckReport
 ) -> None:
-    def check(oid: str) -> int:
-        try:
-            if not remote.objects.has(oid):
-                report.problems.append(f"object {oid[:12]} is missing")
-            elif verify and not remote.objects.verify(oid):
-                report.problems.append(f"object {oid[:12]} is corrupt (content does not match)")
-        except DwsError as exc:
-            report.problems.append(f"object {oid[:12]}: {exc.message}")
-        return 0
-
     total = len(oids)
-    run_parallel(oids, check, remote.workers, lambda done: ws.progress("checking", done, total))
+    report.problems.extend(
+        remote.check_objects(oids, verify, lambda done: ws.progress("checking", done, total))
+    )

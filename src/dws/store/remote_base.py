@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from dws.errors import FormatError, RefusedError
+from dws.errors import DwsError, FormatError, RefusedError
 from dws.store.base import CorruptObjectError, ObjectStore
 from dws.store.packed import PACK_THRESHOLD, PackedObjectStore
 
@@ -106,6 +106,26 @@ class Remote:
                 total += size
                 report(done)
         return total
+
+    def check_objects(
+        self, oids: list[str], verify: bool, report: Callable[[int], None]
+    ) -> list[str]:
+        """Problems with ``oids`` on the remote: missing, or (with ``verify``) corrupt."""
+        problems: list[str] = []
+
+        def check(oid: str) -> None:
+            try:
+                if not self.objects.has(oid):
+                    problems.append(f"object {oid[:12]} is missing")
+                elif verify and not self.objects.verify(oid):
+                    problems.append(f"object {oid[:12]} is corrupt (content does not match)")
+            except DwsError as exc:
+                problems.append(f"object {oid[:12]}: {exc.message}")
+
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            for done, _ in enumerate(pool.map(check, oids), 1):
+                report(done)
+        return problems
 
     def fetch(self, local: ObjectStore, tmp_dir: str, oid: str) -> int:
         """Copy one object from the remote into ``local``, verified; return its size."""

@@ -412,6 +412,43 @@ class S3Remote(Remote):
                     os.unlink(tmp)
         return size
 
+    def check_objects(
+        self, oids: list[str], verify: bool, report: Callable[[int], None]
+    ) -> list[str]:
+        """Packed objects are present when an index lists them, and verified by reading
+        merged ranges; the others one by one."""
+        store = self.objects
+        assert isinstance(store, S3ObjectStore)
+        by_pack: dict[str, list[tuple[str, PackEntry]]] = {}
+        loose = []
+        for oid in oids:
+            located = store.packs.find(oid)
+            if located is None or located.pack == "":
+                loose.append(oid)
+            else:
+                by_pack.setdefault(located.pack, []).append((oid, located.entry))
+        problems = super().check_objects(loose, verify, report)
+        done = len(loose)
+        for pack, members in by_pack.items():
+            if not verify:
+                done += len(members)
+                report(done)
+                continue
+            ranges = plan_ranges(members)
+            with ThreadPoolExecutor(max_workers=self.workers) as pool:
+                read = functools.partial(_read_planned, store, pack)
+                chunks = pool.map(read, ranges)
+                for (start, _, group), chunk in zip(ranges, chunks, strict=True):
+                    for oid, entry in group:
+                        data = chunk[entry.offset - start : entry.offset - start + entry.length]
+                        if hash_bytes(data) != oid:
+                            problems.append(
+                                f"object {oid[:12]} is corrupt (content does not match)"
+                            )
+                    done += len(group)
+                    report(done)
+        return problems
+
     def fetch_many(
         self, local: ObjectStore, tmp_dir: str, oids: list[str], report: Callable[[int], None]
     ) -> int:
@@ -441,6 +478,10 @@ class S3Remote(Remote):
                 total += size
                 report(done)
         return total
+
+
+def _read_planned(store: S3ObjectStore, pack: str, planned: tuple[int, int, Any]) -> bytes:
+    return store.packs.read_range(pack, planned[0], planned[1])
 
 
 def _fetch_range(
