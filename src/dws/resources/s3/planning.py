@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dws.errors import IntegrityError, RefusedError, UsageError
+from dws.errors import IntegrityError, RefusedError
 from dws.model.treediff import Change
 from dws.resources.s3.listing import Listing
 from dws.resources.s3.manifest import ManifestReader
-from dws.resources.s3.restoring import MAX_COPY_BYTES, S3RestorePlan
+from dws.resources.s3.restoring import S3RestorePlan
 
 MAX_LISTED = 20
 
@@ -30,7 +30,6 @@ def versions_plan(
     plan = S3RestorePlan(name, changes)
     plan.current_versions = {path: found.version for path, found in listing.current.items()}
     missing: list[str] = []
-    too_large: list[str] = []
     for change in changes:
         if change.is_dir_marker:
             continue
@@ -40,20 +39,12 @@ def versions_plan(
         record = reader.record(change.new.id)
         if listing.version(change.path, record.version) is None:
             missing.append(f"{change.path} (version {record.version})")
-        elif record.size > MAX_COPY_BYTES:
-            too_large.append(change.path)
         plan.copies[change.path] = record
     if missing:
         raise IntegrityError(
             f"{len(missing)} recorded object version(s) no longer exist in {url}; nothing was "
             "changed (someone deleted those versions from the bucket)",
             details=_listing(missing),
-        )
-    if too_large:
-        raise UsageError(
-            f"{len(too_large)} object(s) are larger than 5 GiB, which restore cannot copy "
-            "yet (no multipart copy); nothing was changed",
-            details=_listing(too_large),
         )
     if plan.copies or plan.deletes:
         plan.notes.append(

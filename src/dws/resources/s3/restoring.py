@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 from dws.errors import DwsError
 from dws.model.progress import Progress
 from dws.resources.base import RestorePlan
+from dws.resources.s3 import bigcopy
+from dws.resources.s3.bigcopy import multipart_copy
 from dws.resources.s3.manifest import KeyRecord
 from dws.store.s3client import S3Connection, S3Location, raise_translated
 
 COPY_WORKERS = 8
 DELETE_BATCH = 1000
-MAX_COPY_BYTES = 5 << 30  # CopyObject's limit; larger objects need a multipart copy
+MAX_COPY_BYTES = 5 << 30  # CopyObject's limit; larger objects are copied in parts
 
 
 @dataclass
@@ -57,10 +59,14 @@ def _copy(
     key = location.key(path)
     source = {"Bucket": location.bucket, "Key": key, "VersionId": record.version}
     try:
-        answer = conn.client.copy_object(Bucket=location.bucket, Key=key, CopySource=source)
+        if record.size > MAX_COPY_BYTES:
+            new_version = multipart_copy(conn, location, key, record, bigcopy.PART_BYTES)
+        else:
+            answer = conn.client.copy_object(Bucket=location.bucket, Key=key, CopySource=source)
+            new_version = str(answer.get("VersionId") or "")
     except Exception as exc:
         raise_translated(exc, bucket=location.bucket, key=key, endpoint=conn.endpoint)
-    return path, str(answer.get("VersionId") or ""), record.version
+    return path, new_version, record.version
 
 
 def _delete(conn: S3Connection, location: S3Location, paths: list[str]) -> None:
