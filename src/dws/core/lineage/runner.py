@@ -167,6 +167,10 @@ def plan_run(
             plan.inputs.append(located)
         elif item.kind is ArgKind.OUTPUT:
             plan.outputs.append(located)
+            # remembered before the command runs: if dws is stopped before it records
+            # the run, the next attempt still knows this path is the step's output
+            if memory.answers.get(located.key) != "output":
+                plan.new_answers.setdefault(located.key, ArgKind.OUTPUT)
     plan.inputs = _unique([*plan.inputs, *given_in])
     plan.outputs = _unique([*plan.outputs, *given_out])
     plan.params = {**parameters(classified), **_parse_params(params)}
@@ -221,13 +225,13 @@ def execute(
         env_names=check_env_names(list(env_names)),
         traced=trace,
     )
+    remember_answers(ws, plan)
     if trace:
         from dws.core.lineage.tracing import TracedRun
 
         traced = TracedRun(ws, plan, recorder)
         exit_code = traced.run()
         return RunOutcome(exit_code, traced.record, plan)
-    remember_answers(ws, plan)
     recorder.begin()
     exit_code = run_command(plan.argv, plan.cwd)
     record = recorder.finish(exit_code, failed=exit_code != 0)
