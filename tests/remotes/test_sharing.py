@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -61,3 +62,25 @@ def test_push_into_a_non_empty_directory_is_refused(
     refused = spot.run("push", "nas", cwd=ws)
     assert refused.code == 2 and "neither empty nor a dws remote" in refused.err
     assert sorted(p.name for p in busy.iterdir()) == ["precious.txt"]
+
+
+def test_snapshot_pulled_without_its_objects_is_not_pushed_elsewhere(
+    dir_remote: RemoteSpot, make_workspace: Callable[..., Path], tmp_path: Path
+) -> None:
+    source = make_workspace()
+    write_files(source, {"data/raw/only-v2.txt": "v2\n"})
+    dir_remote.ok("snapshot", "v2", cwd=source)
+    dir_remote.ok("remote", "add", "origin", dir_remote.url, cwd=source)
+    dir_remote.ok("push", cwd=source)
+    partial = tmp_path / "partial"
+    dir_remote.ok("clone", dir_remote.url, str(partial), "--snapshot", "v1", cwd=tmp_path)
+    v1, v2 = (dir_remote.json("show", ref, cwd=partial)["id"] for ref in ("v1", "v2"))
+
+    other = RemoteSpot("dir", str(tmp_path / "other-remote"))
+    other.ok("remote", "add", "other", other.url, cwd=partial)
+    result = other.run("push", "other", "--json", cwd=partial)
+    assert result.code == 0 and "not pushed" in result.err
+    pushed = json.loads(result.out)
+    assert pushed["snapshots"] == [v1] and list(pushed["skipped"]) == [v2]
+    assert pushed["tags"] == ["v1"]
+    assert other.json("fsck", "--remote", "other", cwd=partial)["problems"] == []
