@@ -115,7 +115,7 @@ def pull_from(
         report.snapshots.append(record.id)
     report.steps = _write_new_files(os.path.join(ws.layout.lineage, "steps"), plan.steps)
     _apply_tags(catalog, plan.tags, force, report)
-    cache.add(chosen, chosen_refs)
+    cache.add(chosen, chosen_refs - cache.known_objects(plan.remote_ids))
     return report
 
 
