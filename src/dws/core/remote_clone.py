@@ -105,9 +105,8 @@ def clone(
         )
         os.makedirs(staging)
         try:
-            Workspace.init(staging)
-            layout_ws = Workspace.open(staging)
-            write_atomic(layout_ws.layout.workspace_json, info_bytes, durable=True)
+            fresh = Workspace.init(staging)  # then it takes the remote's identity
+            write_atomic(fresh.layout.workspace_json, info_bytes, durable=True)
             ws = Workspace.open(staging)
             ws.save_resource_specs(specs)
             add_remote(ws, "origin", normalized, config.endpoint_url)

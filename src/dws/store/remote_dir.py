@@ -72,6 +72,11 @@ class DirectoryFiles(RemoteFiles):
                 os.link(tmp, path)  # fails if another writer got there first
             except FileExistsError:
                 return False
+            except OSError:  # a filesystem without hard links: check and rename, locked
+                with self.locked():
+                    if os.path.exists(path):
+                        return False
+                    os.rename(tmp, path)
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
