@@ -1,16 +1,21 @@
 """Run the `dws` CLI with a crash point: SIGKILL the process at an exact place.
 
-Usage: python crashpoint.py MODULE:ATTR.PATH:before|after:N[:SUBSTRING] -- DWS-ARGS...
+Usage: python crashpoint.py MODULE:ATTR.PATH:WHEN:N[:SUBSTRING] -- DWS-ARGS...
 
 The named function (looked up in MODULE, following ATTR.PATH) is wrapped so that its N-th
 call (counted across threads; with SUBSTRING, only calls whose arguments' repr contains it
-count) kills the whole process with SIGKILL just before or just after the original runs.
-Nothing is caught or cleaned up: the state on disk is exactly what a `kill -9` at that
-point leaves behind.
+count) kills the whole process with SIGKILL just before (WHEN = before) or just after
+(after) the original runs. Nothing is caught or cleaned up: the state on disk is exactly
+what a `kill -9` at that point leaves behind.
+
+WHEN = ENOSPC, EACCES, EIO, ...: instead of the N-th call, the function raises that OSError
+(no file name, as a failing write(2) on a descriptor does) and from then on every call
+does, as a full disk would; the process goes on and handles it.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import importlib
 import os
@@ -29,8 +34,9 @@ def install(spec: str) -> None:
     """Wrap the function named by ``spec`` (see the module docstring)."""
     module_name, attr_path, when, count_text, *rest = spec.split(":", 4)
     needle = rest[0] if rest else ""
-    if when not in ("before", "after"):
-        raise SystemExit(f"crashpoint: 'when' must be before or after, not {when!r}")
+    fault = getattr(errno, when, None) if when.isupper() else None
+    if when not in ("before", "after") and fault is None:
+        raise SystemExit(f"crashpoint: 'when' must be before, after or an errno name, not {when!r}")
     target_count = int(count_text)
     owner: Any = importlib.import_module(module_name)
     *parents, name = attr_path.split(".")
@@ -46,6 +52,8 @@ def install(spec: str) -> None:
         with lock:
             calls[0] += counted
             hit = counted and calls[0] == target_count
+        if fault is not None and counted and calls[0] >= target_count:
+            raise OSError(fault, os.strerror(fault))
         if hit and when == "before":
             _die()
         result = original(*args, **kwargs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 import traceback
 
@@ -69,12 +70,31 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(1)
+    except OSError as exc:
+        if verbose:
+            traceback.print_exc()
+        Output().error(_os_error_text(exc), _os_error_hints(exc))
+        sys.exit(1)
     except Exception as exc:
         if verbose:
             traceback.print_exc()
         Output().error(f"internal error: {exc.__class__.__name__}: {exc} (rerun with -v)", [])
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _os_error_text(exc: OSError) -> str:
+    """``No space left on device: /path`` (the file named when the system names one)."""
+    text = exc.strerror or str(exc)
+    return f"{text}: {exc.filename}" if exc.filename else text
+
+
+def _os_error_hints(exc: OSError) -> list[str]:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return ["free some space and run the command again; nothing half-done was recorded"]
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return ["check the permissions of that file and its directory"]
+    return []
 
 
 if __name__ == "__main__":

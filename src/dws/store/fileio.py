@@ -20,8 +20,31 @@ def temp_name(directory: str) -> str:
     return os.path.join(directory, TEMP_PREFIX + secrets.token_hex(8))
 
 
+def naming(exc: OSError, path: str) -> OSError:
+    """``exc`` with ``path`` as its file name if it has none (write errors such as ENOSPC
+    come from calls on a descriptor and would otherwise name no file)."""
+    if exc.filename is not None:
+        return exc
+    named = OSError(exc.errno, exc.strerror or str(exc), path)
+    return named
+
+
+@contextlib.contextmanager
+def errors_naming(path: str) -> Iterator[None]:
+    """Re-raise an OSError of the block with ``path`` as its file name if it has none."""
+    try:
+        yield
+    except OSError as exc:
+        raise naming(exc, path) from None
+
+
 def write_atomic(path: str, data: bytes, *, durable: bool = False) -> None:
     """Replace ``path`` with ``data``: readers see the old or the new file, never a mix."""
+    with errors_naming(path):
+        _write_atomic(path, data, durable)
+
+
+def _write_atomic(path: str, data: bytes, durable: bool) -> None:
     tmp = temp_name(os.path.dirname(path) or ".")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -49,11 +72,12 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def write_new_file(path: str, data: bytes, mode: int = 0o644) -> None:
     """Create ``path`` (must not exist) holding ``data``."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        _write_all(fd, data)
-    finally:
-        os.close(fd)
+    with errors_naming(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        try:
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
 
 
 def fsync_dir(directory: str) -> None:
@@ -90,6 +114,11 @@ def _syncfs() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
 def clone_or_copy(src: str, dst: str, mode: int = 0o644) -> None:
     """Create ``dst`` (must not exist) with the bytes of ``src``: reflink if the filesystem
     can, else an in-kernel copy."""
+    with errors_naming(dst):
+        _clone_or_copy(src, dst, mode)
+
+
+def _clone_or_copy(src: str, dst: str, mode: int) -> None:
     global _reflink_works
     with open(src, "rb") as fsrc:
         fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)

@@ -16,7 +16,13 @@ from collections.abc import Callable, Iterator
 from dws.model.digest import hash_bytes
 from dws.model.ids import check_object_id, is_object_id
 from dws.store.base import CorruptObjectError, ObjectStore, PruneReport
-from dws.store.fileio import TEMP_PREFIX, sync_filesystem, temp_name, write_new_file
+from dws.store.fileio import (
+    TEMP_PREFIX,
+    errors_naming,
+    sync_filesystem,
+    temp_name,
+    write_new_file,
+)
 from dws.store.local import LocalObjectStore
 from dws.store.packfile import PackEntry, PackIndex, PackWriter
 
@@ -105,7 +111,7 @@ class PackedObjectStore(ObjectStore):
         # (a loose copy from an older layout would merely be duplicated)
         if self._find(oid) is not None:
             return oid
-        with self._lock:
+        with self._lock, errors_naming(self._tmp):
             if self._writer is None:
                 self._writer = PackWriter(temp_name(self._tmp))
             self._writer.add(bytes.fromhex(oid), data)
