@@ -309,3 +309,39 @@ def test_keep_hashes_works_with_read_only_credentials(
     ok(dws(ws, s3_server, "restore", "v1", env=readonly))
     put(client, bucket, {"a.txt": b"changed by its owner"})
     assert dws(ws, s3_server, "restore", "v1", env=readonly).code == 4
+
+
+def test_a_changed_url_refuses_restore_but_not_diff(ws: Path, s3_server: Any, client: Any) -> None:
+    bucket = add_versioned(ws, s3_server, client)
+    ok(dws(ws, s3_server, "snapshot", "v1"))
+    change_bucket(client, bucket)
+    ok(dws(ws, s3_server, "snapshot", "v2"))
+    specs_path = ws / ".dataworkspace/resources.json"
+    specs = json.loads(specs_path.read_text())
+    specs[0]["url"] = f"s3://{bucket}/elsewhere/"
+    specs_path.write_text(json.dumps(specs))
+    before = all_entries(client, bucket)
+    result = dws(ws, s3_server, "restore", "v1")
+    assert result.code == 2 and "now points at" in result.err
+    assert all_entries(client, bucket) == before
+    assert "new/e.txt" in ok(dws(ws, s3_server, "diff", "v1", "v2")).out
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"url": "s3://key:secret@bucket/x/"},
+        {"url": "s3://bucket/../x/"},
+        {"url": 42},
+        {"url": "s3://bucket/x/", "keep": "everything"},
+        {"url": "s3://bucket/x/", "endpoint_url": "file:///etc"},
+    ],
+)
+def test_hostile_resources_json_is_a_format_error(
+    ws: Path, s3_server: Any, params: dict[str, Any]
+) -> None:
+    spec = {"name": "evil", "type": "s3", "role": "source-data", "keep": "versions", **params}
+    (ws / ".dataworkspace/resources.json").write_text(json.dumps([spec]))
+    result = dws(ws, s3_server, "status")
+    assert result.code == 4, result.err
+    assert "secret" not in result.err

@@ -87,7 +87,9 @@ class S3Resource(Resource):
 
     @cached_property
     def conn(self) -> S3Connection:
-        """The client (made on first use: reading recorded states needs no network)."""
+        """The client (made on first use: reading recorded states needs no network), once
+        every parameter in resources.json has been checked."""
+        _ = self.keep, self.location
         endpoint = self.spec.params.get("endpoint_url")
         if endpoint is not None:
             try:
@@ -111,11 +113,13 @@ class S3Resource(Resource):
 
     # ---- the working state ------------------------------------------------------------
 
-    def _manifest_of(self, state: State | None) -> str | None:
+    def _manifest_of(self, state: State | None, *, same_url: bool = True) -> str | None:
+        """The manifest id of ``state``; with ``same_url``, the state must be of the bucket
+        prefix the resource points at now (comparing it with the bucket needs that)."""
         if state is None:
             return None
         url = state.get("url")
-        if url != self.location.url:
+        if same_url and url != self.location.url:
             raise UsageError(
                 f"resource {self.name!r} now points at {self.location.url} but the snapshot "
                 f"recorded {str(url)[:200]}"
@@ -197,10 +201,11 @@ class S3Resource(Resource):
     # ---- reading recorded states ------------------------------------------------------
 
     def diff_states(self, old: State, new: State | None) -> list[Change]:
-        old_manifest = self._manifest_of(old)
+        old_manifest = self._manifest_of(old, same_url=new is None)
         if new is None:
             return self._changes(old_manifest, self._current(old_manifest)[1])
-        return list(diff_trees(self.reader.load, old_manifest, self._manifest_of(new)))
+        new_manifest = self._manifest_of(new, same_url=False)
+        return list(diff_trees(self.reader.load, old_manifest, new_manifest))
 
     def references(self, state: State) -> Iterator[ObjectRef]:
         root = check_object_id(state.get("manifest"), "S3 manifest id in snapshot")
