@@ -95,10 +95,8 @@ class _Push:
     def run(self) -> PushReport:
         self._identity()
         remote_snapshots = set(list_ids(self.remote, "snapshots"))
-        local = [self.catalog.get(i) for i in self.catalog.ids()]
-        new = sorted(
-            (r for r in local if r.id not in remote_snapshots), key=lambda r: (r.created, r.id)
-        )
+        missing = set(self.catalog.ids()) - remote_snapshots
+        new = sorted((self.catalog.get(i) for i in missing), key=lambda r: (r.created, r.id))
         if new:
             known = self.cache.known_objects(remote_snapshots)
             complete, objects = self._collect(new, known)
@@ -122,7 +120,7 @@ class _Push:
         resources.json follows the local one (last pusher wins)."""
         marker = os.path.join(self.cache.directory, "identity")
         resources = _read(self.ws.layout.resources_json)
-        stamp = f"{self.ws.info.id} {hash_bytes(resources)}"
+        stamp = f"{self.ws.info.id} {hash_bytes(resources)} {self.remote.url}"
         if _read_text(marker) == stamp:
             return
         info = check_same_workspace(self.ws, self.remote)
