@@ -1,5 +1,6 @@
-"""Objects above CopyObject's limit are restored by a multipart copy (the limit is lowered
-here so that a few MiB exercise the same code)."""
+"""Restore in process: objects above CopyObject's limit are copied in parts (the limit is
+lowered here so that a few MiB exercise the same code), and an interrupted restore
+completes when run again."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 import dws
+from dws.errors import DwsError
 from dws.resources.s3 import bigcopy, restoring
 from dws.resources.s3.bigcopy import MAX_PARTS, part_ranges
 
@@ -54,3 +56,42 @@ def test_large_objects_are_restored_by_multipart_copy(
     assert answer["Metadata"] == {"origin": "lab"}
     assert all(not item.visible for item in ws.status())
     assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_an_interrupted_restore_completes_when_run_again(
+    tmp_path: Path, s3_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    client = s3_server.client()
+    bucket = s3_server.make_bucket(versioned=True)
+    files = {f"k{i}": b"v1-%d" % i for i in range(12)}
+    for name, data in files.items():
+        client.put_object(Bucket=bucket, Key="p/" + name, Body=data)
+    root = tmp_path / "ws"
+    root.mkdir()
+    ws = dws.Workspace.init(str(root))
+    ws.add_resource("s3", f"s3://{bucket}/p/", "source-data", name="blobs")
+    ws.snapshot("v1")
+    for name in files:
+        client.put_object(Bucket=bucket, Key="p/" + name, Body=b"v2")
+    client.put_object(Bucket=bucket, Key="p/extra", Body=b"extra")
+
+    real_copy = restoring._copy
+
+    def failing_copy(conn: Any, location: Any, path: str, record: Any) -> Any:
+        if path == "k7":
+            raise DwsError("simulated failure")
+        return real_copy(conn, location, path, record)
+
+    monkeypatch.setattr(restoring, "_copy", failing_copy)
+    with pytest.raises(DwsError, match="simulated"):
+        ws.restore("v1")
+    monkeypatch.setattr(restoring, "_copy", real_copy)
+    ws.restore("v1")
+    current = {
+        item["Key"][2:]: client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+        for item in client.list_objects_v2(Bucket=bucket, Prefix="p/")["Contents"]
+    }
+    assert current == files
+    assert all(not item.visible for item in ws.status())
