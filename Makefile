@@ -32,3 +32,8 @@ bench: $(BIN)/dws
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
+
+# long fuzzing of every metadata decoder (CI runs the same tests with few examples)
+.PHONY: fuzz
+fuzz: $(BIN)/dws
+	DWS_FUZZ_EXAMPLES=$${DWS_FUZZ_EXAMPLES:-20000} $(BIN)/pytest -q -n 2 tests/fuzz

@@ -22,9 +22,22 @@ def is_object_id(value: object) -> bool:
 def check_object_id(value: object, what: str = "object id") -> str:
     """Return ``value`` if it is a well-formed id, else raise FormatError."""
     if not is_object_id(value):
-        raise FormatError(f"malformed {what}: {str(value)[:80]!r}")
+        raise FormatError(f"malformed {what}: {shown(value)}")
     assert isinstance(value, str)
     return value
+
+
+def shown(value: object) -> str:
+    """A short, safe rendering of a value read from metadata, for error messages: a string's
+    first 80 characters, else only its type (a hostile value may be huge or deeply nested,
+    and an integer of more than 4,300 digits cannot even be converted to text)."""
+    if isinstance(value, str):
+        return repr(value[:80])
+    if value is None or isinstance(value, bool | float):
+        return repr(value)
+    if isinstance(value, int):
+        return repr(value) if abs(value) < 10**20 else "a huge integer"
+    return f"a JSON {type(value).__name__}"
 
 
 def looks_like_id_prefix(text: str) -> bool:

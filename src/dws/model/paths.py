@@ -6,6 +6,7 @@ import keyword
 import re
 
 from dws.errors import FormatError, UsageError
+from dws.model.ids import shown
 
 META_DIR_NAME = ".dataworkspace"
 _RESOURCE_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -14,7 +15,7 @@ _RESOURCE_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 def check_entry_name(name: object) -> str:
     """A single path component from a tree or record: refuse anything that could escape."""
     if not isinstance(name, str) or not name or name in (".", ".."):
-        raise FormatError(f"invalid file name in metadata: {str(name)[:80]!r}")
+        raise FormatError(f"invalid file name in metadata: {shown(name)}")
     if "/" in name or "\x00" in name:
         raise FormatError(f"invalid file name in metadata: {name[:80]!r}")
     if name == META_DIR_NAME:
@@ -25,7 +26,7 @@ def check_entry_name(name: object) -> str:
 def check_relative_path(path: object) -> str:
     """A '/'-separated relative path from a record: no '..', no absolute path, no NUL."""
     if not isinstance(path, str) or not path:
-        raise FormatError(f"invalid relative path in metadata: {str(path)[:80]!r}")
+        raise FormatError(f"invalid relative path in metadata: {shown(path)}")
     if path.startswith("/"):
         raise FormatError(f"absolute path in metadata: {path[:80]!r}")
     for part in path.split("/"):

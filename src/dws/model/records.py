@@ -6,10 +6,10 @@ from typing import Any
 
 import msgspec
 
-from dws.errors import FormatError
+from dws.errors import FormatError, UsageError
 from dws.model.digest import hash_bytes
-from dws.model.ids import check_object_id
-from dws.model.paths import check_resource_name
+from dws.model.ids import check_object_id, shown
+from dws.model.paths import META_DIR_NAME, check_resource_name
 from dws.model.roles import Role
 
 FORMAT_VERSION = 1
@@ -17,9 +17,9 @@ MAX_RECORD_BYTES = 64 << 20
 
 
 class FormatOnly(msgspec.Struct):
-    """Just the format field, read before anything else."""
+    """Just the format field, read before anything else (every record has one)."""
 
-    format: int = FORMAT_VERSION
+    format: int
 
 
 class WorkspaceInfo(msgspec.Struct, frozen=True):
@@ -89,6 +89,20 @@ class Head(msgspec.Struct):
 
 _encoder = msgspec.json.Encoder(order="sorted")
 
+# What msgspec raises on hostile JSON: besides its own errors, invalid UTF-8 inside a string
+# surfaces as UnicodeDecodeError and deep nesting (even inside an ignored field) as
+# RecursionError.
+DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError)
+
+
+def describe_decode_error(exc: BaseException) -> str:
+    """A short reason for a decoding failure (never the offending bytes)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"invalid UTF-8 at byte {exc.start}"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(exc)
+
 
 def encode_record(record: msgspec.Struct) -> bytes:
     """Canonical JSON bytes of any record."""
@@ -101,8 +115,8 @@ def decode_json(data: bytes, kind: type[Any], what: str) -> Any:
         raise FormatError(f"{what} is implausibly large ({len(data)} bytes)")
     try:
         return msgspec.json.decode(data, type=kind)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise FormatError(f"{what} is malformed: {exc}") from None
+    except DECODE_ERRORS as exc:
+        raise FormatError(f"{what} is malformed: {describe_decode_error(exc)}") from None
 
 
 def check_format(version: int, what: str) -> None:
@@ -141,13 +155,31 @@ def decode_resources(data: bytes) -> list[ResourceSpec]:
             raise FormatError(f"resources.json: {exc}") from None
         try:
             check_resource_name(spec.name)
-        except Exception:
-            raise FormatError(f"resources.json: invalid resource name {spec.name!r}") from None
+        except UsageError:
+            raise FormatError(f"resources.json: invalid resource name {shown(spec.name)}") from None
         if spec.name in seen:
             raise FormatError(f"resources.json: duplicate resource name {spec.name!r}")
+        if "path" in spec.params:
+            check_resource_path(spec.name, spec.params["path"])
         seen.add(spec.name)
         specs.append(spec)
     return specs
+
+
+def check_resource_path(name: str, path: object) -> str:
+    """A resource's recorded directory: a normalized path (relative to the workspace, or
+    absolute for a directory outside it) with no '..' or '.dataworkspace' part, so a
+    crafted resources.json cannot point a resource into the metadata or, by a relative
+    path, outside the workspace (where a forced restore would delete files)."""
+    if not isinstance(path, str) or not path or "\x00" in path:
+        raise FormatError(f"resources.json: resource {name!r} has no valid path")
+    parts = path.split("/")
+    if ".." in parts or META_DIR_NAME in parts:
+        raise FormatError(
+            f"resources.json: resource {name!r} has a path that leaves its place "
+            f"({shown(path)}); only the workspace's own directories or absolute paths are valid"
+        )
+    return path
 
 
 def encode_resources(specs: list[ResourceSpec]) -> bytes:
@@ -165,8 +197,10 @@ def decode_snapshot(data: bytes, expected_id: str | None = None) -> SnapshotReco
     for name in record.resources:
         try:
             check_resource_name(name)
-        except Exception:
-            raise FormatError(f"snapshot record names an invalid resource {name!r}") from None
+        except UsageError:
+            raise FormatError(f"snapshot record names an invalid resource {shown(name)}") from None
+    for run_id in record.runs:
+        check_object_id(run_id, "run id in a snapshot record")
     if record.with_id().id != record.id or (expected_id and record.id != expected_id):
         raise FormatError(f"snapshot record {(expected_id or record.id)[:12]} fails its checksum")
     return record

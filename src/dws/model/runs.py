@@ -13,7 +13,7 @@ import msgspec
 
 from dws.errors import FormatError, UsageError
 from dws.model.digest import hash_bytes
-from dws.model.ids import check_object_id
+from dws.model.ids import check_object_id, shown
 from dws.model.paths import check_relative_path, check_resource_name
 from dws.model.records import (
     FORMAT_VERSION,
@@ -113,7 +113,7 @@ def _check_path_version(item: PathVersion, what: str) -> None:
     try:
         check_resource_name(item.resource)
     except UsageError:
-        raise FormatError(f"{what} names an invalid resource {item.resource!r}") from None
+        raise FormatError(f"{what} names an invalid resource {shown(item.resource)}") from None
     if item.path:
         check_relative_path(item.path)
     if item.id is None:
@@ -139,6 +139,12 @@ def decode_run_record(data: bytes, expected_id: str | None = None) -> RunRecord:
     for item in [*record.inputs, *record.outputs]:
         _check_path_version(item, f"run {record.id[:12]}")
     for code in record.code:
+        try:
+            check_resource_name(code.resource)
+        except UsageError:
+            raise FormatError(
+                f"run {record.id[:12]} names an invalid code resource {shown(code.resource)}"
+            ) from None
         if code.commit is not None and not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", code.commit):
             raise FormatError(f"run {record.id[:12]}: malformed commit {code.commit[:80]!r}")
     if record.with_id().id != record.id or (expected_id and record.id != expected_id):

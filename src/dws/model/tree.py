@@ -8,8 +8,9 @@ import msgspec
 
 from dws.errors import FormatError
 from dws.model.digest import hash_bytes
-from dws.model.ids import check_object_id
+from dws.model.ids import check_object_id, shown
 from dws.model.paths import check_entry_name
+from dws.model.records import DECODE_ERRORS, describe_decode_error
 
 Kind = Literal["file", "dir", "symlink"]
 MAX_SIZE = 1 << 62
@@ -75,13 +76,14 @@ def tree_id(tree: Tree) -> str:
 
 
 def decode_tree(data: bytes) -> Tree:
-    """Parse and validate a tree object; raise FormatError on anything malformed or hostile."""
+    """Parse and validate a tree object; raise FormatError on anything malformed, hostile or
+    not canonical (so a tree's id is the id of its content)."""
     if len(data) > MAX_TREE_BYTES:
         raise FormatError("tree object is implausibly large")
     try:
         tree = _decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise FormatError(f"malformed tree object: {exc}") from None
+    except DECODE_ERRORS as exc:
+        raise FormatError(f"malformed tree object: {describe_decode_error(exc)}") from None
     previous = None
     for entry in tree.entries:
         check_entry_name(entry.name)
@@ -90,13 +92,17 @@ def decode_tree(data: bytes) -> Tree:
         previous = entry.name
         check_object_id(entry.id)
         if not 0 <= entry.size < MAX_SIZE:
-            raise FormatError(f"implausible size for {entry.name!r} in tree")
+            raise FormatError(f"implausible size for {shown(entry.name)} in tree")
         if (entry.kind == "symlink") != (entry.target is not None):
-            raise FormatError(f"symlink target missing or misplaced for {entry.name!r}")
+            raise FormatError(f"symlink target missing or misplaced for {shown(entry.name)}")
         if entry.target is not None and ("\x00" in entry.target or not entry.target):
-            raise FormatError(f"invalid symlink target for {entry.name!r}")
+            raise FormatError(f"invalid symlink target for {shown(entry.name)}")
         if entry.exec and entry.kind != "file":
-            raise FormatError(f"exec bit on a non-file entry {entry.name!r}")
+            raise FormatError(f"exec bit on a non-file entry {shown(entry.name)}")
+    if _encoder.encode(tree) != data:
+        # only canonical bytes are ever written: anything else (unknown or duplicated keys,
+        # whitespace, escapes) is crafted, and would give equal content a second id
+        raise FormatError("tree object is not in canonical form")
     return tree
 
 

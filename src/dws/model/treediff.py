@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from dws.model.tree import EMPTY_TREE_ID, Tree, TreeEntry
 
@@ -51,10 +52,40 @@ def _join(prefix: str, name: str) -> str:
     return f"{prefix}/{name}" if prefix else name
 
 
+class _Descend:
+    """Yielded by a walking generator: run ``inner`` to its end, then resume the walker."""
+
+    __slots__ = ("inner",)
+
+    def __init__(self, inner: Iterator[Any]) -> None:
+        self.inner = inner
+
+
+def _flatten(walker: Iterator[Any]) -> Iterator[Any]:
+    """Run nested walkers on an explicit stack, so the depth of a tree (which a crafted one
+    can make arbitrary) never reaches Python's recursion limit; order is as if recursive."""
+    stack = [walker]
+    while stack:
+        try:
+            item = next(stack[-1])
+        except StopIteration:
+            stack.pop()
+            continue
+        if isinstance(item, _Descend):
+            stack.append(item.inner)
+        else:
+            yield item
+
+
 def diff_trees(
     load: TreeLoader, old_id: str | None, new_id: str | None, prefix: str = ""
 ) -> Iterator[Change]:
     """Yield every change turning tree ``old_id`` into tree ``new_id`` (None = no tree)."""
+    result: Iterator[Change] = _flatten(_diff(load, old_id, new_id, prefix))
+    return result
+
+
+def _diff(load: TreeLoader, old_id: str | None, new_id: str | None, prefix: str) -> Iterator[Any]:
     if old_id == new_id:
         return
     old = load(old_id).by_name() if old_id else {}
@@ -64,7 +95,7 @@ def diff_trees(
         path = _join(prefix, name)
         if before is not None and after is not None:
             if before.is_dir and after.is_dir:
-                yield from diff_trees(load, before.id, after.id, path)
+                yield _Descend(_diff(load, before.id, after.id, path))
                 continue
             if before.same_content(after):
                 continue
@@ -72,30 +103,35 @@ def diff_trees(
                 yield Change(path, before, after)
                 continue
         if before is not None:
-            yield from _expand(load, before, path, removed=True)
+            yield _Descend(_expand(load, before, path, removed=True))
         if after is not None:
-            yield from _expand(load, after, path, removed=False)
+            yield _Descend(_expand(load, after, path, removed=False))
 
 
-def _expand(load: TreeLoader, entry: TreeEntry, path: str, *, removed: bool) -> Iterator[Change]:
+def _expand(load: TreeLoader, entry: TreeEntry, path: str, *, removed: bool) -> Iterator[Any]:
     if not entry.is_dir:
         yield Change(path, entry, None) if removed else Change(path, None, entry)
         return
     if not removed:
         yield Change(path, None, entry)
     for child in load(entry.id).entries:
-        yield from _expand(load, child, _join(path, child.name), removed=removed)
+        yield _Descend(_expand(load, child, _join(path, child.name), removed=removed))
     if removed:
         yield Change(path, entry, None)
 
 
 def walk_tree(load: TreeLoader, root_id: str, prefix: str = "") -> Iterator[tuple[str, TreeEntry]]:
     """Yield (path, entry) for every entry below ``root_id``, parents before children."""
+    result: Iterator[tuple[str, TreeEntry]] = _flatten(_walk(load, root_id, prefix))
+    return result
+
+
+def _walk(load: TreeLoader, root_id: str, prefix: str) -> Iterator[Any]:
     for entry in load(root_id).entries:
         path = _join(prefix, entry.name)
         yield path, entry
         if entry.is_dir:
-            yield from walk_tree(load, entry.id, path)
+            yield _Descend(_walk(load, entry.id, path))
 
 
 def lookup(load: TreeLoader, root_id: str | None, path: str) -> TreeEntry | None:

@@ -33,6 +33,9 @@ _HEADER = struct.Struct("<8sI")
 _FANOUT = struct.Struct("<256I")
 _ENTRY = struct.Struct("<32sQQ")
 _TRAILER = 32
+# dws packs only objects of at most 128 KiB (store/packed.py); an index entry claiming far
+# more is hostile or corrupt, and reading it would allocate whatever it claims
+MAX_ENTRY_LENGTH = 16 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +61,17 @@ class PackIndex:
         if magic != INDEX_MAGIC or size != expected:
             raise IntegrityError(f"pack index {os.path.basename(path)} is malformed")
         self._fanout = _FANOUT.unpack_from(self._map, _HEADER.size)
+        if self._fanout[255] != self.count or any(
+            low > high for low, high in zip(self._fanout, self._fanout[1:], strict=False)
+        ):
+            raise IntegrityError(f"pack index {os.path.basename(path)} is malformed")
         self._entries = _HEADER.size + _FANOUT.size
+
+    def _entry(self, offset: int, length: int) -> PackEntry:
+        """An entry read from the index, refused when it cannot be one dws wrote."""
+        if offset < len(PACK_MAGIC) or length > MAX_ENTRY_LENGTH:
+            raise IntegrityError(f"pack index {os.path.basename(self.path)} is malformed")
+        return PackEntry(offset, length)
 
     def verify(self) -> bool:
         """True when the trailer matches the index content."""
@@ -81,13 +94,13 @@ class PackIndex:
                 high = middle
             else:
                 _, offset, length = _ENTRY.unpack_from(view, position)
-                return PackEntry(offset, length)
+                return self._entry(offset, length)
         return None
 
     def __iter__(self) -> Iterator[tuple[bytes, PackEntry]]:
         for index in range(self.count):
             key, offset, length = _ENTRY.unpack_from(self._map, self._entries + index * _ENTRY.size)
-            yield key, PackEntry(offset, length)
+            yield key, self._entry(offset, length)
 
     def close(self) -> None:
         """Release the mapping."""

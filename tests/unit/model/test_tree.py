@@ -39,7 +39,9 @@ def sample_entries() -> list[TreeEntry]:
 
 
 def raw_tree(entries: list[dict[str, Any]]) -> bytes:
-    return json.dumps({"entries": entries}).encode()
+    """Canonical bytes (decode_tree refuses anything else) of arbitrary entries."""
+    doc = {"entries": entries}
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def entry(name: str = "a", **changes: Any) -> dict[str, Any]:
