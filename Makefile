@@ -37,3 +37,8 @@ clean:
 .PHONY: fuzz
 fuzz: $(BIN)/dws
 	DWS_FUZZ_EXAMPLES=$${DWS_FUZZ_EXAMPLES:-20000} $(BIN)/pytest -q -n 2 tests/fuzz
+
+# the long form of the failure tests: many random kills, then long fuzzing
+.PHONY: torture
+torture: $(BIN)/dws fuzz
+	DWS_KILL_ROUNDS=$${DWS_KILL_ROUNDS:-40} $(BIN)/pytest -q -n 2 tests/failure tests/remotes -k "kill or crash or interrupted or concurrent or full"
