@@ -77,6 +77,8 @@ def test_manifest_is_canonical_and_counts() -> None:
         b'{"version": "", "etag": "e", "size": 1, "modified": "t"}',
         b'{"version": "v", "etag": "e"}',
         b"x" * 5000,
+        b'{"version": "v", "etag": "e", "size": 1, "modified": "t"}',  # keys not sorted
+        b'{"etag":"e","extra":1,"modified":"t","size":1,"version":"v"}',
     ],
 )
 def test_hostile_key_records_are_refused(data: bytes) -> None:

@@ -65,6 +65,8 @@ def decode_record(data: bytes) -> KeyRecord:
             raise FormatError("S3 key record has an invalid version id or ETag")
     if not 0 <= record.size < 1 << 62 or "\x00" in record.modified:
         raise FormatError("S3 key record has an invalid size or time")
+    if encode_record(record) != data:  # dws writes canonical bytes only
+        raise FormatError("S3 key record is not in canonical form")
     return record
 
 
