@@ -268,10 +268,18 @@ def test_a_tree_thousands_of_directories_deep_is_handled(ws: Path) -> None:
     for _ in range(1500):
         current = _tree(ws, TreeEntry("d", "dir", current, len(PAYLOAD)))
     snapshot_id = _snapshot(ws, current)
-    for args in (("diff", snapshot_id), ("fsck",), ("restore", snapshot_id, "--force")):
-        assert_ok(run_dws(*args, cwd=ws))
-    assert (ws / "data/raw" / ("d/" * 1500) / "x.txt").read_bytes() == PAYLOAD
-    assert_ok(run_dws("status", cwd=ws))
+    chain = [ws / "data/raw" / ("d/" * depth) for depth in range(1, 1501)]
+    try:
+        for args in (("diff", snapshot_id), ("fsck",), ("restore", snapshot_id, "--force")):
+            assert_ok(run_dws(*args, cwd=ws))
+        assert (chain[-1] / "x.txt").read_bytes() == PAYLOAD
+        assert_ok(run_dws("status", cwd=ws))
+    finally:
+        # pytest removes its temporary directories recursively: take the chain apart here
+        (chain[-1] / "x.txt").unlink(missing_ok=True)
+        for directory in reversed(chain):
+            if directory.is_dir():
+                directory.rmdir()
 
 
 # ---- resources.json pointing a resource where it must not be ------------------------------
