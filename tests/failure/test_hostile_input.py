@@ -104,8 +104,10 @@ def _file(ws: Path, name: str, size: int | None = None) -> TreeEntry:
     return TreeEntry(name, "file", _put(ws, PAYLOAD), len(PAYLOAD) if size is None else size)
 
 
-def _snapshot(ws: Path, raw_tree: str, **fields: Any) -> str:
-    """A crafted record with a correct id whose raw resource is ``raw_tree``."""
+def _snapshot(ws: Path, raw_tree: str, resource: str = "raw", **fields: Any) -> str:
+    """A crafted record with a correct id whose only resource (raw, or results) has the
+    tree ``raw_tree``."""
+    role = Role.RESULTS if resource == "results" else Role.SOURCE_DATA
     record = SnapshotRecord(
         created="2030-01-01T00:00:00.000000Z",
         hostname="evil",
@@ -113,9 +115,9 @@ def _snapshot(ws: Path, raw_tree: str, **fields: Any) -> str:
         message="crafted",
         parent=tag_target(ws, "v1"),
         resources={
-            "raw": ResourceSnapshot(
+            resource: ResourceSnapshot(
                 "local-files",
-                Role.SOURCE_DATA,
+                role,
                 {"tree": raw_tree, "files": 1, "bytes": len(PAYLOAD), "keep": "content"},
             )
         },
@@ -280,6 +282,17 @@ def test_a_tree_thousands_of_directories_deep_is_handled(ws: Path) -> None:
         for directory in reversed(chain):
             if directory.is_dir():
                 directory.rmdir()
+
+
+def test_results_export_refuses_a_crafted_tree_and_a_planted_destination(ws: Path) -> None:
+    escape = _snapshot(ws, _tree(ws, _file(ws, "../escape")), resource="results")
+    destination = ws.parent / "export"
+    _refused_without_trace(ws, ("results", "export", escape, str(destination)), 4)
+    assert not destination.exists() and not (ws.parent / "escape").exists()
+    planted = ws.parent / "planted"
+    planted.mkdir()
+    (planted / "results").symlink_to(_outside(ws))
+    _refused_without_trace(ws, ("results", "export", "v1", str(planted)), 2)
 
 
 # ---- resources.json pointing a resource where it must not be ------------------------------
