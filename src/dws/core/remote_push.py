@@ -14,7 +14,7 @@ from dws.core.catalog import SnapshotCatalog
 from dws.core.remote_cache import RemoteCache
 from dws.core.remote_config import RemoteConfig, get_remote
 from dws.core.remote_open import check_same_workspace, open_remote
-from dws.core.remote_walk import run_parallel, snapshot_refs
+from dws.core.remote_walk import snapshot_refs
 from dws.core.workspace import Workspace
 from dws.errors import DwsError, FormatError, UsageError
 from dws.model.digest import hash_bytes
@@ -163,11 +163,8 @@ class _Push:
         store = self.ws.store
         total = len(missing)
         self.ws.progress("pushing objects", 0, total)
-        self.report.bytes = run_parallel(
-            missing,
-            lambda oid: self.remote.send(store, oid),
-            self.remote.workers,
-            lambda done: self.ws.progress("pushing objects", done, total),
+        self.report.bytes = self.remote.send_many(
+            store, missing, lambda done: self.ws.progress("pushing objects", done, total)
         )
         self.report.objects = total
         self.remote.objects.flush()  # durable before any record names them

@@ -1,17 +1,14 @@
-"""Finding the objects a snapshot needs, in any store, and moving objects between stores."""
+"""Finding the objects a snapshot needs, in any store (the remote's included)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Iterator
 
 from dws.core.workspace import Workspace
 from dws.model.records import ResourceSpec, SnapshotRecord
 from dws.resources.base import ObjectRef, ResourceContext
 from dws.resources.registry import resource_type
 from dws.store.base import ObjectMissingError, ObjectStore
-
-Transfer = Callable[[str], int]
 
 
 def snapshot_refs(ws: Workspace, record: SnapshotRecord, store: ObjectStore) -> Iterator[ObjectRef]:
@@ -71,29 +68,8 @@ class FetchingStore(ObjectStore):
         raise NotImplementedError
 
 
-def run_parallel(
-    oids: list[str], work: Transfer, workers: int, report: Callable[[int], None]
-) -> int:
-    """Run ``work`` on every id on a thread pool; return the total it returned."""
-    total = 0
-    if not oids:
-        return 0
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [pool.submit(work, oid) for oid in oids]
-        try:
-            for done, future in enumerate(as_completed(futures), 1):
-                total += future.result()
-                report(done)
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-    return total
-
-
 __all__ = [
     "FetchingStore",
     "ObjectMissingError",
-    "run_parallel",
     "snapshot_refs",
 ]
