@@ -72,3 +72,22 @@ def test_credentials_never_reach_config_or_output(
             if path.is_file():
                 data = path.read_bytes()
                 assert secret.encode() not in data and key_id.encode() not in data, path
+
+
+def test_clear_errors_without_a_usable_remote(
+    make_workspace: Callable[..., Path], tmp_path: Path
+) -> None:
+    ws = make_workspace()
+    spot = RemoteSpot("dir", "")
+    nothing = spot.run("push", cwd=ws)
+    assert nothing.code == 2 and "dws remote add" in nothing.err
+    assert spot.run("pull", "nowhere", cwd=ws).code == 2
+    (tmp_path / "empty").mkdir()
+    spot.ok("remote", "add", "empty", str(tmp_path / "empty"), cwd=ws)
+    not_remote = spot.run("pull", "empty", cwd=ws)
+    assert not_remote.code == 2 and "not a dws remote" in not_remote.err
+    missing = spot.run("clone", str(tmp_path / "absent"), str(tmp_path / "c"), cwd=tmp_path)
+    assert missing.code == 2 and not (tmp_path / "c").exists()
+    spot.ok("remote", "add", "two", str(tmp_path / "two"), cwd=ws)
+    several = spot.run("push", cwd=ws)
+    assert several.code == 2 and "name one of" in several.err
