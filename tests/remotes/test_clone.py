@@ -132,3 +132,29 @@ def test_git_code_is_cloned_from_its_url(tmp_path: Path, dir_remote: RemoteSpot)
     assert (target / "code/train.py").read_text() == "print('dirty')\n"
     commit = _git("rev-parse", "HEAD", cwd=ws / "code")
     assert _git("rev-parse", "HEAD", cwd=target / "code") == commit
+
+
+def test_clone_leaves_a_bucket_resource_alone(
+    tmp_path: Path, dir_remote: RemoteSpot, s3_server: object
+) -> None:
+    server = s3_server
+    bucket = server.make_bucket(versioned=True)  # type: ignore[attr-defined]
+    client = server.client()  # type: ignore[attr-defined]
+    client.put_object(Bucket=bucket, Key="events/a.json", Body=b"{}")
+    env = dict(server.env())  # type: ignore[attr-defined]
+    spot = RemoteSpot("dir", dir_remote.url, env)
+    ws = tmp_path / "ws"
+    write_files(ws, {"data/raw/a.txt": "a\n"})
+    spot.ok("init", cwd=ws)
+    spot.ok("add", "local-files", "data/raw", "--role", "source-data", "--name", "raw", cwd=ws)
+    spot.ok("add", "s3", f"s3://{bucket}/events/", "--role", "source-data", "--name", "ev", cwd=ws)
+    spot.ok("snapshot", "v1", cwd=ws)
+    spot.ok("remote", "add", "origin", spot.url, cwd=ws)
+    spot.ok("push", cwd=ws)
+    client.put_object(Bucket=bucket, Key="events/b.json", Body=b"{}")
+
+    cloned = spot.run("clone", spot.url, str(tmp_path / "clone"), cwd=tmp_path)
+    assert cloned.code == 0 and "'ev' not restored" in cloned.err
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert sorted(keys) == ["events/a.json", "events/b.json"]
+    assert (tmp_path / "clone/data/raw/a.txt").read_text() == "a\n"

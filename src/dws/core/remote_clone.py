@@ -131,6 +131,11 @@ def _fill(ws: Workspace, config: RemoteConfig, remote: Remote, ref: str | None) 
     if report.snapshot is None:
         return report
     record = SnapshotCatalog(ws.layout).get(report.snapshot)
+    for resource in ws.resources():
+        if resource.local_path() is None:  # shared storage (a bucket): never changed by a clone
+            report.skipped[resource.name] = (
+                "it is not on this machine; `dws restore --only` it if you mean to change it"
+            )
     _clone_repositories(ws, record, report)
     restore_snapshot(ws, record.id, exclude=list(report.skipped) or None)
     _restore_results(ws, record, report)
