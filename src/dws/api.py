@@ -276,6 +276,14 @@ class Workspace:
 
         return Step(self._ws, name, list(inputs or []), list(outputs or []), dict(params or {}))
 
+    def lineage_warnings(self) -> list[str]:
+        """One line per run record that is damaged and therefore left out of lineage."""
+        from dws.core.lineage.catalog import RunCatalog
+
+        catalog = RunCatalog(self._ws.layout)
+        catalog.all()
+        return list(catalog.warnings)
+
     @_releasing
     def runs(self) -> list[RunRecord]:
         """Every run record, oldest first."""

@@ -427,9 +427,6 @@ def test_damaged_run_records_do_not_hide_the_rest_of_the_lineage(ws: Path) -> No
     assert_ok(run_dws("lineage", "runs", "--all", cwd=ws))
 
 
-@pytest.mark.xfail(
-    reason="reported: LineageContext.warnings (a skipped record) is never printed", strict=False
-)
 def test_a_skipped_run_record_is_reported_with_a_warning(ws: Path) -> None:
     """docs/lineage.md: 'a damaged record is skipped with a warning'."""
     crafted = _craft_run(ws, HOSTILE_RUNS["output-dotdot"])
@@ -470,10 +467,6 @@ def test_a_stat_cache_row_with_a_malformed_id_is_refused(ws: Path) -> None:
     assert "internal error" not in result.err and "Traceback" not in result.err
 
 
-@pytest.mark.xfail(
-    reason="reported: a stat cache that is not SQLite is an internal error (DatabaseError)",
-    strict=False,
-)
 def test_a_stat_cache_that_is_not_a_database_is_rebuilt_or_refused(ws: Path) -> None:
     meta(ws, "local", "statcache.sqlite").write_bytes(b"this is not a database" * 100)
     result = run_dws("status", cwd=ws)

@@ -148,8 +148,8 @@ def test_run_refuses_to_record_a_secret_variable(ws: Recorder, variable: str) ->
 
 def test_a_secret_passed_through_the_environment_is_not_recorded(ws: Recorder) -> None:
     """The way to give a step a password: an environment variable the command expands
-    itself. (The command line is recorded verbatim, as rerun needs it: a password written
-    on it, `--password X`, ends up in the run record's argv and params.)"""
+    itself. (The command line is recorded verbatim, as rerun needs it, so a password on it,
+    `--password X`, is refused: tests/lineage/test_pipeline.py.)"""
     secret = _marker("PW")
     script = 'test -n "$DB_PASSWORD" && echo connected > results/db.txt'
     assert_ok(ws("run", "-n", "db", "--", "sh", "-c", script, env={"DB_PASSWORD": secret}))
@@ -268,11 +268,6 @@ def test_a_cloned_url_is_recorded_without_its_password(ws: Recorder, git_http_se
             assert password.encode() not in path.read_bytes(), path
 
 
-@pytest.mark.xfail(
-    reason="reported: git clone keeps the URL with its password as remote.origin.url in the "
-    "cloned repository's .git/config (a file inside the workspace)",
-    strict=False,
-)
 def test_no_file_of_a_cloned_repository_holds_the_password(
     ws: Recorder, git_http_server: str
 ) -> None:

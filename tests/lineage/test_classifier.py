@@ -180,3 +180,15 @@ def test_overrides_always_win(paths: list[str], kind: ArgKind) -> None:
     lookup = make_lookup(existing={"data/feat/x.csv", "code/p.py"})
     out = classify_argv(["x", *paths], lookup, dict.fromkeys(paths, kind))
     assert all(c.kind is kind for c in out[1:])
+
+
+def test_secret_arguments_are_found() -> None:
+    from dws.model.argclass import looks_secret, secret_arguments
+
+    lookup = make_lookup(existing=set())
+    argv = ["x", "--password", "hunter2", "--api-key=abc", "--epochs", "3", "https://u:pw@h/x"]
+    found = secret_arguments(classify_argv(argv, lookup))
+    assert found == ["--password", "--api-key", "a URL with a password"]
+    assert secret_arguments(classify_argv(["x", "--epochs", "3", "https://h/x"], lookup)) == []
+    assert looks_secret("AWS_SECRET_ACCESS_KEY") and looks_secret("--db-token")
+    assert not looks_secret("--keyboard") and not looks_secret("MONKEY")

@@ -300,3 +300,14 @@ def test_a_long_run_does_not_block_status(pipeline: Path) -> None:
         gate.write_text("go")
         assert proc.wait(timeout=60) == 0
     assert [r["step"] for r in records(pipeline)] == ["wait"]
+
+
+def test_secrets_on_the_command_line_are_refused_before_running(pipeline: Path) -> None:
+    marker = pipeline / "results/ran"
+    touch = f"open({str(marker)!r}, 'w')"
+    for extra in (["--password", "hunter2"], ["--token=abc"], ["https://user:pw@example.com/x"]):
+        result = run_dws("run", "--", "python3", "-c", touch, *extra, cwd=pipeline)
+        assert result.code == 2 and "secret" in result.err, result.err
+        assert "hunter2" not in result.err and "pw@" not in result.err
+    assert not marker.exists()
+    assert records(pipeline) == []

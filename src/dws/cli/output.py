@@ -54,6 +54,9 @@ class Output:
         """Aligned columns on a terminal; tab-separated lines otherwise (never truncated)."""
         if self.quiet or self.json:
             return
+        rows = [
+            [printable(cell).replace("\t", " ").replace("\n", " ") for cell in row] for row in rows
+        ]
         if not self.out.is_terminal:
             for row in [headers, *rows]:
                 sys.stdout.write("\t".join(row) + "\n")
@@ -62,7 +65,7 @@ class Output:
 
         table = Table(*headers, box=None)
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*(_text(cell, "") for cell in row))
         self.out.print(table)
 
     def note(self, text: str, style: str = "yellow") -> None:
@@ -105,11 +108,19 @@ class Output:
             yield report
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters shown as escapes: names, messages and command lines
+    come from records and file systems, and must not drive the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch in "\n\t" else ascii(ch)[1:-1] for ch in text)
+
+
 def _text(text: str, style: str) -> Any:
     """Plain text (file names may contain [brackets] that must not be read as markup)."""
     from rich.text import Text
 
-    return Text(text, style=style)
+    return Text(printable(text), style=style)
 
 
 def short(ident: str | None, length: int = 10) -> str:

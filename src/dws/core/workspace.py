@@ -122,7 +122,7 @@ class Workspace:
         """The parsed config.json."""
         try:
             value = json.loads(_read(self.layout.config_json, "config.json"))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise FormatError(f"config.json is malformed: {exc}") from None
         if not isinstance(value, dict):
             raise FormatError("config.json must hold a JSON object")

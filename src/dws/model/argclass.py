@@ -16,6 +16,25 @@ from enum import StrEnum
 from dws.model.roles import Role
 
 _NUMBER_RE = re.compile(r"-\d[\d._eE+-]*|-\.\d+")
+_SECRET_NAME_RE = re.compile(r"SECRET|TOKEN|PASSW|CREDENTIAL|(^|_)KEY($|_)|AUTH", re.IGNORECASE)
+_URL_CREDENTIALS_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/@\s]*:[^/@\s]*@")
+
+
+def looks_secret(name: str) -> bool:
+    """True for names such as ``AWS_SECRET_ACCESS_KEY``, ``--api-key`` or ``password``."""
+    return bool(_SECRET_NAME_RE.search(name.lstrip("-").replace("-", "_")))
+
+
+def secret_arguments(classified: list[Classified]) -> list[str]:
+    """Arguments that would put a secret in the run record: the value of an option named
+    like a secret (``--password X``, ``--api-key=X``) or a URL with ``user:password@``."""
+    found = []
+    for item in classified:
+        if item.option is not None and looks_secret(item.option):
+            found.append(item.option)
+        elif _URL_CREDENTIALS_RE.search(item.token):
+            found.append("a URL with a password")
+    return found
 
 
 class ArgKind(StrEnum):

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 
 @click.group()
-def lineage() -> None:
+@pass_state
+def lineage(state: CliState) -> None:
     """Where results came from: steps, inputs, code and parameters.
 
     \b
@@ -27,6 +28,8 @@ def lineage() -> None:
       dws lineage show results/metrics.json
       dws lineage graph --format mermaid
     """
+    for warning in state.open().lineage_warnings():
+        state.output.note(f"warning: {warning}")
 
 
 def _upstream_json(tree: Upstream) -> dict[str, Any]:

@@ -30,6 +30,8 @@ def status(state: CliState) -> None:
         ws.set_progress(progress)
         items = ws.status()
         stale = ws.stale()
+        for warning in ws.lineage_warnings():
+            state.output.note(f"warning: {warning}")
     out = state.output
     if out.json:
         out.emit_json(

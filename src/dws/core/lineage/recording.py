@@ -21,6 +21,7 @@ from dws.core.lineage.catalog import RunCatalog
 from dws.core.lineage.locate import CurrentIds, Located
 from dws.core.workspace import Workspace, utc_now
 from dws.errors import RefusedError, UsageError
+from dws.model.argclass import looks_secret
 from dws.model.roles import Role
 from dws.model.runs import CodeVersion, PathVersion, RunRecord
 from dws.resources.base import Resource
@@ -32,7 +33,6 @@ DEFAULT_ENV_VARS = (
     "MKL_NUM_THREADS",
     "PYTHONHASHSEED",
 )
-_SECRET_RE = re.compile(r"SECRET|TOKEN|PASSW|CREDENTIAL|(^|_)KEY($|_)|AUTH", re.IGNORECASE)
 
 
 def check_env_names(names: list[str]) -> list[str]:
@@ -40,7 +40,7 @@ def check_env_names(names: list[str]) -> list[str]:
     for name in names:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise UsageError(f"invalid environment variable name {name!r}")
-        if _SECRET_RE.search(name):
+        if looks_secret(name):
             raise UsageError(f"{name} looks like a secret; dws does not record secrets")
     return names
 

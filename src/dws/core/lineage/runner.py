@@ -15,7 +15,14 @@ from dws.core.lineage.locate import Located, PathLocator
 from dws.core.lineage.recording import RunRecorder, check_env_names
 from dws.core.workspace import Workspace
 from dws.errors import UsageError
-from dws.model.argclass import ArgKind, Classified, PathFacts, classify_argv, parameters
+from dws.model.argclass import (
+    ArgKind,
+    Classified,
+    PathFacts,
+    classify_argv,
+    parameters,
+    secret_arguments,
+)
 from dws.model.roles import Role
 from dws.model.runs import RunRecord, check_step_name
 from dws.store.trees import store_loader
@@ -140,6 +147,16 @@ def plan_run(
     overrides.update({loc.key: ArgKind.OUTPUT for loc in given_out})
     facts = _Facts(locator, graph, step, cwd, memory)
     classified = classify_argv(argv, facts, overrides)
+    secrets = secret_arguments(classified)
+    if secrets:
+        raise UsageError(
+            "refusing to record what looks like a secret on the command line: "
+            + ", ".join(dict.fromkeys(secrets)),
+            details=[
+                "dws records the command line so `dws rerun` can repeat it; pass the secret "
+                "in an environment variable the command reads instead"
+            ],
+        )
     plan = RunPlan(step, list(argv), cwd, [], [], {}, classified)
     for index, item in enumerate(classified):
         if item.kind is not ArgKind.AMBIGUOUS:

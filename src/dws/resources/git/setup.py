@@ -78,6 +78,10 @@ def clone(url: str, dest: str) -> None:
             shutil.rmtree(dest, ignore_errors=True)
         shown = strip_credentials(url)
         raise GitError(f"cloning {shown} failed: {exc.message.replace(url, shown)}") from None
+    if strip_credentials(url) != url:
+        # git keeps the URL it cloned from in .git/config, inside the workspace: without
+        # the password (fetches then ask git's credential helper, as they should)
+        Git(dest).run("remote", "set-url", "origin", strip_credentials(url))
 
 
 def _escape(rel: str) -> str:

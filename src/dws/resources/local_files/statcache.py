@@ -10,6 +10,7 @@ at a time. The cache is machine-local and disposable: its schema carries a versi
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple, Protocol
@@ -104,6 +105,18 @@ class StatCache:
     """Per-machine cache shared by all local-files resources of a workspace."""
 
     def __init__(self, path: str) -> None:
+        try:
+            self._open(path)
+        except sqlite3.DatabaseError:
+            # a cache only: a damaged one is thrown away and rebuilt by the next scan
+            with contextlib.suppress(Exception):
+                self._db.close()
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path + suffix)
+            self._open(path)
+
+    def _open(self, path: str) -> None:
         self._db = sqlite3.connect(path, timeout=60, isolation_level=None)
         with contextlib.suppress(sqlite3.OperationalError):
             self._db.execute("PRAGMA journal_mode=WAL")

@@ -15,6 +15,7 @@ import msgspec
 
 from dws.errors import FormatError
 from dws.model.digest import hash_bytes
+from dws.model.records import DECODE_ERRORS
 from dws.model.tree import EMPTY_TREE, EMPTY_TREE_ID, Tree, TreeEntry, encode_tree, make_tree
 from dws.model.treediff import TreeLoader, walk_tree
 from dws.resources.s3.listing import ObjectVersion
@@ -58,8 +59,8 @@ def decode_record(data: bytes) -> KeyRecord:
         raise FormatError("S3 key record is implausibly large")
     try:
         record = _decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise FormatError(f"malformed S3 key record: {exc}") from None
+    except DECODE_ERRORS as exc:
+        raise FormatError(f"malformed S3 key record: {str(exc)[:200]}") from None
     for value in (record.version, record.etag):
         if not _SAFE_TEXT.fullmatch(value):
             raise FormatError("S3 key record has an invalid version id or ETag")
