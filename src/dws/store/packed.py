@@ -28,6 +28,9 @@ from dws.store.packfile import PackEntry, PackIndex, PackWriter
 
 PACK_THRESHOLD = 128 << 10
 TARGET_PACK_BYTES = 256 << 20
+# an unfinished pack keeps its entries in memory (about 200 bytes each): a first snapshot
+# of a million tiny files would otherwise hold them all
+TARGET_PACK_OBJECTS = 1 << 16
 
 
 class PackedObjectStore(ObjectStore):
@@ -115,8 +118,7 @@ class PackedObjectStore(ObjectStore):
             if self._writer is None:
                 self._writer = PackWriter(temp_name(self._tmp))
             self._writer.add(bytes.fromhex(oid), data)
-            if self._writer.size >= TARGET_PACK_BYTES:
-                self._finish_pack()
+            self._finish_if_full()
         return oid
 
     def put_file(self, path: str) -> tuple[str, int]:
@@ -125,6 +127,13 @@ class PackedObjectStore(ObjectStore):
                 return self.loose.put_file(path)
             data = handle.read()
         return self.put_bytes(data), len(data)
+
+    def _finish_if_full(self) -> None:
+        writer = self._writer
+        if writer is not None and (
+            writer.size >= TARGET_PACK_BYTES or len(writer.entries) >= TARGET_PACK_OBJECTS
+        ):
+            self._finish_pack()
 
     def _finish_pack(self) -> None:
         with self._lock:
@@ -250,6 +259,7 @@ class PackedObjectStore(ObjectStore):
                         if self._writer is None:
                             self._writer = PackWriter(temp_name(self._tmp))
                         self._writer.add(key, data)
+                        self._finish_if_full()
         self.flush()  # the new packs are durable before the old ones go
         for name in names:
             with contextlib.suppress(FileNotFoundError):
