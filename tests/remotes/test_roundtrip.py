@@ -77,8 +77,10 @@ def test_push_then_clone_gives_identical_workspace(
     assert _tree_bytes(clone, "lineage") == _tree_bytes(source, "lineage")
     assert remote.json("status", cwd=clone)  # opens and compares cleanly
     remote.ok("fsck", "--remote", "origin", cwd=clone)
-    remote.ok("pull", "--all", cwd=clone)  # a clone holds the blobs of its snapshot only
-    remote.ok("fsck", cwd=clone)
+    partial = remote.ok("fsck", cwd=clone)  # a clone holds the blobs of its snapshot only
+    assert "pulled without their data" in partial.err
+    remote.ok("pull", "--all", cwd=clone)
+    assert "pulled without" not in remote.ok("fsck", cwd=clone).err
 
     older = tmp_path / "older"
     remote.ok("clone", remote.url, str(older), "--snapshot", "v1", cwd=tmp_path)

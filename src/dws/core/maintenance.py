@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from dws.core.catalog import SnapshotCatalog
 from dws.core.inspect import resource_for
 from dws.core.lineage.catalog import run_trees
+from dws.core.remote_cache import read_unfetched
 from dws.core.workspace import Workspace
 from dws.errors import DwsError, RefusedError
 from dws.model.records import SnapshotRecord
@@ -89,6 +90,7 @@ class FsckReport:
     snapshots: int = 0
     objects: int = 0
     problems: list[str] = field(default_factory=list)
+    not_fetched: int = 0  # blobs of snapshots pulled without their data (not problems)
 
 
 def fsck(ws: Workspace, *, verify_content: bool = True) -> FsckReport:
@@ -103,11 +105,15 @@ def fsck(ws: Workspace, *, verify_content: bool = True) -> FsckReport:
     except DwsError as exc:
         report.problems.append(exc.message)
     store = ws.store
+    unfetched = read_unfetched(ws)
     for snapshot_id in catalog.ids():
         try:
             record = catalog.get(snapshot_id)
             for ref in _references(ws, record):
                 if not store.has(ref.oid):
+                    if snapshot_id in unfetched and not ref.tree:
+                        report.not_fetched += 1
+                        continue
                     report.problems.append(
                         f"snapshot {snapshot_id[:12]}: object {ref.oid[:12]} is missing"
                     )

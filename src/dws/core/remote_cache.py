@@ -94,3 +94,25 @@ class RemoteCache:
 def forget_remote(ws: Workspace, name: str) -> None:
     """Drop everything known about remote ``name``."""
     shutil.rmtree(os.path.join(ws.layout.local, "remotes", name), ignore_errors=True)
+
+
+UNFETCHED = "unfetched-snapshots"
+
+
+def read_unfetched(ws: Workspace) -> set[str]:
+    """Snapshots pulled without their blobs (``local/unfetched-snapshots``, one id a line)."""
+    try:
+        with open(ws.layout.local_file(UNFETCHED), encoding="ascii") as handle:
+            return {line.strip() for line in handle if is_object_id(line.strip())}
+    except (OSError, UnicodeDecodeError):
+        return set()
+
+
+def write_unfetched(ws: Workspace, snapshot_ids: set[str]) -> None:
+    """Replace the list of snapshots pulled without their blobs."""
+    path = ws.layout.local_file(UNFETCHED)
+    if not snapshot_ids:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        return
+    write_atomic(path, "".join(i + "\n" for i in sorted(snapshot_ids)).encode())

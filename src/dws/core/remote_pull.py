@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
-from dws.core.remote_cache import RemoteCache
+from dws.core.remote_cache import RemoteCache, read_unfetched, write_unfetched
 from dws.core.remote_config import RemoteConfig, get_remote
 from dws.core.remote_open import check_same_workspace, open_remote
 from dws.core.remote_push import TagConflict, is_step_file_name, list_ids, read_remote_tag
@@ -113,6 +113,7 @@ def pull_from(
     for record in sorted(plan.records.values(), key=lambda r: (r.created, r.id)):
         catalog.put(record)
         report.snapshots.append(record.id)
+    write_unfetched(ws, (read_unfetched(ws) | set(plan.records)) - chosen)
     report.steps = _write_new_files(os.path.join(ws.layout.lineage, "steps"), plan.steps)
     _apply_tags(catalog, plan.tags, force, report)
     cache.add(chosen, chosen_refs - cache.known_objects(plan.remote_ids))

@@ -43,6 +43,12 @@ def fsck(state: CliState, quick: bool, remote: str | None) -> None:
         )
     else:
         out.line(f"Checked {report.snapshots} snapshot(s) and {report.objects} object(s)")
+    not_fetched = getattr(report, "not_fetched", 0)
+    if not_fetched:
+        out.note(
+            f"{not_fetched} file(s) of snapshots pulled without their data are not here "
+            "(`dws pull --all` fetches them)"
+        )
     if report.problems:
         raise IntegrityError(
             f"{len(report.problems)} problem(s) found", details=report.problems[:50]
