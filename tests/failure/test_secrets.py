@@ -197,11 +197,6 @@ def test_urls_with_credentials_are_refused_and_never_echoed(ws: Recorder) -> Non
     ws.assert_never_leaked(key, password)
 
 
-@pytest.mark.xfail(
-    reason="reported: `dws remote add NAME file://user:pw@host/path` is taken as a relative "
-    "directory and written to config.json with the password",
-    strict=False,
-)
 def test_a_file_url_with_credentials_is_not_a_directory_remote(ws: Recorder) -> None:
     password = _marker("PW")
     result = ws("remote", "add", "d", f"file://user:{password}@localhost/tmp/x")

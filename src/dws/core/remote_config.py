@@ -54,7 +54,14 @@ def normalize_url(url: str, base: str) -> str:
 
         return parse_s3_url(url).url.rstrip("/")
     if url.startswith("file://"):
-        url = url[len("file://") :]
+        from urllib.parse import unquote, urlsplit
+
+        parts = urlsplit(url)
+        if "@" in parts.netloc:
+            raise UsageError("refusing a remote URL with credentials in it")
+        if parts.netloc not in ("", "localhost"):
+            raise UsageError("a file:// remote must be on this machine (file:///path)")
+        url = unquote(parts.path)
     if "://" in url:
         scheme = url.split("://", 1)[0]
         raise UsageError(
@@ -78,12 +85,31 @@ def check_endpoint(endpoint_url: str | None, url: str) -> str | None:
 
 
 def _parse(name: str, value: Any) -> RemoteConfig:
+    """A remote read from config.json (a shared, possibly hostile file): its name becomes
+    a file name under local/, its URL a place dws writes to."""
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or ".." in name:
+        raise FormatError(f"config.json: invalid remote name {str(name)[:80]!r}")
     if not isinstance(value, dict) or not isinstance(value.get("url"), str):
         raise FormatError(f"config.json: remote {name!r} has no url")
+    url = value["url"]
     endpoint = value.get("endpoint_url")
     if endpoint is not None and not isinstance(endpoint, str):
         raise FormatError(f"config.json: remote {name!r} has an invalid endpoint_url")
-    return RemoteConfig(name, value["url"], endpoint)
+    try:
+        if url.startswith("s3://"):
+            from dws.store.s3client import parse_s3_url
+
+            parse_s3_url(url)  # refuses credentials and malformed buckets
+            ok = True
+        else:
+            ok = os.path.isabs(url) and "\x00" not in url and "://" not in url
+    except UsageError:
+        ok = False
+    if not ok:
+        raise FormatError(
+            f"config.json: remote {name!r} must be an absolute directory or s3://bucket/prefix"
+        )
+    return RemoteConfig(name, url, endpoint)
 
 
 def list_remotes(ws: Workspace) -> list[RemoteConfig]:
