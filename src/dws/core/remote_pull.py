@@ -110,10 +110,12 @@ def pull_from(
     report.fetched = sorted(chosen)
     ws.store.flush()
     report.runs = _write_new_files(os.path.join(ws.layout.lineage, "runs"), plan.runs)
+    # named as blob-less before their records appear: a pull stopped in between must not
+    # leave fsck calling them damaged (ids without a record are ignored)
+    write_unfetched(ws, (read_unfetched(ws) | set(plan.records)) - chosen)
     for record in sorted(plan.records.values(), key=lambda r: (r.created, r.id)):
         catalog.put(record)
         report.snapshots.append(record.id)
-    write_unfetched(ws, (read_unfetched(ws) | set(plan.records)) - chosen)
     report.steps = _write_new_files(os.path.join(ws.layout.lineage, "steps"), plan.steps)
     _apply_tags(catalog, plan.tags, force, report)
     cache.add(chosen, chosen_refs - cache.known_objects(plan.remote_ids))
