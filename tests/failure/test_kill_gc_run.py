@@ -158,8 +158,13 @@ def test_run_killed_while_its_command_runs(tmp_path: Path) -> None:
     _check_run_converges(ws, "killed while the command ran")
 
 
-def test_concurrent_runs_and_snapshots_lose_nothing(tmp_path: Path) -> None:
+def test_concurrent_runs_snapshots_status_and_pushes_lose_nothing(tmp_path: Path) -> None:
+    """Runs, snapshots, status and pushes at once on one workspace: each succeeds (the
+    mutating ones wait for the lock), no run or snapshot is lost, the store and the remote
+    stay whole."""
     ws = _run_workspace(tmp_path / "ws")
+    assert_ok(run_dws("snapshot", "v0", cwd=ws))
+    assert_ok(run_dws("remote", "add", "origin", str(tmp_path / "remote"), cwd=ws))
     procs = []
     for i in range(4):
         out = f"data/features/o{i}.txt"
@@ -167,7 +172,15 @@ def test_concurrent_runs_and_snapshots_lose_nothing(tmp_path: Path) -> None:
         step = ("run", "-n", f"s{i}", "-o", out, "--", "python3", "-c", write)
         procs.append(start_dws(*step, cwd=ws, lock_timeout="60"))
         procs.append(start_dws("snapshot", cwd=ws, lock_timeout="60"))
-    codes = [p.wait(timeout=120) for p in procs]
+        procs.append(start_dws("status", cwd=ws, lock_timeout="60"))
+        procs.append(start_dws("push", cwd=ws, lock_timeout="60"))
+    codes = [p.wait(timeout=180) for p in procs]
     assert codes == [0] * len(codes), [p.stderr.read() if p.stderr else "" for p in procs]
     assert sorted(r["step"] for r in _runs(ws)) == ["s0", "s1", "s2", "s3"]
     _check_store(ws, "concurrent")
+    assert_ok(run_dws("snapshot", cwd=ws))
+    assert_ok(run_dws("push", cwd=ws))
+    remote = json.loads(run_dws("--json", "fsck", "--remote", "origin", cwd=ws).out)
+    assert remote["problems"] == []
+    local = {s["id"] for s in json.loads(run_dws("--json", "history", cwd=ws).out)}
+    assert remote["snapshots"] == len(local)
