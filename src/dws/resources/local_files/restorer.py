@@ -19,11 +19,15 @@ from dws.store.fileio import removing_on_error, temp_name
 
 WRITERS = 4
 BATCH = 64
+PARALLEL_MAX_BYTES = 1 << 20
 
 
 def _is_file_write(change: Change) -> bool:
-    """A file whose content is written (not a removal, directory or symlink)."""
-    return change.new is not None and change.new.kind == "file"
+    """A small file whose content is written: those go to the threads. Large ones are
+    copied and hashed one at a time (in-kernel copies and BLAKE3's own threads already
+    use the machine; several at once only multiply the mapped pages)."""
+    new = change.new
+    return new is not None and new.kind == "file" and new.size <= PARALLEL_MAX_BYTES
 
 
 def _umask() -> int:
