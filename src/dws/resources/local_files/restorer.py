@@ -7,8 +7,6 @@ import contextlib
 import errno
 import os
 import stat as stat_module
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 
 from dws.errors import DwsError
 from dws.model.progress import Progress
@@ -16,18 +14,6 @@ from dws.model.tree import TreeEntry
 from dws.model.treediff import Change
 from dws.store.base import ObjectStore
 from dws.store.fileio import removing_on_error, temp_name
-
-WRITERS = 4
-BATCH = 64
-PARALLEL_MAX_BYTES = 1 << 20
-
-
-def _is_file_write(change: Change) -> bool:
-    """A small file whose content is written: those go to the threads. Large ones are
-    copied and hashed one at a time (in-kernel copies and BLAKE3's own threads already
-    use the machine; several at once only multiply the mapped pages)."""
-    new = change.new
-    return new is not None and new.kind == "file" and new.size <= PARALLEL_MAX_BYTES
 
 
 def _umask() -> int:
@@ -50,49 +36,16 @@ class Restorer:
 
     def apply(self, changes: list[Change], progress: Progress) -> None:
         """Apply ``changes`` in order (they come ordered parents-first for creation and
-        children-first for removal). Runs of file writes go to a few threads (creating
-        files is mostly waiting on the kernel); every other change waits for the writes
-        before it, so the order that matters is kept."""
-        total, done, shown = len(changes), 0, 0
-        pending: list[tuple[Change, Future[None]]] = []
-        with ThreadPoolExecutor(WRITERS) as pool:
-            for change in changes:
-                if _is_file_write(change):
-                    pending.append((change, pool.submit(self._apply_one, change)))
-                    if len(pending) < BATCH:
-                        continue
-                done += self._settle(pending)
-                if not _is_file_write(change):
-                    self._guarded(self._apply_one, change)
-                    done += 1
-                if done - shown >= 256:
-                    progress("restoring", done, total)
-                    shown = done
-            done += self._settle(pending)
-        progress("restoring", done, total)
-
-    def _settle(self, pending: list[tuple[Change, Future[None]]]) -> int:
-        """Wait for the queued writes; raise the first failure."""
-        count = len(pending)
-        try:
-            for change, future in pending:
-                try:
-                    future.result()
-                except OSError as exc:
-                    raise self._failure(change, exc) from None
-        finally:
-            pending.clear()
-        return count
-
-    def _failure(self, change: Change, exc: OSError) -> DwsError:
-        where = os.path.join(self.root, change.path)
-        return DwsError(f"cannot restore {where}: {exc.strerror or exc}")
-
-    def _guarded(self, action: Callable[[Change], None], change: Change) -> None:
-        try:
-            action(change)
-        except OSError as exc:
-            raise self._failure(change, exc) from None
+        children-first for removal)."""
+        total = len(changes)
+        for done, change in enumerate(changes, 1):
+            try:
+                self._apply_one(change)
+            except OSError as exc:
+                where = os.path.join(self.root, change.path)
+                raise DwsError(f"cannot restore {where}: {exc.strerror or exc}") from None
+            if done % 256 == 0 or done == total:
+                progress("restoring", done, total)
 
     def _apply_one(self, change: Change) -> None:
         path = os.path.join(self.root, change.path)
