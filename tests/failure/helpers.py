@@ -75,12 +75,14 @@ def start_dws(*args: str, cwd: Path, lock_timeout: str = "1") -> subprocess.Pope
     )
 
 
-def run_crashing(point: str, *args: str, cwd: Path, timeout: float = 120) -> Any:
+def run_crashing(
+    point: str, *args: str, cwd: Path, timeout: float = 120, env: dict[str, str] | None = None
+) -> Any:
     """Run `dws ARGS` with a crash point (see crashpoint.py); return the Result."""
     proc = subprocess.run(
         [sys.executable, str(CRASHPOINT), point, "--", *args],
         cwd=cwd,
-        env=dws_env(),
+        env={**dws_env(), **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -259,6 +261,13 @@ def store_problems(root: Path) -> list[str]:
                     elif entry.kind == "file" and with_blobs:
                         _read_object(root, entry.id, problems, f"{what} file {entry.name}")
     return problems
+
+
+def assert_store_ok(root: Path, context: str) -> None:
+    """`dws fsck` passes and the independent store check finds nothing."""
+    fsck = run_dws("fsck", cwd=root)
+    assert fsck.code == 0, f"{context}: fsck failed\n{fsck.out}\n{fsck.err}"
+    assert store_problems(root) == [], context
 
 
 def without_temp(files: Manifest) -> Manifest:

@@ -14,6 +14,7 @@ import pytest
 from .helpers import (
     STANDARD_RESOURCES,
     assert_ok,
+    assert_store_ok,
     copy_workspace,
     head_id,
     make_workspace,
@@ -22,7 +23,6 @@ from .helpers import (
     run_crashing,
     run_dws,
     small_files,
-    store_problems,
     write_files,
 )
 
@@ -39,9 +39,7 @@ def assert_named_error(result: object, *needles: str) -> None:
 
 
 def check_usable(ws: Path, context: str) -> None:
-    fsck = run_dws("fsck", cwd=ws)
-    assert fsck.code == 0, f"{context}: {fsck.out}{fsck.err}"
-    assert store_problems(ws) == [], context
+    assert_store_ok(ws, context)
     assert run_dws("status", cwd=ws).code == 0, context
 
 

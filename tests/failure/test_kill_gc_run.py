@@ -16,6 +16,7 @@ import pytest
 from .helpers import (
     STANDARD_RESOURCES,
     assert_ok,
+    assert_store_ok,
     copy_workspace,
     make_workspace,
     manifest,
@@ -23,17 +24,10 @@ from .helpers import (
     run_dws,
     small_files,
     start_dws,
-    store_problems,
     write_files,
 )
 
 MiB = 1 << 20
-
-
-def _check_store(ws: Path, context: str) -> None:
-    fsck = run_dws("fsck", cwd=ws)
-    assert fsck.code == 0, f"{context}: fsck failed\n{fsck.out}\n{fsck.err}"
-    assert store_problems(ws) == [], context
 
 
 # ---- gc -------------------------------------------------------------------------------------
@@ -75,9 +69,9 @@ def test_gc_killed_at_a_crash_point(
     ws = copy_workspace(template, tmp_path / "ws")
     crashed = run_crashing(point, "gc", cwd=ws)
     assert crashed.code == -9, f"{point} was never reached: {crashed.err}"
-    _check_store(ws, point)
+    assert_store_ok(ws, point)
     assert_ok(run_dws("gc", cwd=ws))  # the rerun finishes the job
-    _check_store(ws, point + " (after the rerun)")
+    assert_store_ok(ws, point + " (after the rerun)")
     again = run_dws("--json", "gc", "--dry-run", cwd=ws)
     assert json.loads(again.out)["removed"] == 0, point
     # v2 is whole: bring it back into emptied directories, byte for byte
@@ -108,7 +102,7 @@ def _runs(ws: Path) -> list[dict[str, object]]:
 
 
 def _check_run_converges(ws: Path, context: str) -> None:
-    _check_store(ws, context)
+    assert_store_ok(ws, context)
     assert (
         not [
             p
@@ -177,7 +171,7 @@ def test_concurrent_runs_snapshots_status_and_pushes_lose_nothing(tmp_path: Path
     codes = [p.wait(timeout=180) for p in procs]
     assert codes == [0] * len(codes), [p.stderr.read() if p.stderr else "" for p in procs]
     assert sorted(r["step"] for r in _runs(ws)) == ["s0", "s1", "s2", "s3"]
-    _check_store(ws, "concurrent")
+    assert_store_ok(ws, "concurrent")
     assert_ok(run_dws("snapshot", cwd=ws))
     assert_ok(run_dws("push", cwd=ws))
     remote = json.loads(run_dws("--json", "fsck", "--remote", "origin", cwd=ws).out)

@@ -3,15 +3,13 @@ fsck and clones."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from .conftest import RemoteSpot
-from .support import CRASHPOINT, Result, manifest
+from .support import Result, manifest, run_crashing
 
 POINTS = {
     "objects": "dws.store.remote_base:Remote.send:after:3",
@@ -23,17 +21,7 @@ POINTS = {
 
 
 def _crashing_push(spot: RemoteSpot, point: str, cwd: Path) -> Result:
-    import os
-
-    proc = subprocess.run(
-        [sys.executable, str(CRASHPOINT), point, "--", "push"],
-        cwd=cwd,
-        env={**os.environ, "DWS_LOCK_TIMEOUT": "1", **spot.env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return Result(proc.returncode, proc.stdout, proc.stderr)
+    return run_crashing(point, "push", cwd=cwd, env=spot.env)
 
 
 @pytest.mark.parametrize("phase", ["objects", "records"])

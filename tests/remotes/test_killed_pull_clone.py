@@ -6,29 +6,18 @@ points are in code both remote kinds share."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from .conftest import RemoteSpot
-from .support import CRASHPOINT, Result, manifest, write_files
+from .support import Result, manifest, run_crashing, write_files
 
 
 def _crashing(spot: RemoteSpot, point: str, cwd: Path, *args: str) -> Result:
-    proc = subprocess.run(
-        [sys.executable, str(CRASHPOINT), point, "--", *args],
-        cwd=cwd,
-        env={**os.environ, "DWS_LOCK_TIMEOUT": "1", **spot.env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return Result(proc.returncode, proc.stdout, proc.stderr)
+    return run_crashing(point, *args, cwd=cwd, env=spot.env)
 
 
 PULL_POINTS = {

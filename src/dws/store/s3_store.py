@@ -419,14 +419,7 @@ class S3Remote(Remote):
         merged ranges; the others one by one."""
         store = self.objects
         assert isinstance(store, S3ObjectStore)
-        by_pack: dict[str, list[tuple[str, PackEntry]]] = {}
-        loose = []
-        for oid in oids:
-            located = store.packs.find(oid)
-            if located is None or located.pack == "":
-                loose.append(oid)
-            else:
-                by_pack.setdefault(located.pack, []).append((oid, located.entry))
+        by_pack, loose = _group_by_pack(store, oids)
         problems = super().check_objects(loose, verify, report)
         done = len(loose)
         for pack, members in by_pack.items():
@@ -455,14 +448,7 @@ class S3Remote(Remote):
         """Packed objects in merged byte ranges (one GET for many), the rest one by one."""
         store = self.objects
         assert isinstance(store, S3ObjectStore)
-        by_pack: dict[str, list[tuple[str, PackEntry]]] = {}
-        loose = []
-        for oid in oids:
-            located = store.packs.find(oid)
-            if located is None or located.pack == "":
-                loose.append(oid)
-            else:
-                by_pack.setdefault(located.pack, []).append((oid, located.entry))
+        by_pack, loose = _group_by_pack(store, oids)
         tasks: list[Callable[[], tuple[int, int]]] = []
         for pack, members in by_pack.items():
             for start, end, group in plan_ranges(members):
@@ -512,3 +498,18 @@ def open_s3_remote(url: str, endpoint_url: str | None, *, create: bool = False) 
     with s3.errors():
         client.head_bucket(Bucket=location.bucket)
     return S3Remote(location.url.rstrip("/"), S3ObjectStore(s3), S3Files(s3), workers=WORKERS)
+
+
+def _group_by_pack(
+    store: S3ObjectStore, oids: list[str]
+) -> tuple[dict[str, list[tuple[str, PackEntry]]], list[str]]:
+    """The objects each pack holds, and those stored one per key."""
+    by_pack: dict[str, list[tuple[str, PackEntry]]] = {}
+    loose = []
+    for oid in oids:
+        located = store.packs.find(oid)
+        if located is None or located.pack == "":
+            loose.append(oid)
+        else:
+            by_pack.setdefault(located.pack, []).append((oid, located.entry))
+    return by_pack, loose
