@@ -165,3 +165,14 @@ def test_a_repository_without_commits_can_be_snapshotted(tmp_path: Path) -> None
     state = state_of(root, "v1", "code")
     assert state["commit"] is None and state["branch"] == "main"
     assert "a.txt" in state["dirty"]
+
+
+def test_status_warns_when_the_directory_is_no_longer_a_repository(code_ws: Path) -> None:
+    """A clone of a workspace may hold the code directory without its repository yet:
+    status reports it and goes on with the other resources."""
+    import shutil
+
+    shutil.rmtree(code_ws / "code" / ".git")
+    doc = as_json(dws(code_ws, "--json", "status"))
+    (item,) = [r for r in doc["resources"] if r["name"] == "code"]
+    assert item["changes"] == [] and any("missing" in w for w in item["warnings"])

@@ -79,8 +79,13 @@ class GitResource(Resource):
 
     # ---- status and snapshot ----------------------------------------------------------
 
+    def _present(self) -> bool:
+        """True when the resource's directory is a git work tree (a clone of a workspace
+        may not have the repository yet)."""
+        return os.path.lexists(os.path.join(self.local_path(), ".git"))
+
     def status(self, base: State | None) -> list[Change]:
-        if not os.path.isdir(self.local_path()):
+        if not self._present():
             self.warnings.append(f"repository {self.local_path()} is missing")
             return []
         git, excludes, current = self._capture(store=False)
@@ -202,14 +207,14 @@ class GitResource(Resource):
         if state is not None:
             parsed = GitState.parse(state)
             out.update(commit=parsed.commit, branch=parsed.branch, dirty=parsed.dirty)
-        elif os.path.isdir(self.local_path()):
+        elif self._present():
             _, _, current = self._capture(store=False)
             work = current.work
             out.update(commit=work.head, branch=work.branch, dirty=sorted(work.dirty))
         return out
 
     def notes(self, old: State | None, new: State | None) -> list[str]:
-        if not self.spec.params.get("path") or not os.path.isdir(self.local_path()):
+        if not self.spec.params.get("path") or not self._present():
             return []
         git = self._git()
         if new is not None:
@@ -223,7 +228,7 @@ class GitResource(Resource):
         return notes.status_notes(git, base, current.work)
 
     def code_version(self) -> tuple[str | None, str | None, list[str]] | None:
-        if not os.path.isdir(self.local_path()):
+        if not self._present():
             return None
         work = read_work_state(self._git(), self._excludes())
         return work.head, work.branch, sorted(work.dirty)
