@@ -113,6 +113,13 @@ class Workspace:
         """Forget a resource; its files are left alone."""
         return registry_ops.remove_resource(self._ws, name)
 
+    def trust_resource(self, name: str) -> str | None:
+        """Confirm that dws may write into resource ``name``'s directory outside the
+        workspace (returns it; None when it lies inside)."""
+        from dws.core.trust import trust_resource
+
+        return trust_resource(self._ws, name)
+
     def resources(self) -> list[ResourceSpec]:
         """The registered resources."""
         return self._ws.resource_specs()

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from dws.core.trust import trust_new_resources
 from dws.core.workspace import Workspace
 from dws.errors import NotFoundError, UsageError
 from dws.model.paths import check_resource_name, default_resource_name
@@ -49,6 +50,7 @@ def add_resource(
                 os.makedirs(path, exist_ok=True)
         resource.setup(location, options)
         ws.save_resource_specs([*specs, spec])
+        trust_new_resources(ws, [resource])
         return resource
 
 
@@ -163,4 +165,5 @@ def repoint_resource(ws: Workspace, name: str, location: str) -> tuple[ResourceS
             _check_overlap(ws, resource, [ws.resource(s) for s in specs if s.name != name])
         ws.resource(old).forget()
         ws.save_resource_specs([new if s.name == name else s for s in specs])
+        trust_new_resources(ws, [resource])
         return old, new

@@ -14,6 +14,7 @@ from dws.core.remote_config import RemoteConfig, add_remote, check_endpoint, nor
 from dws.core.remote_open import open_remote, remote_identity, remote_resources_bytes
 from dws.core.remote_pull import PullReport, pull_from
 from dws.core.restore import restore_snapshot
+from dws.core.trust import trust_new_resources
 from dws.core.workspace import Workspace
 from dws.errors import IntegrityError, NotFoundError, RefusedError, UsageError
 from dws.model.records import Head, ResourceSpec, SnapshotRecord, decode_resources
@@ -109,6 +110,7 @@ def clone(
             write_atomic(fresh.layout.workspace_json, info_bytes, durable=True)
             ws = Workspace.open(staging)
             ws.save_resource_specs(specs)
+            trust_new_resources(ws, ws.resources())  # the paths given with --map
             add_remote(ws, "origin", normalized, config.endpoint_url)
             if configure is not None:
                 configure(ws)

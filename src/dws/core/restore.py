@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
+from dws.core.trust import check_writable
 from dws.core.workspace import Workspace
 from dws.errors import DwsError, IntegrityError, NotFoundError, RefusedError, UsageError
 from dws.model.records import Head, SnapshotRecord
@@ -40,6 +41,7 @@ def restore_snapshot(
         head = ws.head()
         record = catalog.get(catalog.resolve(ref, head.snapshot))
         resources, skipped = _select(ws, record, only, exclude)
+        check_writable(ws, resources)
         plans = [_plan(r, record, catalog, head) for r in resources]
         _check(plans, force or dry_run)
         outcome = RestoreOutcome(record, plans, skipped)

@@ -14,6 +14,7 @@ from dws.core.lineage.recording import RunRecorder
 from dws.core.lineage.runner import run_command
 from dws.core.registry_ops import repoint_resource
 from dws.core.restore import RestoreOutcome, restore_snapshot
+from dws.core.trust import check_writable
 from dws.core.workspace import Workspace
 from dws.errors import RefusedError, UsageError
 from dws.model.records import ResourceSpec
@@ -85,6 +86,7 @@ def clean_stale(ws: Workspace, *, dry_run: bool = False) -> CleanOutcome:
     output hash), so it can be made again with `dws rerun`."""
     outcome = CleanOutcome()
     with ws.locked("clean"):
+        check_writable(ws, [r for r in ws.resources() if r.role is Role.INTERMEDIATE_DATA])
         ctx = lineage_context(ws)
         for item in stale_outputs(ctx):
             if item.role is not Role.INTERMEDIATE_DATA:
