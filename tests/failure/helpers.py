@@ -244,12 +244,16 @@ def _read_object(root: Path, oid: str, problems: list[str], what: str) -> bytes 
 
 def store_problems(root: Path) -> list[str]:
     """Every problem with what the snapshot records reference: missing or corrupt trees
-    and blobs (blobs only for resources that keep content). Empty list = all complete."""
+    and blobs (blobs only for resources that keep content, of snapshots not pulled without
+    them). Empty list = all complete."""
     problems: list[str] = []
+    unfetched_file = root / META / "local" / "unfetched-snapshots"
+    # snapshots pulled without their blobs on purpose (their trees must still be whole)
+    unfetched = set(unfetched_file.read_text().split()) if unfetched_file.exists() else set()
     for rec in records(root):
         for name, res in rec.resources.items():
             what = f"snapshot {rec.id[:12]} resource {name}"
-            with_blobs = res.state.get("keep", "content") == "content"
+            with_blobs = res.state.get("keep", "content") == "content" and rec.id not in unfetched
             stack = [str(res.state["tree"])]
             while stack:
                 data = _read_object(root, stack.pop(), problems, what)
