@@ -73,18 +73,15 @@ class _S3:
         return s3_errors(self.bucket, key, self.endpoint)
 
     def head(self, key: str) -> dict[str, Any] | None:
-        try:
-            response: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=key)
-            return response
-        except _client_error() as exc:
-            if is_not_found(exc):
-                return None
-            with self.errors(key):
-                raise
+        return self._or_none(self.client.head_object, key)
 
     def get(self, key: str) -> dict[str, Any] | None:
+        return self._or_none(self.client.get_object, key)
+
+    def _or_none(self, call: Callable[..., Any], key: str) -> dict[str, Any] | None:
+        """``call``'s response for ``key``, None when the key does not exist."""
         try:
-            response: dict[str, Any] = self.client.get_object(Bucket=self.bucket, Key=key)
+            response: dict[str, Any] = call(Bucket=self.bucket, Key=key)
             return response
         except _client_error() as exc:
             if is_not_found(exc):
