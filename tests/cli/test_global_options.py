@@ -42,6 +42,22 @@ COMMANDS = [
     ["delete-snapshot"],
     ["gc"],
     ["fsck"],
+    ["run"],
+    ["lineage"],
+    ["lineage", "show"],
+    ["lineage", "graph"],
+    ["lineage", "runs"],
+    ["lineage", "export"],
+    ["swap"],
+    ["clean"],
+    ["rerun"],
+    ["remote"],
+    ["remote", "add"],
+    ["remote", "remove"],
+    ["remote", "list"],
+    ["push"],
+    ["pull"],
+    ["clone"],
 ]
 
 

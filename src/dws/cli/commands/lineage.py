@@ -14,13 +14,13 @@ from dws.cli.output import Output, short
 from dws.cli.render import run_json
 
 if TYPE_CHECKING:
+    from dws.api import Workspace
     from dws.core.lineage.graph import Upstream
     from dws.core.lineage.queries import PathLineage
 
 
 @click.group()
-@pass_state
-def lineage(state: CliState) -> None:
+def lineage() -> None:
     """Where results came from: steps, inputs, code and parameters.
 
     \b
@@ -28,8 +28,14 @@ def lineage(state: CliState) -> None:
       dws lineage show results/metrics.json
       dws lineage graph --format mermaid
     """
-    for warning in state.open().lineage_warnings():
+
+
+def _open(state: CliState) -> Workspace:
+    """The workspace, after warning about run records left out as damaged."""
+    ws = state.open()
+    for warning in ws.lineage_warnings():
         state.output.note(f"warning: {warning}")
+    return ws
 
 
 def _upstream_json(tree: Upstream) -> dict[str, Any]:
@@ -95,8 +101,13 @@ def _show_text(out: Output, view: PathLineage) -> None:
 @pass_state
 def show(state: CliState, path: str, snapshot: str | None) -> None:
     """The upstream tree of PATH: the steps that made it, their inputs with versions,
-    code commits and parameters, down to source data."""
-    ws = state.open()
+    code commits and parameters, down to source data.
+
+    \b
+    Example:
+      dws lineage show results/metrics.json --snapshot v1
+    """
+    ws = _open(state)
     view = ws.lineage(state.abspath(path), snapshot=snapshot)
     out = state.output
     if out.json:
@@ -128,8 +139,13 @@ def show(state: CliState, path: str, snapshot: str | None) -> None:
 @click.option("--snapshot", "snapshot", metavar="REF", help="The lineage of snapshot REF.")
 @pass_state
 def graph(state: CliState, fmt: str, everything: bool, snapshot: str | None) -> None:
-    """The lineage graph: data → step → data."""
-    doc = state.open().lineage_graph(snapshot=snapshot, everything=everything)
+    """The lineage graph: data → step → data.
+
+    \b
+    Example:
+      dws lineage graph --format dot | dot -Tsvg > lineage.svg
+    """
+    doc = _open(state).lineage_graph(snapshot=snapshot, everything=everything)
     if fmt == "json" or state.output.json:
         state.output.emit_json(doc)
     else:
@@ -146,8 +162,13 @@ def graph(state: CliState, fmt: str, everything: bool, snapshot: str | None) -> 
 @json_option
 @pass_state
 def runs(state: CliState, everything: bool) -> None:
-    """List recorded runs, oldest first."""
-    ws = state.open()
+    """List recorded runs, oldest first (by default those behind the current state).
+
+    \b
+    Example:
+      dws lineage runs --all --json
+    """
+    ws = _open(state)
     records = ws.runs() if everything else ws.lineage_runs()
     out = state.output
     if out.json:
@@ -172,7 +193,12 @@ def runs(state: CliState, everything: bool) -> None:
 )
 @pass_state
 def export(state: CliState, fmt: str, namespace: str | None, everything: bool) -> None:
-    """Write run events, one JSON object per line, for an OpenLineage consumer."""
-    ws = state.open()
+    """Write run events, one JSON object per line, for an OpenLineage consumer.
+
+    \b
+    Example:
+      dws lineage export --format openlineage --all > events.jsonl
+    """
+    ws = _open(state)
     for event in ws.openlineage_events(namespace=namespace, everything=everything):
         sys.stdout.write(json.dumps(event, ensure_ascii=False, sort_keys=True) + "\n")
