@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dws.model.ids import is_object_id
-from dws.model.paths import META_DIR_NAME, check_entry_name, check_resource_name
+from dws.model.paths import META_DIR_NAME, check_entry_name, check_resource_name, is_file_like_name
 from dws.model.records import (
     FORMAT_VERSION,
     decode_head,
@@ -20,7 +20,7 @@ from dws.model.records import (
     encode_record,
     encode_resources,
 )
-from dws.model.runs import STEP_NAME_RE, decode_run_record, decode_step_memory
+from dws.model.runs import decode_run_record, decode_step_memory
 from dws.model.tree import MAX_SIZE, decode_tree, encode_tree
 from dws.resources.s3.manifest import decode_record as decode_s3_key_record
 from dws.resources.s3.manifest import encode_record as encode_s3_key_record
@@ -59,7 +59,7 @@ def check_snapshot(record: Any) -> None:
 def check_run(record: Any) -> None:
     assert record.format == FORMAT_VERSION
     assert is_object_id(record.id)
-    assert STEP_NAME_RE.fullmatch(record.step) and ".." not in record.step
+    assert is_file_like_name(record.step, 100)
     assert record.cwd == "." or _safe_path(record.cwd) is None
     assert not any("\x00" in arg for arg in record.argv)
     for item in [*record.inputs, *record.outputs]:

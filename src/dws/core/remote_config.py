@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from dws.core.workspace import Workspace
 from dws.errors import FormatError, NotFoundError, RefusedError, UsageError
+from dws.model.paths import check_file_like_name, is_file_like_name
 from dws.store.fileio import write_atomic
 
-_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+MAX_REMOTE_NAME = 64
 
 
 @dataclass(frozen=True)
@@ -37,13 +37,8 @@ class RemoteConfig:
 
 
 def check_remote_name(name: str) -> str:
-    """Remote names: letters, digits, '.', '_', '-' (they become file names in local/)."""
-    if not _NAME_RE.fullmatch(name) or ".." in name:
-        raise UsageError(
-            f"invalid remote name {name!r}: use letters, digits, '.', '_' or '-', starting "
-            "with a letter or digit"
-        )
-    return name
+    """Remote names become file names in local/remotes/."""
+    return check_file_like_name(name, "remote name", MAX_REMOTE_NAME)
 
 
 def normalize_url(url: str, base: str) -> str:
@@ -87,7 +82,7 @@ def check_endpoint(endpoint_url: str | None, url: str) -> str | None:
 def _parse(name: str, value: Any) -> RemoteConfig:
     """A remote read from config.json (a shared, possibly hostile file): its name becomes
     a file name under local/, its URL a place dws writes to."""
-    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or ".." in name:
+    if not is_file_like_name(name, MAX_REMOTE_NAME):
         raise FormatError(f"config.json: invalid remote name {str(name)[:80]!r}")
     if not isinstance(value, dict) or not isinstance(value.get("url"), str):
         raise FormatError(f"config.json: remote {name!r} has no url")

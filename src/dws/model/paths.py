@@ -51,3 +51,27 @@ def default_resource_name(path_text: str) -> str:
     if name[0].isdigit():
         name = "r_" + name
     return name[:64]
+
+
+_FILE_LIKE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def is_file_like_name(name: object, limit: int) -> bool:
+    """True for names that become file names: letters, digits, '.', '_', '-', starting
+    with a letter or digit, no '..', at most ``limit`` characters."""
+    return (
+        isinstance(name, str)
+        and len(name) <= limit
+        and _FILE_LIKE_NAME_RE.fullmatch(name) is not None
+        and ".." not in name
+    )
+
+
+def check_file_like_name(name: str, what: str, limit: int) -> str:
+    """Validate a name that becomes a file name; UsageError with the rule otherwise."""
+    if not is_file_like_name(name, limit):
+        raise UsageError(
+            f"invalid {what} {name!r}: use letters, digits, '.', '_' or '-', starting "
+            f"with a letter or digit (at most {limit} characters)"
+        )
+    return name

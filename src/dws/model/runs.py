@@ -14,7 +14,7 @@ import msgspec
 from dws.errors import FormatError, UsageError
 from dws.model.digest import hash_bytes
 from dws.model.ids import check_object_id, shown
-from dws.model.paths import check_relative_path, check_resource_name
+from dws.model.paths import check_file_like_name, check_relative_path, check_resource_name
 from dws.model.records import (
     FORMAT_VERSION,
     FormatOnly,
@@ -25,7 +25,6 @@ from dws.model.records import (
 
 RunStatus = Literal["succeeded", "failed"]
 PathKind = Literal["file", "dir", "symlink", "missing"]
-STEP_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 MAX_ARGV = 10_000
 
 
@@ -100,13 +99,8 @@ class StepMemory(msgspec.Struct, kw_only=True):
 
 
 def check_step_name(name: str) -> str:
-    """Step names become file names: letters, digits, '.', '_', '-'."""
-    if not STEP_NAME_RE.fullmatch(name) or ".." in name:
-        raise UsageError(
-            f"invalid step name {name!r}: use letters, digits, '.', '_' or '-', starting "
-            "with a letter or digit (at most 100 characters)"
-        )
-    return name
+    """Step names become file names (lineage/steps/<step>.json)."""
+    return check_file_like_name(name, "step name", 100)
 
 
 def _check_path_version(item: PathVersion, what: str) -> None:
