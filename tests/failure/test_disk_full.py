@@ -59,7 +59,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 SNAPSHOT_FAULTS = {
     "pack-write": ("dws.store.packfile:PackWriter.add:ENOSPC:5", "objects"),
-    "large-copy": ("dws.store.fileio:_clone_or_copy:ENOSPC:1", "objects"),  # above 4 MiB
+    "large-copy": ("dws.store.streamcopy:_write_chunk:ENOSPC:1", "objects"),  # above 4 MiB
     "record-write": ("dws.store.fileio:_write_atomic:ENOSPC:1:snapshots", "snapshots"),
 }
 

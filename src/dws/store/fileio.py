@@ -49,7 +49,7 @@ def _write_atomic(path: str, data: bytes, durable: bool) -> None:
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            _write_all(fd, data)
+            write_all(fd, data)
             if durable:
                 os.fsync(fd)
         finally:
@@ -63,7 +63,8 @@ def _write_atomic(path: str, data: bytes, durable: bool) -> None:
         fsync_dir(os.path.dirname(path) or ".")
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes | memoryview) -> None:
+    """Write all of ``data`` to ``fd`` (os.write may write less than asked)."""
     view = memoryview(data)
     while view:
         written = os.write(fd, view)
@@ -75,7 +76,7 @@ def write_new_file(path: str, data: bytes, mode: int = 0o644) -> None:
     with errors_naming(path):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         try:
-            _write_all(fd, data)
+            write_all(fd, data)
         finally:
             os.close(fd)
 
@@ -111,48 +112,20 @@ def _syncfs() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
         return None
 
 
-def clone_or_copy(src: str, dst: str, mode: int = 0o644) -> None:
-    """Create ``dst`` (must not exist) with the bytes of ``src``: reflink if the filesystem
-    can, else an in-kernel copy."""
-    with errors_naming(dst):
-        _clone_or_copy(src, dst, mode)
-
-
-def _clone_or_copy(src: str, dst: str, mode: int) -> None:
+def try_reflink(src_fd: int, dst_fd: int) -> bool:
+    """Make ``dst_fd`` share ``src_fd``'s extents (FICLONE); False where the filesystem
+    cannot (remembered, so later calls do not try again)."""
     global _reflink_works
-    with open(src, "rb") as fsrc:
-        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        try:
-            if _reflink_works:
-                try:
-                    fcntl.ioctl(fd, _FICLONE, fsrc.fileno())
-                    return
-                except OSError as exc:
-                    if exc.errno in (errno.EOPNOTSUPP, errno.EXDEV, errno.EINVAL, errno.ENOTTY):
-                        _reflink_works = False
-                    else:
-                        raise
-            _copy_range(fsrc.fileno(), fd)
-        finally:
-            os.close(fd)
-
-
-def _copy_range(src_fd: int, dst_fd: int) -> None:
-    size = os.fstat(src_fd).st_size
-    offset = 0
+    if not _reflink_works:
+        return False
     try:
-        while offset < size:
-            copied = os.copy_file_range(src_fd, dst_fd, size - offset, offset, offset)
-            if copied == 0:
-                break
-            offset += copied
+        fcntl.ioctl(dst_fd, _FICLONE, src_fd)
+        return True
     except OSError as exc:
-        if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
-            raise
-        os.lseek(src_fd, offset, os.SEEK_SET)
-        os.lseek(dst_fd, offset, os.SEEK_SET)
-        while chunk := os.read(src_fd, 1 << 20):
-            _write_all(dst_fd, chunk)
+        if exc.errno in (errno.EOPNOTSUPP, errno.EXDEV, errno.EINVAL, errno.ENOTTY):
+            _reflink_works = False
+            return False
+        raise
 
 
 @contextlib.contextmanager

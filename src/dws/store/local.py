@@ -11,13 +11,13 @@ from dws.model.ids import check_object_id, is_object_id
 from dws.store.base import CorruptObjectError, ObjectMissingError, ObjectStore
 from dws.store.fileio import (
     TEMP_PREFIX,
-    clone_or_copy,
     removing_on_error,
     sync_filesystem,
     temp_name,
     write_new_file,
 )
 from dws.store.hashing import SMALL_FILE, hash_file
+from dws.store.streamcopy import copy_hashing
 
 OBJECT_MODE = 0o444
 
@@ -68,12 +68,11 @@ class LocalObjectStore(ObjectStore):
             if size <= SMALL_FILE:
                 data = handle.read()
                 return self.put_bytes(data), len(data)
-        # Large file: copy first, then hash our private copy, so the id always
+        # Large file: the id is the hash of the bytes copied, read once, so it always
         # matches the stored bytes even if the source changes meanwhile.
         tmp = temp_name(self._tmp)
         with removing_on_error(tmp):
-            clone_or_copy(path, tmp, OBJECT_MODE)
-            oid, size = hash_file(tmp)
+            oid, size = copy_hashing(path, tmp, OBJECT_MODE)
             if self.has(oid):
                 os.unlink(tmp)
             else:
@@ -99,9 +98,8 @@ class LocalObjectStore(ObjectStore):
                 raise CorruptObjectError(oid)
             write_new_file(dest, data, mode)
             return
-        clone_or_copy(path, dest, mode)
         with removing_on_error(dest):
-            if _hash_path(dest) != oid:
+            if copy_hashing(path, dest, mode)[0] != oid:
                 raise CorruptObjectError(oid)
 
     def size(self, oid: str) -> int:
