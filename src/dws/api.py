@@ -158,10 +158,12 @@ class Workspace:
         exclude: list[str] | None = None,
         force: bool = False,
         dry_run: bool = False,
+        link: str = "copy",
     ) -> RestoreOutcome:
-        """Bring resources (never results) back to snapshot ``ref``."""
+        """Bring resources (never results) back to snapshot ``ref``; ``link="hardlink"``
+        restores the large files of source data as read-only hard links to the store."""
         return restore_snapshot(
-            self._ws, ref, only=only, exclude=exclude, force=force, dry_run=dry_run
+            self._ws, ref, only=only, exclude=exclude, force=force, dry_run=dry_run, link=link
         )
 
     def history(self) -> list[tuple[SnapshotRecord, list[str]]]:

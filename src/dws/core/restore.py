@@ -14,6 +14,8 @@ from dws.model.roles import Role
 from dws.resources.base import Resource, RestorePlan, State
 
 MAX_LISTED = 20
+LINK_COPY, LINK_HARDLINK = "copy", "hardlink"
+LINK_MODES = (LINK_COPY, LINK_HARDLINK)
 
 
 @dataclass
@@ -34,8 +36,14 @@ def restore_snapshot(
     exclude: list[str] | None = None,
     force: bool = False,
     dry_run: bool = False,
+    link: str = LINK_COPY,
 ) -> RestoreOutcome:
-    """Bring the chosen resources back to snapshot ``ref``; touch nothing if any check fails."""
+    """Bring the chosen resources back to snapshot ``ref``; touch nothing if any check fails.
+
+    ``link="hardlink"``: large files of source-data resources become read-only hard links
+    to their store objects instead of copies (every file written there is read-only)."""
+    if link not in LINK_MODES:
+        raise UsageError(f"unknown link mode {link!r}; use one of: {', '.join(LINK_MODES)}")
     with ws.locked("restore"):
         catalog = SnapshotCatalog(ws.layout)
         head = ws.head()
@@ -43,6 +51,8 @@ def restore_snapshot(
         resources, skipped = _select(ws, record, only, exclude)
         check_writable(ws, resources)
         plans = [_plan(r, record, catalog, head) for r in resources]
+        for resource, plan in zip(resources, plans, strict=True):
+            plan.link = link == LINK_HARDLINK and resource.role is Role.SOURCE_DATA
         _check(plans, force or dry_run)
         outcome = RestoreOutcome(record, plans, skipped)
         if dry_run:

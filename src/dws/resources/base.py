@@ -42,6 +42,7 @@ class RestorePlan:
     blocked: list[str] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the user should know (printed)
+    link: bool = False  # restore --link hardlink: large files as read-only hard links
 
     @property
     def visible_changes(self) -> list[Change]:

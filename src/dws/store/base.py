@@ -6,6 +6,7 @@ returns bytes that do not match the id asked for without saying so.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -67,6 +68,18 @@ class ObjectStore(ABC):
     def materialize(self, oid: str, dest: str, mode: int = 0o644) -> None:
         """Create the new file ``dest`` holding the object's bytes (reflink/copy), verified
         against ``oid``: CorruptObjectError (and no ``dest``) when they do not match."""
+
+    def link(self, oid: str, dest: str) -> bool:
+        """Make the new file ``dest`` a hard link to the stored object, verified against
+        ``oid``, where the object is a file of its own on the same filesystem; False (and
+        no ``dest``) where it is not (packed, remote, another filesystem)."""
+        return False
+
+    def release_link(self, oid: str, st: os.stat_result) -> bool:
+        """If the stored object ``oid`` is the very file ``st`` describes (a hard link a
+        restore made, since changed in place), drop the store's name for it and return True:
+        its bytes no longer match its id."""
+        return False
 
     @abstractmethod
     def size(self, oid: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from collections.abc import Iterator
 
@@ -101,6 +102,33 @@ class LocalObjectStore(ObjectStore):
         with removing_on_error(dest):
             if copy_hashing(path, dest, mode)[0] != oid:
                 raise CorruptObjectError(oid)
+
+    def link(self, oid: str, dest: str) -> bool:
+        path = self.path(oid)
+        try:
+            if os.stat(path).st_size <= SMALL_FILE:
+                return False  # small: a copy costs nothing, and a link would share the mode
+        except FileNotFoundError:
+            raise ObjectMissingError(oid) from None
+        if _hash_path(path) != oid:
+            raise CorruptObjectError(oid)
+        try:
+            os.link(path, dest)
+        except OSError as exc:
+            if exc.errno in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+                return False
+            raise
+        return True
+
+    def release_link(self, oid: str, st: os.stat_result) -> bool:
+        try:
+            stored = os.stat(self.path(oid))
+        except FileNotFoundError:
+            return False
+        if (stored.st_dev, stored.st_ino) != (st.st_dev, st.st_ino):
+            return False
+        self.delete(oid)
+        return True
 
     def size(self, oid: str) -> int:
         try:

@@ -173,6 +173,12 @@ class PackedObjectStore(ObjectStore):
             raise CorruptObjectError(oid)
         write_new_file(dest, data, mode)
 
+    def link(self, oid: str, dest: str) -> bool:
+        return self._find(oid) is None and self.loose.link(oid, dest)
+
+    def release_link(self, oid: str, st: os.stat_result) -> bool:
+        return self._find(oid) is None and self.loose.release_link(oid, st)
+
     def size(self, oid: str) -> int:
         found = self._find(oid)
         return found[1].length if found is not None else self.loose.size(oid)

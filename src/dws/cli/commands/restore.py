@@ -15,6 +15,14 @@ from dws.cli.render import change_json, print_changes
 @click.option("--exclude", multiple=True, metavar="NAME", help="Leave these resources alone.")
 @click.option("--force", is_flag=True, help="Overwrite changes that were never snapshotted.")
 @click.option("--dry-run", "-n", is_flag=True, help="Print the plan; change nothing.")
+@click.option(
+    "--link",
+    type=click.Choice(["copy", "hardlink"]),
+    default="copy",
+    show_default=True,
+    help="hardlink: source data's large files become read-only hard links to the object "
+    "store (instant, no extra space); never edit such a file in place.",
+)
 @json_option
 @pass_state
 def restore(
@@ -24,6 +32,7 @@ def restore(
     exclude: tuple[str, ...],
     force: bool,
     dry_run: bool,
+    link: str,
 ) -> None:
     """Bring every resource except results back to SNAPSHOT (a tag or id).
 
@@ -35,6 +44,7 @@ def restore(
     Example:
       dws restore v1 --dry-run
       dws restore v1 --only raw
+      dws restore v1 --only raw --link hardlink
     """
     ws = state.open()
     with state.output.progress() as progress:
@@ -45,6 +55,7 @@ def restore(
             exclude=list(exclude) or None,
             force=force,
             dry_run=dry_run,
+            link=link,
         )
     out = state.output
     if out.json:

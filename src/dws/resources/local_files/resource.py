@@ -161,9 +161,15 @@ class LocalFilesResource(Resource):
         _remove_leftovers(root, plan.leftovers)
         if not plan.changes:
             return
-        restorer = Restorer(root, self.context.store, self.context.store_generation)
+        restorer = Restorer(root, self.context.store, self.context.store_generation, link=plan.link)
         try:
             restorer.apply(plan.changes, self.context.progress)
+            if restorer.linked:
+                plan.notes.append(
+                    f"{restorer.linked} file(s) hard-linked to the object store, read-only: "
+                    "never edit them in place (a new file, or `dws restore` without --link, "
+                    "replaces a link)"
+                )
         finally:
             sync_filesystem(root)
             cache = self._cache()

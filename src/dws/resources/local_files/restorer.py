@@ -23,12 +23,19 @@ def _umask() -> int:
 
 
 class Restorer:
-    """Applies changes under ``root``, materialising blobs from ``store``."""
+    """Applies changes under ``root``, materialising blobs from ``store``.
 
-    def __init__(self, root: str, store: ObjectStore | None, generation: int) -> None:
+    ``link``: large files become hard links to their store objects and every file written
+    is read-only (restore --link hardlink, for source data)."""
+
+    def __init__(
+        self, root: str, store: ObjectStore | None, generation: int, *, link: bool = False
+    ) -> None:
         self.root = root
         self.store = store
         self.generation = generation
+        self.link = link
+        self.linked = 0
         self._umask = _umask()
         self.written: list[tuple[str, str]] = []
         self._real_dirs: set[str] = set()
@@ -101,13 +108,23 @@ class Restorer:
 
     def _write_file(self, path: str, rel: str, old: TreeEntry | None, new: TreeEntry) -> None:
         self._ensure_parent(path)
-        mode = (0o777 if new.exec else 0o666) & ~self._umask
-        if old is not None and old.kind == "file" and old.id == new.id:
+        writable = 0o222 if not self.link else 0
+        mode = ((0o555 if new.exec else 0o444) | writable) & ~self._umask
+        # only the mode differs; but a hard link's mode is its store object's: replace it
+        if old is not None and old.kind == "file" and old.id == new.id and not _linked(path):
             os.chmod(path, mode)
         else:
             assert self.store is not None
             tmp = temp_name(os.path.dirname(path))
             with removing_on_error(tmp):
-                self.store.materialize(new.id, tmp, mode)  # created with ``mode``
+                # a link shares the object's mode (read-only, not executable)
+                if self.link and not new.exec and self.store.link(new.id, tmp):
+                    self.linked += 1
+                else:
+                    self.store.materialize(new.id, tmp, mode)  # created with ``mode``
                 os.replace(tmp, path)
         self.written.append((rel, new.id))
+
+
+def _linked(path: str) -> bool:
+    return os.lstat(path).st_nlink > 1

@@ -192,6 +192,8 @@ class Scanner:
                 if row is None:
                     unknown.append(_File(name, *signature, executable))
                 elif row[:4] != signature:
+                    if st.st_nlink > 1 and row.ino == st.st_ino:
+                        self._check_link(prefix + name, row.oid, st)
                     unknown.append(_File(name, *signature, executable, cached=True))
                 elif trusted_gen is None or row.gen == trusted_gen:
                     entries.append(TreeEntry(name, "file", row.oid, row.size, executable))
@@ -212,6 +214,19 @@ class Scanner:
             self.cache.delete(rel, [name for name in cached if name not in seen])
         self._read(frame, unknown)
         return frame
+
+    def _check_link(self, rel: str, oid: str, st: os.stat_result) -> None:
+        """A file changed in place that may be a hard link to its old store object
+        (restore --link hardlink): that object then changed with it. It is dropped (a
+        pull can bring it back), and the scan says so."""
+        store = self.store or self.tree_store
+        if store is not None and store.release_link(oid, st):
+            self._result.warnings.append(
+                f"{rel} was changed in place while hard-linked to the object store: the "
+                f"stored copy of its earlier version ({oid[:12]}) changed with it and was "
+                "dropped; snapshots holding that version cannot restore it unless a remote "
+                "has it (`dws fsck` lists them, `dws pull --all` fetches it back)"
+            )
 
     @staticmethod
     def _link(path: str, name: str, rel: str) -> TreeEntry:
