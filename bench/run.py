@@ -53,7 +53,10 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("noop", "no-op snapshot"),
     ("change", "snapshot after 1% change"),
     ("restore", "restore into empty dir"),
+    # dws alone: the same restore with --link hardlink; peers are shown with their restore
+    ("restore_link", "restore, dws --link hardlink"),
 )
+RESTORES = ("restore", "restore_link")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,6 +210,10 @@ class Tool:
     def restore(self, ws: Path) -> list[Cmd]:
         raise NotImplementedError
 
+    def restore_link(self, ws: Path) -> list[Cmd]:
+        """Restore by hard links (dws only); peers have no such row."""
+        return []
+
     def warm(self) -> list[str]:
         """A cheap command run once, untimed, so the tool's own files are in the page cache."""
         return []
@@ -254,6 +261,9 @@ class Dws(Tool):
 
     def restore(self, ws: Path) -> list[Cmd]:
         return [([self.exe, "restore", "--force", "changed"], ws)]
+
+    def restore_link(self, ws: Path) -> list[Cmd]:
+        return [([self.exe, "restore", "--force", "--link", "hardlink", "changed"], ws)]
 
 
 class Dvc(Tool):
@@ -507,12 +517,14 @@ def run_tool(
                 return rec
         expected: list[str] = []
         for op, label in OPERATIONS:
+            step = getattr(tool, op)(ws)
+            if not step:
+                continue
             if op == "change":
                 _gen("mutate", str(data), "--seed", str(MUTATE_SEED), log=runner.log)
                 expected = gen.manifest_lines(str(data))
-            elif op == "restore":
+            elif op in RESTORES:
                 empty_dir(data)
-            step = getattr(tool, op)(ws)
             os.sync()
             m = runner.measure(step, env)
             rec["ops"][op] = m.as_json()
@@ -525,18 +537,25 @@ def run_tool(
             if m.rc != 0:
                 rec["error"] = f"{op} failed (exit {m.rc}): {' ; '.join(m.commands)}"
                 return rec
-        got = gen.manifest_lines(str(data))
-        rec["verified"] = got == expected
-        if not rec["verified"]:
-            missing = sorted(set(expected) - set(got))
-            extra = sorted(set(got) - set(expected))
-            rec["error"] = (
-                f"restored tree differs from the snapshotted one: {len(missing)} manifest lines"
-                f" missing (first: {missing[:3]}), {len(extra)} unexpected (first: {extra[:3]})"
-            )
+            if op in RESTORES:
+                _verify(rec, expected, gen.manifest_lines(str(data)), op)
         return rec
     finally:
         _rmtree(ws)
+
+
+def _verify(rec: dict[str, Any], expected: list[str], got: list[str], op: str) -> None:
+    """Mark the run verified only while every restore gave back the snapshotted tree."""
+    same = got == expected
+    rec["verified"] = same and rec["verified"] is not False
+    if not same and rec["error"] is None:
+        missing = sorted(set(expected) - set(got))
+        extra = sorted(set(got) - set(expected))
+        rec["error"] = (
+            f"{op}: restored tree differs from the snapshotted one: {len(missing)} manifest"
+            f" lines missing (first: {missing[:3]}), {len(extra)} unexpected (first:"
+            f" {extra[:3]})"
+        )
 
 
 # --------------------------------------------------------------------------- report
@@ -560,6 +579,8 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     keys: list[tuple[str, str, str]] = []
     for r in runs:
         for op, _ in OPERATIONS:
+            if op == "restore_link" and r["tool"] != "dws":
+                continue
             k = (r["workload"], op, r["tool"])
             if k not in keys:
                 keys.append(k)
@@ -569,7 +590,7 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if (r["workload"], r["tool"]) != (wname, tname):
                 continue
             m = r["ops"].get(op)
-            ok = m is not None and m["rc"] == 0 and not (op == "restore" and not r["verified"])
+            ok = m is not None and m["rc"] == 0 and not (op in RESTORES and not r["verified"])
             if ok:
                 walls.append(m["wall_s"])
                 rss.append(m["rss_kib"])
@@ -603,7 +624,8 @@ def render_table(summary: list[dict[str, Any]], workloads: list[str], tools: lis
             row = [wname, label]
             dws_s = cell.get((wname, op, "dws"), {}).get("median_s")
             for t in tools:
-                s = cell.get((wname, op, t))
+                # peers have one restore: the hard-link row compares dws with it
+                s = cell.get((wname, "restore" if t != "dws" and op in RESTORES else op, t))
                 if s is None or s["median_s"] is None:
                     row.append("FAILED" if s else "-")
                 else:
