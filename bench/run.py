@@ -2,12 +2,13 @@
 """Side-by-side snapshot/restore benchmark: dws against DVC, restic and git.
 
 For each workload (see gen.py) and each tool, starting from a fresh copy of the same tree,
-it times four operations as whole processes (wall time and peak RSS):
+it times these operations as whole processes (wall time and peak RSS):
 
   first snapshot            dws snapshot | dvc add    | restic backup | git add -A && git commit
   no-op snapshot            dws snapshot | dvc status | restic backup | git status
   snapshot after 1% change  the same as the first, after `gen.py mutate`
   restore into empty dir    dws restore --force | dvc checkout | restic restore | git checkout
+  restore, hard links       dws restore --force --link hardlink (dws only)
 
 Tools alternate within each round; the table shows medians over the rounds, the ratio
 peer time / dws time (5.0x = dws is five times faster) and peak RSS. Raw figures go to
@@ -491,7 +492,7 @@ def warm_cache(base: Path) -> None:
 def run_tool(
     tool: Tool, w: Workload, base: Path, work: Path, rnd: int, runner: Runner
 ) -> dict[str, Any]:
-    """All four operations of one tool on a fresh copy of the tree."""
+    """All operations of one tool on a fresh copy of the tree."""
     ws = work / "runs" / f"{w.key}-{tool.name}"
     _rmtree(ws)
     ws.mkdir(parents=True)
