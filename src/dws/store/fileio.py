@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import errno
 import fcntl
+import itertools
 import os
 import secrets
 from collections.abc import Iterator
@@ -15,9 +16,17 @@ _FICLONE = 0x40049409
 _reflink_works = True
 
 
+_TEMP_TOKEN = secrets.token_hex(6)
+_temp_counter = itertools.count()
+
+
 def temp_name(directory: str) -> str:
-    """A fresh temporary path in ``directory`` (same filesystem, so rename is atomic)."""
-    return os.path.join(directory, TEMP_PREFIX + secrets.token_hex(8))
+    """A fresh temporary path in ``directory`` (same filesystem, so rename is atomic).
+
+    Unique by a random token drawn once per process, the process id and a counter: one
+    random draw per name was a measurable part of restoring 50,000 small files."""
+    unique = f"{_TEMP_TOKEN}{os.getpid():x}.{next(_temp_counter):x}"
+    return os.path.join(directory, TEMP_PREFIX + unique)
 
 
 def naming(exc: OSError, path: str) -> OSError:
