@@ -41,10 +41,11 @@ def take_snapshot(
         catalog = SnapshotCatalog(ws.layout)
         head = ws.head()
         resources = ws.resources()
-        if tag is not None and not force:
-            catalog.check_tag_free(tag, allowed=head.snapshot)
-            if head.snapshot is not None and _changed_since(catalog, head.snapshot, resources):
-                catalog.check_tag_free(tag)  # refuse before storing anything
+        if tag is not None and not force and _tag_needs_same_state(catalog, tag, head):
+            # the tag names HEAD: it may stay only if nothing changed, which a status pass
+            # tells before anything is stored (a free tag needs no such pass)
+            if _changed_since(catalog, head.snapshot or "", resources):
+                catalog.check_tag_free(tag)
         states = {r.name: _snapshot_one(ws, catalog, head, r) for r in resources}
         warnings = [f"{r.name}: {w}" for r in resources for w in r.warnings]
         parent = head.snapshot if head.snapshot and catalog.exists(head.snapshot) else None
@@ -76,6 +77,12 @@ def take_snapshot(
         for resource in resources:
             resource.committed()
         return SnapshotOutcome(record, True, tag, moved, warnings)
+
+
+def _tag_needs_same_state(catalog: SnapshotCatalog, tag: str, head: Head) -> bool:
+    """Refuse (exit 3) a tag naming another snapshot than HEAD; True when it names HEAD."""
+    catalog.check_tag_free(tag, allowed=head.snapshot)
+    return head.snapshot is not None and tag in catalog.tags()
 
 
 def _changed_since(catalog: SnapshotCatalog, snapshot_id: str, resources: list[Resource]) -> bool:
