@@ -48,6 +48,9 @@ class Output:
     def line(self, text: str = "", style: str | None = None) -> None:
         """A line of human output on stdout (suppressed by --quiet and --json)."""
         if not self.quiet and not self.json:
+            if not _styled(sys.stdout):
+                _write_plain(sys.stdout, text)
+                return
             self.out.print(_text(text, style or ""))
 
     def table(self, headers: list[str], rows: list[list[str]]) -> None:
@@ -71,6 +74,9 @@ class Output:
     def note(self, text: str, style: str = "yellow") -> None:
         """A remark on stderr (warnings, hints); shown even with --json."""
         if not self.quiet:
+            if not _styled(sys.stderr):
+                _write_plain(sys.stderr, text)
+                return
             self.err.print(_text(text, style))
 
     def emit_json(self, value: Any) -> None:
@@ -79,6 +85,10 @@ class Output:
 
     def error(self, message: str, details: list[str]) -> None:
         """An error: one line, then any details indented."""
+        if not _styled(sys.stderr):
+            for text in ["error: " + message, *("  " + detail for detail in details)]:
+                _write_plain(sys.stderr, text)
+            return
         self.err.print(_text("error: " + message, "bold red"))
         for detail in details:
             self.err.print(_text("  " + detail, ""))
@@ -114,6 +124,20 @@ def printable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() or ch in "\n\t" else ascii(ch)[1:-1] for ch in text)
+
+
+def _styled(stream: Any) -> bool:
+    """Styles only on a terminal; elsewhere plain lines, without importing rich (about
+    30 ms of every short command)."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _write_plain(stream: Any, text: str) -> None:
+    stream.write(printable(text) + "\n")
+    stream.flush()
 
 
 def _text(text: str, style: str) -> Any:
