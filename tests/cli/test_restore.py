@@ -367,3 +367,29 @@ def test_restore_with_a_missing_object_exits_4_and_touches_nothing(ws_v1: Path) 
     assert_error(result, 4, max_lines=3, contains="raw/b.csv")
     assert_unchanged(ws_v1, before)
     assert len(snapshot_ids(ws_v1)) == 2
+
+
+def test_restore_shared_out_over_processes_is_exact(ws: Path) -> None:
+    """Every restore forks here (threshold 1, three processes): kind changes, links,
+    exec bits and removals still come out exactly, and the stat cache vouches for what
+    the workers wrote."""
+    raw = ws / "data/raw"
+    _rich_tree(raw)
+    for i in range(40):
+        write_files(raw, {f"many/d{i % 7}/f{i}.txt": f"file {i}"})
+    ok(dws(ws, "snapshot", "v1"))
+    v1 = manifest(raw)
+    _mutate(raw)
+    shutil.rmtree(raw / "many")
+    ok(dws(ws, "snapshot", "v2"))
+    v2 = manifest(raw)
+    forked = {"DWS_RESTORE_FORK_FROM": "1", "DWS_RESTORE_WORKERS": "3"}
+
+    ok(dws(ws, "restore", "v1", env=forked))
+    assert manifest(raw) == v1
+    ok(dws(ws, "restore", "v2", env=forked))
+    assert manifest(raw) == v2
+    ok(dws(ws, "restore", "v1", env=forked))
+    assert manifest(raw) == v1
+    status = as_json(dws(ws, "--json", "status"))
+    assert all(item["changes"] == [] for item in status["resources"]), status

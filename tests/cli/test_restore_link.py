@@ -45,7 +45,7 @@ def _empty(directory: Path) -> None:
 
 
 def test_large_source_files_become_read_only_links_to_the_store(ws: Path) -> None:
-    big, feature = _setup(ws)
+    big, _ = _setup(ws)
     raw_v1, features_v1 = manifest(ws / "data/raw"), manifest(ws / "data/features")
     _empty(ws / "data/raw")
     _empty(ws / "data/features")

@@ -5,7 +5,8 @@ Usage: python crashpoint.py MODULE:ATTR.PATH:WHEN:N[:SUBSTRING] -- DWS-ARGS...
 The named function (looked up in MODULE, following ATTR.PATH) is wrapped so that its N-th
 call (counted across threads; with SUBSTRING, only calls whose arguments' repr contains it
 count) kills the whole process with SIGKILL just before (WHEN = before) or just after
-(after) the original runs. Nothing is caught or cleaned up: the state on disk is exactly
+(after) the original runs (in a forked worker process: the worker's N-th call, and the
+main process dies with it). Nothing is caught or cleaned up: the state on disk is exactly
 what a `kill -9` at that point leaves behind.
 
 WHEN = ENOSPC, EACCES, EIO, ...: instead of the N-th call, the function raises that OSError
@@ -25,8 +26,14 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+_MAIN_PID = os.getpid()
+
 
 def _die() -> None:
+    # in a forked worker (restore writes files on several processes) the count is the
+    # worker's own; the whole command dies, as with `kill -9` of dws (workers follow it)
+    if os.getpid() != _MAIN_PID:
+        os.kill(_MAIN_PID, signal.SIGKILL)
     os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -213,6 +213,27 @@ def test_restore_killed_at_crash_point(
     _check_rerun(ws, small_versions, point)
 
 
+FORKED_ENV = {"DWS_RESTORE_FORK_FROM": "1", "DWS_RESTORE_WORKERS": "3"}
+FORKED_POINTS = {
+    # with every restore's writes shared out over processes: killed in a worker's share
+    "forked-midway": "dws.store.packed:PackedObjectStore.materialize:after:60",
+    "forked-large-copying": "dws.store.streamcopy:_write_chunk:before:1:",
+    "forked-before-sync": "dws.resources.local_files.resource:sync_filesystem:before:1",
+}
+
+
+@pytest.mark.parametrize("point", FORKED_POINTS.values(), ids=FORKED_POINTS.keys())
+def test_forked_restore_killed_at_crash_point(
+    point: str, small_versions: Versions, tmp_path: Path
+) -> None:
+    ws = copy_workspace(small_versions.root, tmp_path / "ws")
+    crashed = run_crashing(point, "restore", "v1", cwd=ws, env=FORKED_ENV)
+    assert crashed.code == -9, f"the crash point {point} was never reached: {crashed.err}"
+    _check_old_or_new(ws, small_versions, point)
+    _check_status_hides_temp_files(ws, point)
+    _check_rerun(ws, small_versions, point)
+
+
 def test_temp_files_of_a_killed_restore_do_not_leak_into_later_states(
     small_versions: Versions, tmp_path: Path
 ) -> None:

@@ -108,12 +108,13 @@ class Output:
             MofNCompleteColumn(),
             console=self.err,
             transient=True,
+            auto_refresh=False,  # no refresh thread: restore may fork (see workers.py)
         ) as progress:
 
             def report(phase: str, done: int, total: int | None) -> None:
                 if phase not in bars:
                     bars[phase] = progress.add_task(phase, total=total)
-                progress.update(bars[phase], completed=done, total=total)
+                progress.update(bars[phase], completed=done, total=total, refresh=True)
 
             yield report
 

@@ -41,11 +41,15 @@ def take_snapshot(
         catalog = SnapshotCatalog(ws.layout)
         head = ws.head()
         resources = ws.resources()
-        if tag is not None and not force and _tag_needs_same_state(catalog, tag, head):
-            # the tag names HEAD: it may stay only if nothing changed, which a status pass
-            # tells before anything is stored (a free tag needs no such pass)
-            if _changed_since(catalog, head.snapshot or "", resources):
-                catalog.check_tag_free(tag)
+        # a tag naming HEAD may stay only if nothing changed, which a status pass tells
+        # before anything is stored (a free tag needs no such pass)
+        if (
+            tag is not None
+            and not force
+            and _tag_needs_same_state(catalog, tag, head)
+            and _changed_since(catalog, head.snapshot or "", resources)
+        ):
+            catalog.check_tag_free(tag)
         states = {r.name: _snapshot_one(ws, catalog, head, r) for r in resources}
         warnings = [f"{r.name}: {w}" for r in resources for w in r.warnings]
         parent = head.snapshot if head.snapshot and catalog.exists(head.snapshot) else None

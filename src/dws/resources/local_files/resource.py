@@ -278,21 +278,20 @@ class LocalFilesResource(Resource):
 
 
 def _record_restored(cache: ResourceCache, root: str, restorer: Restorer, generation: int) -> None:
-    """Stat-cache rows for the files restore wrote, stat'ed once it is done (written in
-    batches); files too young to vouch for (see ``is_racy``) get none and are hashed again
-    next time; rows of removed paths go (before any row of a file written in their place)."""
+    """Stat-cache rows for the files restore wrote, stat'ed just after each was written
+    (written in batches); files too young to vouch for (see ``is_racy``) get none and are
+    hashed again next time; rows of removed paths go (before any row of a file written in
+    their place)."""
     now = time.time_ns()
     for rel in restorer.removed:
         directory, name = split_path(rel)
         cache.delete(directory, [name])
-    for rel, oid in restorer.written:
+    for rel, oid, signature in restorer.written:
         directory, name = split_path(rel)
-        try:
-            st = os.stat(os.path.join(root, rel), follow_symlinks=False)
-        except OSError:
+        if signature is None:
             cache.delete(directory, [name])
             continue
-        row = StatRow(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, oid, generation)
+        row = StatRow(*signature, oid, generation)
         if is_racy(row, now):
             cache.delete(directory, [name])
         else:

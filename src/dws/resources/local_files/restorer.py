@@ -7,11 +7,13 @@ import contextlib
 import errno
 import os
 import stat as stat_module
+from collections.abc import Callable
 
 from dws.errors import DwsError
 from dws.model.progress import Progress
 from dws.model.tree import TreeEntry
 from dws.model.treediff import Change
+from dws.resources.local_files import workers
 from dws.store.base import ObjectStore
 from dws.store.fileio import removing_on_error, temp_name
 
@@ -37,22 +39,68 @@ class Restorer:
         self.link = link
         self.linked = 0
         self._umask = _umask()
-        self.written: list[tuple[str, str]] = []
+        # (path, object id, stat signature just after writing, None if it vanished)
+        self.written: list[tuple[str, str, workers.Signature | None]] = []
         self._real_dirs: set[str] = set()
         self.removed: list[str] = []
 
     def apply(self, changes: list[Change], progress: Progress) -> None:
-        """Apply ``changes`` in order (they come ordered parents-first for creation and
-        children-first for removal)."""
+        """Apply ``changes`` (ordered parents-first for creation, children-first for
+        removal): removals, directories and links in order, then the file writes, which
+        only need their directories, on several processes when there are many."""
         total = len(changes)
-        for done, change in enumerate(changes, 1):
-            try:
-                self._apply_one(change)
-            except OSError as exc:
-                where = os.path.join(self.root, change.path)
-                raise DwsError(f"cannot restore {where}: {exc.strerror or exc}") from None
-            if done % 256 == 0 or done == total:
+        writes: list[Change] = []
+        done = 0
+        for change in changes:
+            if _is_file_write(change):
+                writes.append(change)
+                continue
+            self._apply_guarded(change)
+            done += 1
+            if done % 256 == 0:
                 progress("restoring", done, total)
+        shares = [writes]
+        if len(writes) >= workers.fork_from() and workers.can_fork():
+            shares = workers.split(writes, _directory, _weight, workers.worker_count())
+
+        def run(share: list[Change]) -> workers.PartResult:
+            scale = len(writes) / len(share) if share else 1.0
+            return self._write_share(
+                share, lambda n: progress("restoring", done + int(n * scale), total)
+            )
+
+        linked_before = self.linked
+        results = workers.run_shares(shares, run) if len(shares) > 1 else [run(writes)]
+        for share, result in zip(shares, results, strict=True):
+            for change, signature in zip(share, result.signatures, strict=False):
+                assert change.new is not None
+                self.written.append((change.path, change.new.id, signature))
+        self.linked = linked_before + sum(result.linked for result in results)
+        workers.raise_first_error(results)
+        progress("restoring", total, total)
+
+    def _write_share(
+        self, share: list[Change], report: Callable[[int], None]
+    ) -> workers.PartResult:
+        result = workers.PartResult()
+        linked_before = self.linked
+        try:
+            for count, change in enumerate(share, 1):
+                self._apply_guarded(change)
+                result.signatures.append(_signature(os.path.join(self.root, change.path)))
+                if count % 256 == 0:
+                    report(count)
+        except DwsError as exc:
+            result.error = (exc.exit_code, exc.message, exc.details)
+        result.linked = self.linked - linked_before
+        return result
+
+    def _apply_guarded(self, change: Change) -> None:
+        try:
+            self._apply_one(change)
+        except OSError as exc:
+            where = os.path.join(self.root, change.path)
+            raise DwsError(f"cannot restore {where}: {exc.strerror or exc}") from None
 
     def _apply_one(self, change: Change) -> None:
         path = os.path.join(self.root, change.path)
@@ -71,7 +119,7 @@ class Restorer:
                 os.replace(tmp, path)
             self.removed.append(change.path)
         else:
-            self._write_file(path, change.path, change.old, new)
+            self._write_file(path, change.old, new)
 
     def _remove(self, path: str, change: Change) -> None:
         assert change.old is not None
@@ -106,7 +154,7 @@ class Restorer:
             raise DwsError(f"refusing to write through {parent}: it is not a real directory")
         self._real_dirs.add(parent)
 
-    def _write_file(self, path: str, rel: str, old: TreeEntry | None, new: TreeEntry) -> None:
+    def _write_file(self, path: str, old: TreeEntry | None, new: TreeEntry) -> None:
         self._ensure_parent(path)
         writable = 0o222 if not self.link else 0
         mode = ((0o555 if new.exec else 0o444) | writable) & ~self._umask
@@ -123,7 +171,28 @@ class Restorer:
                 else:
                     self.store.materialize(new.id, tmp, mode)  # created with ``mode``
                 os.replace(tmp, path)
-        self.written.append((rel, new.id))
+
+
+def _is_file_write(change: Change) -> bool:
+    return change.new is not None and change.new.kind == "file"
+
+
+def _directory(change: Change) -> str:
+    return change.path.rpartition("/")[0]
+
+
+def _weight(change: Change) -> int:
+    # a small file costs about as much as reading 64 KiB of a large one
+    assert change.new is not None
+    return 1 + change.new.size // (64 << 10)
+
+
+def _signature(path: str) -> workers.Signature | None:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns
 
 
 def _linked(path: str) -> bool:

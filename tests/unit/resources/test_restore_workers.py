@@ -1,0 +1,162 @@
+"""Sharing restore writes out over forked processes: shares, results, errors, deaths."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dws.errors import DwsError, IntegrityError, RefusedError
+from dws.resources.local_files import workers
+from dws.resources.local_files.workers import PartResult, run_shares, split
+
+
+def _pid_result(share: list[int]) -> PartResult:
+    return PartResult(signatures=[(os.getpid(), item, 0, 0) for item in share])
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from("abcdefgh"), st.integers(1, 50)), max_size=60),
+    st.integers(1, 5),
+)
+def test_split_keeps_directories_whole_and_order_within_a_share(
+    items: list[tuple[str, int]], parts: int
+) -> None:
+    numbered = list(enumerate(items))
+    shares = split(numbered, lambda it: it[1][0], lambda it: it[1][1], parts)
+    assert sorted(x for share in shares for x in share) == numbered
+    assert len(shares) <= parts and all(shares)
+    owners: dict[str, int] = {}
+    for index, share in enumerate(shares):
+        assert share == sorted(share)  # original order
+        for _, (directory, _) in share:
+            assert owners.setdefault(directory, index) == index
+
+
+def test_split_balances_weight() -> None:
+    items = [(f"d{i}", 1) for i in range(100)] + [("big", 100)]
+    shares = split(items, lambda it: it[0], lambda it: it[1], 2)
+    weights = sorted(sum(w for _, w in share) for share in shares)
+    assert weights == [100, 100]
+
+
+def test_shares_run_in_child_processes_and_come_back_in_order() -> None:
+    shares = [[1, 2], [3], [4, 5, 6]]
+    results = run_shares(shares, _pid_result)
+    assert [[sig[1] for sig in r.signatures] for r in results] == shares
+    pids = [r.signatures[0][0] for r in results]
+    assert pids[0] == os.getpid()
+    assert len(set(pids)) == 3
+
+
+def test_an_error_in_a_child_comes_back_as_its_class() -> None:
+    def run(share: list[int]) -> PartResult:
+        result = PartResult(signatures=[(item, 0, 0, 0) for item in share[:1]])
+        if share[0] == 3:
+            result.error = (RefusedError.exit_code, "refused in a child", ["detail"])
+        return result
+
+    results = run_shares([[1], [3, 4]], run)
+    assert results[1].signatures == [(3, 0, 0, 0)]  # what it finished before the error
+    with pytest.raises(RefusedError, match="refused in a child") as caught:
+        workers.raise_first_error(results)
+    assert caught.value.details == ["detail"]
+
+
+def test_a_dws_error_raised_in_a_child_is_reported() -> None:
+    def run(share: list[int]) -> PartResult:
+        if share[0] == 2:
+            raise IntegrityError("corrupt in a child")
+        return PartResult()
+
+    with pytest.raises(IntegrityError, match="corrupt in a child"):
+        workers.raise_first_error(run_shares([[1], [2]], run))
+
+
+@pytest.mark.parametrize("how", ["exit", "signal", "exception"])
+def test_a_child_that_dies_is_reported(how: str) -> None:
+    def run(share: list[int]) -> PartResult:
+        if share[0] == 2:
+            if how == "exit":
+                os._exit(7)
+            if how == "signal":
+                os.kill(os.getpid(), signal.SIGKILL)
+            raise RuntimeError("a bug")
+        return PartResult()
+
+    results = run_shares([[1], [2]], run)
+    with pytest.raises(DwsError, match="worker process died"):
+        workers.raise_first_error(results)
+
+
+def test_when_the_parent_fails_its_children_are_killed_and_reaped(tmp_path: Path) -> None:
+    def run(share: list[int]) -> PartResult:
+        if share[0] == 1:
+            while len(list(tmp_path.iterdir())) < 2:
+                time.sleep(0.01)
+            raise KeyboardInterrupt
+        (tmp_path / str(os.getpid())).touch()
+        time.sleep(60)
+        return PartResult()
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_shares([[1], [2], [3]], run)
+    assert time.monotonic() - started < 30
+    for child in tmp_path.iterdir():
+        with pytest.raises(ProcessLookupError):  # gone, not even a zombie
+            os.kill(int(child.name), 0)
+
+
+def test_children_die_with_a_killed_parent(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    script = textwrap.dedent(
+        f"""
+        import os, signal, time
+        from dws.resources.local_files.workers import PartResult, run_shares
+
+        def run(share):
+            if share[0] == 2:
+                with open({str(pid_file)!r}, "w") as f:
+                    f.write(str(os.getpid()))
+                time.sleep(60)
+            else:
+                while not os.path.exists({str(pid_file)!r}):
+                    time.sleep(0.01)
+                time.sleep(0.2)
+                os.kill(os.getpid(), signal.SIGKILL)
+            return PartResult()
+
+        run_shares([[1], [2]], run)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], timeout=60, check=False)
+    assert proc.returncode == -signal.SIGKILL
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    os.kill(child, signal.SIGKILL)
+    pytest.fail("the worker outlived its killed parent")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("5", 5), ("0", sys.maxsize), ("junk", workers.DEFAULT_FORK_FROM)]
+)
+def test_fork_threshold_from_the_environment(
+    value: str, expected: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DWS_RESTORE_FORK_FROM", value)
+    assert workers.fork_from() == expected
