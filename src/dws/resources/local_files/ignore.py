@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-import pathspec
+if TYPE_CHECKING:
+    import pathspec
 
 IGNORE_FILE = ".dwsignore"
 
@@ -18,7 +20,11 @@ class IgnoreRules:
         if os.path.isfile(path):
             with open(path, encoding="utf-8", errors="replace") as handle:
                 lines = handle.read().splitlines()
-        self._spec = pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
+        self._spec: pathspec.GitIgnoreSpec | None = None
+        if lines:
+            import pathspec  # only with patterns: importing it costs about 10 ms
+
+            self._spec = pathspec.GitIgnoreSpec.from_lines(lines)
 
     @property
     def active(self) -> bool:
