@@ -393,16 +393,6 @@ class Git(Tool):
             return "git is not installed"
         self.exe = exe
         self.version = _version([exe, "--version"])
-        # an editable install has no bytecode until a run writes it, and none is ever
-        # written under PYTHONDONTWRITEBYTECODE: every run would compile dws afresh (about
-        # 0.1 s), while pip compiled the peers' installs. Compile once, as pip would.
-        python = Path(exe).parent / "python"
-        if python.exists():
-            subprocess.run(
-                [str(python), "-m", "compileall", "-q", *_package_dirs(str(python), "dws")],
-                check=False,
-                stdout=subprocess.DEVNULL,
-            )
         return None
 
     def env(self, ws: Path) -> dict[str, str]:
