@@ -9,13 +9,14 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from dws.errors import DwsError, IntegrityError, RefusedError
-from dws.resources.local_files import workers
+from dws.resources.local_files import restorer, workers
 from dws.resources.local_files.workers import PartResult, run_shares, split
 
 
@@ -160,3 +161,31 @@ def test_fork_threshold_from_the_environment(
 ) -> None:
     monkeypatch.setenv("DWS_RESTORE_FORK_FROM", value)
     assert workers.fork_from() == expected
+
+
+def test_a_forked_restore_reports_progress_from_the_parent_only(
+    workspace: Any, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = project / "data/raw"
+    for i in range(60):
+        (raw / f"d{i % 6}").mkdir(exist_ok=True)
+        (raw / f"d{i % 6}" / f"f{i}").write_text(str(i) * (i + 1))
+    workspace.snapshot("v1")
+    for child in raw.iterdir():
+        for file in child.iterdir():
+            file.unlink()
+    monkeypatch.setenv("DWS_RESTORE_FORK_FROM", "1")
+    monkeypatch.setenv("DWS_RESTORE_WORKERS", "3")
+    monkeypatch.setattr(workers, "can_fork", lambda: True)
+    monkeypatch.setattr(restorer, "PROGRESS_EVERY", 1)
+    reporters = tmp_path / "reporters"
+
+    def progress(phase: str, done: int, total: int | None) -> None:
+        with open(reporters, "a") as handle:
+            handle.write(f"{os.getpid()}\n")
+
+    workspace.set_progress(progress)
+    workspace.restore("v1")
+
+    assert set(reporters.read_text().split()) == {str(os.getpid())}
+    assert sorted(p.name for p in raw.rglob("f*")) == sorted(f"f{i}" for i in range(60))

@@ -17,6 +17,8 @@ from dws.resources.local_files import workers
 from dws.store.base import ObjectStore
 from dws.store.fileio import removing_on_error, temp_name
 
+PROGRESS_EVERY = 256
+
 
 def _umask() -> int:
     current = os.umask(0)
@@ -57,17 +59,23 @@ class Restorer:
                 continue
             self._apply_guarded(change)
             done += 1
-            if done % 256 == 0:
+            if done % PROGRESS_EVERY == 0:
                 progress("restoring", done, total)
         shares = [writes]
         if len(writes) >= workers.fork_from() and workers.can_fork():
             shares = workers.split(writes, _directory, _weight, workers.worker_count())
 
+        parent = os.getpid()
+
         def run(share: list[Change]) -> workers.PartResult:
-            scale = len(writes) / len(share) if share else 1.0
-            return self._write_share(
-                share, lambda n: progress("restoring", done + int(n * scale), total)
-            )
+            # the parent's share stands for all of them in the progress; children are silent
+            scale = len(writes) / max(1, len(share))
+
+            def report(count: int) -> None:
+                if os.getpid() == parent:
+                    progress("restoring", done + int(count * scale), total)
+
+            return self._write_share(share, report)
 
         linked_before = self.linked
         results = workers.run_shares(shares, run) if len(shares) > 1 else [run(writes)]
@@ -88,7 +96,7 @@ class Restorer:
             for count, change in enumerate(share, 1):
                 self._apply_guarded(change)
                 result.signatures.append(_signature(os.path.join(self.root, change.path)))
-                if count % 256 == 0:
+                if count % PROGRESS_EVERY == 0:
                     report(count)
         except DwsError as exc:
             result.error = (exc.exit_code, exc.message, exc.details)
