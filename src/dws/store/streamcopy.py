@@ -14,6 +14,7 @@ can share extents (Btrfs, XFS) gets a reflink and the copy is only hashed.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import itertools
@@ -65,6 +66,7 @@ def _stream(src_fd: int, dst_fd: int) -> tuple[str, int]:
     views: list[memoryview] = []
     # page-aligned buffers, as O_DIRECT wants; they outlive the writer (closed after it)
     with mmap.mmap(-1, CHUNK) as first, mmap.mmap(-1, CHUNK) as second:
+        _read_past_cache_if_cold(src_fd, first)
         try:
             with ThreadPoolExecutor(max_workers=1) as writer:
                 pending: Future[None] | None = None
@@ -86,6 +88,24 @@ def _stream(src_fd: int, dst_fd: int) -> tuple[str, int]:
             for view in views:
                 view.release()
     return hasher.hexdigest(), size
+
+
+def _read_past_cache_if_cold(fd: int, buffer: mmap.mmap) -> None:
+    """Read the source with O_DIRECT when its start is not in the page cache (a store
+    object written past the cache, a file not read since boot): one trip to the disk
+    instead of the page cache's readahead, and no new cache pages. A cached source is
+    read the usual way, from memory."""
+    if not hasattr(os, "RWF_NOWAIT") or not hasattr(os, "O_DIRECT"):
+        return
+    try:
+        os.preadv(fd, [memoryview(buffer)[:DIRECT_ALIGN]], 0, os.RWF_NOWAIT)
+        return  # cached (or too short to matter)
+    except BlockingIOError:
+        pass  # would have to wait for the disk: not cached
+    except OSError:
+        return  # the filesystem cannot tell: read as usual
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_DIRECT)
 
 
 def _write_chunk(fd: int, view: memoryview) -> None:

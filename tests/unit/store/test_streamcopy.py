@@ -174,3 +174,44 @@ def test_other_reflink_errors_propagate(tmp_path: Path, monkeypatch: pytest.Monk
     (tmp_path / "src").write_bytes(b"x")
     with pytest.raises(OSError, match="I/O error"):
         copy_hashing(str(tmp_path / "src"), str(tmp_path / "dst"))
+
+
+@pytest.fixture
+def direct_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Descriptors switched to O_DIRECT for reading (the source of a copy)."""
+    real_fcntl = fcntl.fcntl
+    switched: list[int] = []
+
+    def watching(fd: int, cmd: int, arg: int = 0) -> int:
+        if cmd == fcntl.F_SETFL and arg & os.O_DIRECT and not arg & os.O_WRONLY:
+            switched.append(fd)
+        return real_fcntl(fd, cmd, arg)
+
+    monkeypatch.setattr(fcntl, "fcntl", watching)
+    return switched
+
+
+@pytest.mark.parametrize("size", [CHUNK + 4097, 3 * CHUNK])
+def test_a_source_not_in_the_page_cache_is_read_past_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, direct_reads: list[int], size: int
+) -> None:
+    data = os.urandom(size)
+    src = tmp_path / "src"
+    src.write_bytes(data)
+
+    def cold(fd: int, buffers: list[memoryview], offset: int, flags: int = 0) -> int:
+        raise BlockingIOError(errno.EAGAIN, "would block")
+
+    monkeypatch.setattr(os, "preadv", cold)
+    assert copy_hashing(str(src), str(tmp_path / "dst")) == (blake3(data).hexdigest(), size)
+    assert (tmp_path / "dst").read_bytes() == data
+    assert len(direct_reads) == 1
+
+
+def test_a_cached_source_is_read_through_the_cache(tmp_path: Path, direct_reads: list[int]) -> None:
+    data = os.urandom(CHUNK + 1)
+    src = tmp_path / "src"
+    src.write_bytes(data)
+    src.read_bytes()  # in the page cache now
+    assert copy_hashing(str(src), str(tmp_path / "dst"))[0] == blake3(data).hexdigest()
+    assert direct_reads == []
