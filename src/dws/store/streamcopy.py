@@ -72,7 +72,7 @@ def _stream(src_fd: int, dst_fd: int) -> tuple[str, int]:
                 pending: Future[None] | None = None
                 for buffer in itertools.cycle((first, second)):
                     # this buffer's last write was awaited before the other one was handed on
-                    count = os.readv(src_fd, [buffer])
+                    count = _read(src_fd, buffer)
                     if count == 0:
                         break
                     view = memoryview(buffer)[:count]
@@ -106,6 +106,18 @@ def _read_past_cache_if_cold(fd: int, buffer: mmap.mmap) -> None:
         return  # the filesystem cannot tell: read as usual
     with contextlib.suppress(OSError):
         fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_DIRECT)
+
+
+def _read(fd: int, buffer: mmap.mmap) -> int:
+    try:
+        return os.readv(fd, [buffer])
+    except OSError as exc:
+        # some filesystems refuse an O_DIRECT read at an unaligned offset (after a short
+        # tail), or O_DIRECT reads at all: go on reading the usual way
+        if exc.errno != errno.EINVAL or not _is_direct(fd):
+            raise
+        _stop_direct(fd)
+        return os.readv(fd, [buffer])
 
 
 def _write_chunk(fd: int, view: memoryview) -> None:

@@ -215,3 +215,28 @@ def test_a_cached_source_is_read_through_the_cache(tmp_path: Path, direct_reads:
     src.read_bytes()  # in the page cache now
     assert copy_hashing(str(src), str(tmp_path / "dst"))[0] == blake3(data).hexdigest()
     assert direct_reads == []
+
+
+def test_a_refused_direct_read_goes_on_reading_the_usual_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = os.urandom(2 * CHUNK + 10)
+    (tmp_path / "src").write_bytes(data)
+    real_readv = os.readv
+    refused: list[int] = []
+
+    def cold(fd: int, buffers: list[memoryview], offset: int, flags: int = 0) -> int:
+        raise BlockingIOError(errno.EAGAIN, "would block")
+
+    def picky(fd: int, buffers: list[object]) -> int:
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT and os.lseek(fd, 0, os.SEEK_CUR):
+            refused.append(fd)
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_readv(fd, buffers)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "preadv", cold)
+    monkeypatch.setattr(os, "readv", picky)
+    oid, size = copy_hashing(str(tmp_path / "src"), str(tmp_path / "dst"))
+    assert (oid, size) == (blake3(data).hexdigest(), len(data))
+    assert (tmp_path / "dst").read_bytes() == data
+    assert len(refused) == 1
