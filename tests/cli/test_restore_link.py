@@ -8,9 +8,12 @@ import stat
 import time
 from pathlib import Path
 
+import pytest
 from blake3 import blake3
 
-from .cli_support import api_snapshot, as_json, assert_error, dws, manifest, ok, set_exec
+from dws.errors import UsageError
+
+from .cli_support import api, api_snapshot, as_json, assert_error, dws, manifest, ok, set_exec
 
 BIG = 5 << 20  # above the size from which objects are stored as files of their own
 
@@ -132,3 +135,11 @@ def test_unknown_link_mode_is_a_usage_error(ws: Path) -> None:
     result = dws(ws, "restore", "--link", "symlink", "v1")
     assert result.code == 2
     assert "Traceback" not in result.err
+
+
+def test_the_api_refuses_an_unknown_link_mode_before_touching_anything(ws: Path) -> None:
+    _setup(ws)
+    (ws / "data/raw/big.bin").unlink()
+    with pytest.raises(UsageError, match="unknown link mode"):
+        api(ws).restore("v1", link="symlink")
+    assert not (ws / "data/raw/big.bin").exists()
