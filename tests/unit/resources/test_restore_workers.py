@@ -189,3 +189,22 @@ def test_a_forked_restore_reports_progress_from_the_parent_only(
 
     assert set(reporters.read_text().split()) == {str(os.getpid())}
     assert sorted(p.name for p in raw.rglob("f*")) == sorted(f"f{i}" for i in range(60))
+
+
+def test_a_share_no_process_could_be_forked_for_runs_here(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_fork = os.fork
+    forks = [0]
+
+    def fork_once() -> int:
+        forks[0] += 1
+        if forks[0] > 1:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", fork_once)
+    results = run_shares([[1], [2], [3]], _pid_result)
+    assert [r.signatures[0][1] for r in results] == [1, 2, 3]
+    pids = [r.signatures[0][0] for r in results]
+    assert pids[0] == pids[2] == os.getpid() != pids[1]

@@ -108,18 +108,23 @@ def run_shares(
     """``run`` each share: the first here, the others in forked children at the same time.
     ``run`` returns what it finished, and its error if it stopped early. Results come
     back in the order of ``shares``."""
-    children: list[tuple[int, int]] = []  # pid, read end of its pipe
+    children: dict[int, tuple[int, int]] = {}  # share index -> pid, read end of its pipe
+    here = [0]  # shares this process runs: its own, and any no child could be made for
     try:
-        for share in shares[1:]:
-            children.append(_fork(share, run))
-        mine = _guarded(run, shares[0])
+        for position in range(1, len(shares)):
+            try:
+                children[position] = _fork(shares[position], run)
+            except OSError:  # no process to spare (EAGAIN, ENOMEM): do it here
+                here.append(position)
+        results = {position: _guarded(run, shares[position]) for position in here}
     except BaseException:
-        for pid, _ in children:
+        for pid, _ in children.values():
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
-        _collect(children)
+        _collect(list(children.values()))
         raise
-    return [mine, *_collect(children)]
+    results.update(zip(children, _collect(list(children.values())), strict=True))
+    return [results[position] for position in range(len(shares))]
 
 
 def _fork(share: list[Item], run: Callable[[list[Item]], PartResult]) -> tuple[int, int]:
