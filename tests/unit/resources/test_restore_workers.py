@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from blake3 import blake3
 from hypothesis import given
 from hypothesis import strategies as st
 
 from dws.errors import DwsError, IntegrityError, RefusedError
 from dws.resources.local_files import restorer, workers
 from dws.resources.local_files.workers import PartResult, run_shares, split
+from dws.store.base import CorruptObjectError
 
 
 def _pid_result(share: list[int]) -> PartResult:
@@ -208,3 +210,19 @@ def test_a_share_no_process_could_be_forked_for_runs_here(
     assert [r.signatures[0][1] for r in results] == [1, 2, 3]
     pids = [r.signatures[0][0] for r in results]
     assert pids[0] == pids[2] == os.getpid() != pids[1]
+
+
+def test_an_error_on_one_process_keeps_its_class(workspace: Any, project: Path) -> None:
+    """Without forking, the store's own error reaches the caller (not a rebuilt one)."""
+    data = os.urandom((5 << 20) + 1)
+    (project / "data/raw/big.bin").write_bytes(data)
+    workspace.snapshot("v1")
+    (project / "data/raw/big.bin").unlink()
+    oid = blake3(data).hexdigest()
+    stored = project / ".dataworkspace" / "objects" / oid[:2] / oid[2:]
+    os.chmod(stored, 0o644)
+    with open(stored, "r+b") as handle:
+        handle.write(b"rot")
+    with pytest.raises(CorruptObjectError) as caught:
+        workspace.restore("v1")
+    assert caught.value.oid == oid

@@ -21,7 +21,7 @@ from dws.cli.render import change_json, print_changes
     default="copy",
     show_default=True,
     help="hardlink: source data's large files become read-only hard links to the object "
-    "store (instant, no extra space); never edit such a file in place.",
+    "store (no copy, no extra space); never edit such a file in place.",
 )
 @json_option
 @pass_state

@@ -167,8 +167,8 @@ class LocalFilesResource(Resource):
             if restorer.linked:
                 plan.notes.append(
                     f"{restorer.linked} file(s) hard-linked to the object store, read-only: "
-                    "never edit them in place (a new file, or `dws restore` without --link, "
-                    "replaces a link)"
+                    "never edit them in place (write a new file instead; a restore without "
+                    "--link copies the files it rewrites)"
                 )
         finally:
             sync_filesystem(root)

@@ -100,6 +100,7 @@ class Restorer:
                     report(count)
         except DwsError as exc:
             result.error = (exc.exit_code, exc.message, exc.details)
+            result.exception = exc
         result.linked = self.linked - linked_before
         return result
 

@@ -45,6 +45,9 @@ class PartResult:
     signatures: list[Signature | None] = field(default_factory=list)
     linked: int = 0
     error: tuple[int, str, list[str]] | None = None  # exit code, message, details
+    # the error itself, kept only in the process that raised it (its class and fields
+    # survive there; across a pipe only ``error`` travels)
+    exception: DwsError | None = None
 
 
 @dataclass
@@ -136,6 +139,7 @@ def _fork(share: list[Item], run: Callable[[list[Item]], PartResult]) -> tuple[i
             os.close(read_end)
             _die_with_parent()
             result = _guarded(run, share)
+            result.exception = None
             data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
             with os.fdopen(write_end, "wb") as pipe:
                 pipe.write(data)
@@ -182,8 +186,11 @@ def _collect(children: list[tuple[int, int]]) -> list[PartResult]:
 
 
 def raise_first_error(results: list[PartResult]) -> None:
-    """Raise the first share's error, as the error class its exit code names."""
+    """Raise the first share's error: the exception itself where it was raised in this
+    process, else the error class its exit code names."""
     for result in results:
+        if result.exception is not None:
+            raise result.exception
         if result.error is not None:
             code, message, details = result.error
             raise _ERRORS.get(code, DwsError)(message, details=details)
