@@ -70,7 +70,7 @@ class SnapshotRecord(msgspec.Struct, frozen=True, kw_only=True):
     def with_id(self) -> SnapshotRecord:
         """Return the record with its content-derived id filled in."""
         body = msgspec.structs.replace(self, id="")
-        return msgspec.structs.replace(self, id=hash_bytes(_encoder.encode(body)))
+        return msgspec.structs.replace(self, id=hash_bytes(encode_record(body)))
 
     def same_state(self, resources: dict[str, ResourceSnapshot]) -> bool:
         """True when ``resources`` records exactly the state this snapshot records."""
@@ -105,8 +105,26 @@ def describe_decode_error(exc: BaseException) -> str:
 
 
 def encode_record(record: msgspec.Struct) -> bytes:
-    """Canonical JSON bytes of any record."""
-    return _encoder.encode(record)
+    """Canonical JSON bytes of any record. Fields a record class lists in
+    ``omit_when_empty`` are left out while empty, so a record that does not use a field
+    added in a later version is byte-identical to what earlier versions wrote."""
+    omit: frozenset[str] = getattr(record, "omit_when_empty", frozenset())
+    if not omit:
+        return _encoder.encode(record)
+    body = msgspec.to_builtins(record)
+    for name in omit:
+        if body.get(name) in ([], {}, None, False, ""):
+            body.pop(name, None)
+    return _encoder.encode(body)
+
+
+def record_id_of(data: bytes, what: str) -> str:
+    """The id a record's bytes must carry: the hash of its canonical JSON with ``id`` set
+    to "" (computed from the JSON as written, so fields this version does not know, or
+    that it would omit, are covered too)."""
+    body = decode_json(data, dict[str, Any], what)
+    body["id"] = ""
+    return hash_bytes(_encoder.encode(body))
 
 
 def decode_json(data: bytes, kind: type[Any], what: str) -> Any:
@@ -119,11 +137,12 @@ def decode_json(data: bytes, kind: type[Any], what: str) -> Any:
         raise FormatError(f"{what} is malformed: {describe_decode_error(exc)}") from None
 
 
-def check_format(version: int, what: str) -> None:
+def check_format(version: int, what: str, readable: tuple[int, ...] = (FORMAT_VERSION,)) -> None:
     """Refuse records written by an unknown (newer) format version."""
-    if version != FORMAT_VERSION:
+    if version not in readable:
+        shown_versions = " and ".join(str(v) for v in readable)
         raise FormatError(
-            f"{what} has format version {version}; this dws reads version {FORMAT_VERSION} "
+            f"{what} has format version {version}; this dws reads version {shown_versions} "
             "(upgrade dws to open it)"
         )
 
@@ -201,7 +220,9 @@ def decode_snapshot(data: bytes, expected_id: str | None = None) -> SnapshotReco
             raise FormatError(f"snapshot record names an invalid resource {shown(name)}") from None
     for run_id in record.runs:
         check_object_id(run_id, "run id in a snapshot record")
-    if record.with_id().id != record.id or (expected_id and record.id != expected_id):
+    if record_id_of(data, "snapshot record") != record.id or (
+        expected_id and record.id != expected_id
+    ):
         raise FormatError(f"snapshot record {(expected_id or record.id)[:12]} fails its checksum")
     return record
 

@@ -21,6 +21,7 @@ from dws.model.records import (
     check_format,
     decode_json,
     encode_record,
+    record_id_of,
 )
 
 RunStatus = Literal["succeeded", "failed"]
@@ -141,7 +142,7 @@ def decode_run_record(data: bytes, expected_id: str | None = None) -> RunRecord:
             ) from None
         if code.commit is not None and not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", code.commit):
             raise FormatError(f"run {record.id[:12]}: malformed commit {code.commit[:80]!r}")
-    if record.with_id().id != record.id or (expected_id and record.id != expected_id):
+    if record_id_of(data, "run record") != record.id or (expected_id and record.id != expected_id):
         raise FormatError(f"run record {(expected_id or record.id)[:12]} fails its checksum")
     return record
 
