@@ -1,4 +1,4 @@
-"""Acting on lineage: swap a source, clean stale intermediate data, rerun stale steps."""
+"""Acting on lineage: clean stale intermediate data, rerun stale steps."""
 
 from __future__ import annotations
 
@@ -12,62 +12,13 @@ from dws.core.lineage.locate import Located
 from dws.core.lineage.queries import LineageContext, StaleOutput, lineage_context, stale_outputs
 from dws.core.lineage.recording import RunRecorder
 from dws.core.lineage.runner import run_command
-from dws.core.registry_ops import repoint_resource
-from dws.core.restore import RestoreOutcome, restore_snapshot
+from dws.core.lineage.swap import SwapOutcome, swap_source  # noqa: F401
 from dws.core.trust import check_writable
 from dws.core.workspace import Workspace
 from dws.errors import RefusedError, UsageError
-from dws.model.records import ResourceSpec
 from dws.model.roles import Role
 from dws.model.runs import PathVersion, RunRecord
 from dws.resources.base import Resource
-
-# ---- swap --------------------------------------------------------------------------------
-
-
-@dataclass
-class SwapOutcome:
-    """What `swap` did and which outputs are stale now."""
-
-    resource: str
-    old: str
-    new: str
-    restored: RestoreOutcome | None
-    stale: list[StaleOutput]
-
-
-def swap_source(ws: Workspace, name: str, target: str, cwd: str) -> SwapOutcome:
-    """Re-point source-data resource ``name`` at directory ``target``, or bring back its
-    version in a snapshot with ``target`` = ``NAME@REF``."""
-    spec = _spec(ws, name)
-    if spec.role is not Role.SOURCE_DATA:
-        raise UsageError(f"{name!r} is {spec.role.value}; swap re-points source-data only")
-    restored = None
-    before = str(spec.params.get("path", ""))
-    after = before
-    resource_part, at, ref = target.partition("@")
-    path = os.path.join(cwd, target)
-    if at and not os.path.exists(path):
-        if resource_part != name:
-            raise UsageError(f"{target!r}: to bring back a version, write {name}@TAG")
-        restored = restore_snapshot(ws, ref, only=[name])
-        after = f"{before} as of {ref}"
-    else:
-        if not os.path.isdir(path):
-            raise UsageError(f"{target} is not a directory")
-        _, new = repoint_resource(ws, name, path)
-        after = str(new.params.get("path"))
-    ws.release()
-    stale = stale_outputs(lineage_context(ws))
-    return SwapOutcome(name, before, after, restored, stale)
-
-
-def _spec(ws: Workspace, name: str) -> ResourceSpec:
-    for spec in ws.resource_specs():
-        if spec.name == name:
-            return spec
-    raise UsageError(f"no resource named {name!r}")
-
 
 # ---- clean ---------------------------------------------------------------------------------
 
