@@ -343,7 +343,16 @@ class Workspace:
             ctx = queries.lineage_context(self._ws)
             records = queries.graph_runs(ctx, False)
         name = self._ws.info.name
-        return list(run_events(records, namespace=namespace or name, workspace_name=name))
+        code_urls = {}
+        for resource in self._ws.resources():
+            url = resource.code_location()
+            if url:
+                code_urls[resource.name] = url
+        return list(
+            run_events(
+                records, namespace=namespace or name, workspace_name=name, code_urls=code_urls
+            )
+        )
 
     @_releasing
     def stale(self) -> list[StaleOutput]:

@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 
+import dws
 from dws.core.lineage.openlineage import run_events, run_uuid
 from dws.errors import FormatError
 from dws.model.runs import CodeVersion, PathVersion, RunRecord
+from git.gitsupport import GIT_ENV
+from git.gitsupport import git as run_git
 
 BLOB = "b" * 64
 TREE = "7" * 64
@@ -206,3 +210,76 @@ def test_events_survive_a_json_round_trip_of_a_decoded_record() -> None:
     lines = [json.dumps(event) for event in events([decoded])]
     assert all("\n" not in line for line in lines)
     assert json.loads(lines[1])["run"]["facets"]["dws_run"]["params"]["name"] == "é"
+
+
+# ---- the repository URL of a git code resource ------------------------------------------
+
+
+@pytest.fixture
+def code_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dws.Workspace]:
+    """A workspace that is its own git repository (the code resource), with a results
+    directory, and one run of a step recorded from Python."""
+    for key, value in GIT_ENV.items():
+        monkeypatch.setenv(key, value)
+    root = tmp_path / "proj"
+    (root / "results").mkdir(parents=True)
+    (root / "train.py").write_text("print('train')\n")
+    (root / ".gitignore").write_text("/results/\n")
+    run_git(root, "init", "-q")
+    run_git(root, "add", "-A")
+    run_git(root, "commit", "-qm", "code")
+    ws = dws.Workspace.init(str(root))
+    ws.add_resource("local-files", str(root / "results"), "results", name="results")
+    ws.add_resource("git", str(root), "code", name="code")
+    return root, ws
+
+
+def record_a_step(root: Path, ws: dws.Workspace) -> None:
+    with ws.step("train", outputs=[str(root / "results/model.txt")]):
+        (root / "results/model.txt").write_text("model\n")
+
+
+def test_a_repository_with_a_remote_gives_its_url_and_commit(
+    code_workspace: tuple[Path, dws.Workspace],
+) -> None:
+    root, ws = code_workspace
+    run_git(root, "remote", "add", "origin", "https://ana:s3cret@git.example/org/proj.git")
+    record_a_step(root, ws)
+    commit = run_git(root, "rev-parse", "HEAD").strip()
+    produced = ws.openlineage_events(everything=True)
+    assert [e["eventType"] for e in produced] == ["START", "COMPLETE"]
+    for event in produced:
+        check_run_event(event)
+        location = event["job"]["facets"]["sourceCodeLocation"]
+        assert location["type"] == "git"
+        assert location["url"] == "https://git.example/org/proj.git"  # no credentials
+        assert location["version"] == commit and location["branch"] == "main"
+        assert location["_schemaURL"].endswith(
+            "SourceCodeLocationJobFacet.json#/$defs/SourceCodeLocationJobFacet"
+        )
+        assert location["_producer"] == event["producer"]
+    # the code files stay datasets of the workspace, whatever the repository's URL
+    assert all(d["namespace"].startswith("dws://") for d in produced[1]["outputs"])
+
+
+def test_a_repository_without_a_remote_has_no_source_location(
+    code_workspace: tuple[Path, dws.Workspace],
+) -> None:
+    root, ws = code_workspace
+    record_a_step(root, ws)
+    (start, complete) = ws.openlineage_events(everything=True)
+    assert "sourceCodeLocation" not in start["job"]["facets"]
+    assert "sourceCodeLocation" not in complete["job"]["facets"]
+    assert complete["run"]["facets"]["dws_run"]["code"][0]["commit"]
+
+
+def test_code_urls_name_the_source_without_renaming_datasets() -> None:
+    run = record(
+        inputs=[PathVersion("code", "train.py", BLOB, "file")],
+        code=[CodeVersion("code", COMMIT, None)],
+    )
+    _, complete = events([run], code_urls={"code": "git@git.example:org/repo.git"})
+    location = complete["job"]["facets"]["sourceCodeLocation"]
+    assert (location["url"], location["version"]) == ("git@git.example:org/repo.git", COMMIT)
+    assert "branch" not in location
+    assert complete["inputs"][0]["namespace"] == "dws://demo%20ws/code"

@@ -183,3 +183,8 @@ class Resource(ABC):
     def code_version(self) -> tuple[str | None, str | None, list[str]] | None:
         """For a code resource: (commit, branch, uncommitted paths) now; else None."""
         return None
+
+    def code_location(self) -> str | None:
+        """For a code resource kept in a version-controlled repository: the URL others
+        fetch that repository from (no credentials), or None when there is none."""
+        return None

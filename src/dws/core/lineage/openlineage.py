@@ -56,11 +56,17 @@ def run_events(
     workspace_name: str,
     producer: str = DEFAULT_PRODUCER,
     resource_urls: dict[str, str] | None = None,
+    code_urls: dict[str, str] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """START and COMPLETE/FAIL events for every run, in order of event time (ties keep the
     order of ``records``). ``namespace`` is the jobs' namespace; datasets are in
-    ``dws://<workspace_name>/<resource>`` unless ``resource_urls`` names the resource."""
-    builder = _EventBuilder(namespace, workspace_name, producer, resource_urls or {})
+    ``dws://<workspace_name>/<resource>`` unless ``resource_urls`` names the resource.
+    ``code_urls`` maps code resources to their repository's URL, which becomes the job's
+    source code location (with the run's commit as its version) without changing how
+    the code files are named as datasets; ``resource_urls`` is used when it has none."""
+    builder = _EventBuilder(
+        namespace, workspace_name, producer, resource_urls or {}, code_urls or {}
+    )
     timed: list[tuple[datetime, dict[str, Any]]] = []
     for record in records:
         started = _parse_time(record.started, record)
@@ -74,12 +80,18 @@ def run_events(
 
 class _EventBuilder:
     def __init__(
-        self, namespace: str, workspace: str, producer: str, resource_urls: dict[str, str]
+        self,
+        namespace: str,
+        workspace: str,
+        producer: str,
+        resource_urls: dict[str, str],
+        code_urls: dict[str, str],
     ) -> None:
         self.namespace = namespace
         self.workspace = workspace
         self.producer = producer
         self.resource_urls = resource_urls
+        self.code_urls = code_urls
 
     def start(self, record: RunRecord) -> dict[str, Any]:
         return self._event("START", record.started, record, outputs=[])
@@ -141,7 +153,7 @@ class _EventBuilder:
             )
         }
         for code in record.code:
-            url = self.resource_urls.get(code.resource)
+            url = self.code_urls.get(code.resource) or self.resource_urls.get(code.resource)
             if code.commit and url:
                 location = self._facet(SOURCE_FACET_SCHEMA, type="git", url=url)
                 location["version"] = code.commit

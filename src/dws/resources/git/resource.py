@@ -16,12 +16,12 @@ from dws.resources.base import ObjectRef, Resource, RestorePlan, State
 from dws.resources.git import notes, setup
 from dws.resources.git.applying import FileWriter, apply_plan
 from dws.resources.git.excludes import Excludes, owned_elsewhere
-from dws.resources.git.gitcmd import Git
+from dws.resources.git.gitcmd import Git, GitError
 from dws.resources.git.overlay import load_overlay, patch_refs, patch_tree
 from dws.resources.git.planning import GitRestorePlan, current_view, plan, target_view
 from dws.resources.git.recovery import save_unsaved
 from dws.resources.git.state import Capture, GitState, capture, remote_url
-from dws.resources.git.urls import looks_like_url
+from dws.resources.git.urls import looks_like_url, strip_credentials
 from dws.resources.git.views import Commits, View, compare
 from dws.resources.git.worktree import read_work_state
 from dws.store.trees import store_loader
@@ -232,6 +232,20 @@ class GitResource(Resource):
             return None
         work = read_work_state(self._git(), self._excludes())
         return work.head, work.branch, sorted(work.dirty)
+
+    def code_location(self) -> str | None:
+        """The URL recorded when the repository was added from one, else the URL of its
+        remote ``origin``; None when it has neither (or is not here)."""
+        recorded = self.spec.params.get("url")
+        if isinstance(recorded, str) and recorded:
+            return strip_credentials(recorded)
+        if not self._present():
+            return None
+        try:
+            url = self._git().text("remote", "get-url", "origin", ok=(0, 2))
+        except GitError:
+            return None
+        return strip_credentials(url) if url else None
 
     def ignore_suggestion(self, nested: list[str]) -> tuple[str, list[str]] | None:
         return setup.ignore_suggestion(self.local_path(), nested)
