@@ -1,8 +1,10 @@
 """Classifying the arguments of `dws run` (DESIGN §5): pure rules, no I/O.
 
 Each argument is looked at for a path: a positional token, the value after an option
-(``--out data/x``), or the part after ``=`` (``--out=data/x``). What a path is depends on
-the resource it lies in and what lineage knows about it (see ``PathFacts``); everything
+(``--out data/x``), the part after ``=`` (``--out=data/x``, ``data.path=data/x``), the value
+attached to a one-letter option (``-odata/x``), each part of a comma-separated list
+(``--in a.csv,b.csv``) and each match of a glob (``'data/*.csv'``). What a path is depends
+on the resource it lies in and what lineage knows about it (see ``PathFacts``); everything
 that is not a path inside a resource is a parameter.
 """
 
@@ -18,6 +20,10 @@ from dws.model.roles import Role
 _NUMBER_RE = re.compile(r"-\d[\d._eE+-]*|-\.\d+")
 _SECRET_NAME_RE = re.compile(r"SECRET|TOKEN|PASSW|CREDENTIAL|(^|_)KEY($|_)|AUTH", re.IGNORECASE)
 _URL_CREDENTIALS_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/@\s]*:[^/@\s]*@")
+_GLOB_CHARS = frozenset("*?[")
+_ATTACHED_RE = re.compile(r"-([A-Za-z])(.+)")
+_EXTENSION_RE = re.compile(r"[^./]\.[A-Za-z][A-Za-z0-9_]*$")
+_KEY_RE = re.compile(r"(\+\+|\+|~)?[A-Za-z_][A-Za-z0-9_.-]*")
 
 
 def looks_secret(name: str) -> bool:
@@ -79,6 +85,18 @@ class Classified:
 
 
 FactsLookup = Callable[[str], PathFacts | None]
+GlobExpand = Callable[[str], list[str]]
+"""Given a token with glob characters, the existing paths it matches, as tokens relative
+to the same directory (a relative glob gives relative matches)."""
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """What classifying a value needs besides the value itself."""
+
+    lookup: FactsLookup
+    overrides: dict[str, ArgKind]
+    expand: GlobExpand | None
 
 
 def is_option(token: str) -> bool:
@@ -91,6 +109,26 @@ def looks_like_path(value: str) -> bool:
     extension); a bare word such as ``5`` or ``adam`` stays a parameter."""
     base = value.rstrip("/").rsplit("/", 1)[-1]
     return "/" in value or ("." in base.strip("."))
+
+
+def is_glob(value: str) -> bool:
+    """True for a value with glob characters (``*``, ``?``, ``[``) that is not a URL."""
+    return "://" not in value and not _GLOB_CHARS.isdisjoint(value)
+
+
+def looks_like_attached_path(value: str) -> bool:
+    """The value of ``-odata/x.csv``: it has a '/' or ends in an extension (``.csv``), so
+    numbers (``-n1.5``) and bundled flags (``-xvf``) are not taken for paths."""
+    return "/" in value or _EXTENSION_RE.search(value) is not None
+
+
+def split_key_value(token: str) -> tuple[str, str] | None:
+    """``key=value`` (Hydra style: ``data.path=x``, ``+out=x``, ``~key=x``) as
+    ``(key, value)``, or None when the part before ``=`` is not an identifier."""
+    key, equals, value = token.partition("=")
+    if not equals or not value or not _KEY_RE.fullmatch(key):
+        return None
+    return key, value
 
 
 def classify_path(facts: PathFacts, overrides: dict[str, ArgKind]) -> tuple[ArgKind, str]:
@@ -119,15 +157,27 @@ def classify_path(facts: PathFacts, overrides: dict[str, ArgKind]) -> tuple[ArgK
     return ArgKind.AMBIGUOUS, f"existing path in {facts.role.value} that no step produced"
 
 
+def _facts(value: str, rules: _Rules) -> PathFacts | None:
+    return rules.lookup(value) if value and "://" not in value else None
+
+
+def _known(facts: PathFacts | None, overrides: dict[str, ArgKind]) -> bool:
+    """A path that is there (or named with -i/-o) is taken as it is, never split."""
+    return facts is not None and (facts.exists or facts.key in overrides)
+
+
+def _names_a_path(items: list[Classified]) -> bool:
+    return any(item.kind is not ArgKind.PARAM for item in items)
+
+
 def _classify_value(
     index: int,
     token: str,
     value: str,
     option: str | None,
-    lookup: FactsLookup,
+    facts: PathFacts | None,
     overrides: dict[str, ArgKind],
 ) -> Classified:
-    facts = lookup(value) if value and "://" not in value else None
     if facts is None:
         return Classified(index, token, value, option, ArgKind.PARAM, None, "not in a resource")
     if not facts.exists and facts.key not in overrides and not looks_like_path(value):
@@ -136,11 +186,90 @@ def _classify_value(
     return Classified(index, token, value, option, kind, facts, reason)
 
 
-def classify_argv(
-    argv: list[str], lookup: FactsLookup, overrides: dict[str, ArgKind] | None = None
+def classify_match(facts: PathFacts, overrides: dict[str, ArgKind]) -> tuple[ArgKind, str]:
+    """The kind of a path a glob matched: a glob is read, never written, so what would be
+    an output or ambiguous is an input (-i/-o still win)."""
+    kind, reason = classify_path(facts, overrides)
+    if facts.key in overrides:
+        return kind, reason
+    if kind in (ArgKind.OUTPUT, ArgKind.AMBIGUOUS):
+        return ArgKind.INPUT, "matched by a glob (read, not written)"
+    return kind, f"{reason}, matched by a glob"
+
+
+def _classify_glob(
+    index: int, token: str, value: str, option: str | None, rules: _Rules
 ) -> list[Classified]:
-    """Classify every token of ``argv``; ``overrides`` (from -i/-o) win over the rules."""
-    overrides = overrides or {}
+    """One item per match inside a resource; a parameter when nothing matches."""
+    matches = dict.fromkeys(rules.expand(value)) if rules.expand is not None else {}
+    items = []
+    for match in matches:
+        facts = _facts(match, rules)
+        if facts is not None:
+            kind, reason = classify_match(facts, rules.overrides)
+            items.append(Classified(index, token, match, option, kind, facts, reason))
+    if items:
+        return items
+    reason = "a glob that matches nothing in a resource" if rules.expand else "a glob"
+    return [Classified(index, token, value, option, ArgKind.PARAM, None, reason)]
+
+
+def _classify_part(
+    index: int, token: str, value: str, option: str | None, rules: _Rules
+) -> list[Classified]:
+    """A single value: a path, a glob, or a parameter."""
+    facts = _facts(value, rules)
+    if is_glob(value) and not _known(facts, rules.overrides):
+        return _classify_glob(index, token, value, option, rules)
+    return [_classify_value(index, token, value, option, facts, rules.overrides)]
+
+
+def _classify_values(
+    index: int, token: str, value: str, option: str | None, rules: _Rules
+) -> list[Classified]:
+    """A value, or each part of a comma-separated list when the whole is not a path that
+    is there and a part is a path (``--in a.csv,b.csv``)."""
+    if "," in value and not _known(_facts(value, rules), rules.overrides):
+        parts = [part for part in value.split(",") if part]
+        items = [
+            item for part in parts for item in _classify_part(index, token, part, option, rules)
+        ]
+        if _names_a_path(items):
+            return items
+    return _classify_part(index, token, value, option, rules)
+
+
+def _classify_attached(index: int, token: str, rules: _Rules) -> list[Classified]:
+    """``-idata/a.csv``: the value of a one-letter option written without a space; empty
+    when the rest is not a path inside a resource (``-xvf`` stays a flag)."""
+    match = _ATTACHED_RE.fullmatch(token)
+    if match is None or not looks_like_attached_path(match[2]):
+        return []
+    items = _classify_values(index, token, match[2], f"-{match[1]}", rules)
+    return items if _names_a_path(items) else []
+
+
+def _classify_key_value(index: int, token: str, rules: _Rules) -> list[Classified]:
+    """``data.path=data/a.csv``: the value classified like ``--opt=value`` with the key as
+    the option; empty when the value is not a path (``a=b`` stays one parameter)."""
+    split = split_key_value(token)
+    if split is None or _known(_facts(token, rules), rules.overrides):
+        return []
+    items = _classify_values(index, token, split[1], split[0], rules)
+    return items if _names_a_path(items) else []
+
+
+def classify_argv(
+    argv: list[str],
+    lookup: FactsLookup,
+    overrides: dict[str, ArgKind] | None = None,
+    *,
+    expand: GlobExpand | None = None,
+) -> list[Classified]:
+    """Classify every token of ``argv``, in order; ``overrides`` (from -i/-o) win over the
+    rules. A token gives one item, or one per path it names (each match of a glob, each
+    part of a list), all with the token's index. Without ``expand`` a glob is a parameter."""
+    rules = _Rules(lookup, overrides or {}, expand)
     out: list[Classified] = []
     pending_option: str | None = None
     options_done = False
@@ -158,14 +287,17 @@ def classify_argv(
             continue
         if not options_done and is_option(token):
             name, equals, value = token.partition("=")
+            attached = [] if equals else _classify_attached(index, token, rules)
             if equals:
-                out.append(_classify_value(index, token, value, name, lookup, overrides))
-                pending_option = None
+                out.extend(_classify_values(index, token, value, name, rules))
+            elif attached:
+                out.extend(attached)
             else:
                 out.append(Classified(index, token, token, None, ArgKind.FLAG, None, "an option"))
-                pending_option = token
+            pending_option = None if equals or attached else token
             continue
-        out.append(_classify_value(index, token, token, pending_option, lookup, overrides))
+        keyed = _classify_key_value(index, token, rules)
+        out.extend(keyed or _classify_values(index, token, token, pending_option, rules))
         pending_option = None
     return out
 
@@ -173,8 +305,10 @@ def classify_argv(
 def parameters(classified: list[Classified]) -> dict[str, str | bool]:
     """Parameters of a command line: ``--epochs 5`` and ``--epochs=5`` give
     ``{"epochs": "5"}``, a bare ``--verbose`` gives ``{"verbose": True}``, a positional
-    value at index 3 gives ``{"arg3": value}``."""
+    value at index 3 gives ``{"arg3": value}``. The parameter parts of one list are joined
+    again with commas."""
     params: dict[str, str | bool] = {}
+    owners: dict[str, int] = {}
     for i, item in enumerate(classified):
         if item.kind is ArgKind.FLAG and item.token != "--":
             following = classified[i + 1] if i + 1 < len(classified) else None
@@ -183,7 +317,9 @@ def parameters(classified: list[Classified]) -> dict[str, str | bool]:
                 params[_param_name(item.token)] = True
         elif item.kind is ArgKind.PARAM:
             name = _param_name(item.option) if item.option else f"arg{item.index}"
-            params[name] = item.value
+            earlier = params.get(name) if owners.get(name) == item.index else None
+            params[name] = f"{earlier},{item.value}" if isinstance(earlier, str) else item.value
+            owners[name] = item.index
     return params
 
 
