@@ -248,6 +248,165 @@ def test_links_symlinks_and_truncate_are_writes() -> None:
     assert result.read == set()
 
 
+def test_renames_are_recorded_in_order_as_source_and_target() -> None:
+    result = parse(
+        '10 openat(AT_FDCWD, "out/.tmp1", O_WRONLY|O_CREAT|O_EXCL, 0600) = 3</ws/out/.tmp1>',
+        '10 rename("out/.tmp1", "out/model.pkl") = 0',
+        '10 rename("missing", "x") = -1 ENOENT (No such file or directory)',
+        '10 renameat(3</ws/out>, "a", AT_FDCWD, "/tmp/b") = 0',
+        '10 renameat2(AT_FDCWD, "c", AT_FDCWD, "d", RENAME_EXCHANGE) = 0',
+        '10 mkdir("stage", 0777) = 0',
+        '10 openat(AT_FDCWD, "stage/part-0", O_WRONLY|O_CREAT, 0666) = 3</ws/stage/part-0>',
+        '10 renameat2(AT_FDCWD, "stage", AT_FDCWD, "final", RENAME_NOREPLACE) = 0',
+        '10 renameat2(AT_FDCWD, "e", AT_FDCWD, "f", 0) = 0',
+    )
+    assert result.moved == [
+        ("/ws/out/.tmp1", "/ws/out/model.pkl"),
+        ("/ws/out/a", "/tmp/b"),
+        ("/ws/stage", "/ws/final"),
+        ("/ws/e", "/ws/f"),
+    ]
+    assert result.written == {
+        "/ws/out/model.pkl",
+        "/tmp/b",
+        "/ws/c",
+        "/ws/d",
+        "/ws/final",
+        "/ws/final/part-0",
+        "/ws/f",
+    }
+    assert result.removed == {"/ws/out/a", "/ws/e"}
+    assert result.warnings == []
+
+
+def test_renames_are_named_the_way_the_command_reached_the_files() -> None:
+    # /ws/link -> /real: a rename through a directory fd keeps the linked name.
+    result = parse(
+        '10 openat(AT_FDCWD</real>, "tmp", O_RDONLY|O_DIRECTORY) = 3</real/tmp>',
+        '10 renameat(3</real/tmp>, "x", AT_FDCWD</real>, "y") = 0',
+        cwd="/ws/link",
+    )
+    assert result.moved == [("/ws/link/tmp/x", "/ws/link/y")]
+
+
+def test_executed_programs() -> None:
+    result = parse(
+        '10 execve("/usr/bin/run.sh", ["run.sh"], 0x7ff /* 3 vars */) = -1 ENOENT (No such file)',
+        '10 execve("./code/run.sh", ["./code/run.sh"], 0x7ff /* 3 vars */) = 0',
+        '10 openat(AT_FDCWD, "/usr/bin/env", O_RDONLY|O_PATH|O_CLOEXEC) = 3</usr/bin/env>',
+        '10 execveat(3</usr/bin/env>, "", ["env"], 0x7ff /* 3 vars */, AT_EMPTY_PATH) = 0',
+        '10 execveat(4</opt/tools>, "bin/tool", ["tool"], 0x7ff /* 3 vars */, 0) = 0',
+        '10 openat(AT_FDCWD, "a.out", O_WRONLY|O_CREAT|O_TRUNC, 0777) = 3</ws/a.out>',
+        '10 execve("a.out", ["a.out"], 0x7ff /* 3 vars */) = 0',
+    )
+    assert result.executed == {
+        "/ws/code/run.sh",
+        "/usr/bin/env",
+        "/opt/tools/bin/tool",
+        "/ws/a.out",
+    }
+    # Running a program is also a read of it, unless the command wrote it first.
+    assert result.read == {"/ws/code/run.sh", "/usr/bin/env", "/opt/tools/bin/tool"}
+    assert result.written == {"/ws/a.out"}
+    assert result.warnings == []
+
+
+def test_listed_directories() -> None:
+    result = parse(
+        '10 openat(AT_FDCWD, "data", O_RDONLY|O_NONBLOCK|O_CLOEXEC|O_DIRECTORY) = 3</ws/data>',
+        '10 openat(AT_FDCWD, "handle", O_RDONLY|O_PATH|O_DIRECTORY) = 4</ws/handle>',
+        '10 openat(AT_FDCWD, "plain", O_RDONLY) = 5</ws/plain>',
+        '10 mkdir("made", 0777) = 0',
+        '10 openat(AT_FDCWD, "made", O_RDONLY|O_DIRECTORY) = 6</ws/made>',
+        '10 openat(AT_FDCWD, "gone", O_RDONLY|O_DIRECTORY) = 6</ws/gone>',
+        '10 openat(AT_FDCWD, "nope", O_RDONLY|O_DIRECTORY) = -1 ENOTDIR (Not a directory)',
+        '10 unlinkat(AT_FDCWD, "gone", AT_REMOVEDIR) = 0',
+    )
+    assert result.listed == {"/ws/data", "/ws/made", "/ws/gone"}
+    assert result.read == {"/ws/data", "/ws/plain", "/ws/gone"}
+    assert result.directories == {"/ws/data", "/ws/made", "/ws/gone"}
+    assert result.removed == {"/ws/gone"}
+
+
+# ---- reopening through /proc/<pid>/fd ---------------------------------------------------
+
+
+def test_reopening_a_handle_through_proc_reads_or_writes_the_real_file() -> None:
+    result = parse(
+        '10 openat(AT_FDCWD, "data/raw/a.csv", O_RDONLY|O_CLOEXEC|O_PATH) = 3</ws/data/raw/a.csv>',
+        '10 openat(AT_FDCWD, "/proc/self/fd/3", O_RDONLY|O_CLOEXEC) = 4</ws/data/raw/a.csv>',
+        '10 openat(AT_FDCWD, "out.csv", O_RDONLY|O_PATH) = 5</ws/out.csv>',
+        '10 openat(AT_FDCWD, "/proc/thread-self/fd/5", O_WRONLY|O_TRUNC) = 6</ws/out.csv>',
+        '10 openat(AT_FDCWD, "/proc/10/fd/5", O_RDONLY) = 6</ws/out.csv>',
+        '10 openat(AT_FDCWD, "db", O_PATH) = 7</ws/db>',
+        '10 openat(AT_FDCWD, "/proc/10/task/11/fd/7", O_RDWR) = 8</ws/db>',
+        '10 openat(AT_FDCWD, "d", O_RDONLY|O_PATH|O_DIRECTORY) = 9</ws/d>',
+        '10 openat(AT_FDCWD, "/dev/fd/9", O_RDONLY|O_NONBLOCK|O_DIRECTORY) = 10</ws/d>',
+        '10 openat(AT_FDCWD, "/dev/fd/9/f", O_RDONLY) = 11</ws/d/f>',
+        '10 openat(10</ws/d>, "g", O_RDONLY) = 12</ws/d/g>',
+        '10 chdir("/proc/self/fd") = 0',
+        '10 openat(AT_FDCWD, "3", O_WRONLY|O_APPEND) = 13</ws/data/raw/a.csv>',
+        '10 openat(AT_FDCWD, "/proc/self/fd/9", O_RDONLY|O_PATH) = 14</ws/d>',
+    )
+    assert result.read == {"/ws/data/raw/a.csv", "/ws/db", "/ws/d", "/ws/d/f", "/ws/d/g"}
+    assert result.written == {"/ws/out.csv", "/ws/db", "/ws/data/raw/a.csv"}
+    assert result.listed == {"/ws/d"}
+    assert result.warnings == []
+
+
+def test_reopening_follows_the_name_the_handle_was_opened_by() -> None:
+    # /ws/link -> /real: the reopened file is named through the link, like the handle.
+    result = parse(
+        '10 openat(AT_FDCWD</real>, "a.csv", O_RDONLY|O_PATH) = 3</real/a.csv>',
+        '10 openat(AT_FDCWD</real>, "/proc/self/fd/3", O_RDONLY) = 4</real/a.csv>',
+        cwd="/ws/link",
+    )
+    assert result.read == {"/ws/link/a.csv"}
+
+
+def test_reopening_obeys_the_read_before_first_write_rule() -> None:
+    result = parse(
+        '10 openat(AT_FDCWD, "a", O_PATH) = 3</ws/a>',
+        '10 openat(AT_FDCWD, "/proc/self/fd/3", O_WRONLY|O_CREAT|O_TRUNC, 0666) = 4</ws/a>',
+        '10 openat(AT_FDCWD, "/proc/self/fd/3", O_RDONLY) = 4</ws/a>',
+    )
+    assert result.read == set()
+    assert result.written == {"/ws/a"}
+
+
+def test_descriptor_links_that_name_no_file_warn_and_are_skipped() -> None:
+    result = parse(
+        '10 openat(AT_FDCWD, "/proc/self/fd/5", O_RDONLY) = 6<pipe:[16116]>',
+        '10 openat(AT_FDCWD, "/dev/fd/63", O_RDONLY) = 3',
+        '10 openat(AT_FDCWD, "/proc/self/fd/3", O_RDONLY) = 4</ws/tmp (deleted)>',
+        '10 execve("/proc/self/fd/3", ["prog"], 0x7ff /* 3 vars */) = 0',
+        '10 truncate("/dev/fd/4", 0) = 0',
+        '10 rename("/proc/self/fd/3", "x") = -1 EXDEV (Invalid cross-device link)',
+        '10 openat(AT_FDCWD, "/proc/self/fd", O_RDONLY|O_DIRECTORY) = 3</proc/10/fd>',
+    )
+    everything = result.read | result.written | result.removed | result.executed
+    assert everything == {"/proc/self/fd"}  # listing the table is not reopening a file
+    assert result.moved == []
+    assert len(result.warnings) == 5
+    assert "pipe:[16116]" in result.warnings[0] and "line 1" in result.warnings[0]
+    assert "line 4" in result.warnings[3] and "execve" in result.warnings[3]
+
+
+def test_reopening_does_not_rename_the_file_for_later_calls() -> None:
+    # The kernel path behind /proc/self/fd/3 must not be taken for an alias of it.
+    result = parse(
+        '10 openat(AT_FDCWD, "d", O_RDONLY|O_PATH|O_DIRECTORY) = 3</ws/d>',
+        '10 openat(AT_FDCWD, "/proc/self/fd/3", O_RDONLY|O_DIRECTORY) = 4</ws/d>',
+        '10 openat(4</ws/d>, "f", O_RDONLY) = 5</ws/d/f>',
+        '10 chdir("/proc/self/fd/3") = 0',
+        '10 openat(AT_FDCWD</ws/d>, "g", O_WRONLY|O_CREAT, 0666) = 5</ws/d/g>',
+        '10 openat(AT_FDCWD</ws/d>, "/ws/d/h", O_RDONLY) = 5</ws/d/h>',
+    )
+    assert result.read == {"/ws/d", "/ws/d/f", "/ws/d/h"}
+    assert result.written == {"/ws/d/g"}
+    assert result.warnings == []
+
+
 # ---- notation ---------------------------------------------------------------------------
 
 
@@ -412,6 +571,46 @@ def test_real_subprocess_cwd_and_threads(tmp_path: Path) -> None:
     result = traced(tmp_path, [sys.executable, "spawn.py"], work)
     assert under(result.read, work) == {"spawn.py", "sub/x"}
     assert under(result.written, work) == {"sub/y", "sub/from-thread"}
+
+
+HANDLE_SCRIPT = """
+import os
+fd = os.open("a.csv", os.O_PATH)
+with open(f"/proc/self/fd/{fd}") as f:
+    data = f.read()
+os.close(os.open("out.csv", os.O_WRONLY | os.O_CREAT, 0o644))
+handle = os.open("out.csv", os.O_PATH)
+with open(f"/dev/fd/{handle}", "w") as f:
+    f.write(data)
+os.rename("out.csv", "final.csv")
+log = os.open("log.txt", os.O_PATH)
+with open(f"/proc/{os.getpid()}/fd/{log}", "a") as f:
+    f.write("done")
+os.makedirs("stage")
+os.rename("stage", "done")
+names = os.listdir(os.path.join(os.getcwd(), "done"))
+"""
+
+
+@needs_strace
+def test_real_reopen_through_proc_and_rename(tmp_path: Path) -> None:
+    work = tmp_path / "w"
+    work.mkdir()
+    (work / "a.csv").write_text("a,b\n")
+    (work / "log.txt").write_text("")
+    (work / "step.py").write_text(HANDLE_SCRIPT)
+    result = traced(tmp_path, [sys.executable, "step.py"], work)
+    assert under(result.read, work) == {"step.py", "a.csv"}
+    assert under(result.written, work) == {"final.csv", "log.txt", "done"}
+    moves = [
+        (str(work / a), str(work / b)) for a, b in [("out.csv", "final.csv"), ("stage", "done")]
+    ]
+    assert result.moved == moves
+    assert under(result.listed, work) == {"done"}
+    assert sys.executable in result.executed
+    assert not any(p.startswith(("/proc/", "/dev/fd/")) for p in result.read | result.written)
+    assert (work / "final.csv").read_text() == "a,b\n"
+    assert (work / "log.txt").read_text() == "done"
 
 
 def test_a_relative_start_directory_is_made_absolute() -> None:

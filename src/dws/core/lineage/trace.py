@@ -54,13 +54,20 @@ class TraceResult:
     A path read and later written is an output: it is in ``written``, and in ``read`` only if
     it was read before its first write. A path written and later removed during the run (a
     temporary file) is in neither set, nor in ``removed``. ``directories`` marks the paths
-    known to be directories (listed with open(O_DIRECTORY) or created with mkdir)."""
+    known to be directories (listed with open(O_DIRECTORY) or created with mkdir).
+
+    ``moved``, ``executed`` and ``listed`` record events as they happened, temporary paths
+    included: every rename (source, target) in log order, except RENAME_EXCHANGE; every
+    program run with execve/execveat; every directory opened with O_DIRECTORY for reading."""
 
     read: set[str] = field(default_factory=set)
     written: set[str] = field(default_factory=set)
     removed: set[str] = field(default_factory=set)
     directories: set[str] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
+    moved: list[tuple[str, str]] = field(default_factory=list)
+    executed: set[str] = field(default_factory=set)
+    listed: set[str] = field(default_factory=set)
 
 
 def strace_argv(argv: list[str], log_path: str) -> list[str]:
@@ -230,8 +237,12 @@ class _Tracer:
         return cell
 
     def resolve(self, call: Call, dirfd_index: int | None, path_index: int) -> str | None:
-        """The absolute path a call named, from its path argument and dirfd (or cwd)."""
+        """The absolute path a call named, from its path argument and dirfd (or cwd); None,
+        with a warning, for a descriptor's link in /proc (its file is not known here)."""
         resolved = self.resolve_exact(call, dirfd_index, path_index)
+        if resolved and _is_fd_link(resolved[0]):
+            self.warn(f"line {call.line}: {call.name} names {resolved[0]}: file not known")
+            return None
         return resolved[0] if resolved else None
 
     def resolve_exact(
@@ -285,7 +296,7 @@ class _Tracer:
 
     def learn(self, kernel: str, named: str) -> None:
         """Remember that the kernel's ``kernel`` is what the command called ``named``."""
-        if kernel != "/" and self.translate(kernel) != named:
+        if kernel != "/" and not _is_fd_link(named) and self.translate(kernel) != named:
             self.aliases.setdefault(kernel, named)
 
     def translate(self, path: str) -> str:
@@ -320,30 +331,45 @@ class _Tracer:
             path = self.resolve(call, 0, 1) if name == "execveat" else self.resolve(call, None, 0)
             if path:
                 self.read(path)
+                self.result.executed.add(path)
         elif name in {"chdir", "fchdir"}:
             self._chdir(call)
         else:
             self._change(call)
 
     def _open(self, call: Call) -> None:
+        at = call.name in {"openat", "openat2"}
+        resolved = self.resolve_exact(call, 0 if at else None, 1 if at else 0)
+        kernel = _kernel_path(call.result_fd_path) if call.result_fd_path else None
         if call.name == "creat":
-            path, flags = self.resolve(call, None, 0), {"O_CREAT", "O_WRONLY", "O_TRUNC"}
+            flags = {"O_CREAT", "O_WRONLY", "O_TRUNC"}
         else:
-            at = call.name != "open"
-            resolved = self.resolve_exact(call, 0 if at else None, 1 if at else 0)
-            path = resolved[0] if resolved else None
-            kernel = _kernel_path(call.result_fd_path) if call.result_fd_path else None
-            if resolved and resolved[1] and kernel:
-                self.learn(kernel, resolved[0])
             flag_text = call.args[2 if at else 1] if len(call.args) > (2 if at else 1) else ""
             if call.name == "openat2":
                 found = re.search(r"flags=([^,}]*)", flag_text)
                 flag_text = found.group(1) if found else ""
             flags = {part.strip() for part in flag_text.split("|")}
-        if path is None:
+        if resolved is None:
             return
-        if "O_PATH" in flags or "O_TMPFILE" in flags:
-            return  # a handle, not content; an O_TMPFILE file gets its name from linkat
+        path, exact = resolved
+        handle = "O_PATH" in flags or "O_TMPFILE" in flags  # O_TMPFILE: named by linkat
+        if _is_fd_link(path):
+            if handle:
+                return
+            # A file reopened through a descriptor's link (/proc/self/fd/N, /dev/fd/N): the
+            # descriptor returned names the file itself.
+            if kernel is None:
+                shown = f" ({call.result_fd_path})" if call.result_fd_path else ""
+                self.warn(
+                    f"line {call.line}: {call.name} reopens {path}, but the descriptor it "
+                    f"returns names no file{shown}"
+                )
+                return
+            path = self.translate(kernel)
+        elif exact and kernel:
+            self.learn(kernel, path)
+        if handle:
+            return  # a handle, not content
         if "O_RDWR" in flags and not flags & {"O_CREAT", "O_TRUNC"}:
             self.read(path)  # updated in place: its old content is read too
         if flags & _WRITE_FLAGS:
@@ -352,6 +378,7 @@ class _Tracer:
             self.read(path)
             if "O_DIRECTORY" in flags:
                 self.result.directories.add(path)
+                self.result.listed.add(path)
 
     def _chdir(self, call: Call) -> None:
         cell = self.cwd_of(call.pid)
@@ -362,6 +389,8 @@ class _Tracer:
             resolved = (path, True) if path else None
         if resolved is not None:
             cell.path, cell.exact = resolved
+            if _is_fd_link(cell.path):
+                cell.exact = False  # a descriptor's link: take the kernel's view when seen
 
     def _change(self, call: Call) -> None:
         """Renames, links, removals, mkdir and truncate."""
@@ -376,6 +405,7 @@ class _Tracer:
                 self.write(source)
                 self.write(target)
             else:
+                self.result.moved.append((source, target))
                 self.move(source, target)
         elif name in {"link", "linkat", "symlink", "symlinkat"}:
             slots: dict[str, tuple[int | None, int]] = {"link": (None, 1), "linkat": (2, 3)}
@@ -433,6 +463,16 @@ def _kernel_path(annotation: str) -> str | None:
     if not path.startswith("/") or path.endswith(" (deleted)"):
         return None  # a socket, pipe or anonymous inode, or a removed directory
     return _normalise(path)
+
+
+_FD_LINK_RE = re.compile(
+    r"/(?:proc/(?:self|thread-self|\d+)(?:/task/\d+)?|dev)/fd/\d+(?:/.*)?", re.S
+)
+
+
+def _is_fd_link(path: str) -> bool:
+    """Whether ``path`` goes through a descriptor's link: /proc/<pid>/fd/N, /dev/fd/N."""
+    return _FD_LINK_RE.fullmatch(path) is not None
 
 
 def _is_at_fdcwd(arg: str) -> bool:
