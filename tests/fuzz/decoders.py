@@ -13,6 +13,7 @@ from dws.model.ids import is_object_id
 from dws.model.paths import META_DIR_NAME, check_entry_name, check_resource_name, is_file_like_name
 from dws.model.records import (
     FORMAT_VERSION,
+    SNAPSHOT_FORMATS,
     decode_head,
     decode_resources,
     decode_snapshot,
@@ -44,7 +45,8 @@ def _valid_name(name: str) -> None:
 
 
 def check_snapshot(record: Any) -> None:
-    assert record.format == FORMAT_VERSION
+    assert record.format in SNAPSHOT_FORMATS
+    assert all(path and "\x00" not in path for path in record.stale)
     assert is_object_id(record.id)
     assert record.parent is None or is_object_id(record.parent)
     assert all(is_object_id(run) for run in record.runs)

@@ -136,6 +136,14 @@ def snapshot_minimal() -> SnapshotRecord:
     ).with_id()
 
 
+def snapshot_stale() -> SnapshotRecord:
+    """A record listing stale outputs: format 2."""
+    stale = ["data/features/train.csv", "results/metrics.json"]
+    return msgspec.structs.replace(
+        snapshot_full(), id="", format=SnapshotRecord.format_for(stale), stale=stale
+    ).with_id()
+
+
 def _record_bytes(record: msgspec.Struct) -> bytes:
     return encode_record(record) + b"\n"
 
@@ -151,6 +159,7 @@ def snapshot_cases() -> dict[str, bytes]:
     return {
         "accept-full.json": full,
         "accept-minimal.json": _record_bytes(snapshot_minimal()),
+        "accept-stale.json": _record_bytes(snapshot_stale()),
         "accept-indented.json": pretty,
         "accept-unknown-field.json": edited(full, set_key("future_field", [1, 2]), seal=seal),
         "refuse-empty.json": b"",
@@ -159,7 +168,14 @@ def snapshot_cases() -> dict[str, bytes]:
         "refuse-truncated.json": full[: len(full) // 2],
         "refuse-bom.json": b"\xef\xbb\xbf" + full,
         "refuse-edited-message.json": edited(full, set_key("message", "forged")),
-        "refuse-format-2.json": edited(full, set_key("format", 2), seal=seal),
+        "refuse-format-3.json": edited(full, set_key("format", 3), seal=seal),
+        "refuse-stale-format-3.json": edited(
+            _record_bytes(snapshot_stale()), set_key("format", 3), seal=seal
+        ),
+        "refuse-stale-nul.json": edited(full, set_key("stale", ["results/a\u0000b"]), seal=seal),
+        "refuse-stale-empty-path.json": edited(full, set_key("stale", [""]), seal=seal),
+        "refuse-stale-not-a-list.json": edited(full, set_key("stale", "results"), seal=seal),
+        "refuse-stale-unsealed.json": edited(full, set_key("stale", ["results/metrics.json"])),
         "refuse-format-huge.json": edited(full, set_key("format", 10**30), seal=seal),
         "refuse-format-string.json": edited(full, set_key("format", "1"), seal=seal),
         "refuse-no-format.json": edited(full, lambda doc: doc.pop("format"), seal=seal),

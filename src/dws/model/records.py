@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -13,6 +13,11 @@ from dws.model.paths import META_DIR_NAME, check_resource_name
 from dws.model.roles import Role
 
 FORMAT_VERSION = 1
+# A snapshot record that lists stale outputs is written as format 2, so a dws that reads only
+# format 1 refuses it with its "upgrade dws" message rather than a checksum error; one without
+# them stays format 1, byte for byte as before.
+SNAPSHOT_FORMAT_STALE = 2
+SNAPSHOT_FORMATS = (FORMAT_VERSION, SNAPSHOT_FORMAT_STALE)
 MAX_RECORD_BYTES = 64 << 20
 
 
@@ -66,6 +71,14 @@ class SnapshotRecord(msgspec.Struct, frozen=True, kw_only=True):
     resources: dict[str, ResourceSnapshot]
     runs: list[str] = []
     metrics: dict[str, dict[str, float]] = {}
+    stale: list[str] = []
+
+    omit_when_empty: ClassVar[frozenset[str]] = frozenset({"stale"})
+
+    @staticmethod
+    def format_for(stale: list[str]) -> int:
+        """The format a record with these stale outputs is written in."""
+        return SNAPSHOT_FORMAT_STALE if stale else FORMAT_VERSION
 
     def with_id(self) -> SnapshotRecord:
         """Return the record with its content-derived id filled in."""
@@ -208,7 +221,11 @@ def encode_resources(specs: list[ResourceSpec]) -> bytes:
 
 def decode_snapshot(data: bytes, expected_id: str | None = None) -> SnapshotRecord:
     """Parse a snapshot record and check its id is the hash of its content."""
-    check_format(decode_json(data, FormatOnly, "snapshot record").format, "snapshot record")
+    check_format(
+        decode_json(data, FormatOnly, "snapshot record").format,
+        "snapshot record",
+        readable=SNAPSHOT_FORMATS,
+    )
     record: SnapshotRecord = decode_json(data, SnapshotRecord, "snapshot record")
     check_object_id(record.id, "snapshot id")
     if record.parent is not None:
@@ -220,6 +237,9 @@ def decode_snapshot(data: bytes, expected_id: str | None = None) -> SnapshotReco
             raise FormatError(f"snapshot record names an invalid resource {shown(name)}") from None
     for run_id in record.runs:
         check_object_id(run_id, "run id in a snapshot record")
+    for path in record.stale:
+        if not path or "\x00" in path:
+            raise FormatError(f"snapshot record lists an invalid stale path {shown(path)}")
     if record_id_of(data, "snapshot record") != record.id or (
         expected_id and record.id != expected_id
     ):

@@ -12,11 +12,13 @@ from dws.errors import FormatError
 from dws.model.digest import hash_bytes
 from dws.model.records import (
     FORMAT_VERSION,
+    SNAPSHOT_FORMATS,
     Head,
     ResourceSnapshot,
     ResourceSpec,
     SnapshotRecord,
     WorkspaceInfo,
+    check_format,
     decode_head,
     decode_resources,
     decode_snapshot,
@@ -150,20 +152,37 @@ def test_unknown_role_in_snapshot_is_refused() -> None:
 
 
 def test_unknown_format_version_is_refused_with_a_clear_message() -> None:
-    record = make_record(format=FORMAT_VERSION + 1)
+    unknown = max(SNAPSHOT_FORMATS) + 1
+    record = make_record(format=unknown)
     with pytest.raises(FormatError) as info:
         decode_snapshot(encode_record(record))
-    assert f"format version {FORMAT_VERSION + 1}" in info.value.message
+    assert f"format version {unknown}" in info.value.message
     assert "upgrade dws" in info.value.message
 
 
 def test_a_future_record_of_a_different_shape_still_gets_the_version_message() -> None:
     # a later format may change anything but the "format" key; the reader must look at the
     # version before the shape, as decode_workspace_info does
-    future = {"format": FORMAT_VERSION + 1, "id": OTHER_ID, "resources": [{"name": "raw"}]}
+    unknown = max(SNAPSHOT_FORMATS) + 1
+    future = {"format": unknown, "id": OTHER_ID, "resources": [{"name": "raw"}]}
     with pytest.raises(FormatError) as info:
         decode_snapshot(json.dumps(future).encode())
-    assert f"format version {FORMAT_VERSION + 1}" in info.value.message
+    assert f"format version {unknown}" in info.value.message
+
+
+def test_stale_outputs_are_left_out_while_empty_and_need_format_2() -> None:
+    plain = make_record()
+    assert b"stale" not in encode_record(plain) and plain.format == FORMAT_VERSION
+    assert SnapshotRecord.format_for([]) == FORMAT_VERSION
+    stale = ["results/metrics.json"]
+    record = msgspec.structs.replace(
+        plain, id="", format=SnapshotRecord.format_for(stale), stale=stale
+    ).with_id()
+    data = encode_record(record)
+    assert record.format == 2 and b'"stale":["results/metrics.json"]' in data
+    assert decode_snapshot(data, record.id) == record
+    with pytest.raises(FormatError, match="upgrade dws"):  # what a format-1 reader says
+        check_format(json.loads(data)["format"], "snapshot record")
 
 
 def test_oversized_record_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
