@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from dws.errors import UsageError
+from dws.errors import DwsError, UsageError
 from dws.model.roles import Role
 from dws.model.treediff import Change, TreeLoader
 from dws.resources.base import ObjectRef, Resource, RestorePlan, State
@@ -24,6 +24,7 @@ from dws.resources.git.state import Capture, GitState, capture, remote_url
 from dws.resources.git.urls import looks_like_url, strip_credentials
 from dws.resources.git.views import Commits, View, compare
 from dws.resources.git.worktree import read_work_state
+from dws.resources.pathhash import MISSING, PathId
 from dws.store.trees import store_loader
 
 
@@ -232,6 +233,30 @@ class GitResource(Resource):
             return None
         work = read_work_state(self._git(), self._excludes())
         return work.head, work.branch, sorted(work.dirty)
+
+    def recorded_ids(self, state: State, paths: list[str]) -> dict[str, PathId]:
+        """Files and symlinks as the recorded commit plus its uncommitted changes hold them
+        (BLAKE3 ids, as the files have now); directories, the root, and everything when the
+        repository or the commit is not here are left out."""
+        if not self._present():
+            return {}
+        try:
+            commits = Commits(self._git(), self._excludes())
+            view = self._view(state, commits)
+            entries = commits.resolve(view, [p for p in paths if p])
+            held: set[str] | None = None
+            out: dict[str, PathId] = {}
+            for path, entry in entries.items():
+                if entry is not None:
+                    out[path] = (entry.kind, entry.id)
+                    continue
+                held = commits.everything(view) if held is None else held
+                prefix = path + "/"
+                if not any(other.startswith(prefix) for other in held):
+                    out[path] = MISSING
+            return out
+        except DwsError:
+            return {}
 
     def code_location(self) -> str | None:
         """The URL recorded when the repository was added from one, else the URL of its
