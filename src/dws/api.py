@@ -144,10 +144,17 @@ class Workspace:
 
     @_releasing
     def snapshot(
-        self, tag: str | None = None, message: str = "", *, force: bool = False
+        self,
+        tag: str | None = None,
+        message: str = "",
+        *,
+        force: bool = False,
+        strict: bool = False,
     ) -> SnapshotOutcome:
-        """Record every resource's state; ``force`` moves an existing tag."""
-        return take_snapshot(self._ws, tag, message, force=force)
+        """Record every resource's state; ``force`` moves an existing tag. Outputs of stale
+        runs are listed in ``record.stale`` (and warned about in ``warnings``); ``strict``
+        refuses (``RefusedError``) to record a state that has any."""
+        return take_snapshot(self._ws, tag, message, force=force, strict=strict)
 
     @_releasing
     def restore(

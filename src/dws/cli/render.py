@@ -73,6 +73,7 @@ def record_json(record: SnapshotRecord, tags: list[str]) -> dict[str, Any]:
         },
         "runs": record.runs,
         "metrics": record.metrics,
+        "stale": record.stale,
     }
 
 

@@ -8,8 +8,10 @@ import socket
 from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
-from dws.core.lineage.queries import runs_explaining
+from dws.core.lineage.catalog import RunCatalog
+from dws.core.lineage.queries import lineage_context, recorded_lineage, stale_outputs
 from dws.core.workspace import Workspace, utc_now
+from dws.errors import RefusedError
 from dws.model.ids import check_tag_name
 from dws.model.metrics import flatten_metrics
 from dws.model.records import Head, ResourceSnapshot, SnapshotRecord
@@ -17,6 +19,7 @@ from dws.model.roles import Role
 from dws.resources.base import Resource, State
 
 MAX_MESSAGE = 10_000
+SHOWN_STALE = 3  # stale paths named in a warning or refusal before "and N more"
 
 
 @dataclass
@@ -31,10 +34,16 @@ class SnapshotOutcome:
 
 
 def take_snapshot(
-    ws: Workspace, tag: str | None = None, message: str = "", *, force: bool = False
+    ws: Workspace,
+    tag: str | None = None,
+    message: str = "",
+    *,
+    force: bool = False,
+    strict: bool = False,
 ) -> SnapshotOutcome:
     """Record the state of every resource; the record is written only after all the
-    objects it references are durable."""
+    objects it references are durable. Outputs of stale runs in the recorded state are
+    listed in the record and warned about; with ``strict`` they refuse the snapshot."""
     if tag is not None:
         check_tag_name(tag)
     with ws.locked("snapshot"):
@@ -50,12 +59,15 @@ def take_snapshot(
             and _changed_since(catalog, head.snapshot or "", resources)
         ):
             catalog.check_tag_free(tag)
+        if strict:
+            _refuse_stale(_stale_now(ws))  # before anything is stored
         states = {r.name: _snapshot_one(ws, catalog, head, r) for r in resources}
         warnings = [f"{r.name}: {w}" for r in resources for w in r.warnings]
         parent = head.snapshot if head.snapshot and catalog.exists(head.snapshot) else None
         if parent is not None:
             previous = catalog.get(parent)
             if previous.same_state(states):
+                warnings.extend(_stale_warning(previous.stale))
                 ws.save_head(Head(previous.id, {name: previous.id for name in states}))
                 moved = catalog.set_tag(tag, previous.id, force=force) if tag else False
                 for resource in resources:
@@ -63,15 +75,21 @@ def take_snapshot(
                 return SnapshotOutcome(previous, False, tag, moved, warnings)
         if tag is not None and not force:
             catalog.check_tag_free(tag)
+        lineage = recorded_lineage(ws, resources, states)
+        if strict:
+            _refuse_stale(lineage.stale)  # the files changed since the first check
+        warnings.extend(_stale_warning(lineage.stale))
         record = SnapshotRecord(
+            format=SnapshotRecord.format_for(lineage.stale),
             created=utc_now(),
             hostname=socket.gethostname(),
             user=_user(),
             message=message[:MAX_MESSAGE],
             parent=parent,
             resources=states,
-            runs=runs_explaining(ws, resources, states),
+            runs=lineage.runs,
             metrics=_metrics(ws, resources, states),
+            stale=lineage.stale,
         ).with_id()
         ws.store.flush()  # one sync: everything the record references is durable first
         catalog.put(record)  # the commit point
@@ -81,6 +99,36 @@ def take_snapshot(
         for resource in resources:
             resource.committed()
         return SnapshotOutcome(record, True, tag, moved, warnings)
+
+
+def _stale_now(ws: Workspace) -> list[str]:
+    """Outputs stale in the files as they are now (nothing read without run records)."""
+    if not RunCatalog(ws.layout).ids():
+        return []
+    return sorted({item.key for item in stale_outputs(lineage_context(ws))})
+
+
+def _some(paths: list[str]) -> str:
+    shown = ", ".join(paths[:SHOWN_STALE])
+    more = len(paths) - SHOWN_STALE
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _stale_warning(stale: list[str]) -> list[str]:
+    if not stale:
+        return []
+    return [
+        f"{len(stale)} stale output(s) recorded ({_some(stale)}): an input or the code changed "
+        "since they were made; `dws rerun PATH` brings one up to date, `dws status` lists them"
+    ]
+
+
+def _refuse_stale(stale: list[str]) -> None:
+    if stale:
+        raise RefusedError(
+            f"not recording a snapshot with {len(stale)} stale output(s) ({_some(stale)}); "
+            "bring them up to date with `dws rerun PATH` first (`dws status` lists them)"
+        )
 
 
 def _tag_needs_same_state(catalog: SnapshotCatalog, tag: str, head: Head) -> bool:

@@ -7,6 +7,8 @@ import click
 from dws.cli.context import CliState, json_option, pass_state
 from dws.cli.output import short
 
+STALE_MARK = "*"
+
 
 @click.group(invoke_without_command=True)
 @json_option
@@ -15,7 +17,9 @@ def results(ctx: click.Context) -> None:
     """Metrics found in results resources, one row per snapshot (nothing is restored).
 
     Metrics are the numeric leaves of metrics.json / results.json files (configurable in
-    config.json under results.metrics), flattened to dotted keys.
+    config.json under results.metrics), flattened to dotted keys. A * marks a metric
+    whose file was a stale output when its snapshot was taken (--json: the row's "stale"
+    lists those metric keys).
 
     \b
     Examples:
@@ -39,6 +43,7 @@ def _table(state: CliState | None) -> None:
                     "tags": r.tags,
                     "message": r.message,
                     "metrics": r.metrics,
+                    "stale": r.stale,
                 }
                 for r in rows
             ]
@@ -51,9 +56,21 @@ def _table(state: CliState | None) -> None:
     labels = _labels(columns)
     table = []
     for row in rows:
-        cells = [f"{row.metrics[c]:g}" if c in row.metrics else "" for c in columns]
+        stale = set(row.stale)
+        cells = [_cell(row.metrics.get(c), c in stale) for c in columns]
         table.append([short(row.snapshot), ", ".join(row.tags), *cells])
     out.table(["snapshot", "tags", *[labels[c] for c in columns]], table)
+    if any(row.stale for row in rows):
+        out.line(
+            f"{STALE_MARK} the file was a stale output when the snapshot was taken (its step's "
+            "inputs or code had changed); `dws show SNAPSHOT` lists them"
+        )
+
+
+def _cell(value: float | None, stale: bool) -> str:
+    if value is None:
+        return ""
+    return f"{value:g}{STALE_MARK}" if stale else f"{value:g}"
 
 
 def _labels(columns: list[str]) -> dict[str, str]:

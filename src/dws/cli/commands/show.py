@@ -6,7 +6,7 @@ import click
 
 from dws.cli.context import CliState, json_option, pass_state
 from dws.cli.output import short
-from dws.cli.render import record_json, state_summary
+from dws.cli.render import MAX_LINES, record_json, state_summary
 
 
 @click.command()
@@ -42,3 +42,13 @@ def show(state: CliState, ref: str) -> None:
         for source, values in record.metrics.items():
             for key, value in values.items():
                 out.line(f"  {source}:{key} = {value:g}")
+    if record.stale:
+        out.line(
+            f"stale outputs ({len(record.stale)}): an input or the code of the step that "
+            "made them had changed when this snapshot was taken",
+            "bold",
+        )
+        for path in record.stale[:MAX_LINES]:
+            out.line(f"  {path}", "yellow")
+        if len(record.stale) > MAX_LINES:
+            out.line(f"  ... and {len(record.stale) - MAX_LINES} more (use --json for all)")

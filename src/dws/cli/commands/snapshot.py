@@ -13,19 +13,28 @@ from dws.cli.render import record_json, state_summary
 @click.argument("tag", required=False)
 @click.option("-m", "--message", default="", help="What this snapshot is.")
 @click.option("--force", is_flag=True, help="Move TAG if it already names another snapshot.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse (exit 3) when an output is stale (its step's inputs or code changed).",
+)
 @json_option
 @pass_state
-def snapshot(state: CliState, tag: str | None, message: str, force: bool) -> None:
+def snapshot(state: CliState, tag: str | None, message: str, force: bool, strict: bool) -> None:
     """Record the state of every resource, optionally naming it TAG.
+
+    Outputs whose step is stale (an input or the code changed since they were made) are
+    listed in the snapshot, with a warning; --strict refuses to record them.
 
     \b
     Example:
       dws snapshot v1 -m "baseline"
+      dws snapshot v2 --strict
     """
     ws = state.open()
     with state.output.progress() as progress:
         ws.set_progress(progress)
-        outcome = ws.snapshot(tag, message, force=force)
+        outcome = ws.snapshot(tag, message, force=force, strict=strict)
     out = state.output
     for warning in outcome.warnings:
         out.note(f"warning: {warning}")
@@ -40,6 +49,8 @@ def snapshot(state: CliState, tag: str | None, message: str, force: bool) -> Non
         out.line(f"Snapshot {short(record.id)}{tag_text} recorded")
         for name, recorded in record.resources.items():
             out.line(f"  {name} ({recorded.role.value}): {state_summary(recorded.state)}")
+        if record.stale:
+            out.line(f"  stale outputs: {len(record.stale)} (see `dws show`)", "yellow")
     else:
         out.line(f"Nothing changed since snapshot {short(record.id)}; no new snapshot recorded")
         if tag:

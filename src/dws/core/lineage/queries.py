@@ -197,3 +197,41 @@ def runs_explaining(
         return []
     graph = LineageGraph(catalog.all(), store_loader(ws.store))
     return graph.explaining(RecordedIds({r.name: r for r in resources}, states))
+
+
+@dataclass(frozen=True)
+class RecordedLineage:
+    """What a snapshot records about lineage: the runs that explain its states, and the
+    outputs in those states whose producing run is stale (workspace-relative, sorted)."""
+
+    runs: list[str]
+    stale: list[str]
+
+
+def recorded_lineage(
+    ws: Workspace, resources: list[Resource], states: dict[str, ResourceSnapshot]
+) -> RecordedLineage:
+    """``runs_explaining`` and ``stale_in_states`` over one graph and one set of recorded
+    ids, so the runs are loaded once; nothing is read when there are no run records."""
+    catalog = RunCatalog(ws.layout)
+    if not catalog.ids():
+        return RecordedLineage([], [])
+    graph = LineageGraph(catalog.all(), store_loader(ws.store))
+    ids = RecordedIds({r.name: r for r in resources}, states)
+    return RecordedLineage(graph.explaining(ids), stale_in_states(ws, resources, graph, ids))
+
+
+def stale_in_states(
+    ws: Workspace, resources: list[Resource], graph: LineageGraph, ids: RecordedIds
+) -> list[str]:
+    """Workspace-relative paths of the outputs in recorded states (``ids``) whose producing
+    run is stale there: an input or the code it read differs from what the states record,
+    or comes from a stale run."""
+    by_name = {r.name: r for r in resources}
+    locator = PathLocator(ws, resources)
+    stale = set()
+    for output, run, _ in graph.current_outputs(ids):
+        resource = by_name.get(output.resource)
+        if resource is not None and graph.staleness(run, ids).stale:
+            stale.add(locator.key(resource, output.path))
+    return sorted(stale)
