@@ -44,6 +44,7 @@ class PackedObjectStore(ObjectStore):
         self._indexes: dict[str, PackIndex] | None = None
         self._fds: dict[str, int] = {}
         self._writer: PackWriter | None = None
+        self._finished: set[str] = set()  # names of the packs finished since a repack began
         self._lock = threading.RLock()
 
     @staticmethod
@@ -144,7 +145,7 @@ class PackedObjectStore(ObjectStore):
                 writer.abandon()
                 return
             os.makedirs(self.packs_dir, exist_ok=True)
-            writer.finish(self.packs_dir, temp_name(self._tmp))
+            self._finished.add(writer.finish(self.packs_dir, temp_name(self._tmp)))
             self._indexes = None
 
     def flush(self) -> None:
@@ -255,6 +256,7 @@ class PackedObjectStore(ObjectStore):
 
     def _repack(self, names: list[str], keep: Callable[[str], bool]) -> None:
         indexes = self._load_indexes()
+        self._finished.clear()
         for name in names:
             for key, entry in indexes[name]:
                 if keep(key.hex()):
@@ -267,7 +269,8 @@ class PackedObjectStore(ObjectStore):
                         self._writer.add(key, data)
                         self._finish_if_full()
         self.flush()  # the new packs are durable before the old ones go
-        for name in names:
+        # a new pack holding exactly an old pack's objects has that pack's name: it stays
+        for name in [n for n in names if n not in self._finished]:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(self.packs_dir, name + ".idx"))
             with contextlib.suppress(FileNotFoundError):

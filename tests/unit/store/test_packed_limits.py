@@ -30,3 +30,19 @@ def test_packs_are_finished_every_n_objects(
     assert _indexes(store) == 6  # the 525 kept objects, 100 per pack
     assert sorted(store.iter_ids()) == sorted(keep)
     store.close()
+
+
+def test_repacking_into_a_pack_with_an_old_packs_name_keeps_it(tmp_path: Path) -> None:
+    """A pack is named by its objects: when gc merges small packs and the objects it keeps
+    are exactly those of one old pack, the new pack has that pack's name and must stay."""
+    store = packed.PackedObjectStore.create(str(tmp_path / "objects"))
+    kept = store.put_bytes(b"a tree every run names")
+    store.flush()
+    garbage = [store.put_bytes(f"garbage {i}".encode()) for i in range(3)]
+    store.flush()
+    assert _indexes(store) == 2
+    report = store.prune({kept}.__contains__)
+    assert report.removed == len(garbage)
+    reopened = packed.PackedObjectStore(str(tmp_path / "objects"))
+    assert reopened.get_bytes(kept) == b"a tree every run names"
+    assert not any(reopened.has(oid) for oid in garbage)
