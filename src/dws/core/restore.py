@@ -48,7 +48,7 @@ def restore_snapshot(
         catalog = SnapshotCatalog(ws.layout)
         head = ws.head()
         record = catalog.get(catalog.resolve(ref, head.snapshot))
-        resources, skipped = _select(ws, record, only, exclude)
+        resources, skipped = select_resources(ws, record, only, exclude)
         check_writable(ws, resources)
         plans = [_plan(r, record, catalog, head) for r in resources]
         for resource, plan in zip(resources, plans, strict=True):
@@ -57,26 +57,39 @@ def restore_snapshot(
         outcome = RestoreOutcome(record, plans, skipped)
         if dry_run:
             return outcome
-        for resource, plan in zip(resources, plans, strict=True):
-            # an interrupted restore leaves files at their base or target version: both
-            # count as saved when the next restore plans (see docs/reliability)
-            head.restoring[resource.name] = record.id
-            ws.save_head(head)
-            resource.apply_restore(plan)
-            head.bases[resource.name] = record.id
-            del head.restoring[resource.name]
-            head.snapshot = record.id
-            ws.save_head(head)
-        if not resources:
-            head.snapshot = record.id
-            ws.save_head(head)
+        apply_plans(ws, head, record, resources, plans)
         outcome.applied = True
         return outcome
 
 
-def _select(
+def apply_plans(
+    ws: Workspace,
+    head: Head,
+    record: SnapshotRecord,
+    resources: list[Resource],
+    plans: list[RestorePlan],
+) -> None:
+    """Carry out checked plans that bring ``resources`` to snapshot ``record``, moving the
+    head along (callers hold the lock)."""
+    for resource, plan in zip(resources, plans, strict=True):
+        # an interrupted restore leaves files at their base or target version: both
+        # count as saved when the next restore plans (see docs/reliability)
+        head.restoring[resource.name] = record.id
+        ws.save_head(head)
+        resource.apply_restore(plan)
+        head.bases[resource.name] = record.id
+        del head.restoring[resource.name]
+        head.snapshot = record.id
+        ws.save_head(head)
+    if not resources:
+        head.snapshot = record.id
+        ws.save_head(head)
+
+
+def select_resources(
     ws: Workspace, record: SnapshotRecord, only: list[str] | None, exclude: list[str] | None
 ) -> tuple[list[Resource], dict[str, str]]:
+    """The resources a restore of ``record`` brings back, and why the others are left."""
     all_resources = ws.resources()
     known = {r.name for r in all_resources}
     for name in (only or []) + (exclude or []):
@@ -105,13 +118,20 @@ def _select(
 def _plan(
     resource: Resource, record: SnapshotRecord, catalog: SnapshotCatalog, head: Head
 ) -> RestorePlan:
+    saved = saved_states(resource, catalog, head)
+    return resource.plan_restore(record.resources[resource.name].state, saved)
+
+
+def saved_states(resource: Resource, catalog: SnapshotCatalog, head: Head) -> list[State]:
+    """The recorded states whose files are safe to overwrite in ``resource``: its base,
+    and the target of an interrupted restore."""
     saved: list[State] = []
     for snapshot_id in (head.bases.get(resource.name), head.restoring.get(resource.name)):
         if snapshot_id and catalog.exists(snapshot_id):
             recorded = catalog.get(snapshot_id).resources.get(resource.name)
             if recorded is not None and recorded.type == resource.spec.type:
                 saved.append(recorded.state)
-    return resource.plan_restore(record.resources[resource.name].state, saved)
+    return saved
 
 
 def _listing(items: list[str]) -> list[str]:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from dws.errors import FormatError
+from dws.errors import FormatError, UsageError
 from dws.model.progress import Progress, no_progress
 from dws.model.records import ResourceSpec
 from dws.model.roles import Role
@@ -160,6 +160,33 @@ class Resource(ABC):
 
     def forget(self) -> None:  # noqa: B027 - optional hook
         """Drop machine-local caches when the resource is removed."""
+
+    # ---- swap (optional; docs/swap.md) ------------------------------------------------
+    # `dws swap` puts other content behind a resource's unchanged path. A type that can
+    # take its content from a plain directory implements these three; the defaults refuse.
+
+    def check_swappable(self) -> None:
+        """Raise (a one-line DwsError) unless ``save_state`` and ``import_directory`` work
+        for this resource and a restore to a saved state brings back every byte."""
+        raise UsageError(
+            f"resource {self.name!r} ({self.type_name}) cannot take its content from a "
+            "directory; swap works on local-files resources"
+        )
+
+    def save_state(self, *, store: bool) -> State:
+        """The state of the content now, as ``snapshot`` records it. ``store``: every byte
+        is put in the store (call ``committed`` once a record naming the state is durable);
+        without, content is only hashed and nothing is written (a plan)."""
+        self.check_swappable()
+        raise NotImplementedError
+
+    def import_directory(self, path: str, *, store: bool) -> State:
+        """The state this resource would have if its content were exactly that of the plain
+        directory ``path``, which is only read. ``store``: its content is put in the store;
+        without, nothing is written, and the state serves ``plan_restore`` on this same
+        object only."""
+        self.check_swappable()
+        raise NotImplementedError
 
     # ---- lineage ----------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from dws.errors import DwsError, IntegrityError, UsageError
+from dws.errors import DwsError, IntegrityError, RefusedError, UsageError
 from dws.model.ids import check_object_id
 from dws.model.roles import Role
 from dws.model.tree import EMPTY_TREE, EMPTY_TREE_ID, TreeEntry, encode_tree
@@ -20,6 +20,7 @@ from dws.resources.local_files.restorer import Restorer
 from dws.resources.local_files.scanner import Scanner
 from dws.resources.local_files.scanresult import ScanResult
 from dws.resources.local_files.statcache import (
+    NoCache,
     ResourceCache,
     StatCache,
     StatRow,
@@ -111,7 +112,15 @@ class LocalFilesResource(Resource):
 
     def _loader(self, scan: ScanResult | None = None) -> TreeLoader:
         fallback = store_loader(self.context.store)
+        kept: dict[str, bytes] = getattr(self, "_kept_trees", {})
+        if kept:  # trees of states made without storing (see import_directory)
+            fallback = ScanResult("", kept, 0, 0).loader(fallback)
         return scan.loader(fallback) if scan is not None else fallback
+
+    def _keep_trees(self, scan: ScanResult) -> None:
+        kept: dict[str, bytes] = getattr(self, "_kept_trees", {})
+        kept.update(scan.trees)
+        self._kept_trees = kept
 
     @staticmethod
     def _tree_of(state: State | None) -> str | None:
@@ -178,6 +187,49 @@ class LocalFilesResource(Resource):
                 _record_restored(session, root, restorer, self.context.store_generation)
             finally:
                 cache.close()
+
+    # ---- swap -------------------------------------------------------------------------
+
+    def check_swappable(self) -> None:
+        if self.keep != KEEP_CONTENT:
+            raise RefusedError(
+                f"resource {self.name!r} keeps hashes only (--keep hashes): its content "
+                "cannot be saved before a swap; nothing was changed"
+            )
+
+    def save_state(self, *, store: bool) -> State:
+        self.check_swappable()
+        scan = self._scan(store_blobs=store, put_trees=store, allow_missing=True)
+        if store:
+            # a missing directory scans as the empty tree, which a scan does not store
+            persist_trees(self.context.store, self._loader(scan), scan.root_id)
+            self._promote_on_commit = True
+        else:
+            self._keep_trees(scan)
+        return {"tree": scan.root_id, "files": scan.files, "bytes": scan.bytes, "keep": self.keep}
+
+    def import_directory(self, path: str, *, store: bool) -> State:
+        self.check_swappable()
+        store_or_none = self.context.store if store else None
+        scanner = Scanner(
+            path,
+            NoCache(),
+            store=store_or_none,
+            generation=self.context.store_generation,
+            progress=self.context.progress,
+            tree_store=self.context.store,
+            put_trees=store,
+        )
+        scan = scanner.scan()
+        self.warnings.extend(f"{path}: {w}" for w in scan.warnings)
+        if not store:
+            self._keep_trees(scan)
+        return {
+            "tree": scan.root_id,
+            "files": scan.files,
+            "bytes": scan.bytes,
+            "keep": KEEP_CONTENT,
+        }
 
     # ---- reading recorded states ------------------------------------------------------
 

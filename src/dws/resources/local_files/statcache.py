@@ -101,6 +101,29 @@ class ScanCache(Protocol):
         """Write what is still buffered."""
 
 
+class NoCache:
+    """A scan cache that knows nothing and keeps nothing: every file is read (for
+    directories that are not resources, such as one `dws swap` imports)."""
+
+    def cached_dirs(self) -> set[str]:
+        return set()
+
+    def rows(self, directory: str) -> dict[str, StatRow]:
+        return {}
+
+    def upsert(self, directory: str, name: str, row: StatRow) -> None:
+        pass
+
+    def delete(self, directory: str, names: Iterable[str]) -> None:
+        pass
+
+    def drop_dirs(self, directories: Iterable[str]) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+
 class StatCache:
     """Per-machine cache shared by all local-files resources of a workspace."""
 
