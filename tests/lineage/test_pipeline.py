@@ -145,7 +145,7 @@ def test_clean_deletes_only_stale_intermediate_data(pipeline: Path) -> None:
     assert (pipeline / "data/features/train.csv").read_text() == "A,B\n0,0\n"
 
 
-def test_swap_repoints_source_and_back_to_a_snapshot(pipeline: Path, tmp_path: Path) -> None:
+def test_swap_puts_data_behind_the_source_path_and_back(pipeline: Path, tmp_path: Path) -> None:
     run_all(pipeline)
     assert run_dws("snapshot", "v1", cwd=pipeline).code == 0
     other = tmp_path / "raw-2026-11"
@@ -153,12 +153,12 @@ def test_swap_repoints_source_and_back_to_a_snapshot(pipeline: Path, tmp_path: P
     (other / "train.csv").write_text("a,b\n2,3\n")
     doc = dws_json(pipeline, "swap", "raw", str(other))
     assert isinstance(doc, dict)
-    assert "data/features/train.csv" in [s["path"] for s in doc["stale"]] or doc["stale"]
+    assert "data/features/train.csv" in [s["path"] for s in doc["stale"]]
     specs = json.loads((pipeline / ".dataworkspace/resources.json").read_text())
-    assert next(s for s in specs if s["name"] == "raw")["path"] == str(other)
-    assert (pipeline / "data/raw/train.csv").read_text() == "a,b\n1,2\n3,4\n"  # untouched
-    # back to the original directory, then to raw's version in v1
-    assert run_dws("swap", "raw", "data/raw", cwd=pipeline).code == 0
+    assert next(s for s in specs if s["name"] == "raw")["path"] == "data/raw"  # path stays
+    assert (pipeline / "data/raw/train.csv").read_text() == "a,b\n2,3\n"  # data changed
+    assert run_dws("swap", "raw", "--back", cwd=pipeline).code == 0
+    assert (pipeline / "data/raw/train.csv").read_text() == "a,b\n1,2\n3,4\n"
     (pipeline / "data/raw/train.csv").write_text("changed\n")
     assert run_dws("snapshot", "v2", cwd=pipeline).code == 0
     assert stale_paths(pipeline)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from dws.core.catalog import SnapshotCatalog
 from dws.core.inspect import resource_for
 from dws.core.lineage.catalog import run_trees
+from dws.core.lineage.swap_journal import journaled_states
 from dws.core.remote_cache import read_unfetched
 from dws.core.workspace import Workspace
 from dws.errors import DwsError, RefusedError
@@ -68,12 +69,16 @@ class GcReport:
 
 
 def gc(ws: Workspace, *, dry_run: bool = False) -> GcReport:
-    """Delete every object no snapshot reaches."""
+    """Delete every object no snapshot, run record or journaled swap reaches."""
     with ws.locked("gc"):
         catalog = SnapshotCatalog(ws.layout)
         reachable: set[str] = set()
         for record in catalog.all():
             reachable.update(ref.oid for ref in _references(ws, record))
+        for name, recorded in journaled_states(ws):  # what `dws swap --back` brings back
+            reachable.update(
+                ref.oid for ref in resource_for(ws, name, recorded).references(recorded.state)
+            )
         store = ws.store
         reachable.update(run_trees(ws.layout, store))
         pruned = store.prune(reachable.__contains__, dry_run=dry_run)
