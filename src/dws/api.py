@@ -20,16 +20,17 @@ from dws.core.restore import RestoreOutcome, restore_snapshot
 from dws.core.results import ResultsRow
 from dws.core.snapshot import SnapshotOutcome, take_snapshot
 from dws.core.workspace import Workspace as _CoreWorkspace
-from dws.errors import NotFoundError
+from dws.errors import NotFoundError, UsageError
 from dws.model.progress import Progress, no_progress
 from dws.model.records import ResourceSpec, SnapshotRecord
 from dws.resources.base import Resource
 
 if TYPE_CHECKING:
-    from dws.core.lineage.ops import CleanOutcome, RerunOutcome, RerunStep, SwapOutcome
+    from dws.core.lineage.ops import CleanOutcome, RerunOutcome, RerunStep
     from dws.core.lineage.queries import PathLineage, StaleOutput
     from dws.core.lineage.runner import RunOutcome, RunPlan
     from dws.core.lineage.step import Step
+    from dws.core.lineage.swap import SwapOutcome
     from dws.core.remote_clone import CloneReport
     from dws.core.remote_config import RemoteConfig
     from dws.core.remote_maint import RemoteFsckReport, RemoteGcReport
@@ -269,13 +270,29 @@ class Workspace:
             self._ws.release()
 
     def run(
-        self, plan: RunPlan, *, env: list[str] | None = None, trace: bool = False
+        self,
+        plan: RunPlan,
+        *,
+        env: list[str] | None = None,
+        trace: bool = False,
+        observer: str = "auto",
     ) -> RunOutcome:
-        """Run a planned command (stdio inherited) and write its run record."""
+        """Run a planned command (stdio inherited), observed (``auto``: the Python
+        recorder for Python commands, strace for others; ``python``, ``strace``, or
+        ``none`` for the command line only; ``trace`` means ``strace``), and write its
+        run record."""
+        from dws.core.lineage.observe import OBSERVERS
         from dws.core.lineage.runner import execute
 
+        if observer not in OBSERVERS:
+            raise UsageError(f"unknown observer {observer!r}; choose one of {', '.join(OBSERVERS)}")
         try:
-            return execute(self._ws, plan, env_names=list(env or []), trace=trace)
+            return execute(
+                self._ws,
+                plan,
+                env_names=list(env or []),
+                observer="strace" if trace else observer,
+            )
         finally:
             self._ws.release()
 
@@ -369,11 +386,19 @@ class Workspace:
         return queries.stale_outputs(queries.lineage_context(self._ws))
 
     @_releasing
-    def swap(self, name: str, target: str) -> SwapOutcome:
-        """Re-point source-data ``name`` at a directory, or at ``NAME@REF``'s version."""
-        from dws.core.lineage.ops import swap_source
+    def swap(
+        self,
+        name: str,
+        target: str | None = None,
+        *,
+        back: bool = False,
+        dry_run: bool = False,
+    ) -> SwapOutcome:
+        """Put another data set (a directory, or ``NAME@REF``'s version) behind source-data
+        ``name``'s path, saving what is there first; ``back`` undoes the last swap."""
+        from dws.core.lineage.swap import swap_source
 
-        return swap_source(self._ws, name, target, os.getcwd())
+        return swap_source(self._ws, name, target, os.getcwd(), back=back, dry_run=dry_run)
 
     @_releasing
     def clean_stale(self, *, dry_run: bool = False) -> CleanOutcome:
@@ -391,12 +416,17 @@ class Workspace:
 
     @_releasing
     def rerun(
-        self, plan: list[RerunStep], *, announce: Callable[[RunRecord], None] | None = None
+        self,
+        plan: list[RerunStep],
+        *,
+        announce: Callable[[RunRecord], None] | None = None,
+        skipped: Callable[[RunRecord], None] | None = None,
     ) -> RerunOutcome:
-        """Run a rerun plan; stops at the first failing step."""
+        """Run a rerun plan; a step whose inputs came out the same is skipped; stops at
+        the first failing step."""
         from dws.core.lineage.ops import rerun
 
-        return rerun(self._ws, plan, announce=announce)
+        return rerun(self._ws, plan, announce=announce, skipped=skipped)
 
     # ---- remotes ----------------------------------------------------------------------
 

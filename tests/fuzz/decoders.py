@@ -60,7 +60,7 @@ def check_snapshot(record: Any) -> None:
 
 
 def check_run(record: Any) -> None:
-    assert record.format == FORMAT_VERSION
+    assert record.format in (1, 2)
     assert is_object_id(record.id)
     assert is_file_like_name(record.step, 100)
     assert record.cwd == "." or _safe_path(record.cwd) is None

@@ -63,7 +63,8 @@ def run_on_terminal(
 
 def test_asks_on_a_terminal_and_remembers(pipeline: Path) -> None:
     (pipeline / "data/features/hand.csv").write_text("made by hand\n")
-    argv = ["run", "-n", "append", "--", "python3", "-c", HAND_SCRIPT, "data/features/hand.csv"]
+    argv = ["run", "-n", "append", "--observe", "none", "--", "python3", "-c", HAND_SCRIPT]
+    argv.append("data/features/hand.csv")
     code, text = run_on_terminal(argv, pipeline, ["o"])
     assert code == 0, text
     assert "data/features/hand.csv" in text and "input or output" in text

@@ -7,7 +7,7 @@ is the BLAKE3 hash of its canonical JSON with the ``id`` field empty.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import msgspec
 
@@ -25,8 +25,10 @@ from dws.model.records import (
 )
 
 RunStatus = Literal["succeeded", "failed"]
-PathKind = Literal["file", "dir", "symlink", "missing"]
+PathKind = Literal["file", "dir", "symlink", "missing", "listing"]
 MAX_ARGV = 10_000
+RUN_FORMAT = 2  # version 2 added what observation found: observer, removed, unexplained, ...
+READABLE_RUN_FORMATS = (1, 2)
 
 
 class PathVersion(msgspec.Struct, frozen=True):
@@ -34,7 +36,8 @@ class PathVersion(msgspec.Struct, frozen=True):
 
     ``path`` is relative to the resource root ("" is the root itself); ``id`` is a blob id
     for a file, a tree id for a directory, the hash of the link text for a symbolic link, and
-    None when the path did not exist."""
+    None when the path did not exist. A ``listing`` is a directory whose names (not
+    contents) were read; its id is the hash of its sorted names and kinds."""
 
     resource: str
     path: str
@@ -56,10 +59,29 @@ class CodeVersion(msgspec.Struct, frozen=True):
     dirty: list[str] = []
 
 
-class RunRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """lineage/runs/<id>.json: one execution of a step."""
+class ExternalCode(msgspec.Struct, frozen=True):
+    """Code a run executed from outside every resource: its absolute path as run, and the
+    id of its content (stored, so the run can be reproduced)."""
 
-    format: int = FORMAT_VERSION
+    path: str
+    id: str
+
+
+class RunRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """lineage/runs/<id>.json: one execution of a step.
+
+    ``observer`` says how inputs and outputs were found: ``python`` (the recorder in every
+    Python process), ``strace``, ``declared`` (the command line and -i/-o only, checked
+    against what changed). ``removed`` holds what the run deleted or moved away (as it was
+    before); ``unexplained`` data that changed during the run that no observed process
+    wrote; ``unstable`` inputs that changed while the run could read them (the version
+    found after it); ``unobserved`` programs the run started that nothing observed."""
+
+    omit_when_empty: ClassVar[frozenset[str]] = frozenset(
+        {"observer", "removed", "unexplained", "unstable", "unobserved", "external_code"}
+    )
+
+    format: int = RUN_FORMAT
     id: str = ""
     step: str
     via: Literal["command", "python"]
@@ -78,6 +100,12 @@ class RunRecord(msgspec.Struct, frozen=True, kw_only=True):
     params: dict[str, Any]
     metrics: dict[str, float] = {}
     traced: bool = False
+    observer: str = ""
+    removed: list[PathVersion] = []
+    unexplained: list[PathVersion] = []
+    unstable: list[PathVersion] = []
+    unobserved: list[str] = []
+    external_code: list[ExternalCode] = []
 
     def with_id(self) -> RunRecord:
         """The record with its content-derived id filled in."""
@@ -88,6 +116,16 @@ class RunRecord(msgspec.Struct, frozen=True, kw_only=True):
     def succeeded(self) -> bool:
         """Only a successful run may be the producer of an output."""
         return self.status == "succeeded"
+
+    def left(self, resource: str, path: str) -> PathVersion | None:
+        """What this run itself left at a path it wrote or removed (None: it did not)."""
+        for item in self.outputs:
+            if item.resource == resource and item.path == path:
+                return item
+        for item in self.removed:
+            if item.resource == resource and item.path == path:
+                return PathVersion(resource, path, None, "missing")
+        return None
 
 
 class StepMemory(msgspec.Struct, kw_only=True):
@@ -120,7 +158,9 @@ def _check_path_version(item: PathVersion, what: str) -> None:
 
 def decode_run_record(data: bytes, expected_id: str | None = None) -> RunRecord:
     """Parse a run record; check its paths, ids and that its id is the hash of its content."""
-    check_format(decode_json(data, FormatOnly, "run record").format, "run record")
+    check_format(
+        decode_json(data, FormatOnly, "run record").format, "run record", READABLE_RUN_FORMATS
+    )
     record: RunRecord = decode_json(data, RunRecord, "run record")
     check_object_id(record.id, "run id")
     try:
@@ -131,8 +171,20 @@ def decode_run_record(data: bytes, expected_id: str | None = None) -> RunRecord:
         raise FormatError("run record has an implausible argv")
     if record.cwd != ".":
         check_relative_path(record.cwd)
-    for item in [*record.inputs, *record.outputs]:
+    for item in [
+        *record.inputs,
+        *record.outputs,
+        *record.removed,
+        *record.unexplained,
+        *record.unstable,
+    ]:
         _check_path_version(item, f"run {record.id[:12]}")
+    for code_file in record.external_code:
+        if not code_file.path.startswith("/") or "\x00" in code_file.path:
+            raise FormatError(f"run {record.id[:12]}: external code path is not absolute")
+        check_object_id(code_file.id, f"id of {code_file.path[:80]!r} in run {record.id[:12]}")
+    if len(record.unobserved) > MAX_ARGV:
+        raise FormatError("run record has an implausible list of unobserved programs")
     for code in record.code:
         try:
             check_resource_name(code.resource)

@@ -108,3 +108,10 @@ def decode_tree(data: bytes) -> Tree:
 
 EMPTY_TREE = Tree([])
 EMPTY_TREE_ID = tree_id(EMPTY_TREE)
+
+
+def listing_id(tree: Tree) -> str:
+    """The id of a directory's listing: its entries' names and kinds, not their content
+    (what a step that only lists a directory depends on)."""
+    names = "\n".join(f"{e.kind}\t{e.name}" for e in tree.entries)
+    return hash_bytes(names.encode("utf-8", "surrogateescape"))

@@ -38,7 +38,7 @@ def _open(state: CliState) -> Workspace:
     return ws
 
 
-def _upstream_json(tree: Upstream) -> dict[str, Any]:
+def _upstream_json(tree: Upstream, view: PathLineage) -> dict[str, Any]:
     run = tree.run
     return {
         "step": run.step,
@@ -54,7 +54,9 @@ def _upstream_json(tree: Upstream) -> dict[str, Any]:
                 "resource": item.resource,
                 "path": item.path,
                 "id": item.id,
-                "produced_by": [_upstream_json(p) for p in producers],
+                "kind": item.kind,
+                "produced_by": [_upstream_json(p, view) for p in producers],
+                "origin": None if producers else view.origin(item),
             }
             for item, producers in tree.inputs
         ],
@@ -73,7 +75,7 @@ def _print_tree(out: Output, view: PathLineage, tree: Upstream, indent: str) -> 
         dirty = " +uncommitted changes" if code.dirty else ""
         out.line(f"{indent}  code {code.resource} @ {short(code.commit)}{dirty}")
     for item, producers in tree.inputs:
-        origin = "" if producers else "  (source)" if item.id else "  (was missing)"
+        origin = "" if producers else f"  ({view.origin(item)})"
         out.line(f"{indent}  ← {view.label(item)}  {short(item.id)}{origin}")
         for producer in producers:
             _print_tree(out, view, producer, indent + "      ")
@@ -82,7 +84,12 @@ def _print_tree(out: Output, view: PathLineage, tree: Upstream, indent: str) -> 
 def _show_text(out: Output, view: PathLineage) -> None:
     out.line(f"{view.key}  {short(view.current[1])}")
     if not view.trees:
-        if view.last_writer is not None:
+        if view.failed_writer is not None:
+            out.line(
+                f"  left by a failed run of step {view.failed_writer.step} "
+                f"(run {short(view.failed_writer.id)}): no successful run produced it"
+            )
+        elif view.last_writer is not None:
             out.line(
                 f"  not what any run produced: step {view.last_writer.step} wrote it last "
                 f"(run {short(view.last_writer.id)}), and it has changed since"
@@ -115,7 +122,8 @@ def show(state: CliState, path: str, snapshot: str | None) -> None:
             {
                 "path": view.key,
                 "id": view.current[1],
-                "produced_by": [_upstream_json(t) for t in view.trees],
+                "produced_by": [_upstream_json(t, view) for t in view.trees],
+                "failed_writer": view.failed_writer.id if view.failed_writer else None,
             }
         )
         return

@@ -37,14 +37,26 @@ def rerun(state: CliState, path: str, dry_run: bool) -> int:
             out.emit_json(
                 {
                     "steps": [
-                        {"step": s.run.step, "argv": s.run.argv, "reasons": s.reasons} for s in plan
+                        {
+                            "step": s.run.step,
+                            "argv": s.run.argv,
+                            "reasons": s.reasons,
+                            "conditional": s.conditional,
+                        }
+                        for s in plan
                     ]
                 }
             )
             return 0
         for step in plan:
-            out.line(f"would run {step.run.step}: {' '.join(step.run.argv)}")
-            out.line(f"  because {'; '.join(step.reasons)}", "dim")
+            if step.conditional:
+                out.line(
+                    f"then, only if what it reads comes out different, {step.run.step}: "
+                    + " ".join(step.run.argv)
+                )
+            else:
+                out.line(f"would run {step.run.step}: {' '.join(step.run.argv)}")
+                out.line(f"  because {'; '.join(step.reasons)}", "dim")
         return 0
 
     def announce(run: object) -> None:
@@ -53,10 +65,20 @@ def rerun(state: CliState, path: str, dry_run: bool) -> int:
         assert isinstance(run, RunRecord)
         out.note(f"dws: running {run.step}: {' '.join(run.argv)}", style="bold")
 
-    outcome = ws.rerun(plan, announce=announce)
+    def skipped(run: object) -> None:
+        from dws.model.runs import RunRecord
+
+        assert isinstance(run, RunRecord)
+        out.note(f"dws: skipped {run.step}: what it reads came out the same")
+
+    outcome = ws.rerun(plan, announce=announce, skipped=skipped)
     if out.json:
         out.emit_json(
-            {"runs": [run_json(r) for r in outcome.records], "exit_code": outcome.exit_code}
+            {
+                "runs": [run_json(r) for r in outcome.records],
+                "skipped": [s.run.id for s in outcome.skipped],
+                "exit_code": outcome.exit_code,
+            }
         )
     else:
         for record in outcome.records:

@@ -11,6 +11,7 @@ import click
 from dws.cli.context import CliState, json_option, pass_state
 from dws.cli.output import short
 from dws.cli.render import run_json
+from dws.errors import RefusedError
 
 if TYPE_CHECKING:
     from dws.core.lineage.runner import RunPlan
@@ -47,7 +48,16 @@ def _asker(state: CliState) -> object:
 @click.option(
     "--env", "env", multiple=True, metavar="VAR", help="Record this environment variable."
 )
-@click.option("--trace", is_flag=True, help="Find inputs and outputs with strace (Linux).")
+@click.option(
+    "--observe",
+    "observer",
+    type=click.Choice(["auto", "python", "strace", "none"]),
+    default="auto",
+    show_default=True,
+    help="How to see what the command reads and writes: the Python recorder for Python "
+    "commands and strace for others (auto), or the command line only (none).",
+)
+@click.option("--trace", is_flag=True, help="Same as --observe strace (Linux).")
 @click.option("--dry-run", is_flag=True, help="Show how the arguments are classified; run nothing.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @json_option
@@ -59,6 +69,7 @@ def run(
     outputs: tuple[str, ...],
     params: tuple[str, ...],
     env: tuple[str, ...],
+    observer: str,
     trace: bool,
     dry_run: bool,
     command: tuple[str, ...],
@@ -78,6 +89,8 @@ def run(
     """
     ws = state.open()
     cwd = state.abspath(".")
+    observer = "strace" if trace else observer
+    observed = observer != "none" and (observer != "auto" or _observable(list(command)))
     plan = ws.plan_run(
         list(command),
         cwd=cwd,
@@ -85,15 +98,24 @@ def run(
         inputs=list(inputs),
         outputs=list(outputs),
         params=list(params),
-        ask=None if (dry_run or trace) else _asker(state),  # type: ignore[arg-type]
-        allow_undecided=dry_run or trace,
+        ask=None if (dry_run or observed) else _asker(state),  # type: ignore[arg-type]
+        allow_undecided=dry_run or observed,
     )
     out = state.output
     if dry_run:
         _show_plan(state, plan)
         return 0
-    outcome = ws.run(plan, env=list(env), trace=trace)
+    outcome = ws.run(plan, env=list(env), observer=observer)
     record = outcome.record
+    if outcome.source_writes:
+        names = ", ".join(i.label for i in outcome.source_writes[:5])
+        raise RefusedError(
+            f"step {record.step!r} wrote into source data ({names}); its run is recorded as failed",
+            details=[
+                "source data is only ever read: bring it back with "
+                "`dws restore HEAD --only <resource>` and write outputs elsewhere"
+            ],
+        )
     if out.json:
         out.emit_json(run_json(record))
     else:
@@ -105,6 +127,12 @@ def run(
             style="dim" if record.succeeded else "yellow",
         )
     return outcome.exit_code
+
+
+def _observable(argv: list[str]) -> bool:
+    from dws.core.lineage.observe import choose_observer
+
+    return choose_observer(argv, "auto") != "none"
 
 
 def _show_plan(state: CliState, plan: RunPlan) -> None:

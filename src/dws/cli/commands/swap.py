@@ -12,8 +12,7 @@ from dws.cli.render import change_json, print_changes, print_stale, stale_json
 from dws.errors import UsageError
 
 if TYPE_CHECKING:
-    from dws.api import Workspace
-    from dws.core.lineage.swap import SwapOutcome
+    pass
 
 
 @click.command()
@@ -48,7 +47,7 @@ def swap(state: CliState, name: str, target: str | None, back: bool, dry_run: bo
     ws = state.open()
     with state.output.progress() as progress:
         ws.set_progress(progress)
-        outcome = _swap(ws, name, target, back=back, dry_run=dry_run)
+        outcome = ws.swap(name, target, back=back, dry_run=dry_run)
     out = state.output
     if out.json:
         out.emit_json(
@@ -78,19 +77,3 @@ def swap(state: CliState, name: str, target: str | None, back: bool, dry_run: bo
     if not outcome.stale:
         out.line("no recorded output depends on it")
     print_stale(out, outcome.stale)
-
-
-def _swap(
-    ws: Workspace, name: str, target: str | None, *, back: bool, dry_run: bool
-) -> SwapOutcome:
-    """Through ``Workspace.swap``; `--back` and `--dry-run` go to the core function until
-    that method takes them."""
-    if not back and not dry_run and target is not None:
-        return ws.swap(name, target)
-    from dws.core.lineage.swap import swap_source
-
-    core = ws._ws
-    try:
-        return swap_source(core, name, target, os.getcwd(), back=back, dry_run=dry_run)
-    finally:
-        core.release()

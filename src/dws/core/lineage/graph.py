@@ -31,6 +31,13 @@ class Staleness:
     """Why a run's outputs are out of date (empty: up to date)."""
 
     reasons: list[str] = field(default_factory=list)
+    inherited: list[str] = field(default_factory=list)  # the reasons that lie upstream
+
+    @property
+    def only_inherited(self) -> bool:
+        """True when the run's own inputs are as it read them and only an upstream step
+        is stale (rerunning that step may make the same bytes again)."""
+        return bool(self.reasons) and len(self.inherited) == len(self.reasons)
 
     @property
     def stale(self) -> bool:
@@ -55,15 +62,13 @@ class LineageGraph:
         load_tree: TreeLoader,
         label: Callable[[PathVersion], str] = lambda item: item.label,
     ) -> None:
-        self.runs = [run for run in runs if run.succeeded]
+        every = list(runs)
+        self.runs = [run for run in every if run.succeeded]
         self.load_tree = load_tree
         self.label = label
         self.by_id = {run.id: run for run in self.runs}
-        self.outputs: dict[str, list[tuple[RunRecord, PathVersion]]] = {}
-        for run in self.runs:
-            for out in run.outputs:
-                if out.id is not None:
-                    self.outputs.setdefault(out.resource, []).append((run, out))
+        self.outputs = _outputs_by_resource(self.runs)
+        self.failed_outputs = _outputs_by_resource([r for r in every if not r.succeeded])
         self._stale: dict[str, Staleness] = {}
 
     # ---- matching content -------------------------------------------------------------
@@ -89,12 +94,17 @@ class LineageGraph:
             return out.kind == "dir" and self._id_inside(out.id, inside) == seen.id
         return False
 
-    def producers(self, seen: PathVersion, consumer: RunRecord | None = None) -> list[RunRecord]:
+    def producers(
+        self, seen: PathVersion, consumer: RunRecord | None = None, *, any_time: bool = False
+    ) -> list[RunRecord]:
         """The runs whose outputs make up content ``seen`` (the latest per output path),
-        excluding ``consumer`` and runs that ended after it started."""
+        excluding ``consumer`` and (unless ``any_time``) runs that ended after it
+        started."""
         latest: dict[str, RunRecord] = {}
         for run, out in self.outputs.get(seen.resource, []):
-            if consumer is not None and (run.id == consumer.id or run.ended > consumer.started):
+            if consumer is not None and run.id == consumer.id:
+                continue
+            if consumer is not None and not any_time and run.ended > consumer.started:
                 continue
             if self.consistent(out, seen):
                 previous = latest.get(out.path)
@@ -102,6 +112,15 @@ class LineageGraph:
                     latest[out.path] = run
         unique = {run.id: run for run in latest.values()}
         return sorted(unique.values(), key=lambda r: (r.ended, r.id))
+
+    def failed_writer(self, seen: PathVersion) -> RunRecord | None:
+        """The latest failed run that left exactly content ``seen``, if any."""
+        found = [
+            run
+            for run, out in self.failed_outputs.get(seen.resource, [])
+            if out.path == seen.path and out.id == seen.id and out.id is not None
+        ]
+        return max(found, key=lambda r: (r.ended, r.id)) if found else None
 
     def producers_of_current(self, key: PathKey, current: PathId) -> list[RunRecord]:
         """The runs that produced what is at ``key`` now (or in the snapshot looked at)."""
@@ -127,25 +146,55 @@ class LineageGraph:
         return Upstream(run, inputs)
 
     def staleness(self, run: RunRecord, current: CurrentIds) -> Staleness:
-        """Whether ``run``'s outputs are out of date: an input's content is no longer what
-        the run read, or an input came from a run that is itself stale (transitively)."""
+        """Whether ``run``'s outputs are out of date: an input (code included) no longer
+        has the content the run read, or, where the run itself rewrote or removed it, no
+        longer what the run left; an input changed while the run could read it; or an
+        input's content comes only from stale or failed runs (transitively). An input
+        that some up-to-date run produced again, byte for byte, is current."""
         known = self._stale.get(run.id)
         if known is not None:
             return known
         result = self._stale[run.id] = Staleness()  # a cycle reads as "not stale"
-        now = current.get((i.resource, i.path) for i in run.inputs)
+        now = current.get((i.resource, i.path) for i in run.inputs if i.kind != "listing")
+        for item in run.unstable:
+            result.reasons.append(f"{self.label(item)} changed while the step could read it")
         for item in run.inputs:
-            oid = now[(item.resource, item.path)][1]
-            if oid != item.id:
+            expected = run.left(item.resource, item.path) or item
+            if item.kind == "listing":
+                oid = current.listing((item.resource, item.path))
+            else:
+                oid = now[(item.resource, item.path)][1]
+            if oid != expected.id:
                 change = "is missing" if oid is None else "changed"
                 result.reasons.append(f"{self.label(item)} {change}")
                 continue
-            for producer in self.producers(item, run):
-                if self.staleness(producer, current).stale:
-                    result.reasons.append(
-                        f"{self.label(item)} comes from stale step {producer.step}"
-                    )
+            if item.kind == "listing":
+                continue
+            reason, inherited = self._upstream_reason(run, item, current)
+            if reason:
+                result.reasons.append(reason)
+                if inherited:
+                    result.inherited.append(reason)
+        for code in run.external_code:
+            if current.external(code.path) != code.id:
+                result.reasons.append(f"{code.path} changed")
         return result
+
+    def _upstream_reason(
+        self, run: RunRecord, item: PathVersion, current: CurrentIds
+    ) -> tuple[str, bool]:
+        """Why ``item`` is out of date upstream ("" if it is not), and whether a stale
+        producer (rather than a failed one) is the reason."""
+        makers = self.producers(item, run, any_time=True)
+        if makers:
+            if all(self.staleness(p, current).stale for p in makers):
+                steps = ", ".join(dict.fromkeys(p.step for p in makers))
+                return f"{self.label(item)} comes from stale step {steps}", True
+            return "", False
+        failed = self.failed_writer(item)
+        if failed is not None:
+            return f"{self.label(item)} comes from a failed run of step {failed.step}", False
+        return "", False
 
     def current_outputs(self, current: CurrentIds) -> list[tuple[PathVersion, RunRecord, PathId]]:
         """For every path some run wrote: (the output, the latest run whose output is what
@@ -177,3 +226,12 @@ class LineageGraph:
             for item in run.inputs:
                 pending.extend(self.producers(item, run))
         return sorted(wanted)
+
+
+def _outputs_by_resource(runs: list[RunRecord]) -> dict[str, list[tuple[RunRecord, PathVersion]]]:
+    found: dict[str, list[tuple[RunRecord, PathVersion]]] = {}
+    for run in runs:
+        for out in run.outputs:
+            if out.id is not None:
+                found.setdefault(out.resource, []).append((run, out))
+    return found

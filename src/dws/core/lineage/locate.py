@@ -8,11 +8,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dws.core.workspace import Workspace
+from dws.errors import DwsError
 from dws.model.paths import META_DIR_NAME
 from dws.model.records import ResourceSnapshot
 from dws.model.runs import PathVersion
+from dws.model.tree import listing_id
 from dws.resources.base import Resource
 from dws.resources.pathhash import MISSING, PathId
+from dws.store.base import ObjectStore
+from dws.store.hashing import hash_file
+from dws.store.trees import store_loader
 
 PathKey = tuple[str, str]  # (resource name, path inside it)
 
@@ -80,6 +85,8 @@ class CurrentIds:
         self.resources = resources
         self.keep_trees = keep_trees
         self._known: dict[PathKey, PathId] = {}
+        self._listings: dict[PathKey, str | None] = {}
+        self._external: dict[str, str | None] = {}
 
     def forget(self) -> None:
         """Drop remembered answers (after a command changed files)."""
@@ -106,6 +113,37 @@ class CurrentIds:
         """The answer for one key."""
         return self.get([key])[key]
 
+    def listing(self, key: PathKey) -> str | None:
+        """The listing id (names and kinds) of the directory at ``key``, None if none."""
+        if key not in self._listings:
+            kind, oid = self._tree_of(key)
+            found = None
+            if kind == "dir" and oid is not None:
+                try:
+                    found = listing_id(store_loader(self._store(key))(oid))
+                except DwsError:
+                    found = None
+            self._listings[key] = found
+        return self._listings[key]
+
+    def _tree_of(self, key: PathKey) -> PathId:
+        resource = self.resources.get(key[0])
+        if resource is None:
+            return MISSING
+        return resource.content_ids([key[1]], keep_trees=True)[key[1]]
+
+    def _store(self, key: PathKey) -> ObjectStore:
+        return self.resources[key[0]].context.store
+
+    def external(self, path: str) -> str | None:
+        """The content id of a file outside every resource now (None: not there)."""
+        if path not in self._external:
+            try:
+                self._external[path] = hash_file(path)[0] if os.path.isfile(path) else None
+            except OSError:
+                self._external[path] = None
+        return self._external[path]
+
 
 class RecordedIds(CurrentIds):
     """Content ids of resource paths as a snapshot recorded them."""
@@ -120,3 +158,6 @@ class RecordedIds(CurrentIds):
         if resource is None or recorded is None or recorded.type != resource.spec.type:
             return {}
         return resource.recorded_ids(recorded.state, paths)
+
+    def _tree_of(self, key: PathKey) -> PathId:
+        return self.one(key)

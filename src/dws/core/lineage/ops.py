@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from dws.core.lineage.graph import LineageGraph
 from dws.core.lineage.locate import Located
 from dws.core.lineage.queries import LineageContext, StaleOutput, lineage_context, stale_outputs
-from dws.core.lineage.recording import RunRecorder
-from dws.core.lineage.runner import run_command
-from dws.core.lineage.swap import SwapOutcome, swap_source  # noqa: F401
+from dws.core.lineage.recording import DEFAULT_ENV_VARS
+from dws.core.lineage.runner import RunPlan
 from dws.core.trust import check_writable
 from dws.core.workspace import Workspace
 from dws.errors import RefusedError, UsageError
@@ -66,18 +65,22 @@ def _remove(path: str) -> None:
 
 @dataclass
 class RerunStep:
-    """One run to repeat, and why."""
+    """One run to repeat, and why. A ``conditional`` step runs only if what an upstream
+    step makes again comes out different from what it read."""
 
     run: RunRecord
     reasons: list[str]
+    conditional: bool = False
 
 
 @dataclass
 class RerunOutcome:
-    """The plan, and the records of the runs made (in order)."""
+    """The plan, the records of the runs made (in order), and the steps skipped because
+    their inputs came out the same."""
 
     plan: list[RerunStep]
     records: list[RunRecord] = field(default_factory=list)
+    skipped: list[RerunStep] = field(default_factory=list)
     exit_code: int = 0
 
 
@@ -87,7 +90,8 @@ def _missing_outputs(ctx: LineageContext, run: RunRecord) -> list[str]:
 
 
 def plan_rerun(ws: Workspace, token: str, cwd: str) -> list[RerunStep]:
-    """The stale (or cleaned) runs upstream of ``token``, producers before consumers."""
+    """The stale (or cleaned) runs upstream of ``token``, producers before consumers.
+    Refuses, before anything runs, a plan with a step dws cannot repeat safely."""
     ctx = lineage_context(ws)
     located = ctx.locator.locate(token, cwd)
     if located is None:
@@ -109,24 +113,25 @@ def plan_rerun(ws: Workspace, token: str, cwd: str) -> list[RerunStep]:
         visited.add(run.id)
         upstream = False
         for item in run.inputs:
-            for producer in _input_producers(graph, ctx, item, run):
+            for producer in _input_producers(graph, item, run):
                 upstream = visit(producer) or upstream
-        reasons = list(graph.staleness(run, ctx.ids).reasons)
-        reasons += [f"{label} is missing" for label in _missing_outputs(ctx, run)]
+        state = graph.staleness(run, ctx.ids)
+        missing = [f"{label} is missing" for label in _missing_outputs(ctx, run)]
+        reasons = [*state.reasons, *missing]
+        conditional = upstream and not missing and (not state.reasons or state.only_inherited)
         if upstream and not reasons:
             reasons.append("an upstream step runs again")
         if reasons:
-            plan.append(RerunStep(run, reasons))
+            plan.append(RerunStep(run, reasons, conditional))
         return bool(reasons)
 
     for run in target:
         visit(run)
+    _refuse_unsafe(ctx, plan)
     return plan
 
 
-def _input_producers(
-    graph: LineageGraph, ctx: LineageContext, item: PathVersion, run: RunRecord
-) -> list[RunRecord]:
+def _input_producers(graph: LineageGraph, item: PathVersion, run: RunRecord) -> list[RunRecord]:
     found = graph.producers(item, run)
     if found:
         return found
@@ -134,38 +139,98 @@ def _input_producers(
     return [last] if last is not None and last.ended <= run.started else []
 
 
-def rerun(
-    ws: Workspace, plan: list[RerunStep], *, announce: Callable[[RunRecord], None] | None = None
-) -> RerunOutcome:
-    """Run the planned steps in order with their recorded command lines; stop at the first
-    failure (its exit code is returned)."""
-    outcome = RerunOutcome(plan)
-    resources = {r.name: r for r in ws.resources()}
+def _refuse_unsafe(ctx: LineageContext, plan: list[RerunStep]) -> None:
+    """Every reason a planned step cannot be repeated, found before anything runs."""
+    problems: list[str] = []
+    made_earlier: set[tuple[str, str]] = set()
     for step in plan:
         run = step.run
         if run.via != "command":
-            raise RefusedError(
-                f"step {run.step!r} was recorded from Python code; run that code again"
-            )
+            problems.append(f"step {run.step!r} was recorded from Python code; run that code again")
+        for item in run.inputs:
+            key = (item.resource, item.path)
+            left = run.left(*key)
+            if left is None or key in made_earlier:
+                continue
+            if ctx.ids.one(key)[1] != item.id:
+                what = "moved or removed" if left.id is None else "updates in place"
+                problems.append(
+                    f"step {run.step!r} {what} {ctx.locator.label(item)}, which no longer "
+                    "holds the version it read: running it again would not repeat it "
+                    "(bring that version back first, e.g. with dws restore)"
+                )
+        made_earlier.update((o.resource, o.path) for o in run.outputs)
+    if problems:
+        raise RefusedError(problems[0], details=problems[1:6])
+
+
+def rerun(
+    ws: Workspace,
+    plan: list[RerunStep],
+    *,
+    announce: Callable[[RunRecord], None] | None = None,
+    skipped: Callable[[RunRecord], None] | None = None,
+) -> RerunOutcome:
+    """Run the planned steps in order with their recorded command lines, observed as
+    they were; a conditional step whose inputs came out the same is skipped. Stops at
+    the first failure (its exit code is returned)."""
+    from dws.core.lineage.runner import execute
+
+    outcome = RerunOutcome(plan)
+    for step in plan:
+        if step.conditional and not _still_stale(ws, step.run):
+            outcome.skipped.append(step)
+            if skipped is not None:
+                skipped(step.run)
+            continue
         if announce is not None:
-            announce(run)
-        recorder = RunRecorder(
+            announce(step.run)
+        done = execute(
             ws,
-            run.step,
-            "command",
-            run.argv,
-            os.path.join(ws.root, run.cwd),
-            _relocate(resources, run.inputs),
-            _relocate(resources, run.outputs),
-            dict(run.params),
+            _replay_plan(ws, step.run),
+            env_names=_recorded_env_names(step.run),
+            observer=_recorded_observer(step.run),
+            extra_env=_recorded_env(step.run),
         )
-        recorder.begin()
-        code = run_command(run.argv, recorder.cwd)
-        outcome.records.append(recorder.finish(code, failed=code != 0))
-        if code != 0:
-            outcome.exit_code = code
+        outcome.records.append(done.record)
+        if done.exit_code != 0 or not done.record.succeeded:
+            outcome.exit_code = done.exit_code or 1
             break
     return outcome
+
+
+def _still_stale(ws: Workspace, run: RunRecord) -> bool:
+    ctx = lineage_context(ws)
+    return ctx.graph.staleness(run, ctx.ids).stale or bool(_missing_outputs(ctx, run))
+
+
+def _recorded_observer(run: RunRecord) -> str:
+    if run.observer in ("python", "strace"):
+        return run.observer
+    return "strace" if run.traced else "none"
+
+
+def _recorded_env_names(run: RunRecord) -> list[str]:
+    return [
+        key[4:]
+        for key in run.environment
+        if key.startswith("env.") and key[4:] not in DEFAULT_ENV_VARS
+    ]
+
+
+def _recorded_env(run: RunRecord) -> dict[str, str]:
+    """The values of the variables the run was asked to record (--env): part of what
+    the step was run with."""
+    return {name: run.environment[f"env.{name}"] for name in _recorded_env_names(run)}
+
+
+def _replay_plan(ws: Workspace, run: RunRecord) -> RunPlan:
+    resources = {r.name: r for r in ws.resources()}
+    declared = run.observer in ("", "declared") and not run.traced
+    inputs = _relocate(resources, run.inputs) if declared else []
+    outputs = _relocate(resources, run.outputs) if declared else []
+    cwd = os.path.join(ws.root, run.cwd)
+    return RunPlan(run.step, list(run.argv), cwd, inputs, outputs, dict(run.params), [])
 
 
 def _relocate(resources: dict[str, Resource], items: list[PathVersion]) -> list[Located]:

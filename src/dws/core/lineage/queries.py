@@ -75,6 +75,13 @@ class PathLineage:
     trees: list[Upstream]
     last_writer: RunRecord | None  # when no run produced the current content
     labels: dict[tuple[str, str], str] = field(default_factory=dict)
+    origins: dict[tuple[str, str, str | None], str] = field(default_factory=dict)
+    failed_writer: RunRecord | None = None  # a failed run left the current content
+
+    def origin(self, item: PathVersion) -> str:
+        """Where an input no run produced came from: ``source``, ``a failed run of step
+        S``, ``made outside any recorded run`` or ``was missing``."""
+        return self.origins.get((item.resource, item.path, item.id), "source")
 
     def label(self, item: PathVersion) -> str:
         """How to show a recorded path (workspace-relative when possible)."""
@@ -94,13 +101,31 @@ def show_path(ctx: LineageContext, token: str, cwd: str) -> PathLineage:
     trees = [ctx.graph.upstream(run) for run in producers]
     last = None if producers else ctx.graph.last_producer_of_path(key)
     labels: dict[tuple[str, str], str] = {}
+    origins: dict[tuple[str, str, str | None], str] = {}
     pending = list(trees)
     while pending:
         tree = pending.pop()
         for item, producers_of_item in tree.inputs:
             labels[(item.resource, item.path)] = ctx.locator.label(item)
+            if not producers_of_item:
+                origins[(item.resource, item.path, item.id)] = _origin(ctx, item)
             pending.extend(producers_of_item)
-    return PathLineage(located.key, key[0], key[1], current, trees, last, labels)
+    failed = None
+    if not producers and current[1] is not None:
+        failed = ctx.graph.failed_writer(PathVersion(key[0], key[1], current[1], current[0]))
+    return PathLineage(located.key, key[0], key[1], current, trees, last, labels, origins, failed)
+
+
+def _origin(ctx: LineageContext, item: PathVersion) -> str:
+    if item.id is None:
+        return "was missing"
+    failed = ctx.graph.failed_writer(item)
+    if failed is not None:
+        return f"from a failed run of step {failed.step}"
+    resource = ctx.resources.get(item.resource)
+    if resource is not None and resource.role in (Role.SOURCE_DATA, Role.CODE):
+        return "source" if resource.role is Role.SOURCE_DATA else "code"
+    return "made outside any recorded run"
 
 
 # ---- staleness ----------------------------------------------------------------------------

@@ -13,18 +13,26 @@ import os
 import platform
 import re
 import socket
+import time
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
+from dws.core.lineage.accounting import (
+    Census,
+    RunAccounting,
+    account_observation,
+    signature_of,
+    take_census,
+)
 from dws.core.lineage.catalog import RunCatalog
-from dws.core.lineage.locate import CurrentIds, Located
+from dws.core.lineage.locate import Located
+from dws.core.lineage.observe import Observation, Signature
 from dws.core.workspace import Workspace, utc_now
 from dws.errors import RefusedError, UsageError
 from dws.model.argclass import looks_secret
 from dws.model.roles import Role
 from dws.model.runs import CodeVersion, PathVersion, RunRecord
-from dws.resources.base import Resource
 
 RECORD_WAIT_SECONDS = 600.0
 DEFAULT_ENV_VARS = (
@@ -74,6 +82,20 @@ def refuse_source_outputs(outputs: list[Located]) -> None:
         )
 
 
+def _full(located: Located) -> str:
+    return os.path.join(located.resource.local_path() or "", located.path)
+
+
+def _exists(located: Located) -> bool:
+    if located.resource.local_path() is None:
+        return True  # not on this disk (an S3 prefix): its type answers when hashed
+    return os.path.lexists(_full(located))
+
+
+def _more(items: list[str]) -> str:
+    return f" (and {len(items) - 1} more)" if len(items) > 1 else ""
+
+
 def _user() -> str:
     try:
         return getpass.getuser()
@@ -83,7 +105,11 @@ def _user() -> str:
 
 @dataclass
 class RunRecorder:
-    """Collects one run's record: ``begin`` before the work, ``finish`` after it."""
+    """Collects one run's record: ``begin`` before the work, ``finish`` after it.
+
+    ``inputs`` and ``outputs`` are what the command line (or the Python step) declared;
+    ``finish`` adds what the observer saw, and credits a declared output only where the
+    run changed something (see accounting.py)."""
 
     ws: Workspace
     step: str
@@ -94,50 +120,54 @@ class RunRecorder:
     outputs: list[Located]
     params: dict[str, Any]
     env_names: list[str] = field(default_factory=list)
-    traced: bool = False
+    observer: str = "declared"
     metrics: dict[str, float] = field(default_factory=dict)
     started: str = ""
+    started_ns: int = 0
     code: list[CodeVersion] = field(default_factory=list)
-    input_versions: list[PathVersion] = field(default_factory=list)
-
-    def _versions(self, items: list[Located]) -> list[PathVersion]:
-        # fresh resource objects: the ones planning used may hold a store since closed
-        fresh: dict[str, Resource] = {r.name: r for r in self.ws.resources()}
-        ids = CurrentIds(fresh, keep_trees=True)
-        found = ids.get((i.resource.name, i.path) for i in items)
-        seen: set[tuple[str, str]] = set()
-        out = []
-        for item in items:
-            key = (item.resource.name, item.path)
-            if key in seen:
-                continue
-            seen.add(key)
-            kind, oid = found[key]
-            out.append(PathVersion(key[0], key[1], oid, kind))
-        return out
+    census: Census = field(default_factory=dict)
+    output_signatures: dict[str, Signature | None] = field(default_factory=dict)
+    source_writes: list[PathVersion] = field(default_factory=list)
 
     def begin(self) -> None:
-        """Hash the inputs and note the code versions (under the lock)."""
+        """Take the census, note the code versions and the declared outputs' signatures
+        (under the lock)."""
         refuse_source_outputs(self.outputs)
+        missing = [i.key for i in self.inputs if not _exists(i)]
+        if missing:
+            raise UsageError(f"input {missing[0]} does not exist" + _more(missing))
         with self.ws.locked("run"):
-            self.input_versions = self._versions(self.inputs)
+            resources = self.ws.resources()
+            self.census = take_census(self.ws, resources)
+            self.output_signatures = {o.key: signature_of(_full(o)) for o in self.outputs}
             self.code = []
-            for resource in self.ws.resources():
+            for resource in resources:
                 version = resource.code_version()
                 if version is not None:
                     commit, branch, dirty = version
                     self.code.append(CodeVersion(resource.name, commit, branch, dirty[:1000]))
-            self.ws.store.flush()  # make the input trees visible (an open pack is private)
             self.ws.release()
         self.started = utc_now()
+        self.started_ns = time.time_ns()
 
     def finish(
-        self, exit_code: int | None, *, failed: bool, late_inputs: list[PathVersion] | None = None
+        self, exit_code: int | None, *, failed: bool, seen: Observation | None = None
     ) -> RunRecord:
-        """Hash the outputs and write the run record (waiting longer for the lock)."""
+        """Take the census again, account for what happened, write the run record
+        (waiting longer for the lock). A run that wrote into source data is failed."""
         ended = utc_now()
         with self.ws.locked("run", at_least=RECORD_WAIT_SECONDS):
-            outputs = self._versions(self.outputs)
+            resources = self.ws.resources()
+            after = take_census(self.ws, resources)
+            accounting = RunAccounting(self.ws, resources, self.census, after, self.started_ns)
+            for item in accounting.declared_versions(self.inputs):
+                accounting.result.add_input(item)
+            if seen is not None:
+                account_observation(accounting, seen)
+            accounting.add_declared_outputs(self.outputs, self.output_signatures)
+            accounting.add_unexplained()
+            facts = accounting.result
+            self.source_writes = facts.touched_source({r.name: r.role for r in resources})
             record = RunRecord(
                 step=self.step,
                 via=self.via,  # type: ignore[arg-type]
@@ -146,18 +176,24 @@ class RunRecorder:
                 started=self.started,
                 ended=ended,
                 exit_code=exit_code,
-                status="failed" if failed else "succeeded",
+                status="failed" if failed or self.source_writes else "succeeded",
                 hostname=socket.gethostname(),
                 user=_user(),
                 environment=environment_summary(self.env_names),
                 code=self.code,
-                inputs=[*self.input_versions, *(late_inputs or [])],
-                outputs=outputs,
+                inputs=facts.inputs,
+                outputs=facts.outputs,
                 params=self.params,
                 metrics=self.metrics,
-                traced=self.traced,
+                traced=self.observer == "strace",
+                observer=self.observer,
+                removed=facts.removed,
+                unexplained=facts.unexplained,
+                unstable=facts.unstable,
+                unobserved=facts.unobserved,
+                external_code=facts.external_code,
             ).with_id()
-            self.ws.store.flush()  # trees the record names are durable first
+            self.ws.store.flush()  # trees and code the record names are durable first
             RunCatalog(self.ws.layout).put(record)
             self.ws.release()
         return record

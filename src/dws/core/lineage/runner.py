@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from dws.core.lineage.catalog import RunCatalog
 from dws.core.lineage.graph import LineageGraph, _under
 from dws.core.lineage.locate import Located, PathLocator
+from dws.core.lineage.observe import (
+    Observation,
+    choose_observer,
+    from_trace,
+    parse_python_log,
+    python_environment,
+)
 from dws.core.lineage.recording import RunRecorder, check_env_names
 from dws.core.workspace import Workspace
 from dws.errors import UsageError
@@ -24,7 +33,7 @@ from dws.model.argclass import (
     secret_arguments,
 )
 from dws.model.roles import Role
-from dws.model.runs import RunRecord, check_step_name
+from dws.model.runs import PathVersion, RunRecord, check_step_name
 from dws.store.trees import store_loader
 
 Ask = Callable[[Classified], ArgKind]
@@ -43,15 +52,19 @@ class RunPlan:
     classified: list[Classified]
     undecided: list[Classified] = field(default_factory=list)
     new_answers: dict[str, ArgKind] = field(default_factory=dict)
+    given_inputs: list[Located] = field(default_factory=list)
+    given_outputs: list[Located] = field(default_factory=list)
 
 
 @dataclass
 class RunOutcome:
-    """The finished run: the command's exit code and its record."""
+    """The finished run: the command's exit code, its record, and what it wrote into
+    source data (which makes it a failed run)."""
 
     exit_code: int
     record: RunRecord
     plan: RunPlan
+    source_writes: list[PathVersion] = field(default_factory=list)
 
 
 def default_step_name(argv: list[str], locator: PathLocator, cwd: str) -> str:
@@ -146,7 +159,11 @@ def plan_run(
     overrides.update({loc.key: ArgKind.INPUT for loc in given_in})
     overrides.update({loc.key: ArgKind.OUTPUT for loc in given_out})
     facts = _Facts(locator, graph, step, cwd, memory)
-    classified = classify_argv(argv, facts, overrides)
+
+    def expand(token: str) -> list[str]:
+        return sorted(glob.glob(token, root_dir=cwd, recursive=True))
+
+    classified = classify_argv(argv, facts, overrides, expand=expand)
     secrets = secret_arguments(classified)
     if secrets:
         raise UsageError(
@@ -158,6 +175,7 @@ def plan_run(
             ],
         )
     plan = RunPlan(step, list(argv), cwd, [], [], {}, classified)
+    plan.given_inputs, plan.given_outputs = given_in, given_out
     for index, item in enumerate(classified):
         if item.kind is not ArgKind.AMBIGUOUS:
             continue
@@ -227,39 +245,82 @@ def execute(
     plan: RunPlan,
     *,
     env_names: list[str] = (),  # type: ignore[assignment]
-    trace: bool = False,
+    observer: str = "auto",
+    extra_env: dict[str, str] | None = None,
 ) -> RunOutcome:
-    """Run the planned command with the terminal's stdin/stdout/stderr and record it."""
+    """Run the planned command with the terminal's stdin/stdout/stderr, observed (see
+    ``choose_observer``), and record what it did."""
+    chosen = choose_observer(plan.argv, observer)
+    observed = chosen != "none"
     recorder = RunRecorder(
         ws,
         plan.step,
         "command",
         plan.argv,
         plan.cwd,
-        plan.inputs,
-        plan.outputs,
+        plan.given_inputs if observed else plan.inputs,
+        plan.given_outputs if observed else plan.outputs,
         plan.params,
         env_names=check_env_names(list(env_names)),
-        traced=trace,
+        observer=chosen if observed else "declared",
     )
-    remember_answers(ws, plan)
-    if trace:
-        from dws.core.lineage.tracing import TracedRun
-
-        traced = TracedRun(ws, plan, recorder)
-        exit_code = traced.run()
-        return RunOutcome(exit_code, traced.record, plan)
-    recorder.begin()
-    exit_code = run_command(plan.argv, plan.cwd)
-    record = recorder.finish(exit_code, failed=exit_code != 0)
-    return RunOutcome(exit_code, record, plan)
+    if not observed:
+        remember_answers(ws, plan)
+    with observation(ws, chosen, plan.argv) as session:
+        recorder.begin()
+        env = {**(session.env or os.environ), **extra_env} if extra_env else session.env
+        exit_code, pid = run_command(session.argv, plan.cwd, env=env)
+        seen = session.result(pid, plan.cwd) if observed else None
+    record = recorder.finish(exit_code, failed=exit_code != 0, seen=seen)
+    return RunOutcome(exit_code, record, plan, recorder.source_writes)
 
 
-def run_command(argv: list[str], cwd: str) -> int:
-    """Run ``argv`` in ``cwd`` with inherited stdio; return its exit code (128+N when it
-    was killed by signal N). Ctrl-C reaches the command, and dws waits for it."""
+@dataclass
+class ObservedCommand:
+    """How to start a command so its observer sees it, and how to read what it saw."""
+
+    argv: list[str]
+    env: dict[str, str] | None
+    log: str | None
+    observer: str
+
+    def result(self, pid: int, cwd: str) -> Observation:
+        """What the observer saw (after the command ended); ``cwd`` is where it started."""
+        assert self.log is not None
+        if self.observer == "python":
+            return parse_python_log(self.log, pid)
+        from dws.core.lineage.trace import parse_strace_log
+
+        return from_trace(parse_strace_log(self.log, cwd))
+
+
+@contextlib.contextmanager
+def observation(ws: Workspace, observer: str, argv: list[str]) -> Iterator[ObservedCommand]:
+    """The command line and environment for ``observer``; its log is removed after."""
+    if observer == "none":
+        yield ObservedCommand(list(argv), None, None, observer)
+        return
+    log = temp_log(ws)
     try:
-        process = subprocess.Popen(argv, cwd=cwd)
+        if observer == "python":
+            yield ObservedCommand(list(argv), python_environment(log), log, observer)
+        else:
+            from dws.core.lineage.trace import strace_argv, strace_unavailable_reason
+
+            reason = strace_unavailable_reason()
+            if reason is not None:
+                raise UsageError(f"--trace cannot work here: {reason}")
+            yield ObservedCommand(strace_argv(argv, log), None, log, observer)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(log)
+
+
+def run_command(argv: list[str], cwd: str, env: dict[str, str] | None = None) -> tuple[int, int]:
+    """Run ``argv`` in ``cwd`` with inherited stdio; return its exit code (128+N when it
+    was killed by signal N) and process id. Ctrl-C reaches the command, and dws waits."""
+    try:
+        process = subprocess.Popen(argv, cwd=cwd, env=env)
     except FileNotFoundError:
         raise UsageError(f"command not found: {argv[0]}") from None
     except PermissionError:
@@ -270,7 +331,7 @@ def run_command(argv: list[str], cwd: str) -> int:
             break
         except KeyboardInterrupt:
             continue  # the command got the same SIGINT; wait for it to finish
-    return 128 - code if code < 0 else code
+    return (128 - code if code < 0 else code), process.pid
 
 
 def temp_log(ws: Workspace) -> str:

@@ -1,0 +1,301 @@
+"""Lineage by observation: each run record names the bytes a step read, wrote and ran.
+
+Every test recomputes what it checks from the input versions the records name (a tiny
+deterministic step: the sum of the numbers in its inputs), or checks a refusal changed
+nothing. The scripts name their paths themselves unless a test is about the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from blake3 import blake3
+
+from cli.cli_support import run_dws
+
+SUM = """\
+import sys
+total = 0
+for name in sys.argv[1:-1]:
+    total += sum(int(x) for x in open(name).read().split())
+open(sys.argv[-1], "w").write(f"{total}\\n")
+"""
+
+FIXED = """\
+total = sum(int(x) for x in open("data/raw/t.csv").read().split())
+open("data/features/n.txt", "w").write(f"{total}\\n")
+"""
+
+
+def ok(result: Any) -> Any:
+    assert result.code == 0, f"exit {result.code}\n{result.out}\n{result.err}"
+    return result
+
+
+def run(root: Path, *args: str) -> dict[str, Any]:
+    """`dws --json run ...`, returning the run record."""
+    record: dict[str, Any] = json.loads(ok(run_dws("--json", "run", *args, cwd=root)).out)
+    return record
+
+
+def run_record(root: Path, run_id: str) -> dict[str, Any]:
+    path = root / ".dataworkspace/lineage/runs" / f"{run_id}.json"
+    loaded: dict[str, Any] = json.loads(path.read_text())
+    return loaded
+
+
+def stale(root: Path) -> list[str]:
+    doc = json.loads(ok(run_dws("--json", "status", cwd=root)).out)
+    return sorted(item["path"] for item in doc["stale"])
+
+
+def paths(items: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    return {(i["resource"], i["path"]) for i in items}
+
+
+def blob(data: bytes) -> str:
+    return blake3(data).hexdigest()
+
+
+@pytest.fixture
+def ws(pipeline: Path) -> Path:
+    (pipeline / "code/sum.py").write_text(SUM)
+    (pipeline / "code/fixed.py").write_text(FIXED)
+    (pipeline / "data/raw/t.csv").write_text("1 2 3\n")
+    (pipeline / "data/raw/u.csv").write_text("10\n")
+    return pipeline
+
+
+def recompute_sum(root: Path, record: dict[str, Any], versions: dict[str, bytes]) -> int:
+    """The sum a SUM/FIXED run must have written, from the data input versions its record
+    names (``versions``: content id -> bytes seen in the test)."""
+    total = 0
+    for item in record["inputs"]:
+        if item["resource"] in ("raw", "features") and item["kind"] == "file":
+            total += sum(int(x) for x in versions[item["id"]].split())
+    return total
+
+
+def test_fixed_paths_are_observed_and_recomputable(ws: Path) -> None:
+    record = run(ws, "--", sys.executable, "code/fixed.py")
+    assert record["observer"] == "python"
+    assert paths(record["inputs"]) >= {("raw", "t.csv"), ("code", "code/fixed.py")}
+    assert paths(record["outputs"]) == {("features", "n.txt")}
+    versions = {blob(b"1 2 3\n"): b"1 2 3\n"}
+    written = (ws / "data/features/n.txt").read_bytes()
+    assert record["outputs"][0]["id"] == blob(written)
+    assert int(written) == recompute_sum(ws, record, versions)
+    (ws / "data/raw/t.csv").write_text("4\n")
+    assert stale(ws) == ["data/features/n.txt"]
+
+
+def test_a_directory_output_claims_only_what_the_run_wrote(ws: Path) -> None:
+    parts = ws / "data/features/parts"
+    parts.mkdir()
+    (parts / "labels.csv").write_text("made by hand\n")
+    (parts / "part2.txt").write_text("left over\n")
+    script = (
+        "import os\n"
+        "os.makedirs('data/features/parts', exist_ok=True)\n"
+        "open('data/features/parts/part1.txt','w').write(open('data/raw/t.csv').read())\n"
+    )
+    record = run(ws, "-o", "data/features/parts", "--", sys.executable, "-c", script)
+    assert paths(record["outputs"]) == {("features", "parts/part1.txt")}
+    assert ("features", "parts/labels.csv") not in paths(record["unexplained"])
+    (ws / "data/raw/t.csv").write_text("9\n")
+    assert stale(ws) == ["data/features/parts/part1.txt"]
+    ok(run_dws("clean", "--stale", cwd=ws))
+    assert (parts / "labels.csv").read_text() == "made by hand\n"
+    assert (parts / "part2.txt").exists() and not (parts / "part1.txt").exists()
+
+
+def test_an_output_not_written_is_not_credited(ws: Path) -> None:
+    caching = (
+        "import os, sys\n"
+        "if not os.path.exists('data/features/n.txt'):\n"
+        "    open('data/features/n.txt','w').write(open('data/raw/t.csv').read())\n"
+    )
+    first = run(ws, "-o", "data/features/n.txt", "--", sys.executable, "-c", caching)
+    assert paths(first["outputs"]) == {("features", "n.txt")}
+    (ws / "data/raw/t.csv").write_text("7\n")
+    second = run(ws, "-o", "data/features/n.txt", "--", sys.executable, "-c", caching)
+    assert second["outputs"] == []
+    assert stale(ws) == ["data/features/n.txt"]  # still made from the old input
+
+
+def test_same_script_different_inputs_keep_their_chains(ws: Path) -> None:
+    s = run(ws, "--", sys.executable, "code/sum.py", "data/raw/t.csv", "data/features/s.txt")
+    t = run(ws, "--", sys.executable, "code/sum.py", "data/features/s.txt", "data/features/t.txt")
+    assert s["step"] == t["step"] == "sum"
+    assert ("features", "s.txt") in paths(t["inputs"])
+    assert paths(t["outputs"]) == {("features", "t.txt")}
+    (ws / "data/raw/t.csv").write_text("5\n")
+    assert stale(ws) == ["data/features/s.txt", "data/features/t.txt"]
+    ok(run_dws("rerun", "data/features/t.txt", cwd=ws))
+    assert (ws / "data/features/t.txt").read_text() == "5\n"
+    assert stale(ws) == []
+
+
+def test_in_place_update_is_current_and_never_rerun_blindly(ws: Path) -> None:
+    copy = "open('data/features/c.txt','w').write(open('data/raw/u.csv').read())"
+    bump = "p='data/features/c.txt'; v=int(open(p).read()); open(p,'w').write(f'{v+1}\\n')"
+    run(ws, "-n", "copy", "--", sys.executable, "-c", copy)
+    record = run(ws, "-n", "bump", "--", sys.executable, "-c", bump)
+    assert paths(record["inputs"]) >= {("features", "c.txt")}
+    assert paths(record["outputs"]) == {("features", "c.txt")}
+    assert (ws / "data/features/c.txt").read_text() == "11\n"
+    assert stale(ws) == []  # what the update left is there: current, not stale forever
+    # upstream changes: copy runs first, so bump reads what it read before: exact again
+    (ws / "data/raw/u.csv").write_text("20\n")
+    assert stale(ws) == ["data/features/c.txt"]
+    ok(run_dws("rerun", "data/features/c.txt", cwd=ws))
+    assert (ws / "data/features/c.txt").read_text() == "21\n"
+    assert stale(ws) == []
+    # edited by hand: running bump again would add 1 to bytes it never read: refused
+    (ws / "data/features/c.txt").write_text("100\n")
+    refused = run_dws("rerun", "data/features/c.txt", cwd=ws)
+    assert refused.code == 3 and "in place" in refused.err
+    assert (ws / "data/features/c.txt").read_text() == "100\n"
+
+
+def test_imported_module_and_uncommitted_code_are_recorded(ws: Path) -> None:
+    (ws / "code/helper.py").write_text("FACTOR = 2\n")
+    script = ws / "code/use_helper.py"
+    script.write_text(
+        "import sys; sys.path.insert(0, 'code'); import helper\n"
+        "v = int(open('data/raw/u.csv').read()) * helper.FACTOR\n"
+        "open('data/features/h.txt','w').write(f'{v}\\n')\n"
+    )
+    record = run(ws, "--", sys.executable, "code/use_helper.py")
+    assert ("code", "code/helper.py") in paths(record["inputs"])
+    helper_id = next(i["id"] for i in record["inputs"] if i["path"] == "code/helper.py")
+    stored = ws / ".dataworkspace/objects"
+    assert helper_id == blob(b"FACTOR = 2\n") and stored.exists()
+    assert stale(ws) == []
+    (ws / "code/helper.py").write_text("FACTOR = 3\n")
+    assert stale(ws) == ["data/features/h.txt"]
+
+
+def test_code_outside_every_resource_is_external_code(ws: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "tools"
+    outside.mkdir()
+    (outside / "tool.py").write_text(FIXED)
+    record = run(ws, "--", sys.executable, str(outside / "tool.py"))
+    (external,) = record["external_code"]
+    assert external["path"] == str(outside / "tool.py") and external["id"] == blob(FIXED.encode())
+    (outside / "tool.py").write_text(FIXED + "\n")
+    assert stale(ws) == ["data/features/n.txt"]
+
+
+def test_symlinks_and_their_targets_are_inputs(ws: Path) -> None:
+    raw = ws / "data/raw"
+    (raw / "v1").mkdir()
+    (raw / "v2").mkdir()
+    (raw / "v1/x.csv").write_text("1\n")
+    (raw / "v2/x.csv").write_text("2\n")
+    (raw / "latest").symlink_to("v1")
+    (raw / "a.csv").write_text("3\n")
+    (raw / "current.csv").symlink_to("a.csv")
+    script = (
+        "a = int(open('data/raw/current.csv').read())\n"
+        "b = int(open('data/raw/latest/x.csv').read())\n"
+        "open('data/features/l.txt','w').write(f'{a + b}\\n')\n"
+    )
+    record = run(ws, "--", sys.executable, "-c", script)
+    assert paths(record["inputs"]) >= {
+        ("raw", "current.csv"),
+        ("raw", "a.csv"),
+        ("raw", "latest"),
+        ("raw", "v1/x.csv"),
+    }
+    (raw / "a.csv").write_text("30\n")
+    assert stale(ws) == ["data/features/l.txt"]
+    (raw / "a.csv").write_text("3\n")
+    assert stale(ws) == []
+    (raw / "latest").unlink()
+    (raw / "latest").symlink_to("v2")
+    assert stale(ws) == ["data/features/l.txt"]
+
+
+def test_a_later_overwrite_is_an_output_and_failed_runs_produce_nothing(ws: Path) -> None:
+    write = "open('results/r.txt','w').write(open('data/raw/{}').read())"
+    first = run(ws, "-n", "first", "--", sys.executable, "-c", write.format("t.csv"))
+    second = run(ws, "-n", "second", "--", sys.executable, "-c", write.format("u.csv"))
+    assert paths(second["outputs"]) == {("results", "r.txt")}
+    assert ("results", "r.txt") not in paths(second["inputs"])
+    doc = json.loads(ok(run_dws("--json", "lineage", "show", "results/r.txt", cwd=ws)).out)
+    assert [p["run"] for p in doc["produced_by"]] == [second["id"]] != [first["id"]]
+
+
+def test_writing_into_source_data_is_refused_after_the_fact(ws: Path) -> None:
+    append = "open('data/raw/t.csv','a').write('4\\n')"
+    result = run_dws("run", "-n", "append", "--", sys.executable, "-c", append, cwd=ws)
+    assert result.code == 3 and "source data" in result.err
+    (record_file,) = (ws / ".dataworkspace/lineage/runs").iterdir()
+    record = json.loads(record_file.read_text())
+    assert record["status"] == "failed"
+
+
+def test_deletions_are_recorded(ws: Path) -> None:
+    (ws / "data/features/old.txt").write_text("old\n")
+    record = run(
+        ws, "-n", "rm", "--", sys.executable, "-c", "import os; os.remove('data/features/old.txt')"
+    )
+    assert paths(record["removed"]) == {("features", "old.txt")}
+    assert record["removed"][0]["id"] == blob(b"old\n")
+
+
+def test_identical_upstream_rerun_leaves_downstream_current(ws: Path) -> None:
+    run(ws, "--", sys.executable, "code/sum.py", "data/raw/t.csv", "data/features/s.txt")
+    run(ws, "--", sys.executable, "code/sum.py", "data/features/s.txt", "results/f.txt")
+    (ws / "data/raw/t.csv").write_text("3 3\n")  # same sum
+    assert stale(ws) == ["data/features/s.txt", "results/f.txt"]
+    plan = ok(run_dws("rerun", "--dry-run", "results/f.txt", cwd=ws)).out
+    assert "only if" in plan
+    rerun = ok(run_dws("rerun", "results/f.txt", cwd=ws))
+    assert "skipped" in rerun.err or "skipped" in rerun.out
+    assert stale(ws) == []
+    runs = list((ws / ".dataworkspace/lineage/runs").iterdir())
+    assert len(runs) == 3  # the downstream step did not run again
+
+
+def test_a_step_that_moves_its_input_is_not_stale(ws: Path) -> None:
+    (ws / "data/features/s.txt").write_text("6\n")
+    move = "import os; os.rename('data/features/s.txt', 'data/features/final.txt')"
+    record = run(ws, "-n", "move", "--", sys.executable, "-c", move)
+    assert paths(record["removed"]) == {("features", "s.txt")}
+    assert paths(record["outputs"]) == {("features", "final.txt")}
+    assert stale(ws) == []
+    ok(run_dws("clean", "--stale", cwd=ws))
+    assert (ws / "data/features/final.txt").read_text() == "6\n"
+
+
+def test_python_step_refuses_a_missing_input(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dws
+
+    monkeypatch.chdir(ws)
+    workspace = dws.Workspace.open(str(ws))
+    with (
+        pytest.raises(dws.UsageError, match="does not exist"),
+        workspace.step("typo", inputs=["data/featurs"]),
+    ):
+        pass
+    assert not (ws / ".dataworkspace/lineage/runs").exists() or not list(
+        (ws / ".dataworkspace/lineage/runs").iterdir()
+    )
+
+
+def test_unexplained_changes_are_credited_to_nobody(ws: Path) -> None:
+    script = (
+        "import subprocess\n"
+        "subprocess.run(['sh', '-c', 'echo 1 > data/features/by-shell.txt'])\n"
+        "open('data/features/mine.txt','w').write('2\\n')\n"
+    )
+    record = run(ws, "--", sys.executable, "-c", script)
+    assert paths(record["outputs"]) == {("features", "mine.txt")}
+    assert paths(record["unexplained"]) == {("features", "by-shell.txt")}
+    assert record["unobserved"] == ["sh"]
