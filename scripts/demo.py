@@ -193,6 +193,7 @@ def make_project(project: Path) -> list[tuple[float, int, int, float]]:
         rows[index] = (size, rooms, age, price * 10)
     write_csv(project / "data" / "raw" / "flats-2023.csv", rows)
     (project / "code" / "train.py").write_text(TRAIN_PY)
+    (project / "code" / "report.py").write_text(REPORT_PY)
     (project / ".gitignore").write_text("/data/\n/results/\n")
     git(project, "init", "-q")
     git(project, "add", "-A")
@@ -208,6 +209,18 @@ def checksums(root: Path) -> dict[str, str]:
         if path.is_file()
     }
 
+
+REPORT_PY = """\
+\"\"\"Writes results/report.json from the features; it names no path on its command line.\"\"\"
+import csv
+import json
+
+with open("data/features/features.csv", newline="") as handle:
+    rows = list(csv.DictReader(handle))
+with open("results/report.json", "w") as out:
+    json.dump({"rows": len(rows)}, out)
+    out.write("\\n")
+"""
 
 TRAIN_ARGS = [
     "code/train.py",
@@ -279,6 +292,19 @@ def walk_through(base: Path) -> None:
         "outputs. Input hashes are taken before the run, output hashes after.",
     )
     dws(project, "run", "--", "python3", *TRAIN_ARGS)
+
+    section(
+        "4b. A step whose paths are written in its code, not on its command line",
+        "dws watches what the step's Python processes open, so the record still names the",
+        "exact file it read and the file it wrote, and the code it ran.",
+    )
+    dws(project, "run", "--", "python3", "code/report.py")
+    text = dws(project, "lineage", "show", "results/report.json")
+    check(
+        "data/features/features.csv" in text and "code/report.py" in text,
+        "the report's lineage names the features file it read and its code",
+        "the report's lineage misses what it read",
+    )
     v1_data = {name: checksums(project / "data" / name) for name in ("raw", "features")}
     v1_metrics = (project / "results" / "metrics.json").read_bytes()
 

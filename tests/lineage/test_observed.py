@@ -173,8 +173,15 @@ def test_imported_module_and_uncommitted_code_are_recorded(ws: Path) -> None:
     record = run(ws, "--", sys.executable, "code/use_helper.py")
     assert ("code", "code/helper.py") in paths(record["inputs"])
     helper_id = next(i["id"] for i in record["inputs"] if i["path"] == "code/helper.py")
-    stored = ws / ".dataworkspace/objects"
-    assert helper_id == blob(b"FACTOR = 2\n") and stored.exists()
+    assert helper_id == blob(b"FACTOR = 2\n")
+    (ws / "code/helper.py").write_text("FACTOR = 2\n# an edit never committed\n")
+    edited = run(ws, "--", sys.executable, "code/use_helper.py")
+    edited_id = next(i["id"] for i in edited["inputs"] if i["path"] == "code/helper.py")
+    ok(run_dws("gc", cwd=ws))  # the code a run ran stays in the store
+    import dws
+
+    store = dws.Workspace.open(str(ws))._ws.store
+    assert store.get_bytes(edited_id) == b"FACTOR = 2\n# an edit never committed\n"
     assert stale(ws) == []
     (ws / "code/helper.py").write_text("FACTOR = 3\n")
     assert stale(ws) == ["data/features/h.txt"]

@@ -13,6 +13,7 @@ from dws.core.remote_cache import read_unfetched
 from dws.core.workspace import Workspace
 from dws.errors import DwsError, RefusedError
 from dws.model.records import SnapshotRecord
+from dws.model.roles import Role
 from dws.resources.base import ObjectRef
 
 
@@ -80,7 +81,8 @@ def gc(ws: Workspace, *, dry_run: bool = False) -> GcReport:
                 ref.oid for ref in resource_for(ws, name, recorded).references(recorded.state)
             )
         store = ws.store
-        reachable.update(run_trees(ws.layout, store))
+        code = frozenset(r.name for r in ws.resources() if r.role is Role.CODE)
+        reachable.update(run_trees(ws.layout, store, code))
         pruned = store.prune(reachable.__contains__, dry_run=dry_run)
         if (pruned.removed or pruned.repacked) and not dry_run:
             ws.bump_store_generation()

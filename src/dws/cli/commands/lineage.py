@@ -76,7 +76,8 @@ def _print_tree(out: Output, view: PathLineage, tree: Upstream, indent: str) -> 
         out.line(f"{indent}  code {code.resource} @ {short(code.commit)}{dirty}")
     for item, producers in tree.inputs:
         origin = "" if producers else f"  ({view.origin(item)})"
-        out.line(f"{indent}  ← {view.label(item)}  {short(item.id)}{origin}")
+        listing = "  (its list of names)" if item.kind == "listing" else ""
+        out.line(f"{indent}  ← {view.label(item)}  {short(item.id)}{listing}{origin}")
         for producer in producers:
             _print_tree(out, view, producer, indent + "      ")
 

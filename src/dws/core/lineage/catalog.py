@@ -82,17 +82,27 @@ class RunCatalog:
         write_atomic(path, encode_record(memory) + b"\n", durable=True)
 
 
-def run_trees(layout: Layout, store: ObjectStore) -> set[str]:
-    """Tree objects the run records' directory inputs and outputs name, and the trees
-    below them that are stored: gc keeps them so lineage can still look inside those
-    directories (their file blobs need not be stored)."""
+def run_trees(layout: Layout, store: ObjectStore, code_resources: frozenset[str]) -> set[str]:
+    """Objects the run records need: the trees of their directory inputs and outputs
+    (and the stored trees below them), so lineage can still look inside those
+    directories (their file blobs need not be stored), and the code they ran (files of
+    ``code_resources`` and external code), so a run can be reproduced."""
+    records = RunCatalog(layout).all()
     roots = [
         item.id
-        for record in RunCatalog(layout).all()
+        for record in records
         for item in [*record.inputs, *record.outputs]
         if item.kind == "dir" and item.id is not None
     ]
-    found: set[str] = set()
+    found: set[str] = {
+        oid
+        for record in records
+        for oid in [
+            *(c.id for c in record.external_code),
+            *(i.id for i in record.inputs if i.resource in code_resources and i.kind == "file"),
+        ]
+        if oid is not None and store.has(oid)
+    }
     while roots:
         oid = roots.pop()
         if oid in found or not store.has(oid):
