@@ -204,12 +204,12 @@ RECORD_COMMANDS = [
 def _crafted_record(ws: Path, case: str) -> tuple[str, str]:
     """(snapshot id, expected words of the error) of a sealed record that breaks a rule."""
     tree = _tree(ws, _file(ws, "a.txt"))
-    if case == "format-2":
-        return _snapshot(ws, tree, format=2), "format version 2"
+    if case == "format-3":
+        return _snapshot(ws, tree, format=3), "format version 3"
     return _snapshot(ws, tree, runs=["../../lineage/steps/prep"]), "run id"
 
 
-@pytest.mark.parametrize("case", ["format-2", "run-id-is-a-path"])
+@pytest.mark.parametrize("case", ["format-3", "run-id-is-a-path"])
 def test_a_sealed_but_invalid_record_is_refused_by_every_reader(ws: Path, case: str) -> None:
     snapshot_id, words = _crafted_record(ws, case)
     for command in RECORD_COMMANDS:
@@ -373,7 +373,7 @@ HOSTILE_RUNS: dict[str, Callable[[dict[str, Any]], None]] = {
     "output-resource-path": _set_output("resource", "../raw"),
     "step-is-a-path": lambda doc: doc.__setitem__("step", "../../x"),
     "cwd-escapes": lambda doc: doc.__setitem__("cwd", "../.."),
-    "format-2": lambda doc: doc.__setitem__("format", 2),
+    "format-3": lambda doc: doc.__setitem__("format", 3),
     "argv-nul": lambda doc: doc["argv"].append("a\x00b"),
     "id-mismatch": lambda doc: doc.__setitem__("user", "mallory"),
 }
