@@ -306,3 +306,57 @@ def test_unexplained_changes_are_credited_to_nobody(ws: Path) -> None:
     assert paths(record["outputs"]) == {("features", "mine.txt")}
     assert paths(record["unexplained"]) == {("features", "by-shell.txt")}
     assert record["unobserved"] == ["sh"]
+
+
+def test_python_step_observes_its_own_process(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dws
+
+    monkeypatch.chdir(ws)
+    workspace = dws.Workspace.open(str(ws))
+    with workspace.step("inline", outputs=["results/s.txt"]) as step:
+        total = sum(int(x) for x in Path("data/raw/t.csv").read_text().split())
+        Path("results/s.txt").write_text(f"{total}\n")
+    record = step.record
+    assert record is not None and record.observer == "python"
+    assert ("raw", "t.csv") in {(i.resource, i.path) for i in record.inputs}
+    assert [(o.resource, o.path) for o in record.outputs] == [("results", "s.txt")]
+    assert [c.path for c in record.external_code] == [__file__]  # this test is the code
+
+
+def test_a_notebook_cell_is_recorded_as_its_source(
+    ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import linecache
+
+    import dws
+
+    monkeypatch.chdir(ws)
+    cell = (
+        "with workspace.step('cell') as step:\n"
+        "    open('results/c.txt', 'w').write(open('data/raw/u.csv').read())\n"
+    )
+    name = "<ipython-input-7-0123456789ab>"
+    linecache.cache[name] = (len(cell), None, cell.splitlines(True), name)
+    scope: dict[str, Any] = {"workspace": dws.Workspace.open(str(ws))}
+    exec(compile(cell, name, "exec"), scope)
+    record = scope["step"].record
+    (code,) = record.external_code
+    assert code.path == name and code.id == blob(cell.encode())
+    store = dws.Workspace.open(str(ws))._ws.store
+    assert store.get_bytes(code.id) == cell.encode()
+
+
+def test_a_directory_output_keeps_its_producer_when_another_step_adds_beside_it(
+    ws: Path,
+) -> None:
+    make = (
+        "import os; os.makedirs('results/rf0')\n"
+        "for n in ('x', 'y'): open(f'results/rf0/{n}.txt', 'w').write(n)\n"
+    )
+    first = run(ws, "-n", "make", "--", sys.executable, "-c", make)
+    assert [(o["path"], o["kind"]) for o in first["outputs"]] == [("rf0", "dir")]
+    run(ws, "-n", "add", "--", sys.executable, "-c", "open('results/rf0/z.txt','w').write('z')")
+    doc = json.loads(ok(run_dws("--json", "lineage", "runs", cwd=ws)).out)
+    assert {r["step"] for r in doc} == {"make", "add"}
+    shown = json.loads(ok(run_dws("--json", "lineage", "show", "results/rf0/x.txt", cwd=ws)).out)
+    assert [p["step"] for p in shown["produced_by"]] == ["make"]

@@ -60,8 +60,10 @@ class CodeVersion(msgspec.Struct, frozen=True):
 
 
 class ExternalCode(msgspec.Struct, frozen=True):
-    """Code a run executed from outside every resource: its absolute path as run, and the
-    id of its content (stored, so the run can be reproduced)."""
+    """Code a run executed from outside every resource: its absolute path as run (or the
+    name an interpreter gave code that only memory held, such as ``<ipython-input-3>``
+    or a notebook cell's), and the id of its content (stored, so the run can be
+    reproduced)."""
 
     path: str
     id: str
@@ -180,7 +182,8 @@ def decode_run_record(data: bytes, expected_id: str | None = None) -> RunRecord:
     ]:
         _check_path_version(item, f"run {record.id[:12]}")
     for code_file in record.external_code:
-        if not code_file.path.startswith("/") or "\x00" in code_file.path:
+        named = code_file.path.startswith(("/", "<")) and len(code_file.path) <= 4096
+        if not named or "\x00" in code_file.path:
             raise FormatError(f"run {record.id[:12]}: external code path is not absolute")
         check_object_id(code_file.id, f"id of {code_file.path[:80]!r} in run {record.id[:12]}")
     if len(record.unobserved) > MAX_ARGV:

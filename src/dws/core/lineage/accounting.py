@@ -170,7 +170,8 @@ class RunAccounting:
                 self.result.removed.append(self._version(located, before))
 
     def _compacted(self, files: dict[tuple[str, str], PathVersion]) -> list[PathVersion]:
-        """A directory the run created, every file of which it wrote, becomes one output."""
+        """A directory the run created, with several files all of which it wrote, becomes
+        one output (records stay small when a step writes thousands of files)."""
         out: list[PathVersion] = []
         done: set[tuple[str, str]] = set()
         tops = sorted({(r, p.split("/")[0]) for r, p in files if "/" in p})
@@ -184,7 +185,7 @@ class RunAccounting:
                 for rel, e in walk_tree(self.load, after.id)
                 if not e.is_dir
             ]
-            if inside and all(key in files for key in inside):
+            if len(inside) > 1 and all(key in files for key in inside):
                 out.append(PathVersion(resource, top, after.id, "dir"))
                 done.update(inside)
         out.extend(item for key, item in files.items() if key not in done)
@@ -302,7 +303,7 @@ class RunAccounting:
             if after is not None and after.is_dir:
                 old_id = before.id if before is not None and before.is_dir else None
                 self._credit_changes(located, old_id, after.id)
-            elif after is not None:
+            elif after is not None and (name, located.path) not in self.explained:
                 same = before is not None and before.same_content(after)
                 if not same or signatures.get(located.key) != signature_of(self._full(located)):
                     self.explained.add((name, located.path))
@@ -371,11 +372,14 @@ def account_observation(accounting: RunAccounting, seen: Observation) -> Account
     rewritten = seen.written | seen.removed
     accounting.add_writes(seen.written, seen.removed)
     accounting.add_reads(seen.read, rewritten)
-    for source, _target in seen.moved:
-        located = accounting.locate(source)
+    for moved_from, _target in seen.moved:
+        located = accounting.locate(moved_from)
         if located is not None:
             accounting.add_read(located, None, True)
     accounting.add_listings(seen.listed)
     accounting.add_code(seen.executed)
+    for name, text in sorted(seen.sources.items()):
+        oid = accounting.ws.store.put_bytes(text)
+        accounting.result.external_code.append(ExternalCode(name, oid))
     accounting.result.unobserved.extend(seen.unobserved)
     return accounting.result

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from dws.core.lineage.locate import CurrentIds, PathKey
 from dws.model.runs import PathVersion, RunRecord
-from dws.model.treediff import TreeLoader, lookup
+from dws.model.treediff import TreeLoader, lookup, walk_tree
 from dws.resources.pathhash import PathId
 
 
@@ -67,8 +67,8 @@ class LineageGraph:
         self.load_tree = load_tree
         self.label = label
         self.by_id = {run.id: run for run in self.runs}
-        self.outputs = _outputs_by_resource(self.runs)
-        self.failed_outputs = _outputs_by_resource([r for r in every if not r.succeeded])
+        self.outputs = _outputs_by_resource(self.runs, load_tree)
+        self.failed_outputs = _outputs_by_resource([r for r in every if not r.succeeded], load_tree)
         self._stale: dict[str, Staleness] = {}
 
     # ---- matching content -------------------------------------------------------------
@@ -131,7 +131,11 @@ class LineageGraph:
 
     def last_producer_of_path(self, key: PathKey) -> RunRecord | None:
         """The latest run that wrote exactly ``key`` (whatever its content is now)."""
-        found = [run for run, out in self.outputs.get(key[0], []) if out.path == key[1]]
+        found = [
+            run
+            for run, out in self.outputs.get(key[0], [])
+            if out.path == key[1] or _under(out.path, key[1]) is not None
+        ]
         return max(found, key=lambda r: (r.ended, r.id)) if found else None
 
     # ---- queries ----------------------------------------------------------------------
@@ -176,7 +180,7 @@ class LineageGraph:
                 if inherited:
                     result.inherited.append(reason)
         for code in run.external_code:
-            if current.external(code.path) != code.id:
+            if code.path.startswith("/") and current.external(code.path) != code.id:
                 result.reasons.append(f"{code.path} changed")
         return result
 
@@ -228,10 +232,28 @@ class LineageGraph:
         return sorted(wanted)
 
 
-def _outputs_by_resource(runs: list[RunRecord]) -> dict[str, list[tuple[RunRecord, PathVersion]]]:
+def _outputs_by_resource(
+    runs: list[RunRecord], load_tree: TreeLoader
+) -> dict[str, list[tuple[RunRecord, PathVersion]]]:
+    """Every run's outputs by resource. A directory output is taken file by file (a run
+    produced the files it wrote, not whatever is later added beside them)."""
     found: dict[str, list[tuple[RunRecord, PathVersion]]] = {}
     for run in runs:
         for out in run.outputs:
             if out.id is not None:
-                found.setdefault(out.resource, []).append((run, out))
+                found.setdefault(out.resource, []).extend((run, f) for f in _files(out, load_tree))
     return found
+
+
+def _files(out: PathVersion, load_tree: TreeLoader) -> list[PathVersion]:
+    if out.kind != "dir" or out.id is None:
+        return [out]
+    try:
+        entries = list(walk_tree(load_tree, out.id, out.path))
+    except Exception:  # tree no longer stored (gc) or damaged: the directory as recorded
+        return [out]
+    return [
+        PathVersion(out.resource, path, entry.id, entry.kind)
+        for path, entry in entries
+        if not entry.is_dir
+    ]

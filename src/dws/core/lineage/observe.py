@@ -30,7 +30,8 @@ class Observation:
     at the open when the observer knows it; ``written`` paths created or changed;
     ``removed`` paths removed and not created again; ``moved`` renames in order;
     ``listed`` directories listed; ``executed`` programs and Python code run;
-    ``unobserved`` programs started that no observer followed."""
+    ``unobserved`` programs started that no observer followed; ``sources`` code that
+    exists only in memory (a notebook cell), by the name its interpreter gave it."""
 
     observer: str
     read: dict[str, Signature | None] = field(default_factory=dict)
@@ -41,6 +42,7 @@ class Observation:
     executed: set[str] = field(default_factory=set)
     unobserved: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    sources: dict[str, bytes] = field(default_factory=dict)  # code only memory holds
 
     def note_read(self, path: str, signature: Signature | None) -> None:
         """A read counts only before the run first wrote the path."""
@@ -121,7 +123,8 @@ def python_environment(log_path: str) -> dict[str, str]:
 # ---- reading the Python recorder's log ------------------------------------------------
 
 
-def _unescape(text: str) -> str:
+def unescape(text: str) -> str:
+    """A recorder log field as the path or name it stands for."""
     if "\\" not in text:
         return text
     return re.sub(r"\\(.)", lambda m: {"t": "\t", "n": "\n"}.get(m.group(1), m.group(1)), text)
@@ -147,7 +150,7 @@ def parse_python_log(path: str, first_pid: int | None = None) -> Observation:
     except FileNotFoundError:
         lines = []
     for line in lines:
-        fields = [_unescape(f) for f in line.split("\t")]
+        fields = [unescape(f) for f in line.split("\t")]
         if len(fields) < 2 or not fields[0].isdigit():
             continue
         pids.add(int(fields[0]))

@@ -9,6 +9,7 @@ import sys
 from types import TracebackType
 from typing import Any
 
+from dws.core.lineage.inprocess import caller_code, observing
 from dws.core.lineage.locate import Located, PathLocator
 from dws.core.lineage.recording import RunRecorder
 from dws.core.workspace import Workspace
@@ -49,6 +50,7 @@ class Step:
             [self._locate(p, "input") for p in inputs],
             [self._locate(p, "output") for p in outputs],
             dict(json.loads(json.dumps(params, default=str))),
+            observer="python",
         )
         self.record: RunRecord | None = None
         self._metrics_path: str | None = None
@@ -61,6 +63,9 @@ class Step:
 
     def __enter__(self) -> Step:
         self.recorder.begin()
+        self._code = caller_code(sys._getframe(1))
+        self._observing = observing()
+        self._seen = self._observing.__enter__()
         return self
 
     def log_metrics(self, metrics: dict[str, Any], path: str | None = None) -> str:
@@ -104,4 +109,12 @@ class Step:
         tb: TracebackType | None,
     ) -> None:
         failed = kind is not None
-        self.record = self.recorder.finish(1 if failed else 0, failed=failed)
+        self._observing.__exit__(None, None, None)
+        seen = self._seen
+        if self._code is not None:
+            name, source = self._code
+            if source:
+                seen.sources[name] = source
+            else:
+                seen.executed.add(os.path.abspath(name))
+        self.record = self.recorder.finish(1 if failed else 0, failed=failed, seen=seen)
