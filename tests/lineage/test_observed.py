@@ -360,3 +360,144 @@ def test_a_directory_output_keeps_its_producer_when_another_step_adds_beside_it(
     assert {r["step"] for r in doc} == {"make", "add"}
     shown = json.loads(ok(run_dws("--json", "lineage", "show", "results/rf0/x.txt", cwd=ws)).out)
     assert [p["step"] for p in shown["produced_by"]] == ["make"]
+
+
+def test_python_module_steps_are_named_by_module(ws: Path) -> None:
+    pkg = ws / "code/pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "total.py").write_text(FIXED)
+    result = run_dws(
+        "--json", "run", "--", sys.executable, "-m", "pkg.total",
+        cwd=ws, env={"PYTHONPATH": str(ws / "code")},
+    )  # fmt: skip
+    record = json.loads(ok(result).out)
+    assert record["step"] == "pkg.total"
+    assert ("code", "code/pkg/total.py") in paths(record["inputs"])
+
+
+def test_code_edited_during_the_run_is_not_credited(ws: Path) -> None:
+    """Someone edits the step's code while it runs: the record cannot vouch for it."""
+    import subprocess
+    import time
+
+    from conftest import DWS
+
+    (ws / "code/slow.py").write_text(
+        "import os, time\n"
+        "open('results/started', 'w').close()\n"
+        "while not os.path.exists('results/go'):\n"
+        "    time.sleep(0.02)\n"
+        "total = sum(int(x) for x in open('data/raw/t.csv').read().split())\n"
+        "open('data/features/n.txt', 'w').write(f'{total}\\n')\n"
+    )
+    command = [DWS, "--json", "run", "--", sys.executable, "code/slow.py"]
+    with subprocess.Popen(command, cwd=ws, stdout=subprocess.PIPE, text=True) as proc:
+        deadline = time.monotonic() + 60
+        while not (ws / "results/started").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with open(ws / "code/slow.py", "a") as code:
+            code.write("# edited while it ran\n")
+        (ws / "results/go").touch()
+        out, _ = proc.communicate(timeout=60)
+    record = json.loads(out)
+    assert ("code", "code/slow.py") in paths(record["unstable"])
+    assert ("results", "go") in paths(record["unexplained"])
+    assert stale(ws) == ["data/features/n.txt", "results/started"]
+
+
+def test_an_input_rewritten_while_the_step_reads_it(ws: Path) -> None:
+    script = (
+        "import subprocess, sys\n"
+        "data = open('data/features/s.txt').read()\n"
+        "subprocess.run([sys.executable, '-c', "
+        "\"open('data/features/s.txt', 'w').write('999\\\\n')\"])\n"
+        "open('results/r.txt', 'w').write(data)\n"
+    )
+    (ws / "data/features/s.txt").write_text("5\n")
+    record = run(ws, "-n", "reader", "--", sys.executable, "-c", script)
+    assert ("features", "s.txt") in paths(record["inputs"])
+    s_input = next(i for i in record["inputs"] if i["path"] == "s.txt")
+    assert s_input["id"] == blob(b"5\n")  # the bytes it read, not the ones left after
+    # the child that rewrote it was observed too: it is an output of this run
+    assert ("features", "s.txt") in paths(record["outputs"])
+
+
+def test_rerun_keeps_the_observer_and_env_and_sees_new_glob_matches(ws: Path) -> None:
+    glob_sum = (
+        "import glob, os\n"
+        "total = sum(int(open(p).read()) for p in sorted(glob.glob('data/raw/part-*.csv')))\n"
+        "open('results/g.txt', 'w').write(f'{total}:{os.environ.get(\"SCALE\", \"-\")}\\n')\n"
+    )
+    (ws / "data/raw/part-a.csv").write_text("10\n")
+    (ws / "data/raw/part-b.csv").write_text("20\n")
+    env = {"SCALE": "3"}
+    result = run_dws(
+        "--json", "run", "-n", "globber", "--env", "SCALE", "--", sys.executable, "-c", glob_sum,
+        cwd=ws, env=env,
+    )  # fmt: skip
+    first = json.loads(ok(result).out)
+    assert ("raw", "") in paths(first["inputs"]) or any(
+        i["kind"] == "listing" for i in first["inputs"]
+    )
+    (ws / "data/raw/part-c.csv").write_text("30\n")
+    assert stale(ws) == ["results/g.txt"]
+    ok(run_dws("rerun", "results/g.txt", cwd=ws))  # SCALE is not set here
+    assert (ws / "results/g.txt").read_text() == "60:3\n"
+    runs = [json.loads(p.read_text()) for p in (ws / ".dataworkspace/lineage/runs").iterdir()]
+    again = max(runs, key=lambda r: r["ended"])
+    assert again["observer"] == "python" and again["environment"]["env.SCALE"] == "3"
+    assert ("raw", "part-c.csv") in paths(again["inputs"])
+
+
+def test_rerun_refuses_a_python_recorded_step_before_running_anything(
+    ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dws
+
+    run(ws, "--", sys.executable, "code/sum.py", "data/raw/t.csv", "data/features/s.txt")
+    monkeypatch.chdir(ws)
+    workspace = dws.Workspace.open(str(ws))
+    with workspace.step("py", outputs=["results/p.txt"]):
+        Path("results/p.txt").write_text(Path("data/features/s.txt").read_text())
+    (ws / "data/raw/t.csv").write_text("8\n")
+    before = (ws / "data/features/s.txt").read_bytes()
+    refused = run_dws("rerun", "results/p.txt", cwd=ws)
+    assert refused.code == 3 and "Python" in refused.err
+    assert (ws / "data/features/s.txt").read_bytes() == before  # sum did not run
+    dry_refused = run_dws("rerun", "--dry-run", "results/p.txt", cwd=ws)
+    assert dry_refused.code == 3
+
+
+def test_swap_then_rerun_reads_the_swapped_in_bytes(ws: Path, tmp_path: Path) -> None:
+    record = run(ws, "--", sys.executable, "code/fixed.py")
+    assert record["outputs"][0]["id"] == blob(b"6\n")
+    ok(run_dws("snapshot", "v1", cwd=ws))
+    december = tmp_path / "raw-dec"
+    december.mkdir()
+    (december / "t.csv").write_text("100 200\n")
+    (december / "u.csv").write_text("10\n")
+    ok(run_dws("swap", "raw", str(december), cwd=ws))
+    assert stale(ws) == ["data/features/n.txt"]
+    ok(run_dws("rerun", "data/features/n.txt", cwd=ws))
+    assert (ws / "data/features/n.txt").read_text() == "300\n"
+    runs = [json.loads(p.read_text()) for p in (ws / ".dataworkspace/lineage/runs").iterdir()]
+    again = max(runs, key=lambda r: r["ended"])
+    t_input = next(i for i in again["inputs"] if (i["resource"], i["path"]) == ("raw", "t.csv"))
+    assert t_input["id"] == blob(b"100 200\n")
+    assert stale(ws) == []
+
+
+@pytest.mark.usefixtures("traceable")
+def test_strace_sees_writes_into_source_data_and_deletions(ws: Path) -> None:
+    (ws / "data/features/old.txt").write_text("old\n")
+    result = run_dws(
+        "--json", "run", "--trace", "-n", "sh-append", "--",
+        "sh", "-c", "echo 4 >> data/raw/t.csv; rm data/features/old.txt",
+        cwd=ws,
+    )  # fmt: skip
+    assert result.code == 3 and "source data" in result.err
+    (record_file,) = (ws / ".dataworkspace/lineage/runs").iterdir()
+    record = json.loads(record_file.read_text())
+    assert record["status"] == "failed" and record["observer"] == "strace"
+    assert paths(record["removed"]) == {("features", "old.txt")}

@@ -14,6 +14,7 @@ import platform
 import re
 import socket
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
@@ -53,8 +54,12 @@ def check_env_names(names: list[str]) -> list[str]:
     return names
 
 
-def environment_summary(names: list[str]) -> dict[str, str]:
-    """Python, platform, dws version and the chosen variables that are set."""
+def environment_summary(
+    names: list[str], environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Python, platform, dws version and the chosen variables that are set (in the
+    command's environment ``environ``, by default dws's own)."""
+    environ = os.environ if environ is None else environ
     try:
         version = metadata.version("dws")
     except metadata.PackageNotFoundError:
@@ -65,8 +70,8 @@ def environment_summary(names: list[str]) -> dict[str, str]:
         "dws": version,
     }
     for name in [*DEFAULT_ENV_VARS, *names]:
-        if name in os.environ:
-            summary[f"env.{name}"] = os.environ[name]
+        if name in environ:
+            summary[f"env.{name}"] = environ[name]
     return summary
 
 
@@ -121,6 +126,7 @@ class RunRecorder:
     params: dict[str, Any]
     env_names: list[str] = field(default_factory=list)
     observer: str = "declared"
+    environ: dict[str, str] | None = None  # the command's environment (None: dws's)
     metrics: dict[str, float] = field(default_factory=dict)
     started: str = ""
     started_ns: int = 0
@@ -179,7 +185,7 @@ class RunRecorder:
                 status="failed" if failed or self.source_writes else "succeeded",
                 hostname=socket.gethostname(),
                 user=_user(),
-                environment=environment_summary(self.env_names),
+                environment=environment_summary(self.env_names, self.environ),
                 code=self.code,
                 inputs=facts.inputs,
                 outputs=facts.outputs,

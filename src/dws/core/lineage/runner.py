@@ -18,6 +18,7 @@ from dws.core.lineage.observe import (
     Observation,
     choose_observer,
     from_trace,
+    is_python_command,
     parse_python_log,
     python_environment,
 )
@@ -69,7 +70,9 @@ class RunOutcome:
 
 def default_step_name(argv: list[str], locator: PathLocator, cwd: str) -> str:
     """The name of the first code file on the command line (``code/train.py`` → ``train``),
-    else the program's name."""
+    the module of ``python -m pkg.mod`` (``pkg.mod``), else the program's name."""
+    if "-m" in argv[1:-1] and is_python_command(argv[:1]):
+        return _step_from(argv[argv.index("-m", 1) + 1] + ".py")
     for token in argv:
         located = locator.locate(token, cwd)
         in_code = located is not None and located.resource.role is Role.CODE and located.path
@@ -269,6 +272,7 @@ def execute(
     with observation(ws, chosen, plan.argv) as session:
         recorder.begin()
         env = {**(session.env or os.environ), **extra_env} if extra_env else session.env
+        recorder.environ = env
         exit_code, pid = run_command(session.argv, plan.cwd, env=env)
         seen = session.result(pid, plan.cwd) if observed else None
     record = recorder.finish(exit_code, failed=exit_code != 0, seen=seen)
