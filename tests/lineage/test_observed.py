@@ -302,10 +302,12 @@ def test_unexplained_changes_are_credited_to_nobody(ws: Path) -> None:
         "subprocess.run(['sh', '-c', 'echo 1 > data/features/by-shell.txt'])\n"
         "open('data/features/mine.txt','w').write('2\\n')\n"
     )
-    record = run(ws, "--", sys.executable, "-c", script)
+    result = ok(run_dws("--json", "run", "--", sys.executable, "-c", script, cwd=ws))
+    record = json.loads(result.out)
     assert paths(record["outputs"]) == {("features", "mine.txt")}
     assert paths(record["unexplained"]) == {("features", "by-shell.txt")}
     assert record["unobserved"] == ["sh"]
+    assert "not observed: sh" in result.err and "writer unknown" in result.err
 
 
 def test_python_step_observes_its_own_process(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:

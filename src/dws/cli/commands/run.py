@@ -16,6 +16,7 @@ from dws.errors import RefusedError
 if TYPE_CHECKING:
     from dws.core.lineage.runner import RunPlan
     from dws.model.argclass import ArgKind, Classified
+    from dws.model.runs import RunRecord
 
 
 def _asker(state: CliState) -> object:
@@ -74,18 +75,21 @@ def run(
     dry_run: bool,
     command: tuple[str, ...],
 ) -> int:
-    """Run COMMAND and record its lineage: inputs, outputs, code and parameters.
+    """Run COMMAND and record its lineage: the files it read and wrote (with the
+    versions read and left), the code it ran, and its parameters.
 
-    Each argument is classified by where it points: a path in source-data is an
-    input, a file in a code resource is code, a missing path in intermediate-data or
-    results is an output, an existing one there is an input when an earlier step
-    produced it (asked about otherwise, on a terminal). Everything else is a parameter.
-    The command's exit code is dws's exit code.
+    What the command does is observed: a recorder inside every Python process, or
+    strace for other programs; a scan of the data before and after catches any other
+    change (recorded as writer unknown). -i/-o add what cannot be observed. With
+    --observe none, arguments are classified by where they point instead (asked
+    about on a terminal when that cannot tell). A step that writes into source data
+    is recorded as failed (exit 3). Otherwise the command's exit code is dws's.
 
     \b
     Example:
       dws run -- python code/prepare.py data/raw/train.csv data/features/train.csv
-      dws run -n train -i data/features -o results/model.pkl -- python code/train.py
+      dws run -n train -- python code/train.py --epochs 5
+      dws run --observe none -i data/raw -o results/out.csv -- ./tool data/raw
     """
     ws = state.open()
     cwd = state.abspath(".")
@@ -126,7 +130,34 @@ def run(
             f"{len(record.inputs)} input(s), {len(record.outputs)} output(s)",
             style="dim" if record.succeeded else "yellow",
         )
+    _warn_about_gaps(state, record)
     return outcome.exit_code
+
+
+def _warn_about_gaps(state: CliState, record: RunRecord) -> None:
+    """What the record could not vouch for, said once on stderr."""
+    out = state.output
+    if record.unobserved:
+        out.note(
+            "dws: not observed: "
+            + ", ".join(record.unobserved[:5])
+            + (" (--observe strace sees every program)" if record.observer == "python" else ""),
+            style="yellow",
+        )
+    if record.unexplained:
+        names = ", ".join(i.label for i in record.unexplained[:5])
+        more = f" and {len(record.unexplained) - 5} more" if len(record.unexplained) > 5 else ""
+        out.note(
+            f"dws: changed during the run by no observed process: {names}{more} "
+            "(recorded as writer unknown)",
+            style="yellow",
+        )
+    if record.unstable:
+        names = ", ".join(i.label for i in record.unstable[:5])
+        out.note(
+            f"dws: changed while the step could read it: {names} (its outputs are stale)",
+            style="yellow",
+        )
 
 
 def _observable(argv: list[str]) -> bool:
@@ -137,14 +168,20 @@ def _observable(argv: list[str]) -> bool:
 
 def _show_plan(state: CliState, plan: RunPlan) -> None:
     out = state.output
-    rows = [[str(c.index), c.token, c.kind.value, c.reason] for c in plan.classified]
+    rows = [[str(c.index), _shown(c), c.kind.value, c.reason] for c in plan.classified]
     if out.json:
         out.emit_json(
             {
                 "step": plan.step,
                 "cwd": os.path.relpath(plan.cwd),
                 "arguments": [
-                    {"index": c.index, "token": c.token, "kind": c.kind.value, "reason": c.reason}
+                    {
+                        "index": c.index,
+                        "token": c.token,
+                        "value": c.value,
+                        "kind": c.kind.value,
+                        "reason": c.reason,
+                    }
                     for c in plan.classified
                 ],
                 "inputs": [i.key for i in plan.inputs],
@@ -158,3 +195,9 @@ def _show_plan(state: CliState, plan: RunPlan) -> None:
     for label, items in (("inputs", plan.inputs), ("outputs", plan.outputs)):
         out.line(f"{label}: " + (", ".join(i.key for i in items) or "none"))
     out.line("params: " + (", ".join(f"{k}={v}" for k, v in plan.params.items()) or "none"))
+
+
+def _shown(item: Classified) -> str:
+    """The argument, and the part classified when that is not all of it (a glob's match,
+    one entry of a comma-separated list)."""
+    return item.token if item.value in item.token else f"{item.token} → {item.value}"
