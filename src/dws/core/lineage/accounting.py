@@ -32,7 +32,20 @@ from dws.resources.base import Resource
 from dws.store.trees import store_loader
 
 Census = dict[str, str | None]  # data resource name -> root tree id (None: no directory)
-NOISE_PARTS = frozenset({"__pycache__", ".git", ".ipynb_checkpoints"})
+# caches, version control and environments: what a step reads there is not its data
+NOISE_PARTS = frozenset(
+    {
+        "__pycache__",
+        ".git",
+        ".ipynb_checkpoints",
+        "site-packages",
+        "dist-packages",
+        ".venv",
+        ".tox",
+        ".mypy_cache",
+        ".pytest_cache",
+    }
+)
 
 
 def take_census(ws: Workspace, resources: list[Resource]) -> Census:
@@ -57,7 +70,8 @@ def signature_of(path: str) -> Signature | None:
 
 
 def is_noise(located: Located) -> bool:
-    """Bytecode caches, version-control and notebook metadata are nobody's input."""
+    """Bytecode caches, version control, notebook checkpoints and installed packages
+    are nobody's input or output."""
     parts = located.path.split("/")
     return (
         any(part in NOISE_PARTS for part in parts)
