@@ -202,6 +202,12 @@ class Resource(ABC):
             path: hash_path(os.path.join(root, path) if path else root, store) for path in paths
         }
 
+    def listing_ids(self, paths: list[str]) -> dict[str, str | None]:
+        """The listing id (names and kinds of its entries, ``model.tree.listing_id``) of
+        each directory path now; None where there is no directory or the type cannot
+        tell."""
+        return dict.fromkeys(paths)
+
     def recorded_ids(self, state: State, paths: list[str]) -> dict[str, PathId]:
         """(kind, id) of each path in a recorded ``state``; paths the type cannot look up
         are left out."""

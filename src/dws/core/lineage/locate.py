@@ -15,7 +15,6 @@ from dws.model.runs import PathVersion
 from dws.model.tree import listing_id
 from dws.resources.base import Resource
 from dws.resources.pathhash import MISSING, PathId
-from dws.store.base import ObjectStore
 from dws.store.hashing import hash_file
 from dws.store.trees import store_loader
 
@@ -116,24 +115,12 @@ class CurrentIds:
     def listing(self, key: PathKey) -> str | None:
         """The listing id (names and kinds) of the directory at ``key``, None if none."""
         if key not in self._listings:
-            kind, oid = self._tree_of(key)
-            found = None
-            if kind == "dir" and oid is not None:
-                try:
-                    found = listing_id(store_loader(self._store(key))(oid))
-                except DwsError:
-                    found = None
-            self._listings[key] = found
+            self._listings[key] = self._listing(key)
         return self._listings[key]
 
-    def _tree_of(self, key: PathKey) -> PathId:
+    def _listing(self, key: PathKey) -> str | None:
         resource = self.resources.get(key[0])
-        if resource is None:
-            return MISSING
-        return resource.content_ids([key[1]], keep_trees=True)[key[1]]
-
-    def _store(self, key: PathKey) -> ObjectStore:
-        return self.resources[key[0]].context.store
+        return resource.listing_ids([key[1]])[key[1]] if resource is not None else None
 
     def external(self, path: str) -> str | None:
         """The content id of a file outside every resource now (None: not there)."""
@@ -159,5 +146,11 @@ class RecordedIds(CurrentIds):
             return {}
         return resource.recorded_ids(recorded.state, paths)
 
-    def _tree_of(self, key: PathKey) -> PathId:
-        return self.one(key)
+    def _listing(self, key: PathKey) -> str | None:
+        kind, oid = self.one(key)
+        if kind != "dir" or oid is None:
+            return None
+        try:
+            return listing_id(store_loader(self.resources[key[0]].context.store)(oid))
+        except DwsError:
+            return None

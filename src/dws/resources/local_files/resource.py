@@ -12,7 +12,7 @@ from typing import Any
 from dws.errors import DwsError, IntegrityError, RefusedError, UsageError
 from dws.model.ids import check_object_id
 from dws.model.roles import Role
-from dws.model.tree import EMPTY_TREE, EMPTY_TREE_ID, TreeEntry, encode_tree
+from dws.model.tree import EMPTY_TREE, EMPTY_TREE_ID, TreeEntry, encode_tree, listing_id
 from dws.model.treediff import Change, TreeLoader, diff_trees, lookup, walk_tree
 from dws.resources.base import ObjectRef, Resource, RestorePlan, State
 from dws.resources.local_files.planner import check_plan
@@ -310,6 +310,18 @@ class LocalFilesResource(Resource):
             if keep_trees and entry.is_dir:
                 persist_trees(self.context.store, load, entry.id)
             out[path] = entry.kind, entry.id
+        return out
+
+    def listing_ids(self, paths: list[str]) -> dict[str, str | None]:
+        """One scan answers every directory; nothing is written to the store."""
+        if not os.path.isdir(self.local_path()):
+            return dict.fromkeys(paths)
+        scan = self._scan(store_blobs=False)
+        load = self._loader(scan)
+        out: dict[str, str | None] = {}
+        for path in paths:
+            entry = _entry_at(load, scan.root_id, path)
+            out[path] = listing_id(load(entry.id)) if entry is not None and entry.is_dir else None
         return out
 
     def recorded_ids(self, state: State, paths: list[str]) -> dict[str, PathId]:
