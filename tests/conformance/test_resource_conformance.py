@@ -354,3 +354,21 @@ def test_states_survive_a_json_round_trip(harness: ResourceHarness) -> None:
     resource = harness.fresh()
     resource.apply_restore(resource.plan_restore(decoded, []))
     assert harness.working_manifest() == recorded
+
+
+# ---- lineage -------------------------------------------------------------------------------
+
+
+def test_listing_ids_follow_names_not_contents(harness: ResourceHarness) -> None:
+    """A listing id changes when a directory's names change, not when a file's bytes do;
+    a type that cannot tell answers None for every path, never a wrong id."""
+    snapshot_initial(harness)
+    first = harness.fresh().listing_ids(["dir", "", "a.txt", "nowhere"])
+    if first["dir"] is None:
+        assert set(first.values()) == {None}
+        return
+    assert first["a.txt"] is None and first["nowhere"] is None and first[""] is not None
+    harness.write({"dir/c.bin": b"other bytes"})
+    assert harness.fresh().listing_ids(["dir"])["dir"] == first["dir"]
+    harness.write({"dir/added.txt": b"x"})
+    assert harness.fresh().listing_ids(["dir"])["dir"] != first["dir"]
