@@ -12,9 +12,12 @@ it times these operations as whole processes (wall time and peak RSS):
 
 Tools alternate within each round; the table shows medians over the rounds, the ratio
 peer time / dws time (5.0x = dws is five times faster) and peak RSS. Raw figures go to
-<work dir>/results.json. See bench/README.md.
+<work dir>/results.json. A last section runs bench/run_overhead.py (what `dws run` adds to
+a Python step; with --smoke, its --quick form) unless --no-run-overhead. See
+bench/README.md.
 
 Usage: run.py [--workloads many,large] [--tools dws,dvc,restic,git] [--rounds N] [--smoke]
+              [--no-run-overhead]
 """
 
 from __future__ import annotations
@@ -687,6 +690,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--work-dir", type=Path, default=DEFAULT_WORK, help="cache and scratch (bench/.work)"
     )
     ap.add_argument("--json", type=Path, default=None, help="where to write the raw figures")
+    ap.add_argument(
+        "--no-run-overhead",
+        action="store_true",
+        help="skip the last section, the `dws run` overhead (bench/run_overhead.py)",
+    )
     a = ap.parse_args(argv)
     a.rounds = a.rounds if a.rounds is not None else (1 if a.smoke else 3)
     if a.rounds < 1:
@@ -812,7 +820,17 @@ def main(argv: list[str] | None = None) -> int:
     a.json.write_text(json.dumps(result, indent=1) + "\n")
     print(f"raw figures: {a.json}")
     failures = [r for r in runs if r["error"]]
-    return 1 if failures else 0
+    overhead_rc = 0 if a.no_run_overhead else run_overhead(work, a.rounds, a.smoke)
+    return 1 if failures or overhead_rc != 0 else 0
+
+
+def run_overhead(work: Path, rounds: int, smoke: bool) -> int:
+    """The `dws run` overhead section: bench/run_overhead.py, its table on our stdout."""
+    name = "run-overhead-smoke.json" if smoke else "run-overhead.json"
+    argv = [sys.executable, str(BENCH_DIR / "run_overhead.py"), "--rounds", str(rounds)]
+    argv += ["--work-dir", str(work), "--json", str(work / name)]
+    print(flush=True)
+    return subprocess.run([*argv, *(["--quick"] if smoke else [])], check=False).returncode
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""Smoke run of the benchmark suite (bench/run.py): tiny workloads, dws only, one round.
+"""Smoke run of the benchmark suite (bench/run.py): tiny workloads, dws only, one round,
+then its last section, the `dws run` overhead (bench/run_overhead.py --quick: 50 files).
 
-It checks that the script runs end to end and prints the whole table; the figures
+It checks that the scripts run end to end and print their whole tables; the figures
 themselves are not checked (the real benchmark is `make bench`, not part of CI).
 """
 
@@ -20,6 +21,8 @@ OPERATIONS = (
     "snapshot after 1% change",
     "restore into empty dir",
 )
+OVERHEAD_WORKLOADS = ("read", "compute")
+OVERHEAD_VARIANTS = ("bare", "none", "python")  # and strace, where it can trace
 
 
 def test_bench_smoke_prints_every_row(tmp_path: Path) -> None:
@@ -48,3 +51,16 @@ def test_bench_smoke_prints_every_row(tmp_path: Path) -> None:
     raw = json.loads((work / "results-smoke.json").read_text())
     assert len(raw["runs"]) == len(WORKLOADS)
     assert all(r["verified"] and not r["error"] for r in raw["runs"])
+
+    overhead = json.loads((work / "run-overhead-smoke.json").read_text())
+    assert overhead["files"] == 50 and overhead["rounds"] == 1
+    assert not overhead["failures"], overhead["failures"]
+    medians = {(r["workload"], r["variant"]): r["median_s"] for r in overhead["summary"]}
+    for workload in OVERHEAD_WORKLOADS:
+        for variant in OVERHEAD_VARIANTS:
+            assert medians.get((workload, variant)), f"{workload} / {variant}: {medians}"
+            label = overhead["variants"][variant]
+            assert (workload, label) in rows, f"no row for {workload} / {label}:\n{proc.stdout}"
+    assert "budget = 10% of the bare step + 0.3 s" in proc.stdout
+    left = [p for p in work.glob("run-overhead-*") if p.is_dir()]
+    assert not left, f"scratch directory left behind: {left}"
