@@ -251,7 +251,7 @@ class Workspace:
         ask: Callable[[Classified], ArgKind] | None = None,
         allow_undecided: bool = False,
     ) -> RunPlan:
-        """Classify a command line's arguments (DESIGN §5) without running anything."""
+        """Classify a command line's arguments without running anything."""
         from dws.core.lineage.runner import plan_run
 
         try:

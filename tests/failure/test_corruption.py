@@ -166,7 +166,7 @@ def test_restore_needing_a_damaged_tree_changes_nothing(
 @pytest.mark.parametrize("damage", DAMAGE.values(), ids=DAMAGE.keys())
 def test_restore_never_writes_a_damaged_blob(ws: Path, damage: Callable[[Path], None]) -> None:
     """A blob whose bytes no longer match its id must not be materialised as if it were
-    the snapshot's content (DESIGN §3: everything read from disk is validated before use).
+    the snapshot's content (docs/format.md: everything read from disk is validated before use).
     Files are written several at a time, so files next to a.txt may already be restored
     when its blob fails: each is wholly its old or its new version, and nothing of the
     damaged blob reaches the disk."""

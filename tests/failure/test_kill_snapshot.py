@@ -1,5 +1,5 @@
 """`dws snapshot` killed with SIGKILL: the store stays consistent and a rerun completes
-with the same recorded trees as an uninterrupted run (DESIGN §3: atomic writes, one sync
+with the same recorded trees as an uninterrupted run (docs/format.md: atomic writes, one sync
 before the record, the record as commit point)."""
 
 from __future__ import annotations

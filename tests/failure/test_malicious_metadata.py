@@ -1,5 +1,5 @@
 """Hostile or damaged metadata: refused with a clear message (exit 4), never a traceback,
-and nothing written anywhere (DESIGN §3: everything read from disk is validated before
+and nothing written anywhere (docs/format.md: everything read from disk is validated before
 use; unknown format versions are refused)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Entry point: global options, command registration, errors -> exit codes (DESIGN §8)."""
+"""Entry point: global options, command registration, errors -> exit codes."""
 
 from __future__ import annotations
 

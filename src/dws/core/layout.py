@@ -1,4 +1,4 @@
-"""Where things live inside ``.dataworkspace/`` (DESIGN §3)."""
+"""Where things live inside ``.dataworkspace/``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Adding and removing resources, with the validation rules of DESIGN §3."""
+"""Adding and removing resources, with the validation rules of docs/format.md."""
 
 from __future__ import annotations
 

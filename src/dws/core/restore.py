@@ -1,5 +1,5 @@
 """Restoring a snapshot: every resource but results back to its recorded state, after
-checking that nothing unsaved would be overwritten (DESIGN §2)."""
+checking that nothing unsaved would be overwritten."""
 
 from __future__ import annotations
 

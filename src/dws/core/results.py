@@ -1,4 +1,4 @@
-"""Results across snapshots, without restoring anything (DESIGN §2, results role)."""
+"""Results across snapshots, without restoring anything."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Taking a snapshot: record every resource's state at once (DESIGN §2, §3)."""
+"""Taking a snapshot: record every resource's state at once."""
 
 from __future__ import annotations
 

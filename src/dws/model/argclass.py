@@ -1,4 +1,4 @@
-"""Classifying the arguments of `dws run` (DESIGN §5): pure rules, no I/O.
+"""Classifying the arguments of `dws run`: pure rules, no I/O.
 
 Each argument is looked at for a path: a positional token, the value after an option
 (``--out data/x``), the part after ``=`` (``--out=data/x``, ``data.path=data/x``), the value

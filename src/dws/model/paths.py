@@ -1,4 +1,4 @@
-"""Validation of names and relative paths read from records (DESIGN §3)."""
+"""Validation of names and relative paths read from records."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The JSON records under .dataworkspace/ (DESIGN §3), with validating decoders."""
+"""The JSON records under .dataworkspace/, with validating decoders."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The four roles a resource can play (DESIGN §2)."""
+"""The four roles a resource can play."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Lineage run records (DESIGN §5) and remembered step answers, with validating decoders.
+"""Lineage run records and remembered step answers, with validating decoders.
 
 A run record is written once, to ``lineage/runs/<id>.json``; like a snapshot record its id
 is the BLAKE3 hash of its canonical JSON with the ``id`` field empty.

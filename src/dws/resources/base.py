@@ -1,4 +1,4 @@
-"""The interface every resource type implements (DESIGN §4)."""
+"""The interface every resource type implements."""
 
 from __future__ import annotations
 

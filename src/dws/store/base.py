@@ -1,4 +1,4 @@
-"""The object store interface every backend implements (DESIGN §3).
+"""The object store interface every backend implements.
 
 Objects are immutable and named by the BLAKE3 hash of their bytes. A backend never
 returns bytes that do not match the id asked for without saying so.

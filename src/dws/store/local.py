@@ -1,4 +1,4 @@
-"""Loose-object store in a local directory: objects/ab/cdef... (DESIGN §3)."""
+"""Loose-object store in a local directory: objects/ab/cdef...."""
 
 from __future__ import annotations
 
