@@ -250,8 +250,10 @@ class Workspace:
         params: list[str] | None = None,
         ask: Callable[[Classified], ArgKind] | None = None,
         allow_undecided: bool = False,
+        observed: bool = False,
     ) -> RunPlan:
-        """Classify a command line's arguments without running anything."""
+        """Classify a command line's arguments without running anything (``observed``:
+        the run will be observed, so earlier runs are not consulted)."""
         from dws.core.lineage.runner import plan_run
 
         try:
@@ -265,6 +267,7 @@ class Workspace:
                 params=list(params or []),
                 ask=ask,
                 allow_undecided=allow_undecided,
+                observed=observed,
             )
         finally:
             self._ws.release()

@@ -503,3 +503,16 @@ def test_strace_sees_writes_into_source_data_and_deletions(ws: Path) -> None:
     record = json.loads(record_file.read_text())
     assert record["status"] == "failed" and record["observer"] == "strace"
     assert paths(record["removed"]) == {("features", "old.txt")}
+
+
+def test_a_failed_open_for_writing_credits_nothing(ws: Path) -> None:
+    (ws / "data/features/kept.txt").write_text("kept\n")
+    script = (
+        "try:\n"
+        "    open('data/features/kept.txt', 'x')\n"
+        "except FileExistsError:\n"
+        "    pass\n"
+        "open('data/features/other.txt', 'w').write('1\\n')\n"
+    )
+    record = run(ws, "--", sys.executable, "-c", script)
+    assert paths(record["outputs"]) == {("features", "other.txt")}

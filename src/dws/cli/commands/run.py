@@ -104,6 +104,7 @@ def run(
         params=list(params),
         ask=None if (dry_run or observed) else _asker(state),  # type: ignore[arg-type]
         allow_undecided=dry_run or observed,
+        observed=observed and not dry_run,
     )
     out = state.output
     if dry_run:

@@ -27,7 +27,7 @@ from dws.core.workspace import Workspace
 from dws.model.roles import Role
 from dws.model.runs import ExternalCode, PathVersion
 from dws.model.tree import TreeEntry, listing_id
-from dws.model.treediff import caching_loader, diff_trees, lookup, walk_tree
+from dws.model.treediff import caching_loader, diff_trees, walk_tree
 from dws.resources.base import Resource
 from dws.store.trees import store_loader
 
@@ -92,9 +92,13 @@ class Accounted:
     external_code: list[ExternalCode] = field(default_factory=list)
     unobserved: list[str] = field(default_factory=list)
 
+    _input_keys: set[tuple[str, str]] = field(default_factory=set)
+
     def add_input(self, item: PathVersion) -> None:
         """Add an input once per path."""
-        if all((i.resource, i.path) != (item.resource, item.path) for i in self.inputs):
+        key = (item.resource, item.path)
+        if key not in self._input_keys:
+            self._input_keys.add(key)
             self.inputs.append(item)
 
     def touched_source(self, roles: dict[str, Role]) -> list[PathVersion]:
@@ -125,6 +129,8 @@ class RunAccounting:
         self.load = caching_loader(store_loader(ws.store))
         self.result = Accounted()
         self.explained: set[tuple[str, str]] = set()
+        self._by_name: dict[str, dict[str, TreeEntry]] = {}
+        self._real_roots: dict[str, str] = {}
 
     # ---- lookups ------------------------------------------------------------------------
 
@@ -137,7 +143,27 @@ class RunAccounting:
 
     def _entry(self, census: Census, located: Located) -> TreeEntry | None:
         root = census.get(located.resource.name)
-        return lookup(self.load, root, located.path) if root is not None else None
+        if root is None:
+            return None
+        if not located.path:
+            return TreeEntry("", "dir", root, 0)
+        entry: TreeEntry | None = None
+        current = root
+        for part in located.path.split("/"):
+            if entry is not None and not entry.is_dir:
+                return None
+            entry = self._names(current).get(part)
+            if entry is None:
+                return None
+            current = entry.id
+        return entry
+
+    def _names(self, tree_id: str) -> dict[str, TreeEntry]:
+        """A tree's entries by name, built once per tree."""
+        found = self._by_name.get(tree_id)
+        if found is None:
+            found = self._by_name[tree_id] = self.load(tree_id).by_name()
+        return found
 
     def _version(self, located: Located, entry: TreeEntry | None) -> PathVersion:
         if entry is None:
@@ -147,6 +173,18 @@ class RunAccounting:
     def _full(self, located: Located) -> str:
         root = located.resource.local_path() or ""
         return os.path.join(root, located.path)
+
+    def _was_written(self, located: Located, after: TreeEntry) -> bool:
+        """An open for writing that failed (``open(p, "x")`` on an existing file) is
+        seen too: a file whose content did not change counts as written only if its
+        inode changed during the run."""
+        before = self._entry(self.before, located)
+        if before is None or not before.same_content(after):
+            return True
+        try:
+            return os.lstat(self._full(located)).st_ctime_ns >= self.started_ns
+        except OSError:
+            return False
 
     def _changed_since_start(self, path: str) -> bool:
         try:
@@ -167,7 +205,7 @@ class RunAccounting:
             self.explained.add(key)
             if key[0] in self.after:
                 entry = self._entry(self.after, located)
-                if entry is not None and not entry.is_dir:
+                if entry is not None and not entry.is_dir and self._was_written(located, entry):
                     files[key] = self._version(located, entry)
             else:
                 kind, oid = located.resource.content_ids([located.path])[located.path]
@@ -253,7 +291,12 @@ class RunAccounting:
         root = located.resource.local_path()
         if root is None or located.resource.name not in self.before:
             return
-        lexical = os.path.relpath(os.path.normpath(named), os.path.realpath(root))
+        real_root = self._real_roots.get(root)
+        if real_root is None:
+            real_root = self._real_roots[root] = os.path.realpath(root)
+        if named.startswith(real_root + os.sep) and named[len(real_root) + 1 :] == located.path:
+            return  # named exactly as located: no link on the way
+        lexical = os.path.relpath(os.path.normpath(named), real_root)
         if lexical.startswith("..") or lexical == located.path:
             return
         parts = lexical.split(os.sep)

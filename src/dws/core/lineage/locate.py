@@ -44,6 +44,7 @@ class PathLocator:
             if local:
                 roots.append((os.path.realpath(local), resource))
         self._roots = sorted(roots, key=lambda item: len(item[0]), reverse=True)
+        self._real_dirs: dict[str, str] = {}
 
     def locate(self, token: str, cwd: str) -> Located | None:
         """The resource path ``token`` (relative to ``cwd``) names, or None."""
@@ -51,7 +52,7 @@ class PathLocator:
             return None
         path = os.path.normpath(os.path.join(cwd, os.path.expanduser(token)))
         parent, name = os.path.split(path)
-        real = os.path.join(os.path.realpath(parent), name) if name else os.path.realpath(path)
+        real = os.path.join(self._realpath(parent), name) if name else os.path.realpath(path)
         if name == "..":
             real = os.path.realpath(path)
         if real == self.meta or real.startswith(self.meta + os.sep):
@@ -62,6 +63,14 @@ class PathLocator:
                 rel = "" if rel == "." else rel
                 return Located(resource, rel, self.key(resource, rel))
         return None
+
+    def _realpath(self, directory: str) -> str:
+        """``os.path.realpath`` of a directory, remembered (many paths share one; the
+        locator lives for one command, during which links are taken as they were)."""
+        found = self._real_dirs.get(directory)
+        if found is None:
+            found = self._real_dirs[directory] = os.path.realpath(directory)
+        return found
 
     def key(self, resource: Resource, path: str) -> str:
         """Workspace-relative path of ``path`` inside ``resource`` (absolute if outside)."""

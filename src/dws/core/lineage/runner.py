@@ -145,6 +145,7 @@ def plan_run(
     params: list[str] = (),  # type: ignore[assignment]
     ask: Ask | None = None,
     allow_undecided: bool = False,
+    observed: bool = False,
 ) -> RunPlan:
     """Classify ``argv``; ``ask`` settles ambiguous paths (None: refuse them, unless
     ``allow_undecided``, which leaves them for a trace to decide)."""
@@ -153,7 +154,8 @@ def plan_run(
     resources = ws.resources()
     locator = PathLocator(ws, resources)
     catalog = RunCatalog(ws.layout)
-    graph = LineageGraph(catalog.all(), store_loader(ws.store))
+    # an observed run needs no guesses from earlier runs: reading them all costs time
+    graph = LineageGraph([] if observed else catalog.all(), store_loader(ws.store))
     step = check_step_name(step) if step else default_step_name(argv, locator, cwd)
     memory = catalog.step_memory(step)
     overrides: dict[str, ArgKind] = {}
