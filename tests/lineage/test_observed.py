@@ -516,3 +516,26 @@ def test_a_failed_open_for_writing_credits_nothing(ws: Path) -> None:
     )
     record = run(ws, "--", sys.executable, "-c", script)
     assert paths(record["outputs"]) == {("features", "other.txt")}
+
+
+def test_a_directory_read_whole_is_one_input(ws: Path) -> None:
+    shards = ws / "data/raw/shards"
+    shards.mkdir()
+    for i in range(70):
+        (shards / f"s{i:02}.txt").write_text(f"{i}\n")
+    script = (
+        "import os\n"
+        "d = 'data/raw/shards'\n"
+        "total = sum(int(open(f'{d}/{n}').read()) for n in os.listdir(d))\n"
+        "open('results/total.txt', 'w').write(f'{total}\\n')\n"
+    )
+    record = run(ws, "--", sys.executable, "-c", script)
+    data_inputs = [i for i in record["inputs"] if i["resource"] == "raw"]
+    assert [(i["path"], i["kind"]) for i in data_inputs if i["kind"] != "listing"] == [
+        ("shards", "dir")
+    ]
+    assert (ws / "results/total.txt").read_text() == f"{sum(range(70))}\n"
+    (shards / "s05.txt").write_text("5\n")  # same bytes: current
+    assert stale(ws) == []
+    (shards / "s05.txt").write_text("6\n")
+    assert stale(ws) == ["results/total.txt"]

@@ -19,6 +19,7 @@ without an observer, the paths the command line declared), ``RunAccounting`` dec
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from dws.core.lineage.locate import Located, PathLocator
@@ -92,11 +93,11 @@ class Accounted:
     external_code: list[ExternalCode] = field(default_factory=list)
     unobserved: list[str] = field(default_factory=list)
 
-    _input_keys: set[tuple[str, str]] = field(default_factory=set)
+    _input_keys: set[tuple[str, str, bool]] = field(default_factory=set)
 
     def add_input(self, item: PathVersion) -> None:
-        """Add an input once per path."""
-        key = (item.resource, item.path)
+        """Add an input once per path (a directory's listing apart from its content)."""
+        key = (item.resource, item.path, item.kind == "listing")
         if key not in self._input_keys:
             self._input_keys.add(key)
             self.inputs.append(item)
@@ -131,6 +132,7 @@ class RunAccounting:
         self.explained: set[tuple[str, str]] = set()
         self._by_name: dict[str, dict[str, TreeEntry]] = {}
         self._real_roots: dict[str, str] = {}
+        self._local_roots: dict[str, str] = {}
 
     # ---- lookups ------------------------------------------------------------------------
 
@@ -171,8 +173,13 @@ class RunAccounting:
         return PathVersion(located.resource.name, located.path, entry.id, entry.kind)
 
     def _full(self, located: Located) -> str:
-        root = located.resource.local_path() or ""
-        return os.path.join(root, located.path)
+        return os.path.join(self._root_of(located.resource), located.path)
+
+    def _root_of(self, resource: Resource) -> str:
+        root = self._local_roots.get(resource.name)
+        if root is None:
+            root = self._local_roots[resource.name] = resource.local_path() or ""
+        return root
 
     def _was_written(self, located: Located, after: TreeEntry) -> bool:
         """An open for writing that failed (``open(p, "x")`` on an existing file) is
@@ -246,19 +253,41 @@ class RunAccounting:
     # ---- what was read ------------------------------------------------------------------
 
     def add_reads(self, read: dict[str, Signature | None], written: set[str]) -> None:
-        """Inputs with the versions read (see the module docstring)."""
+        """Inputs with the versions read (see the module docstring). Paths are located
+        one directory at a time: a step that reads 10,000 files in 100 directories
+        resolves 100 directories."""
+        directories: dict[str, Located | None] = {}
         for path, signature in read.items():
-            located = self.locate(path)
+            parent, _, name = path.rpartition("/")
+            if parent not in directories:
+                directories[parent] = self._locate_directory(parent or "/", path)
+            folder = directories[parent]
+            if folder is None or name in ("", ".", ".."):
+                located = self.locate(path)  # outside every resource, or a resource root
+            else:
+                inner = f"{folder.path}/{name}" if folder.path else name
+                key = f"{folder.key}/{name}" if folder.key != "." else name
+                located = Located(folder.resource, inner, key)
+                if is_noise(located):
+                    continue
             if located is None:
                 continue
-            self._links_on_the_way(path, located)
             self.add_read(located, signature, path in written)
+
+    def _locate_directory(self, directory: str, example: str) -> Located | None:
+        """The resource directory ``directory`` is, with the links on the way to it
+        recorded as inputs (once per directory)."""
+        located = self.locator.locate(os.path.realpath(directory), "/")
+        if located is None or is_noise(located):
+            return None
+        self._links_on_the_way(example, self.locate(example) or located)
+        return located
 
     def add_read(self, located: Located, signature: Signature | None, rewritten: bool) -> None:
         """One path read; ``rewritten`` when the run wrote or removed it afterwards."""
         name = located.resource.name
-        full = self._full(located)
         if name not in self.before:
+            full = self._full(located)
             kind, oid = located.resource.content_ids([located.path])[located.path]
             if oid is None or kind == "dir":
                 return
@@ -275,21 +304,25 @@ class RunAccounting:
             return
         if rewritten or (after is not None and before is not None and before.id == after.id):
             self.result.add_input(self._version(located, before if before else after))
-        elif signature is not None and after is not None and signature == signature_of(full):
+        elif (
+            signature is not None
+            and after is not None
+            and signature == signature_of(self._full(located))
+        ):
             self.result.add_input(self._version(located, after))  # changed before the open
         else:
             self.result.add_input(self._version(located, entry))
             self.result.unstable.append(self._version(located, after))
         if entry.kind == "symlink":
-            target = self.locator.locate(os.path.realpath(full), "/")
+            target = self.locator.locate(os.path.realpath(self._full(located)), "/")
             if target is not None and target.path and (target.key != located.key):
                 self.add_read(target, None, False)
 
     def _links_on_the_way(self, named: str, located: Located) -> None:
         """Symbolic links inside a resource that the path went through (``latest/x.csv``
         with ``latest -> v1``) are inputs too: re-pointing one changes what is read."""
-        root = located.resource.local_path()
-        if root is None or located.resource.name not in self.before:
+        root = self._root_of(located.resource)
+        if not root or located.resource.name not in self.before:
             return
         real_root = self._real_roots.get(root)
         if real_root is None:
@@ -394,6 +427,64 @@ class RunAccounting:
                     else PathVersion(name, change.path, None, "missing")
                 )
 
+    def compact_inputs(self, smallest: int = 64) -> None:
+        """A directory all of whose files (at least ``smallest``) the run read, as they
+        were before it, becomes one ``dir`` input: its tree pins every file's bytes and
+        every name, and a step that reads 10,000 files keeps a small record."""
+        unsure = {(i.resource, i.path) for i in self.result.unstable}
+        rewritten = self.explained
+        by_resource: dict[str, dict[str, str | None]] = {}
+        for item in self.result.inputs:
+            key = (item.resource, item.path)
+            if item.kind in ("file", "symlink") and key not in unsure and key not in rewritten:
+                by_resource.setdefault(item.resource, {})[item.path] = item.id
+        replaced: set[tuple[str, str]] = set()
+        added: list[PathVersion] = []
+        for name, read in by_resource.items():
+            root = self.before.get(name)
+            if root is None or len(read) < smallest:
+                continue
+            for path, tree_id, files in self._covered_directories(root, "", read, smallest):
+                added.append(PathVersion(name, path, tree_id, "dir"))
+                replaced.update((name, f) for f in files)
+        if added:
+            kept = [i for i in self.result.inputs if (i.resource, i.path) not in replaced]
+            self.result.inputs = []
+            self.result._input_keys = set()
+            for item in [*kept, *added]:
+                self.result.add_input(item)
+
+    def _covered_directories(
+        self, tree_id: str, prefix: str, read: dict[str, str | None], smallest: int
+    ) -> Iterator[tuple[str, str, list[str]]]:
+        """The highest directories below ``tree_id`` whose every file was read."""
+        for entry in self._names(tree_id).values():
+            if not entry.is_dir:
+                continue
+            path = f"{prefix}/{entry.name}" if prefix else entry.name
+            files = self._files_if_all_read(entry.id, path, read)
+            if files is not None and len(files) >= smallest:
+                yield path, entry.id, files
+            else:
+                yield from self._covered_directories(entry.id, path, read, smallest)
+
+    def _files_if_all_read(
+        self, tree_id: str, prefix: str, read: dict[str, str | None]
+    ) -> list[str] | None:
+        files: list[str] = []
+        for entry in self._names(tree_id).values():
+            path = f"{prefix}/{entry.name}"
+            if entry.is_dir:
+                inner = self._files_if_all_read(entry.id, path, read)
+                if inner is None:
+                    return None
+                files.extend(inner)
+            elif read.get(path) != entry.id:
+                return None
+            else:
+                files.append(path)
+        return files
+
     def _explains(self, name: str, path: str) -> bool:
         """True when the run wrote or removed ``path`` or a directory above it."""
         while True:
@@ -439,4 +530,5 @@ def account_observation(accounting: RunAccounting, seen: Observation) -> Account
         oid = accounting.ws.store.put_bytes(text)
         accounting.result.external_code.append(ExternalCode(name, oid))
     accounting.result.unobserved.extend(seen.unobserved)
+    accounting.compact_inputs()
     return accounting.result

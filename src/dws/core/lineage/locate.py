@@ -59,9 +59,8 @@ class PathLocator:
             return None
         for root, resource in self._roots:
             if real == root or real.startswith(root + os.sep):
-                rel = os.path.relpath(real, root).replace(os.sep, "/")
-                rel = "" if rel == "." else rel
-                return Located(resource, rel, self.key(resource, rel))
+                rel = real[len(root) + 1 :].replace(os.sep, "/") if real != root else ""
+                return Located(resource, rel, self._key_under(root, rel))
         return None
 
     def _realpath(self, directory: str) -> str:
@@ -75,7 +74,14 @@ class PathLocator:
     def key(self, resource: Resource, path: str) -> str:
         """Workspace-relative path of ``path`` inside ``resource`` (absolute if outside)."""
         local = resource.local_path() or resource.name
-        full = os.path.join(os.path.realpath(local), path) if path else os.path.realpath(local)
+        return self._key_under(self._realpath(local), path)
+
+    def _key_under(self, real_root: str, path: str) -> str:
+        full = os.path.join(real_root, path) if path else real_root
+        if full == self.root:
+            return "."
+        if full.startswith(self.root + os.sep):
+            return full[len(self.root) + 1 :].replace(os.sep, "/")
         rel = os.path.relpath(full, self.root)
         return full if rel.startswith("..") else rel.replace(os.sep, "/")
 
