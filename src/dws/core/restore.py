@@ -11,9 +11,8 @@ from dws.core.workspace import Workspace
 from dws.errors import DwsError, IntegrityError, NotFoundError, RefusedError, UsageError
 from dws.model.records import Head, SnapshotRecord
 from dws.model.roles import Role
-from dws.resources.base import Resource, RestorePlan, State
+from dws.resources.base import Resource, RestorePlan, State, listed
 
-MAX_LISTED = 20
 LINK_COPY, LINK_HARDLINK = "copy", "hardlink"
 LINK_MODES = (LINK_COPY, LINK_HARDLINK)
 
@@ -134,13 +133,6 @@ def saved_states(resource: Resource, catalog: SnapshotCatalog, head: Head) -> li
     return saved
 
 
-def _listing(items: list[str]) -> list[str]:
-    shown = items[:MAX_LISTED]
-    if len(items) > MAX_LISTED:
-        shown.append(f"... and {len(items) - MAX_LISTED} more")
-    return shown
-
-
 # What stops a restore before anything is touched, in the order it is checked:
 # (plan field, error, message; True when --force does not override it)
 _BLOCKERS: list[tuple[str, type[DwsError], str, bool]] = [
@@ -179,4 +171,4 @@ def _check(plans: list[RestorePlan], force: bool) -> None:
     for field_name, error, message, always in _BLOCKERS:
         paths = [f"{p.resource}/{path}" for p in plans for path in getattr(p, field_name)]
         if paths and (always or not force):
-            raise error(message.format(n=len(paths)), details=_listing(paths))
+            raise error(message.format(n=len(paths)), details=listed(paths))

@@ -50,6 +50,17 @@ class RestorePlan:
         return [change for change in self.changes if change.visible]
 
 
+MAX_LISTED = 20  # paths a refusal names before "... and N more"
+
+
+def listed(items: list[str], most: int = MAX_LISTED) -> list[str]:
+    """The first ``most`` items, and how many more there are."""
+    shown = items[:most]
+    if len(items) > most:
+        shown.append(f"... and {len(items) - most} more")
+    return shown
+
+
 @dataclass(frozen=True)
 class ObjectRef:
     """An object a state references; ``tree`` ones are parsed to find more."""

@@ -24,14 +24,14 @@ from dws.core.lineage.swap_journal import (
     push_swap,
     swaps_left,
 )
-from dws.core.restore import MAX_LISTED, apply_plans, saved_states, select_resources
+from dws.core.restore import apply_plans, saved_states, select_resources
 from dws.core.trust import check_writable
 from dws.core.workspace import Workspace
 from dws.errors import IntegrityError, NotFoundError, RefusedError, UsageError
 from dws.model.records import ResourceSnapshot
 from dws.model.roles import Role
 from dws.model.treediff import Change
-from dws.resources.base import Resource, RestorePlan, State
+from dws.resources.base import Resource, RestorePlan, State, listed
 
 
 @dataclass
@@ -132,13 +132,6 @@ def _check_directory(ws: Workspace, resource: Resource, path: str, given: str) -
     return real
 
 
-def _listing(items: list[str]) -> list[str]:
-    shown = items[:MAX_LISTED]
-    if len(items) > MAX_LISTED:
-        shown.append(f"... and {len(items) - MAX_LISTED} more")
-    return shown
-
-
 def _check_plan(plan: RestorePlan, *, objects_pending: bool, back: bool) -> None:
     """Refuse a plan that would lose data or cannot be carried out, before anything changes.
     ``objects_pending``: the target's content is not stored yet (a dry run of a swap from a
@@ -153,13 +146,13 @@ def _check_plan(plan: RestorePlan, *, objects_pending: bool, back: bool) -> None
         raise IntegrityError(
             f"{len(plan.missing_objects)} file(s) to swap in are missing from the object "
             "store; nothing was changed (run `dws fsck`)",
-            details=_listing([f"{name}/{p}" for p in plan.missing_objects]),
+            details=listed([f"{name}/{p}" for p in plan.missing_objects]),
         )
     if plan.blocked:
         raise RefusedError(
             f"{len(plan.blocked)} untracked (ignored) file(s) in {name!r} stand where the "
             "swap needs a file; nothing was changed (move them away, then swap again)",
-            details=_listing([f"{name}/{p}" for p in plan.blocked]),
+            details=listed([f"{name}/{p}" for p in plan.blocked]),
         )
     if plan.conflicts:
         why = (
@@ -170,7 +163,7 @@ def _check_plan(plan: RestorePlan, *, objects_pending: bool, back: bool) -> None
         )
         raise RefusedError(
             f"{len(plan.conflicts)} file(s) in {name!r} {why}; nothing was changed",
-            details=_listing([f"{name}/{p}" for p in plan.conflicts]),
+            details=listed([f"{name}/{p}" for p in plan.conflicts]),
         )
 
 

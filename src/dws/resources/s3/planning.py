@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dws.errors import IntegrityError, RefusedError
 from dws.model.treediff import Change
+from dws.resources.base import listed
 from dws.resources.s3.listing import Listing
 from dws.resources.s3.manifest import ManifestReader
 from dws.resources.s3.restoring import S3RestorePlan
-
-MAX_LISTED = 20
 
 
 def require_versioning(listing: Listing, url: str) -> None:
@@ -44,7 +43,7 @@ def versions_plan(
         raise IntegrityError(
             f"{len(missing)} recorded object version(s) no longer exist in {url}; nothing was "
             "changed (someone deleted those versions from the bucket)",
-            details=_listing(missing),
+            details=listed(missing),
         )
     if plan.copies or plan.deletes:
         plan.notes.append(
@@ -52,10 +51,3 @@ def versions_plan(
             "to hide with delete markers; current versions stay in the bucket's history"
         )
     return plan
-
-
-def _listing(items: list[str]) -> list[str]:
-    shown = items[:MAX_LISTED]
-    if len(items) > MAX_LISTED:
-        shown.append(f"... and {len(items) - MAX_LISTED} more")
-    return shown
