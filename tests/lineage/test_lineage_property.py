@@ -23,8 +23,8 @@ between files, hand-made files among the intermediate data, `dws rerun` and
    made by hand, and touches nothing else; `dws rerun` that refuses (exit 3) runs nothing
    and changes nothing.
 
-`DWS_PROPERTY_EXAMPLES` sets the number of examples (12 by default). A known bug found this
-way is kept below as a plain test marked xfail.
+`DWS_PROPERTY_EXAMPLES` sets the number of examples (12 by default). A bug found this way
+is kept below as a plain test.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 from blake3 import blake3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as hypothesis_event
@@ -628,11 +627,6 @@ def test_lineage_invariant_over_random_pipelines(
         run_pipeline(Path(tmp) / "pipe", ops)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dws rerun of a current output reruns the steps upstream of a recorded move: "
-    "the file the move consumed counts as a missing output",
-)
 def test_rerun_of_a_current_moved_output_runs_nothing(pipeline: Path) -> None:
     (pipeline / "data/raw/t.txt").write_text("1 2\n")
     ws = Harness(pipeline)

@@ -85,8 +85,20 @@ class RerunOutcome:
 
 
 def _missing_outputs(ctx: LineageContext, run: RunRecord) -> list[str]:
+    """Outputs of ``run`` that are gone, not counting those a later run consumed (moved
+    or removed exactly those bytes): those are where the pipeline left them."""
     now = ctx.ids.get((o.resource, o.path) for o in run.outputs)
-    return [o.label for o in run.outputs if now[(o.resource, o.path)][1] is None]
+    consumed = {
+        (item.resource, item.path, item.id)
+        for other in ctx.graph.runs
+        if other.id != run.id and other.ended >= run.ended
+        for item in other.removed
+    }
+    return [
+        o.label
+        for o in run.outputs
+        if now[(o.resource, o.path)][1] is None and (o.resource, o.path, o.id) not in consumed
+    ]
 
 
 def plan_rerun(ws: Workspace, token: str, cwd: str) -> list[RerunStep]:
