@@ -539,3 +539,31 @@ def test_a_directory_read_whole_is_one_input(ws: Path) -> None:
     assert stale(ws) == []
     (shards / "s05.txt").write_text("6\n")
     assert stale(ws) == ["results/total.txt"]
+
+
+def test_an_observer_that_cannot_see_the_command_says_so(ws: Path) -> None:
+    result = run_dws(
+        "--json", "run", "--observe", "python", "--",
+        "sh", "-c", "cat data/raw/t.csv > data/features/copy.txt",
+        cwd=ws,
+    )  # fmt: skip
+    record = json.loads(ok(result).out)
+    assert record["unobserved"] and "did not load" in record["unobserved"][0]
+    assert record["outputs"] == []  # nobody observed the write: credited to nobody
+    assert paths(record["unexplained"]) == {("features", "copy.txt")}
+    assert "not observed" in result.err
+
+
+def test_an_unknown_observer_is_refused_before_running(
+    ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dws
+
+    monkeypatch.chdir(ws)
+    workspace = dws.Workspace.open(str(ws))
+    plan = workspace.plan_run([sys.executable, "code/fixed.py"], observed=True)
+    with pytest.raises(dws.UsageError, match="unknown observer"):
+        workspace.run(plan, observer="ptrace")
+    assert not (ws / "data/features/n.txt").exists()
+    bad = run_dws("run", "--observe", "ptrace", "--", sys.executable, "code/fixed.py", cwd=ws)
+    assert bad.code == 2 and not (ws / "data/features/n.txt").exists()
