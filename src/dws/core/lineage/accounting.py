@@ -131,6 +131,7 @@ class RunAccounting:
         self.result = Accounted()
         self.explained: set[tuple[str, str]] = set()
         self._by_name: dict[str, dict[str, TreeEntry]] = {}
+        self._folders: dict[tuple[str, str], dict[str, TreeEntry]] = {}
         self._real_roots: dict[str, str] = {}
         self._local_roots: dict[str, str] = {}
 
@@ -149,16 +150,23 @@ class RunAccounting:
             return None
         if not located.path:
             return TreeEntry("", "dir", root, 0)
-        entry: TreeEntry | None = None
-        current = root
-        for part in located.path.split("/"):
-            if entry is not None and not entry.is_dir:
-                return None
-            entry = self._names(current).get(part)
-            if entry is None:
-                return None
-            current = entry.id
-        return entry
+        folder, _, name = located.path.rpartition("/")
+        return self._folder(root, folder).get(name)
+
+    def _folder(self, root: str, folder: str) -> dict[str, TreeEntry]:
+        """The entries of directory ``folder`` below tree ``root`` ({} when there is no
+        such directory), found once per directory."""
+        key = (root, folder)
+        found = self._folders.get(key)
+        if found is None:
+            found = self._names(root)
+            for part in folder.split("/") if folder else ():
+                entry = found.get(part)
+                found = self._names(entry.id) if entry is not None and entry.is_dir else {}
+                if not found:
+                    break
+            self._folders[key] = found
+        return found
 
     def _names(self, tree_id: str) -> dict[str, TreeEntry]:
         """A tree's entries by name, built once per tree."""
@@ -267,9 +275,13 @@ class RunAccounting:
             else:
                 inner = f"{folder.path}/{name}" if folder.path else name
                 key = f"{folder.key}/{name}" if folder.key != "." else name
+                if (
+                    name in NOISE_PARTS
+                    or name.startswith(".dws-tmp")
+                    or name.endswith((".pyc", ".pyo"))
+                ):
+                    continue  # the folder itself is not noise (checked once)
                 located = Located(folder.resource, inner, key)
-                if is_noise(located):
-                    continue
             if located is None:
                 continue
             self.add_read(located, signature, path in written)

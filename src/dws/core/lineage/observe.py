@@ -131,10 +131,10 @@ def unescape(text: str) -> str:
 
 
 def _signature(text: str) -> Signature | None:
-    parts = text.split(",")
-    if len(parts) != 4 or not all(p.isdigit() for p in parts):
+    try:
+        size, mtime, ino, ctime = map(int, text.split(","))
+    except ValueError:
         return None
-    size, mtime, ino, ctime = (int(p) for p in parts)
     return size, mtime, ino, ctime
 
 
@@ -150,7 +150,9 @@ def parse_python_log(path: str, first_pid: int | None = None) -> Observation:
     except FileNotFoundError:
         lines = []
     for line in lines:
-        fields = [unescape(f) for f in line.split("\t")]
+        fields = line.split("\t")
+        if "\\" in line:
+            fields = [unescape(f) for f in fields]
         if len(fields) < 2 or not fields[0].isdigit():
             continue
         pids.add(int(fields[0]))
