@@ -424,12 +424,21 @@ class Workspace:
         *,
         announce: Callable[[RunRecord], None] | None = None,
         skipped: Callable[[RunRecord], None] | None = None,
+        approve: bool = False,
     ) -> RerunOutcome:
         """Run a rerun plan; a step whose inputs came out the same is skipped; stops at
-        the first failing step."""
+        the first failing step. Command lines this machine has not run or approved (see
+        ``unapproved``) are refused unless ``approve``."""
         from dws.core.lineage.ops import rerun
 
-        return rerun(self._ws, plan, announce=announce, skipped=skipped)
+        return rerun(self._ws, plan, announce=announce, skipped=skipped, approve=approve)
+
+    def unapproved(self, plan: list[RerunStep]) -> list[RerunStep]:
+        """The steps of a rerun plan whose command lines this machine has not run or
+        approved (records pulled from elsewhere)."""
+        from dws.core.lineage.ops import unapproved
+
+        return unapproved(self._ws, plan)
 
     # ---- remotes ----------------------------------------------------------------------
 

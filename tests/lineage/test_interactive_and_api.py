@@ -23,9 +23,14 @@ HAND_SCRIPT = "import sys; open(sys.argv[1], 'a').write('more\\n')"
 
 
 def run_on_terminal(
-    args: list[str], cwd: Path, answers: list[str], timeout: float = 60
+    args: list[str],
+    cwd: Path,
+    answers: list[str],
+    timeout: float = 60,
+    prompt: bytes = b"input or output",
 ) -> tuple[int, str]:
-    """Run `dws` with a pseudo-terminal as stdin/stdout/stderr, answering each prompt."""
+    """Run `dws` with a pseudo-terminal as stdin/stdout/stderr, answering each prompt (a
+    last line containing ``prompt`` and ending with ':')."""
     master, slave = pty.openpty()
     proc = subprocess.Popen(
         [DWS, *args],
@@ -48,11 +53,7 @@ def run_on_terminal(
             if not chunk:
                 break
             seen += chunk
-            if (
-                pending
-                and seen.rstrip().endswith(b":")
-                and b"input or output" in seen.splitlines()[-1]
-            ):
+            if pending and seen.rstrip().endswith(b":") and prompt in seen.splitlines()[-1]:
                 os.write(master, pending.pop(0).encode() + b"\n")
         elif proc.poll() is not None:
             break

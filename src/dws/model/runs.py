@@ -27,6 +27,13 @@ from dws.model.records import (
 RunStatus = Literal["succeeded", "failed"]
 PathKind = Literal["file", "dir", "symlink", "missing", "listing"]
 MAX_ARGV = 10_000
+# environment variables every run record notes when they are set
+DEFAULT_ENV_VARS = (
+    "CUDA_VISIBLE_DEVICES",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "PYTHONHASHSEED",
+)
 RUN_FORMAT = 2  # version 2 added what observation found: observer, removed, unexplained, ...
 READABLE_RUN_FORMATS = (1, 2)
 
@@ -118,6 +125,15 @@ class RunRecord(msgspec.Struct, frozen=True, kw_only=True):
     def succeeded(self) -> bool:
         """Only a successful run may be the producer of an output."""
         return self.status == "succeeded"
+
+    def recorded_env(self) -> dict[str, str]:
+        """The variables the run was asked to record (``--env``), with their values: part
+        of what the step was run with, so `dws rerun` sets them again."""
+        return {
+            key[4:]: value
+            for key, value in self.environment.items()
+            if key.startswith("env.") and key[4:] not in DEFAULT_ENV_VARS
+        }
 
     def left(self, resource: str, path: str) -> PathVersion | None:
         """What this run itself left at a path it wrote or removed (None: it did not)."""

@@ -7,10 +7,10 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from dws.core.lineage.approvals import CommandApprovals, command_digest
 from dws.core.lineage.graph import LineageGraph
 from dws.core.lineage.locate import Located
 from dws.core.lineage.queries import LineageContext, StaleOutput, lineage_context, stale_outputs
-from dws.core.lineage.recording import DEFAULT_ENV_VARS
 from dws.core.lineage.runner import RunPlan
 from dws.core.trust import check_writable
 from dws.core.workspace import Workspace
@@ -176,18 +176,41 @@ def _refuse_unsafe(ctx: LineageContext, plan: list[RerunStep]) -> None:
         raise RefusedError(problems[0], details=problems[1:6])
 
 
+def unapproved(ws: Workspace, plan: list[RerunStep]) -> list[RerunStep]:
+    """The planned steps whose command line this machine neither ran nor approved (a
+    record pulled from a remote, say)."""
+    approved = CommandApprovals(ws.layout).approved()
+    return [step for step in plan if command_digest(step.run) not in approved]
+
+
 def rerun(
     ws: Workspace,
     plan: list[RerunStep],
     *,
     announce: Callable[[RunRecord], None] | None = None,
     skipped: Callable[[RunRecord], None] | None = None,
+    approve: bool = False,
 ) -> RerunOutcome:
     """Run the planned steps in order with their recorded command lines, observed as
     they were; a conditional step whose inputs came out the same is skipped. Stops at
-    the first failure (its exit code is returned)."""
+    the first failure (its exit code is returned). A command line this machine has not
+    run or approved is refused before anything runs, unless ``approve`` (then it is
+    remembered as approved)."""
     from dws.core.lineage.runner import execute
 
+    strangers = unapproved(ws, plan)
+    if strangers and not approve:
+        raise RefusedError(
+            f"not running {len(strangers)} command line(s) this machine has not run or "
+            "approved: " + "; ".join(" ".join(s.run.argv)[:200] for s in strangers[:3]),
+            details=[
+                "they came with run records from elsewhere; read them, then run "
+                "`dws rerun --approve PATH` (or answer the question on a terminal)"
+            ],
+        )
+    if strangers:
+        with ws.locked("rerun"):
+            CommandApprovals(ws.layout).approve([command_digest(s.run) for s in strangers])
     outcome = RerunOutcome(plan)
     for step in plan:
         if step.conditional and not _still_stale(ws, step.run):
@@ -200,9 +223,9 @@ def rerun(
         done = execute(
             ws,
             _replay_plan(ws, step.run),
-            env_names=_recorded_env_names(step.run),
+            env_names=list(step.run.recorded_env()),
             observer=_recorded_observer(step.run),
-            extra_env=_recorded_env(step.run),
+            extra_env=step.run.recorded_env(),
         )
         outcome.records.append(done.record)
         if done.exit_code != 0 or not done.record.succeeded:
@@ -220,20 +243,6 @@ def _recorded_observer(run: RunRecord) -> str:
     if run.observer in ("python", "strace"):
         return run.observer
     return "strace" if run.traced else "none"
-
-
-def _recorded_env_names(run: RunRecord) -> list[str]:
-    return [
-        key[4:]
-        for key in run.environment
-        if key.startswith("env.") and key[4:] not in DEFAULT_ENV_VARS
-    ]
-
-
-def _recorded_env(run: RunRecord) -> dict[str, str]:
-    """The values of the variables the run was asked to record (--env): part of what
-    the step was run with."""
-    return {name: run.environment[f"env.{name}"] for name in _recorded_env_names(run)}
 
 
 def _replay_plan(ws: Workspace, run: RunRecord) -> RunPlan:

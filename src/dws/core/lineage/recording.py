@@ -26,6 +26,7 @@ from dws.core.lineage.accounting import (
     signature_of,
     take_census,
 )
+from dws.core.lineage.approvals import CommandApprovals, command_digest
 from dws.core.lineage.catalog import RunCatalog
 from dws.core.lineage.locate import Located
 from dws.core.lineage.observe import Observation, Signature
@@ -33,15 +34,9 @@ from dws.core.workspace import Workspace, utc_now
 from dws.errors import RefusedError, UsageError
 from dws.model.argclass import looks_secret
 from dws.model.roles import Role
-from dws.model.runs import CodeVersion, PathVersion, RunRecord
+from dws.model.runs import DEFAULT_ENV_VARS, CodeVersion, PathVersion, RunRecord
 
 RECORD_WAIT_SECONDS = 600.0
-DEFAULT_ENV_VARS = (
-    "CUDA_VISIBLE_DEVICES",
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "PYTHONHASHSEED",
-)
 
 
 def check_env_names(names: list[str]) -> list[str]:
@@ -201,6 +196,8 @@ class RunRecorder:
             ).with_id()
             self.ws.store.flush()  # trees and code the record names are durable first
             RunCatalog(self.ws.layout).put(record)
+            if self.via == "command":  # this machine ran it: `dws rerun` may run it again
+                CommandApprovals(self.ws.layout).approve([command_digest(record)])
             self.ws.release()
         return record
 
