@@ -15,6 +15,7 @@ from dws.model.ids import (
     looks_like_id_prefix,
 )
 from dws.model.records import SnapshotRecord, decode_snapshot, encode_record
+from dws.model.suggest import did_you_mean
 from dws.store.fileio import fsync_dir, write_atomic
 
 HEAD_REF = "HEAD"
@@ -71,12 +72,14 @@ class SnapshotCatalog:
 
     # ---- tags -------------------------------------------------------------------------
 
+    def tag_names(self) -> list[str]:
+        """Names of the tag files present (their content unread), sorted."""
+        return sorted(n for n in os.listdir(self.layout.tags) if is_valid_tag_file_name(n))
+
     def tags(self) -> dict[str, str]:
         """tag -> snapshot id, for every well-formed tag file."""
         out: dict[str, str] = {}
-        for name in sorted(os.listdir(self.layout.tags)):
-            if not is_valid_tag_file_name(name):
-                continue
+        for name in self.tag_names():
             value = self._read_tag(name)
             if value is not None:
                 out[name] = value
@@ -126,7 +129,7 @@ class SnapshotCatalog:
     def delete_tag(self, tag: str) -> None:
         """Remove a tag."""
         if self._read_tag(tag) is None:
-            raise NotFoundError(f"no tag {tag!r}")
+            raise NotFoundError(f"no tag {tag!r}{did_you_mean(tag, self.tag_names())}")
         os.unlink(os.path.join(self.layout.tags, tag))
 
     # ---- references -------------------------------------------------------------------
@@ -150,4 +153,6 @@ class SnapshotCatalog:
                 return matches[0]
             if len(matches) > 1:
                 raise UsageError(f"snapshot prefix {ref!r} is ambiguous; give more digits")
-        raise NotFoundError(f"no snapshot or tag named {ref!r} (see `dws history`)")
+        known = [*self.tag_names(), *([HEAD_REF] if head is not None else [])]
+        hint = did_you_mean(ref, known) or " (see `dws history`)"
+        raise NotFoundError(f"no snapshot or tag named {ref!r}{hint}")

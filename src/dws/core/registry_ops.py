@@ -8,7 +8,7 @@ from typing import Any
 
 from dws.core.trust import trust_new_resources
 from dws.core.workspace import Workspace
-from dws.errors import NotFoundError, UsageError
+from dws.errors import UsageError
 from dws.model.paths import check_resource_name, default_resource_name
 from dws.model.records import ResourceSpec
 from dws.model.roles import parse_role
@@ -138,14 +138,10 @@ def remove_resource(ws: Workspace, name: str) -> ResourceSpec:
     """Forget a resource; its files are never touched."""
     with ws.locked("remove"):
         specs = ws.resource_specs()
-        matching = [s for s in specs if s.name == name]
-        if not matching:
-            from dws.errors import NotFoundError
-
-            raise NotFoundError(f"no resource named {name!r}")
-        ws.resource(matching[0]).forget()
+        spec = ws.resource_spec(name, specs)
+        ws.resource(spec).forget()
         ws.save_resource_specs([s for s in specs if s.name != name])
-        return matching[0]
+        return spec
 
 
 def repoint_resource(ws: Workspace, name: str, location: str) -> tuple[ResourceSpec, ResourceSpec]:
@@ -153,9 +149,7 @@ def repoint_resource(ws: Workspace, name: str, location: str) -> tuple[ResourceS
     the old directory is not touched. Returns (old spec, new spec)."""
     with ws.locked("swap"):
         specs = ws.resource_specs()
-        old = next((s for s in specs if s.name == name), None)
-        if old is None:
-            raise NotFoundError(f"no resource named {name!r}")
+        old = ws.resource_spec(name, specs)
         kind = resource_type(old.type)
         options = {key: value for key, value in old.params.items() if key != "path"}
         params = kind.prepare_params(location, ws.root, {**options, "name": name})

@@ -19,6 +19,7 @@ from dws.core.workspace import Workspace
 from dws.errors import IntegrityError, NotFoundError, RefusedError, UsageError
 from dws.model.records import Head, ResourceSpec, SnapshotRecord, decode_resources
 from dws.model.roles import Role
+from dws.model.suggest import did_you_mean
 from dws.store.fileio import write_atomic
 from dws.store.remote_base import Remote
 
@@ -52,7 +53,8 @@ def _map_paths(
     external = external_resources(specs)
     unknown = sorted(set(maps) - {s.name for s in specs})
     if unknown:
-        raise UsageError(f"--map names no resource of the remote: {', '.join(unknown)}")
+        hint = did_you_mean(unknown[0], [s.name for s in specs]) if len(unknown) == 1 else ""
+        raise UsageError(f"--map names no resource of the remote: {', '.join(unknown)}{hint}")
     chosen = dict(maps)
     for name, recorded in external.items():
         if name not in chosen and ask is not None:

@@ -22,6 +22,7 @@ from dws.errors import FormatError, NotFoundError, UsageError
 from dws.model.ids import check_tag_name, looks_like_id_prefix
 from dws.model.records import SnapshotRecord, decode_snapshot
 from dws.model.runs import decode_run_record, decode_step_memory
+from dws.model.suggest import did_you_mean
 from dws.store.fileio import write_atomic
 from dws.store.remote_base import Remote
 
@@ -186,7 +187,7 @@ def resolve_remote_ref(remote_ids: set[str], tags: dict[str, str], ref: str) -> 
             return matches[0]
         if len(matches) > 1:
             raise UsageError(f"snapshot prefix {ref!r} is ambiguous on the remote")
-    raise NotFoundError(f"the remote has no snapshot or tag named {ref!r}")
+    raise NotFoundError(f"the remote has no snapshot or tag named {ref!r}{did_you_mean(ref, tags)}")
 
 
 def _collect_runs(ws: Workspace, remote: Remote, record: SnapshotRecord, plan: _Plan) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from dws.core.catalog import SnapshotCatalog
 from dws.core.trust import check_writable
 from dws.core.workspace import Workspace
-from dws.errors import DwsError, IntegrityError, NotFoundError, RefusedError, UsageError
+from dws.errors import DwsError, IntegrityError, RefusedError, UsageError
 from dws.model.records import Head, SnapshotRecord
 from dws.model.roles import Role
 from dws.resources.base import Resource, RestorePlan, State, listed
@@ -89,11 +89,10 @@ def select_resources(
     ws: Workspace, record: SnapshotRecord, only: list[str] | None, exclude: list[str] | None
 ) -> tuple[list[Resource], dict[str, str]]:
     """The resources a restore of ``record`` brings back, and why the others are left."""
-    all_resources = ws.resources()
-    known = {r.name for r in all_resources}
+    specs = ws.resource_specs()
     for name in (only or []) + (exclude or []):
-        if name not in known:
-            raise NotFoundError(f"no resource named {name!r}")
+        ws.resource_spec(name, specs)
+    all_resources = [ws.resource(spec) for spec in specs]
     skipped: dict[str, str] = {}
     chosen = []
     for resource in all_resources:

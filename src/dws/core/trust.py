@@ -13,7 +13,7 @@ import json
 import os
 
 from dws.core.workspace import Workspace
-from dws.errors import NotFoundError, RefusedError
+from dws.errors import RefusedError
 from dws.resources.base import Resource
 from dws.store.fileio import write_atomic
 
@@ -56,9 +56,7 @@ def trust_paths(ws: Workspace, paths: list[str]) -> None:
 
 def trust_resource(ws: Workspace, name: str) -> str | None:
     """Confirm resource ``name``'s directory; returns it (None: it is inside the workspace)."""
-    resource = next((r for r in ws.resources() if r.name == name), None)
-    if resource is None:
-        raise NotFoundError(f"no resource named {name!r}")
+    resource = ws.resource(ws.resource_spec(name))
     external = _external(ws, resource)
     if external is not None:
         trust_paths(ws, [external])

@@ -26,6 +26,7 @@ from dws.model.records import (
     encode_record,
     encode_resources,
 )
+from dws.model.suggest import did_you_mean
 from dws.resources.base import Resource, ResourceContext
 from dws.resources.registry import resource_type
 from dws.store.base import ObjectStore
@@ -178,14 +179,22 @@ class Workspace:
         """Instantiate the resource described by ``spec``."""
         return resource_type(spec.type)(spec, self.context())
 
+    def resource_spec(self, name: str, specs: list[ResourceSpec] | None = None) -> ResourceSpec:
+        """Registered resource ``name`` (looked up in ``specs`` when given); an unknown name
+        is a NotFoundError naming the closest registered names."""
+        specs = self.resource_specs() if specs is None else specs
+        found = next((s for s in specs if s.name == name), None)
+        if found is None:
+            hint = did_you_mean(name, [s.name for s in specs])
+            raise NotFoundError(f"no resource named {name!r}{hint}")
+        return found
+
     def resources(self, names: list[str] | None = None) -> list[Resource]:
         """All resources, or those named (unknown names are an error)."""
         specs = self.resource_specs()
         if names is not None:
-            known = {s.name for s in specs}
-            unknown = [n for n in names if n not in known]
-            if unknown:
-                raise NotFoundError(f"no resource named {', '.join(map(repr, unknown))}")
+            for name in names:
+                self.resource_spec(name, specs)
             specs = [s for s in specs if s.name in names]
         return [self.resource(spec) for spec in specs]
 
