@@ -154,7 +154,8 @@ ADD_ERRORS = {
     "unknown-role": (["local-files", "data/features", "--role", "inputs"], "unknown role"),
     "code-role-for-local-files": (["local-files", "data/features", "--role", "code"], "role"),
     "name-starts-with-digit": (["local-files", "data/features", "-r", "i", "--name", "1x"], "name"),
-    "name-with-dash": (["local-files", "data/features", "-r", "i", "--name", "my-f"], "name"),
+    "name-starts-with-dash": (["local-files", "data/features", "-r", "i", "--name=-f"], "name"),
+    "name-with-dot": (["local-files", "data/features", "-r", "i", "--name", "my.f"], "name"),
     "name-is-keyword": (["local-files", "data/features", "-r", "i", "--name", "class"], "name"),
     "name-too-long": (["local-files", "data/features", "-r", "i", "--name", "n" * 65], "name"),
     "name-empty": (["local-files", "data/features", "-r", "i", "--name", ""], "name"),
@@ -182,6 +183,24 @@ def test_add_errors_exit_2_and_change_nothing(bare: Path, case: str) -> None:
 
     assert_error(result, 2, contains=message)
     assert_unchanged(bare, before)
+    assert [r["name"] for r in resources_json(bare)] == ["raw"]
+
+
+def test_a_resource_name_may_hold_dashes(bare: Path) -> None:
+    _with_raw(bare)
+    write_files(bare, {"data/features/f.csv": "v1\n"})
+
+    ok(dws(bare, "add", "local-files", "data/features", "-r", "i", "--name", "my-features-2"))
+    ok(dws(bare, "snapshot", "v1"))
+    write_files(bare, {"data/features/f.csv": "v2\n"})
+    ok(dws(bare, "snapshot", "v2"))
+    ok(dws(bare, "restore", "v1", "--only", "my-features-2"))
+    shown = as_json(dws(bare, "--json", "show", "v1"))
+
+    assert [r["name"] for r in resources_json(bare)] == ["raw", "my-features-2"]
+    assert (bare / "data/features/f.csv").read_text() == "v1\n"
+    assert "my-features-2" in shown["resources"]
+    ok(dws(bare, "remove", "my-features-2"))
     assert [r["name"] for r in resources_json(bare)] == ["raw"]
 
 

@@ -9,7 +9,7 @@ from dws.errors import FormatError, UsageError
 from dws.model.ids import shown
 
 META_DIR_NAME = ".dataworkspace"
-_RESOURCE_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_RESOURCE_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 
 
 def check_entry_name(name: object) -> str:
@@ -35,11 +35,12 @@ def check_relative_path(path: object) -> str:
 
 
 def check_resource_name(name: str) -> str:
-    """Resource names are identifiers: code uses them as stable handles."""
+    """Resource names are stable handles that code uses, and become file names and JSON
+    keys: letters, digits, '_' and '-', starting with a letter or '_'."""
     if not _RESOURCE_NAME_RE.fullmatch(name) or keyword.iskeyword(name):
         raise UsageError(
-            f"invalid resource name {name!r}: use an identifier (letters, digits, '_'; "
-            "not starting with a digit; at most 64 characters)"
+            f"invalid resource name {name!r}: use letters, digits, '_' or '-', starting "
+            "with a letter or '_' (at most 64 characters, not a Python keyword)"
         )
     return name
 

@@ -76,13 +76,16 @@ def test_errors_do_not_echo_unbounded_input() -> None:
     assert len(str(info.value)) < 300
 
 
-@pytest.mark.parametrize("name", ["raw", "_x", "features2", "A_B", "x" * 64])
+@pytest.mark.parametrize(
+    "name", ["raw", "_x", "features2", "A_B", "x" * 64, "my-raw", "raw-2024-11", "_-", "a-"]
+)
 def test_good_resource_names(name: str) -> None:
     assert check_resource_name(name) == name
 
 
 @pytest.mark.parametrize(
-    "name", ["", "2raw", "my-raw", "a b", "x" * 65, "class", "None", "é", "a.b", "a/b"]
+    "name",
+    ["", "2raw", "-raw", "a b", "x" * 65, "class", "None", "é", "a.b", "a/b", "a:b", "a@b", "a=b"],
 )
 def test_bad_resource_names(name: str) -> None:
     with pytest.raises(UsageError, match="invalid resource name"):
