@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -160,10 +161,22 @@ ADD_ERRORS = {
     "name-too-long": (["local-files", "data/features", "-r", "i", "--name", "n" * 65], "name"),
     "name-empty": (["local-files", "data/features", "-r", "i", "--name", ""], "name"),
     "duplicate-name": (["local-files", "data/features", "-r", "i", "--name", "raw"], "raw"),
-    "nested-inside-resource": (["local-files", "data/raw/sub", "-r", "i", "--name", "x"], "raw"),
-    "contains-resource": (["local-files", "data", "-r", "i", "--name", "x"], "raw"),
-    "equal-to-resource": (["local-files", "data/raw", "-r", "i", "--name", "x"], "raw"),
-    "equal-via-dotdot": (["local-files", "data/features/../raw", "-r", "i", "--name", "x"], "raw"),
+    "nested-inside-resource": (
+        ["local-files", "data/raw/sub", "-r", "i", "--name", "x"],
+        "overlaps resource 'raw'",
+    ),
+    "contains-resource": (
+        ["local-files", "data", "-r", "i", "--name", "x"],
+        "overlaps resource 'raw'",
+    ),
+    "equal-to-resource": (
+        ["local-files", "data/raw", "-r", "i", "--name", "x"],
+        "error: data/raw is already the resource 'raw'",
+    ),
+    "equal-via-dotdot": (
+        ["local-files", "data/features/../raw/", "-r", "i", "--name", "x"],
+        "error: data/raw is already the resource 'raw'",
+    ),
     "contains-metadata": (["local-files", ".", "-r", "i", "--name", "x"], META),
     "is-metadata": (["local-files", META, "-r", "i", "--name", "x"], META),
     "inside-metadata": (["local-files", f"{META}/objects", "-r", "i", "--name", "x"], META),
@@ -213,6 +226,27 @@ def test_add_overlap_through_a_symlinked_alias_is_refused(bare: Path) -> None:
 
     assert_error(result, 2, contains="raw")
     assert_unchanged(bare, before)
+
+
+def test_adding_a_resource_again_through_a_symlink_names_it(bare: Path) -> None:
+    _with_raw(bare)
+    os.symlink("data/raw", bare / "alias")
+
+    result = dws(bare, "add", "local-files", "alias", "-r", "s")
+
+    assert_error(result, 2, contains="data/raw is already the resource 'raw'")
+
+
+def test_a_git_repository_added_twice_is_named(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    dws_api.Workspace.init(str(root))
+    ok(dws(root, "add", "git", ".", "-r", "code", "--name", "project"))
+
+    result = dws(root, "add", "git", ".", "-r", "code", "--name", "again")
+
+    assert_error(result, 2, contains="error: . is already the resource 'project'")
 
 
 def test_add_missing_path_without_create_creates_nothing(bare: Path) -> None:

@@ -79,9 +79,13 @@ def _check_overlap(ws: Workspace, new: Resource, existing: list[Resource]) -> No
         if other_path is None:
             continue
         other_real = os.path.realpath(other_path)
-        if other_real != real and _inside(real, other_real) and _nests(other, new):
+        if other_real == real:
+            recorded = other.spec.params.get("path")
+            shown = recorded if isinstance(recorded, str) else other_path
+            raise UsageError(f"{shown} is already the resource {other.name!r}")
+        if _inside(real, other_real) and _nests(other, new):
             continue
-        if other_real != real and _inside(other_real, real) and _nests(new, other):
+        if _inside(other_real, real) and _nests(new, other):
             continue
         if _inside(real, other_real) or _inside(other_real, real):
             raise UsageError(f"{path} overlaps resource {other.name!r} ({other_path})")
