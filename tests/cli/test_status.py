@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .cli_support import as_json, assert_unchanged, disk_state, dws, ok, write_files
+from .cli_support import (
+    api_snapshot,
+    as_json,
+    assert_unchanged,
+    disk_state,
+    dws,
+    ok,
+    write_files,
+)
 
 
 def _changes(doc: dict[str, object], name: str) -> dict[str, str]:
@@ -122,3 +130,86 @@ def test_status_with_no_resources(tmp_path: Path) -> None:
 
     assert "No resources" in ok(dws(tmp_path, "status")).out
     assert as_json(dws(tmp_path, "--json", "status"))["resources"] == []
+
+
+def _many(prefix: str, count: int) -> dict[str, str | bytes]:
+    return {f"{prefix}/{i:05}.txt": f"{prefix} {i}\n" for i in range(count)}
+
+
+def test_status_folds_many_changes_by_directory(ws: Path) -> None:
+    write_files(
+        ws,
+        {
+            **_many("data/raw/imgs", 3000),
+            **_many("data/raw/labels", 1500),
+            **_many("data/raw/meta", 500),
+        },
+    )
+
+    lines = ok(dws(ws, "status")).out.splitlines()
+    doc = as_json(dws(ws, "--json", "status"))
+
+    assert "raw (source-data): 5,000 change(s) (never snapshotted)" in lines
+    listing = [line for line in lines if line.startswith("  ")]
+    assert [line.split() for line in listing[:3]] == [
+        ["imgs/", "3,000", "added"],
+        ["labels/", "1,500", "added"],
+        ["meta/", "500", "added"],
+    ]
+    assert listing[3] == "  (by directory; `dws status --all` lists every path)"
+    assert len(lines) < 20
+    assert len(_changes(doc, "raw")) == 5000
+
+
+def test_status_shows_a_directory_with_few_changes_apart_from_a_big_one(ws: Path) -> None:
+    write_files(ws, {**_many("data/raw/imgs", 800), **_many("data/raw/imgs/a", 6)})
+    api_snapshot(ws, "v1")
+    write_files(ws, {**_many("data/raw/imgs", 1800), "data/raw/imgs/a/00000.txt": "changed"})
+    write_files(ws, {f"data/raw/imgs/a/{i:05}.txt": f"v2 {i}\n" for i in (1, 2)})
+    (ws / "data/raw/imgs/a/00005.txt").unlink()
+
+    text = ok(dws(ws, "status")).out
+
+    assert "raw (source-data): 1,004 change(s)" in text
+    listing = [line.split() for line in text.splitlines() if line.startswith("  ")]
+    assert ["imgs/", "1,000", "added"] in listing
+    assert ["imgs/a/", "3", "modified,", "1", "deleted"] in listing
+
+
+def test_status_all_and_verbose_list_every_path(ws: Path) -> None:
+    write_files(ws, {**_many("data/raw/imgs", 300), **_many("data/features/f", 2)})
+
+    for args in (["status", "--all"], ["status", "-v"], ["-v", "status"]):
+        text = ok(dws(ws, *args)).out
+        added = [line for line in text.splitlines() if line.startswith("  added ")]
+        assert len(added) == 302, args
+        assert "  added     imgs/00299.txt" in text
+        assert "more" not in text and "--all" not in text
+
+
+def test_status_shares_the_listing_between_resources(ws: Path) -> None:
+    write_files(
+        ws,
+        {
+            **_many("data/raw/one", 30),
+            **_many("data/raw/two", 30),
+            **{f"data/features/d{i:02}/f.txt": "x" for i in range(60)},
+            "results/metrics.json": "{}",
+        },
+    )
+
+    lines = ok(dws(ws, "status")).out.splitlines()
+
+    listed = [line for line in lines if line.startswith("  ")]
+    assert len(listed) <= 45
+    assert [line.split() for line in listed[:2]] == [
+        ["one/", "30", "added"],
+        ["two/", "30", "added"],
+    ]
+    features = listed[3:-1]
+    assert features[0].split() == ["d00/f.txt", "added"]
+    assert features[-1] == (
+        f"  ... and {60 - len(features) + 1} more changes "
+        "(by directory; `dws status --all` lists every path)"
+    )
+    assert listed[-1] == "  added     metrics.json"

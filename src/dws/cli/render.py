@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dws.cli.output import Output, human_bytes, short
+from dws.cli.output import Output, align, count, human_bytes, short
 
 if TYPE_CHECKING:
     from dws.api import ResourceChanges
@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 STATUS_STYLE = {"added": "green", "deleted": "red", "modified": "yellow"}
 MAX_LINES = 200
+FOLD_LINES = 40  # what `dws status` lists at most, all resources together, unless --all
+FOLD_MIN = 8  # lines each resource gets at least when the listing is folded
 
 
 def change_json(change: Change) -> dict[str, Any]:
@@ -44,17 +46,155 @@ def resource_changes_json(item: ResourceChanges) -> dict[str, Any]:
     }
 
 
-def print_changes(output: Output, changes: list[Change], indent: str = "  ") -> None:
-    """List changed paths, one per line, with a limit."""
-    for change in changes[:MAX_LINES]:
+def print_changes(
+    output: Output, changes: list[Change], indent: str = "  ", limit: int | None = MAX_LINES
+) -> None:
+    """List changed paths, one per line, at most ``limit`` of them (None: all)."""
+    for change in changes if limit is None else changes[:limit]:
         entry = change.new or change.old
         suffix = "/" if entry is not None and entry.is_dir else ""
-        label = change.status
-        if change.old and change.new and change.old.id == change.new.id:
-            label = "mode"
-        output.line(f"{indent}{label:<9} {change.path}{suffix}", STATUS_STYLE.get(change.status))
-    if len(changes) > MAX_LINES:
-        output.line(f"{indent}... and {len(changes) - MAX_LINES} more (use --json for all)")
+        output.line(
+            f"{indent}{_label(change):<9} {change.path}{suffix}", STATUS_STYLE.get(change.status)
+        )
+    if limit is not None and len(changes) > limit:
+        output.line(f"{indent}... and {count(len(changes) - limit)} more (use --json for all)")
+
+
+def fold_budgets(sizes: list[int], total: int = FOLD_LINES) -> list[int | None]:
+    """How many lines each of several listings (of ``sizes`` changes) may take so that
+    together they take about ``total``: a listing that fits its share is shown whole (None),
+    the others share what is left (at least FOLD_MIN lines each)."""
+    budgets: list[int | None] = [None] * len(sizes)
+    left, waiting = total, sorted((n, i) for i, n in enumerate(sizes) if n)
+    while waiting:
+        share = max(FOLD_MIN, left // len(waiting))
+        if waiting[0][0] > share:
+            for _, i in waiting:
+                budgets[i] = share
+            break
+        size, _ = waiting.pop(0)
+        left -= size
+    return budgets
+
+
+def print_folded_changes(
+    output: Output, changes: list[Change], budget: int | None, indent: str = "  "
+) -> None:
+    """Every changed path when ``budget`` is None or they fit in it; else counts per
+    directory ('imgs/  99,800 added'), directories split into their subdirectories for as
+    long as the listing stays within ``budget`` lines."""
+    if budget is None or len(changes) <= budget:
+        print_changes(output, changes, indent, limit=None)
+        return
+    items = _fold(changes, budget)
+    shown = items if len(items) <= budget else items[: budget - 1]
+    rows = []
+    for item in shown:
+        if isinstance(item, _Group):
+            rows.append([f"{indent}{'/'.join(item.prefix) or '.'}/", _counts(item.members)])
+        else:
+            entry = item.new or item.old
+            suffix = "/" if entry is not None and entry.is_dir else ""
+            rows.append([f"{indent}{item.path}{suffix}", _label(item)])
+    for item, line in zip(shown, align(rows, [False, False]), strict=True):
+        statuses = {c.status for c in (item.members if isinstance(item, _Group) else [item])}
+        output.line(line, STATUS_STYLE.get(statuses.pop()) if len(statuses) == 1 else None)
+    rest = items[len(shown) :]
+    hidden = sum(len(item.members) if isinstance(item, _Group) else 1 for item in rest)
+    more = f"... and {count(hidden)} more changes " if hidden else ""
+    output.line(f"{indent}{more}(by directory; `dws status --all` lists every path)")
+
+
+class _Group:
+    """Changes below directory ``prefix`` (``direct``: only those directly in it)."""
+
+    __slots__ = ("children", "direct", "members", "prefix")
+
+    def __init__(self, prefix: tuple[str, ...], members: list[Change], direct: bool) -> None:
+        self.prefix = prefix
+        self.members = members
+        self.direct = direct
+        self.children: list[_Group | Change] | None = None
+
+    def split(self) -> list[_Group | Change]:
+        """What the group becomes one level down: its subdirectories' groups and a group of
+        the changes directly in it, or (a direct group) its changes one by one."""
+        if self.children is None:
+            self.children = list(self.members) if self.direct else self._partition()
+        return self.children
+
+    def _partition(self) -> list[_Group | Change]:
+        depth = len(self.prefix)
+        below: dict[str, list[Change]] = {}
+        here: list[Change] = []
+        for change in self.members:
+            parts = change.path.split("/")
+            if len(parts) - 1 > depth:
+                below.setdefault(parts[depth], []).append(change)
+            else:
+                here.append(change)
+        if not below:
+            return list(here)
+        out: list[_Group | Change] = [
+            members[0] if len(members) == 1 else _Group((*self.prefix, name), members, False)
+            for name, members in below.items()
+        ]
+        if here:
+            out.append(here[0] if len(here) == 1 else _Group(self.prefix, here, True))
+        return out
+
+
+def _fold(changes: list[Change], budget: int) -> list[_Group | Change]:
+    """The changes as groups and single changes, sorted by path. From the top level down,
+    every group is split one level while the total stays within ``budget`` lines; when
+    not all of them fit, the shallowest ones are, fewest new lines first. The top level is
+    split into directories even beyond ``budget`` (the caller cuts the listing), unless
+    every change is at the top."""
+    root = _Group((), changes, False)
+    items: list[_Group | Change] = [root]
+    if any("/" in change.path for change in changes):
+        items = root.split()
+    while True:
+        groups = {i: item for i, item in enumerate(items) if isinstance(item, _Group)}
+        if not groups:
+            break
+        costs = {i: len(group.split()) - 1 for i, group in groups.items()}
+        if len(items) + sum(costs.values()) <= budget:
+            chosen = set(groups)
+        else:
+            chosen = {i for i, cost in costs.items() if cost == 0}
+            shallowest = min(len(group.prefix) for group in groups.values())
+            lines = len(items)
+            for i in sorted(groups, key=costs.__getitem__):
+                if len(groups[i].prefix) == shallowest and 0 < costs[i] <= budget - lines:
+                    chosen.add(i)
+                    lines += costs[i]
+        if not chosen:
+            break
+        items = [
+            part
+            for i, item in enumerate(items)
+            for part in (groups[i].split() if i in chosen else [item])
+        ]
+    return sorted(items, key=_item_key)
+
+
+def _item_key(item: _Group | Change) -> tuple[str, ...]:
+    return item.prefix if isinstance(item, _Group) else tuple(item.path.split("/"))
+
+
+def _label(change: Change) -> str:
+    if change.old and change.new and change.old.id == change.new.id:
+        return "mode"
+    return change.status
+
+
+def _counts(changes: list[Change]) -> str:
+    """'3 modified, 1 deleted'."""
+    tally = {"added": 0, "modified": 0, "deleted": 0}
+    for change in changes:
+        tally[change.status] += 1
+    return ", ".join(f"{count(n)} {status}" for status, n in tally.items() if n)
 
 
 def record_json(record: SnapshotRecord, tags: list[str]) -> dict[str, Any]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from dws.cli.context import CliState, json_option, pass_state
-from dws.cli.output import short
+from dws.cli.output import count, short
 from dws.cli.render import (
-    print_changes,
+    fold_budgets,
+    print_folded_changes,
     print_notes,
     print_stale,
     resource_changes_json,
@@ -16,13 +17,29 @@ from dws.cli.render import (
 
 
 @click.command()
+@click.option(
+    "-a",
+    "--all",
+    "-v",
+    "--verbose",
+    "every",
+    is_flag=True,
+    help="List every changed path (also `dws -v status`).",
+)
 @json_option
 @pass_state
-def status(state: CliState) -> None:
+def status(state: CliState, every: bool) -> None:
     """Show what changed in each resource since its last snapshot.
 
+    Changed paths are listed one per line when they are few; when there are more than about
+    40 in all, they are counted per directory instead ("imgs/  99,800 added"), at the
+    deepest level that keeps the listing that short. --all lists every path; --json always
+    does.
+
     \b
-    Example:
+    Examples:
+      dws status
+      dws status --all
       dws status --json
     """
     ws = state.open()
@@ -47,14 +64,16 @@ def status(state: CliState) -> None:
         return
     head = items.head
     out.line(f"HEAD: {short(head)}" if head else "No snapshot yet")
-    for item in items:
-        visible = item.visible
-        summary = f"{len(visible)} change(s)" if visible else "unchanged"
+    every = every or out.verbose
+    listings = [item.visible for item in items]
+    budgets = fold_budgets([len(v) for v in listings])
+    for item, visible, budget in zip(items, listings, budgets, strict=True):
+        summary = f"{count(len(visible))} change(s)" if visible else "unchanged"
         if item.note:
             summary += f" ({item.note})"
         out.line(f"{item.name} ({item.role.value}): {summary}", "bold")
         print_notes(out, item.notes)
-        print_changes(out, visible)
+        print_folded_changes(out, visible, None if every else budget)
         if visible and item.role.value == "source-data" and item.base:
             out.note(f"  warning: source data {item.name!r} changed since the last snapshot")
         for warning in item.warnings:
