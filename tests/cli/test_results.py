@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import re
+import struct
+import subprocess
+import termios
 from pathlib import Path
 
 import pytest
 
 from .cli_support import (
+    DWS,
     api_snapshot,
     as_json,
     assert_error,
     assert_unchanged,
+    assert_usage_error,
     disk_state,
     dws,
     manifest,
@@ -174,3 +182,119 @@ def test_results_export_unknown_snapshot_exits_2(two_runs: Path, tmp_path: Path)
 
     assert_error(result, 2, contains="nosuch")
     assert not dest.exists()
+
+
+def on_terminal(root: Path, *args: str, columns: int = 80) -> str:
+    """What ``dws ARGS`` shows on a terminal ``columns`` wide (styles removed)."""
+    leader, follower = os.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    env = {**os.environ, "COLUMNS": str(columns), "DWS_LOCK_TIMEOUT": "1"}
+    with subprocess.Popen(
+        [DWS, *args], cwd=root, env=env, stdout=follower, stderr=subprocess.PIPE
+    ) as proc:
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the command closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(leader)
+        assert proc.stderr is not None
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=60) == 0, err
+    text = b"".join(chunks).decode().replace("\r\n", "\n")
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+
+
+@pytest.fixture
+def two_files(ws: Path) -> Path:
+    """Two snapshots of results/a/metrics.json and results/b/metrics.json (acc, loss)."""
+    for tag, acc, loss in (("v1", 0.5, 5000.0), ("v2", 0.123456, 0.25)):
+        write_files(
+            ws,
+            {
+                "results/a/metrics.json": json.dumps({"acc": acc, "loss": loss}),
+                "results/b/metrics.json": json.dumps({"acc": acc / 2, "loss": loss * 2}),
+            },
+        )
+        api_snapshot(ws, tag)
+    return ws
+
+
+def test_results_on_a_terminal_name_metrics_by_what_tells_them_apart(two_files: Path) -> None:
+    lines = on_terminal(two_files, "results").splitlines()
+
+    assert lines[0].split() == ["snapshot", "tags", "a/acc", "a/loss", "b/acc", "b/loss"]
+    v1 = tag_target(two_files, "v1")
+    assert v1 is not None
+    assert lines[1].split() == [v1[:10], "v1", "0.5", "5000", "0.25", "10000"]
+    assert lines[2].split()[1:] == ["v2", "0.1235", "0.25", "0.06173", "0.5"]
+    assert all(len(line) <= 80 for line in lines), lines
+    assert "…" not in "\n".join(lines)
+
+
+def test_results_wider_than_the_terminal_show_one_row_per_metric(ws: Path) -> None:
+    keys = [f"metric_{i}" for i in range(12)]
+    for n, tag in enumerate(("v1", "v2", "v3")):
+        values = {k: i + 0.5 for i, k in enumerate(keys)} | {"run": n}
+        write_files(ws, {f"results/{run}/metrics.json": json.dumps(values) for run in ("a", "b")})
+        api_snapshot(ws, tag)
+
+    lines = on_terminal(ws, "results").splitlines()
+
+    assert all(len(line) <= 80 for line in lines), lines
+    ids = [tag_target(ws, tag) for tag in ("v1", "v2", "v3")]
+    assert lines[0].split() == ["metric", *[i[:10] for i in ids if i]]
+    assert lines[1].split() == ["v1", "v2", "v3"]
+    rows = {line.split()[0]: line.split()[1:] for line in lines[2:]}
+    assert list(rows) == [f"{run}/{k}" for run in ("a", "b") for k in sorted([*keys, "run"])]
+    assert rows["b/metric_11"] == ["11.5"] * 3
+    assert rows["a/run"] == ["0", "1", "2"]
+
+
+def test_results_metric_selects_by_name_key_or_glob(two_files: Path) -> None:
+    assert on_terminal(two_files, "results", "--metric", "a/*").splitlines()[0].split() == [
+        "snapshot",
+        "tags",
+        "a/acc",
+        "a/loss",
+    ]
+    header = on_terminal(two_files, "results", "-m", "acc").splitlines()[0]
+    assert header.split() == ["snapshot", "tags", "a/acc", "b/acc"]
+    piped = ok(dws(two_files, "results", "-m", "loss", "-m", "b/acc")).out.splitlines()
+    assert piped[0].split("\t") == [
+        "snapshot",
+        "tags",
+        "results/a/metrics.json:loss",
+        "results/b/metrics.json:acc",
+        "results/b/metrics.json:loss",
+    ]
+    assert piped[1].split("\t")[2:] == ["5000", "0.25", "10000"]
+    rows = as_json(dws(two_files, "--json", "results", "--metric", "results/b/*:loss"))
+    assert [r["metrics"] for r in rows] == [
+        {"results/b/metrics.json:loss": 10000.0},
+        {"results/b/metrics.json:loss": 0.5},
+    ]
+
+
+def test_results_metric_matching_nothing_is_a_usage_error(two_files: Path) -> None:
+    result = dws(two_files, "results", "--metric", "f1")
+
+    assert_error(result, 2, contains="no metric matches 'f1'")
+    assert "a/acc, a/loss, b/acc, b/loss" in result.err
+    assert_usage_error(dws(two_files, "results", "--metric"))
+
+
+def test_results_whole_numbers_print_as_integers(ws_v1: Path) -> None:
+    write_files(ws_v1, {"results/metrics.json": json.dumps({"accuracy": 5000.0, "big": 1e9})})
+    api_snapshot(ws_v1, "v2")
+
+    piped = ok(dws(ws_v1, "results")).out.splitlines()
+    shown = on_terminal(ws_v1, "results").splitlines()
+
+    assert piped[2].split("\t")[2:] == ["5000", "1000000000"]
+    assert shown[2].split()[2:] == ["5000", "1000000000"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,6 +54,14 @@ class Output:
                 _write_plain(sys.stdout, text)
                 return
             self.out.print(_text(text, style or ""))
+
+    def width(self) -> int | None:
+        """Columns a layout for people may use on a terminal (``$COLUMNS`` when set, else
+        the terminal's width); None when stdout is not a terminal (output for other
+        programs, laid out for them and never cut)."""
+        if not _styled(sys.stdout):
+            return None
+        return shutil.get_terminal_size().columns
 
     def table(self, headers: list[str], rows: list[list[str]]) -> None:
         """Aligned columns on a terminal; tab-separated lines otherwise (never truncated)."""
@@ -151,6 +161,50 @@ def _text(text: str, style: str) -> Any:
 def short(ident: str | None, length: int = 10) -> str:
     """Abbreviated id for display."""
     return ident[:length] if ident else "-"
+
+
+def count(number: int) -> str:
+    """12345 -> '12,345'."""
+    return f"{number:,}"
+
+
+def number(value: float) -> str:
+    """A metric for people: whole numbers as integers (5000.0 -> '5000'), others to four
+    decimals (12.345678 -> '12.3457') or, below 1, four significant digits (0.0123456 ->
+    '0.01235')."""
+    if not math.isfinite(value):
+        return str(value)
+    if value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    if abs(value) >= 1:
+        text = f"{value:.4f}".rstrip("0").rstrip(".")
+        return text if abs(value) < 1e16 else f"{value:.6g}"
+    return f"{value:.4g}"
+
+
+def align(rows: list[list[str]], right: list[bool], gap: int = 2) -> list[str]:
+    """Rows of cells as lines of aligned columns (``right``: which columns are right-aligned;
+    trailing blanks removed)."""
+    if not rows:
+        return []
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = [
+            cell.rjust(width) if right[i] else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append((" " * gap).join(cells).rstrip())
+    return lines
+
+
+def clip(text: str, width: int, keep: str = "end") -> str:
+    """``text`` cut to ``width`` characters with an ellipsis; ``keep`` says which end stays."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return text[:width]
+    return "…" + text[-(width - 1) :] if keep == "end" else text[: width - 1] + "…"
 
 
 def human_bytes(count: int | None) -> str:

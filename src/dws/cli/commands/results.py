@@ -2,39 +2,69 @@
 
 from __future__ import annotations
 
+import textwrap
+from typing import TYPE_CHECKING
+
 import click
 
 from dws.cli.context import CliState, json_option, pass_state
-from dws.cli.output import short
+from dws.cli.output import Output, align, clip, number, short
+
+if TYPE_CHECKING:
+    from dws.core.results import ResultsRow
 
 STALE_MARK = "*"
+STALE_LEGEND = (
+    f"{STALE_MARK} the file was a stale output when the snapshot was taken (its step's "
+    "inputs or code had changed); `dws show SNAPSHOT` lists them"
+)
 
 
 @click.group(invoke_without_command=True)
+@click.option(
+    "-m",
+    "--metric",
+    "patterns",
+    multiple=True,
+    metavar="PATTERN",
+    help="Only the metrics PATTERN matches (repeatable; * ? [..] wildcards): by the name "
+    "shown ('a/acc', 'a/*'), the key alone ('acc', 'eval.*') or in full "
+    "('results/a/metrics.json:acc').",
+)
 @json_option
 @click.pass_context
-def results(ctx: click.Context) -> None:
+def results(ctx: click.Context, patterns: tuple[str, ...]) -> None:
     """Metrics found in results resources, one row per snapshot (nothing is restored).
 
     Metrics are the numeric leaves of metrics.json / results.json files (configurable in
-    config.json under results.metrics), flattened to dotted keys. A * marks a metric
-    whose file was a stale output when its snapshot was taken (--json: the row's "stale"
-    lists those metric keys).
+    config.json under results.metrics), flattened to dotted keys. On a terminal they are
+    named by what tells them apart ('a/acc' for results/a/metrics.json:acc next to
+    results/b/metrics.json) and, when one row per snapshot would be wider than the terminal
+    (COLUMNS if set), shown one row per metric instead. Piped elsewhere, the table is
+    tab-separated with the full names. A * marks a metric whose file was a stale output
+    when its snapshot was taken (--json: the row's "stale" lists those metric keys).
 
     \b
     Examples:
       dws results
+      dws results --metric 'a/*' --metric loss
       dws results export v1 /tmp/v1-results
     """
     if ctx.invoked_subcommand is None:
-        _table(ctx.find_object(CliState))
+        state = ctx.find_object(CliState)
+        assert state is not None
+        _table(state, list(patterns))
 
 
-def _table(state: CliState | None) -> None:
-    assert state is not None
+def _table(state: CliState, patterns: list[str]) -> None:
+    from dws.core.results import metric_names, select_metrics
+
     rows = state.open().results()
     out = state.output
+    every = list(dict.fromkeys(key for row in rows for key in row.metrics))
+    columns = select_metrics(every, patterns) if patterns and rows else every
     if out.json:
+        chosen = set(columns)
         out.emit_json(
             [
                 {
@@ -42,8 +72,8 @@ def _table(state: CliState | None) -> None:
                     "created": r.created,
                     "tags": r.tags,
                     "message": r.message,
-                    "metrics": r.metrics,
-                    "stale": r.stale,
+                    "metrics": {k: v for k, v in r.metrics.items() if k in chosen},
+                    "stale": [k for k in r.stale if k in chosen],
                 }
                 for r in rows
             ]
@@ -52,25 +82,98 @@ def _table(state: CliState | None) -> None:
     if not rows:
         out.line("No snapshots yet")
         return
-    columns = list(dict.fromkeys(key for row in rows for key in row.metrics))
+    width = out.width()
+    if width is None:
+        _tab_separated(out, rows, columns)
+    else:
+        names = metric_names(every)
+        _fitted(out, rows, columns, [names[c] for c in columns], width)
+    if any(set(row.stale) & set(columns) for row in rows):
+        legend = textwrap.wrap(STALE_LEGEND, width) if width else [STALE_LEGEND]
+        for line in legend:
+            out.line(line)
+
+
+def _tab_separated(out: Output, rows: list[ResultsRow], columns: list[str]) -> None:
+    """For other programs: one row per snapshot, full names (unless one file holds them all)."""
     labels = _labels(columns)
-    table = []
-    for row in rows:
-        stale = set(row.stale)
-        cells = [_cell(row.metrics.get(c), c in stale) for c in columns]
-        table.append([short(row.snapshot), ", ".join(row.tags), *cells])
+    table = [[short(row.snapshot), ", ".join(row.tags), *_cells(row, columns)] for row in rows]
     out.table(["snapshot", "tags", *[labels[c] for c in columns]], table)
-    if any(row.stale for row in rows):
-        out.line(
-            f"{STALE_MARK} the file was a stale output when the snapshot was taken (its step's "
-            "inputs or code had changed); `dws show SNAPSHOT` lists them"
-        )
+
+
+def _fitted(
+    out: Output, rows: list[ResultsRow], columns: list[str], names: list[str], width: int
+) -> None:
+    """One row per snapshot if that fits in ``width``, else one row per metric (the
+    snapshots in as many blocks of columns as it takes)."""
+    cells = [_cells(row, columns) for row in rows]
+    header = ["snapshot", "tags", *names]
+    body = [
+        [short(row.snapshot), ", ".join(row.tags), *line]
+        for row, line in zip(rows, cells, strict=True)
+    ]
+    lines = align(_marks_aside([header, *body], 2), [False, False, *[True] * len(columns)])
+    if max(len(line) for line in lines) <= width:
+        out.line(lines[0], "bold")
+        for line in lines[1:]:
+            out.line(line)
+        return
+    name_width = min(max([len("metric"), *(len(n) for n in names)]), max(16, width // 3))
+    blocks: list[list[int]] = [[]]
+    used = name_width
+    for index, values in enumerate(cells):
+        column = max([len(short(rows[index].snapshot)), *(len(cell) for cell in values)])
+        column += any(cell.endswith(STALE_MARK) for cell in values)  # see _marks_aside
+        if blocks[-1] and used + 2 + column > width:
+            blocks.append([])
+            used = name_width
+        blocks[-1].append(index)
+        used += 2 + column
+    for block_no, block in enumerate(blocks):
+        if block_no:
+            out.line()
+        ids = [short(rows[i].snapshot) for i in block]
+        widths = [max([len(ids[k]), *(len(c) for c in cells[i])]) for k, i in enumerate(block)]
+        tags = [
+            clip(", ".join(rows[i].tags), w, keep="start")
+            for i, w in zip(block, widths, strict=True)
+        ]
+        table = [["metric", *ids]]
+        if any(tags):
+            table.append(["", *tags])
+        table += [
+            [clip(name, name_width), *(cells[i][m] for i in block)] for m, name in enumerate(names)
+        ]
+        lines = align(_marks_aside(table, 1), [False, *[True] * len(block)])
+        heading = 2 if any(tags) else 1
+        for k, line in enumerate(lines):
+            out.line(line, "bold" if k < heading else None)
+
+
+def _marks_aside(table: list[list[str]], first: int) -> list[list[str]]:
+    """``table`` with a blank after the values of columns (from ``first`` on) that hold a
+    stale mark, so the digits of right-aligned values line up."""
+    marked = {
+        i for row in table for i, cell in enumerate(row) if i >= first and cell.endswith(STALE_MARK)
+    }
+    return [
+        [
+            cell + " " if i in marked and cell and not cell.endswith(STALE_MARK) else cell
+            for i, cell in enumerate(row)
+        ]
+        for row in table
+    ]
+
+
+def _cells(row: ResultsRow, columns: list[str]) -> list[str]:
+    stale = set(row.stale)
+    return [_cell(row.metrics.get(c), c in stale) for c in columns]
 
 
 def _cell(value: float | None, stale: bool) -> str:
     if value is None:
         return ""
-    return f"{value:g}{STALE_MARK}" if stale else f"{value:g}"
+    return f"{number(value)}{STALE_MARK}" if stale else number(value)
 
 
 def _labels(columns: list[str]) -> dict[str, str]:
