@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -190,3 +193,67 @@ def test_snapshot_quiet_prints_nothing(ws: Path) -> None:
 
     assert result.out == ""
     assert len(snapshot_ids(ws)) == 1
+
+
+# ---- who took the snapshot ---------------------------------------------------------------
+
+
+def _gitconfig(path: Path, name: str, email: str) -> Path:
+    path.write_text(f"[user]\n\tname = {name}\n\temail = {email}\n")
+    return path
+
+
+def _recorded_user(root: Path, env: dict[str, str]) -> str:
+    write_files(root, {"data/raw/a.csv": f"{len(snapshot_ids(root))}\n"})
+    ok(dws(root, "snapshot", env=env))
+    return str(as_json(dws(root, "--json", "show"))["user"])
+
+
+def _no_git_config(tmp_path: Path) -> dict[str, str]:
+    return {"GIT_CONFIG_GLOBAL": str(tmp_path / "no-such-gitconfig"), "GIT_CONFIG_NOSYSTEM": "1"}
+
+
+def test_a_snapshot_is_attributed_to_the_global_git_identity(ws: Path, tmp_path: Path) -> None:
+    config = _gitconfig(tmp_path / "global", "Ana Lopez", "ana@example.org")
+    env = {**_no_git_config(tmp_path), "GIT_CONFIG_GLOBAL": str(config)}
+
+    assert _recorded_user(ws, env) == "Ana Lopez <ana@example.org>"
+    assert "by Ana Lopez <ana@example.org> on " in ok(dws(ws, "show")).out
+
+
+def test_the_repository_identity_wins_over_the_global_one(ws: Path, tmp_path: Path) -> None:
+    config = _gitconfig(tmp_path / "global", "Ana Lopez", "ana@example.org")
+    env = {**_no_git_config(tmp_path), "GIT_CONFIG_GLOBAL": str(config)}
+    subprocess.run(["git", "init", "-q", str(ws)], check=True, env={**os.environ, **env})
+    _gitconfig(ws / ".git" / "config", "Bo Chen", "bo@lab.example")
+
+    assert _recorded_user(ws, env) == "Bo Chen <bo@lab.example>"
+
+
+def test_without_a_git_identity_the_login_name_is_recorded(ws: Path, tmp_path: Path) -> None:
+    assert _recorded_user(ws, _no_git_config(tmp_path)) == getpass.getuser()
+
+
+def test_without_git_the_login_name_is_recorded(ws: Path, tmp_path: Path) -> None:
+    config = _gitconfig(tmp_path / "global", "Ana Lopez", "ana@example.org")
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    env = {"GIT_CONFIG_GLOBAL": str(config), "PATH": str(empty)}
+
+    assert _recorded_user(ws, env) == getpass.getuser()
+
+
+def test_a_failing_git_never_fails_the_snapshot(ws: Path, tmp_path: Path) -> None:
+    fake = tmp_path / "fake-bin"
+    fake.mkdir()
+    (fake / "git").write_text("#!/bin/sh\necho 'fatal: broken' >&2\nexit 128\n")
+    (fake / "git").chmod(0o755)
+
+    assert _recorded_user(ws, {"PATH": str(fake)}) == getpass.getuser()
+
+
+def test_control_characters_of_a_git_identity_are_not_recorded(ws: Path, tmp_path: Path) -> None:
+    config = _gitconfig(tmp_path / "global", "Ana\tLopez\x1b[31m", "ana@example.org")
+    env = {**_no_git_config(tmp_path), "GIT_CONFIG_GLOBAL": str(config)}
+
+    assert _recorded_user(ws, env) == "Ana Lopez [31m <ana@example.org>"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import shutil
 import socket
 from dataclasses import dataclass, field
 
@@ -11,14 +12,16 @@ from dws.core.catalog import SnapshotCatalog
 from dws.core.lineage.catalog import RunCatalog
 from dws.core.lineage.queries import lineage_context, recorded_lineage, stale_outputs
 from dws.core.workspace import Workspace, utc_now
-from dws.errors import RefusedError
+from dws.errors import DwsError, RefusedError
 from dws.model.ids import check_tag_name
 from dws.model.metrics import flatten_metrics
 from dws.model.records import Head, ResourceSnapshot, SnapshotRecord
 from dws.model.roles import Role
 from dws.resources.base import Resource, State
+from dws.resources.git.gitcmd import Git
 
 MAX_MESSAGE = 10_000
+MAX_IDENTITY = 200  # characters kept of git's user.name and of its user.email
 SHOWN_STALE = 3  # stale paths named in a warning or refusal before "and N more"
 
 
@@ -83,7 +86,7 @@ def take_snapshot(
             format=SnapshotRecord.format_for(lineage.stale),
             created=utc_now(),
             hostname=socket.gethostname(),
-            user=_user(),
+            user=_user(ws.root),
             message=message[:MAX_MESSAGE],
             parent=parent,
             resources=states,
@@ -181,8 +184,35 @@ def _metrics(
     return out
 
 
-def _user() -> str:
+def _user(root: str) -> str:
+    """Who takes the snapshot: the git identity in effect in the workspace's directory (a
+    repository's own config first, then the global one), else the login name."""
+    identity = _git_identity(root)
+    if identity:
+        return identity
     try:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+def _git_identity(root: str) -> str:
+    """``user.name <user.email>`` from `git config` (either alone when only one is set); ""
+    without git or an identity. Never an error: a snapshot does not depend on it."""
+    if shutil.which("git") is None:
+        return ""
+    name, email = (_git_config(root, key) for key in ("user.name", "user.email"))
+    if name and email:
+        return f"{name} <{email}>"
+    return name or email
+
+
+def _git_config(root: str, key: str) -> str:
+    try:
+        code, out = Git(root).run_code("config", "--get", key, ok=tuple(range(256)))
+    except (DwsError, OSError):
+        return ""
+    if code != 0:
+        return ""
+    text = out.decode("utf-8", "replace")
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:MAX_IDENTITY]

@@ -28,7 +28,7 @@ def show(state: CliState, ref: str) -> None:
     out.line(f"snapshot {record.id}", "bold")
     if tags:
         out.line(f"tags:     {', '.join(tags)}")
-    out.line(f"created:  {record.created} by {record.user}@{record.hostname}")
+    out.line(f"created:  {record.created} by {record.user} on {record.hostname}")
     out.line(f"parent:   {short(record.parent)}")
     if record.message:
         out.line(f"message:  {record.message}")
