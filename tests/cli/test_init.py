@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 
 from .cli_support import (
     META,
+    api,
     as_json,
     assert_error,
     assert_unchanged,
@@ -128,3 +131,37 @@ def test_commands_outside_a_workspace_fail_cleanly(tmp_path: Path, args: list[st
     assert_error(result, 2, contains="not in a workspace")
     assert "dws init" in result.err
     assert manifest(tmp_path) == before
+
+
+GIT_ENV = {
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.org",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.org",
+}
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, env={**os.environ, **GIT_ENV})
+
+
+def test_a_workspace_committed_to_git_works_from_a_clone(ws_v1: Path, tmp_path: Path) -> None:
+    """Only what .dataworkspace/.gitignore leaves in travels through git (no objects/, no
+    local/, no empty directory); a clone pulls the objects from the remote and restores."""
+    api(ws_v1).add_remote("origin", str(tmp_path / "remote"))
+    api(ws_v1).push()
+    _git(ws_v1, "init", "-q")
+    _git(ws_v1, "add", META)
+    _git(ws_v1, "commit", "-q", "-m", "workspace")
+    _git(tmp_path, "clone", "-q", str(ws_v1), "checkout")
+    clone = tmp_path / "checkout"
+    assert not (clone / META / "objects").exists() and not (clone / META / "local").exists()
+
+    ok(dws(clone, "pull"))
+    ok(dws(clone, "restore", "v1"))
+
+    for path in ("data/raw/a.csv", "data/raw/b.csv", "data/features/f.npy"):
+        assert (clone / path).read_bytes() == (ws_v1 / path).read_bytes()
+    assert "No problems found" in ok(dws(clone, "fsck")).out

@@ -107,6 +107,7 @@ class Workspace:
             )
         layout = Layout(root)
         info = decode_workspace_info(_read(layout.workspace_json, "workspace.json"))
+        _make_missing_directories(layout)
         return cls(root, info)
 
     # ---- records ----------------------------------------------------------------------
@@ -204,6 +205,21 @@ class Workspace:
         it (e.g. to record a run that has already happened)."""
         with workspace_lock(self.layout.local_file("lock"), command, at_least=at_least):
             yield
+
+
+def _make_missing_directories(layout: Layout) -> None:
+    """Make again, as `dws init` makes them, the directories a git checkout of
+    .dataworkspace/ lacks: objects/ and local/ (git ignores them) and those git drops while
+    they are empty. A workspace that cannot be written to is left as it is."""
+    try:
+        if not os.path.isdir(layout.objects):
+            PackedObjectStore.create(layout.objects)
+        for path in (layout.snapshots, layout.tags, layout.local):
+            os.makedirs(path, exist_ok=True)
+        for sub in ("runs", "steps"):
+            os.makedirs(os.path.join(layout.lineage, sub), exist_ok=True)
+    except OSError:
+        pass
 
 
 def _json_bytes(value: Any) -> bytes:
