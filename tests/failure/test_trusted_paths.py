@@ -1,5 +1,5 @@
 """A shared resources.json may point a resource anywhere: dws writes into a directory
-outside the workspace only after someone on this machine named it (add, swap, clone
+outside the workspace only after someone on this machine named it (add, clone
 --map, or `dws resources --trust`)."""
 
 from __future__ import annotations

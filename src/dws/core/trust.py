@@ -2,7 +2,7 @@
 
 resources.json is shared (through git or a remote), so a resource may arrive pointing at
 any absolute directory. dws writes into a resource's directory only when it lies inside
-the workspace, or when a person on this machine named it: by `dws add`, `dws swap`,
+the workspace, or when a person on this machine named it: by `dws add`,
 `dws clone --map`, or `dws resources --trust NAME`. The list lives in
 local/trusted-paths.json (machine-local, never shared).
 """

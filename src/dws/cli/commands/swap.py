@@ -45,7 +45,6 @@ def swap(state: CliState, name: str, target: str | None, back: bool, dry_run: bo
     if target is not None and ("@" not in target or os.path.exists(state.abspath(target))):
         target = state.abspath(target)
     ws = state.open()
-    ws.resource(name)  # an unknown NAME is refused here, naming the closest ones
     with state.output.progress() as progress:
         ws.set_progress(progress)
         outcome = ws.swap(name, target, back=back, dry_run=dry_run)

@@ -27,7 +27,7 @@ from dws.core.lineage.swap_journal import (
 from dws.core.restore import apply_plans, saved_states, select_resources
 from dws.core.trust import check_writable
 from dws.core.workspace import Workspace
-from dws.errors import IntegrityError, NotFoundError, RefusedError, UsageError
+from dws.errors import IntegrityError, RefusedError, UsageError
 from dws.model.records import ResourceSnapshot
 from dws.model.roles import Role
 from dws.model.treediff import Change
@@ -82,9 +82,7 @@ def swap_source(
 
 
 def _source_resource(ws: Workspace, name: str) -> Resource:
-    spec = next((s for s in ws.resource_specs() if s.name == name), None)
-    if spec is None:
-        raise NotFoundError(f"no resource named {name!r}")
+    spec = ws.resource_spec(name)
     if spec.role is not Role.SOURCE_DATA:
         raise UsageError(f"{name!r} is {spec.role.value}; swap replaces source data only")
     resource = ws.resource(spec)
