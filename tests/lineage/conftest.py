@@ -87,6 +87,13 @@ def pipeline(tmp_path: Path) -> Path:
     (root / "code/evaluate.py").write_text(EVALUATE)
     (root / "code/fail.py").write_text(FAIL)
     (root / "data/raw/train.csv").write_text("a,b\n1,2\n3,4\n")
+    register_pipeline(root)
+    return root
+
+
+def register_pipeline(root: Path) -> None:
+    """Make ``root`` (with code/, data/raw, data/features and results/ in place) its own
+    git repository and a workspace with the pipeline's four resources."""
     (root / ".gitignore").write_text("/data/\n/results/\n")
     git(root, "init", "-q")
     git(root, "add", "-A")
@@ -98,7 +105,6 @@ def pipeline(tmp_path: Path) -> Path:
     )
     ws.add_resource("local-files", str(root / "results"), "results", name="results")
     ws.add_resource("git", str(root), "code", name="code")
-    return root
 
 
 @pytest.fixture

@@ -32,7 +32,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -49,7 +48,8 @@ import dws
 from cli.cli_support import run_dws
 from dws.model.treediff import walk_tree
 from dws.store.trees import store_loader
-from git.gitsupport import GIT_ENV
+
+from .conftest import git, register_pipeline
 
 EXAMPLES = int(os.environ.get("DWS_PROPERTY_EXAMPLES", "12"))
 PY = sys.executable
@@ -137,16 +137,6 @@ def ws_path(item: dict[str, Any]) -> str:
     return f"{root}/{item['path']}".strip("/") if root else item["path"]
 
 
-def git(root: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "init.defaultBranch=main", *args],
-        cwd=root,
-        capture_output=True,
-        env={**os.environ, **GIT_ENV},
-        check=True,
-    )
-
-
 def make_workspace(root: Path) -> None:
     """The layout of the ``pipeline`` fixture, with two source files, a symlink between
     them and the command-line step committed."""
@@ -156,17 +146,7 @@ def make_workspace(root: Path) -> None:
     (root / "data/raw/a.txt").write_bytes(b"1 2\n")
     (root / "data/raw/b.txt").write_bytes(b"3\n")
     (root / "data/raw/link.txt").symlink_to("a.txt")
-    (root / ".gitignore").write_text("/data/\n/results/\n")
-    git(root, "init", "-q")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "code")
-    ws = dws.Workspace.init(str(root))
-    ws.add_resource("local-files", str(root / "data/raw"), "source-data", name="raw")
-    ws.add_resource(
-        "local-files", str(root / "data/features"), "intermediate-data", name="features"
-    )
-    ws.add_resource("local-files", str(root / "results"), "results", name="results")
-    ws.add_resource("git", str(root), "code", name="code")
+    register_pipeline(root)
 
 
 def data_manifest(root: Path) -> dict[str, tuple[str, bytes]]:
