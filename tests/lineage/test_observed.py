@@ -567,3 +567,19 @@ def test_an_unknown_observer_is_refused_before_running(
     assert not (ws / "data/features/n.txt").exists()
     bad = run_dws("run", "--observe", "ptrace", "--", sys.executable, "code/fixed.py", cwd=ws)
     assert bad.code == 2 and not (ws / "data/features/n.txt").exists()
+
+
+@pytest.mark.usefixtures("traceable")
+def test_programs_outside_the_workspace_are_not_kept_as_code(ws: Path, tmp_path: Path) -> None:
+    """strace sees every program run; a compiled tool is the environment, a script is code."""
+    import shutil
+
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    shutil.copy("/bin/true", tools / "compiled-tool")
+    (tools / "script.sh").write_text("#!/bin/sh\ncat data/raw/t.csv > data/features/s.txt\n")
+    (tools / "script.sh").chmod(0o755)
+    command = f"{tools}/compiled-tool; {tools}/script.sh"
+    record = run(ws, "--observe", "strace", "--", "sh", "-c", command)
+    assert [c["path"] for c in record["external_code"]] == [str(tools / "script.sh")]
+    assert paths(record["outputs"]) == {("features", "s.txt")}

@@ -70,6 +70,22 @@ def signature_of(path: str) -> Signature | None:
     return st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns
 
 
+MAX_SCRIPT_BYTES = 1 << 20
+
+
+def _is_script(path: str) -> bool:
+    """Code worth keeping with a run: a source file, not a compiled program (an
+    interpreter or tool installed outside the workspace is the environment, not the
+    step's code)."""
+    try:
+        if os.path.getsize(path) > MAX_SCRIPT_BYTES:
+            return False
+        with open(path, "rb") as handle:
+            return handle.read(4) != b"\x7fELF"
+    except OSError:
+        return False
+
+
 def is_noise(located: Located) -> bool:
     """Bytecode caches, version control, notebook checkpoints and installed packages
     are nobody's input or output."""
@@ -378,7 +394,7 @@ class RunAccounting:
                 continue
             if self.locator.locate(path, "/") is not None or path.startswith(skipped):
                 continue
-            if os.path.isfile(path):
+            if _is_script(path):
                 oid = self._keep_code(path, None)
                 self.result.external_code.append(ExternalCode(path, oid))
                 if self._changed_since_start(path):
