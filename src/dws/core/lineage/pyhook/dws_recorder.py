@@ -243,8 +243,8 @@ class _LogFile:
 def start_from_environment() -> None:
     """Start recording into the log named by ``DWS_OBSERVE_LOG`` (if set)."""
     path = os.environ.get(LOG_ENV)
-    if not path:
-        return
+    if not path or not hasattr(sys, "addaudithook"):
+        return  # Python before 3.8 cannot be observed: it never announces itself
     log = _LogFile(path)
     log.announce()  # even a process that touches no file says it was observed
     sys.addaudithook(Recorder(log.emit).hook)
