@@ -14,6 +14,7 @@ from dws.model.roles import Role
 from dws.resources.base import Resource, RestorePlan, State, listed
 
 LINK_COPY, LINK_HARDLINK = "copy", "hardlink"
+RESULTS_NOT_REVERTED = "results are never reverted"
 LINK_MODES = (LINK_COPY, LINK_HARDLINK)
 
 
@@ -54,7 +55,9 @@ def restore_snapshot(
             plan.link = link == LINK_HARDLINK and resource.role is Role.SOURCE_DATA
         _check(plans, force or dry_run)
         outcome = RestoreOutcome(record, plans, skipped)
-        if dry_run:
+        if dry_run or not resources:
+            # nothing brought back: HEAD stays, so status, diff HEAD and snapshot still
+            # compare with what the files match
             return outcome
         apply_plans(ws, head, record, resources, plans)
         outcome.applied = True
@@ -80,9 +83,6 @@ def apply_plans(
         del head.restoring[resource.name]
         head.snapshot = record.id
         ws.save_head(head)
-    if not resources:
-        head.snapshot = record.id
-        ws.save_head(head)
 
 
 def select_resources(
@@ -102,7 +102,7 @@ def select_resources(
         if recorded is None:
             skipped[resource.name] = "not in this snapshot; left as it is"
         elif resource.role is Role.RESULTS or recorded.role is Role.RESULTS:
-            skipped[resource.name] = "results are never reverted"
+            skipped[resource.name] = RESULTS_NOT_REVERTED
         elif recorded.type != resource.spec.type:
             raise UsageError(
                 f"resource {resource.name!r} is {resource.spec.type} now but was "

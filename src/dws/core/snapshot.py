@@ -64,12 +64,15 @@ def take_snapshot(
             catalog.check_tag_free(tag)
         if strict:
             _refuse_stale(_stale_now(ws))  # before anything is stored
-        states = {r.name: _snapshot_one(ws, catalog, head, r) for r in resources}
+        bases = {r.name: _base(catalog, head, r) for r in resources}
+        states = {r.name: _snapshot_one(r, bases[r.name]) for r in resources}
         warnings = [f"{r.name}: {w}" for r in resources for w in r.warnings]
         parent = head.snapshot if head.snapshot and catalog.exists(head.snapshot) else None
         if parent is not None:
             previous = catalog.get(parent)
-            if previous.same_state(states):
+            # unchanged as `dws status` sees it: HEAD records these states and every
+            # resource still matches its own base (see "Per-resource bases")
+            if previous.same_state(states) and _at_bases(states, bases):
                 warnings.extend(_stale_warning(previous.stale))
                 ws.save_head(Head(previous.id, {name: previous.id for name in states}))
                 moved = catalog.set_tag(tag, previous.id, force=force) if tag else False
@@ -154,14 +157,21 @@ def _changed_since(catalog: SnapshotCatalog, snapshot_id: str, resources: list[R
     return False
 
 
-def _snapshot_one(
-    ws: Workspace, catalog: SnapshotCatalog, head: Head, resource: Resource
-) -> ResourceSnapshot:
-    base: State | None = None
+def _base(catalog: SnapshotCatalog, head: Head, resource: Resource) -> State | None:
+    """The state recorded for ``resource`` in its base snapshot (None: no usable base)."""
     base_id = head.bases.get(resource.name)
-    if base_id and catalog.exists(base_id):
-        previous = catalog.get(base_id).resources.get(resource.name)
-        base = previous.state if previous and previous.type == resource.spec.type else None
+    if not base_id or not catalog.exists(base_id):
+        return None
+    previous = catalog.get(base_id).resources.get(resource.name)
+    return previous.state if previous and previous.type == resource.spec.type else None
+
+
+def _at_bases(states: dict[str, ResourceSnapshot], bases: dict[str, State | None]) -> bool:
+    """True when every resource's new state is the one recorded in its base snapshot."""
+    return all(bases[name] is not None and s.state == bases[name] for name, s in states.items())
+
+
+def _snapshot_one(resource: Resource, base: State | None) -> ResourceSnapshot:
     state = resource.snapshot(base)
     return ResourceSnapshot(resource.spec.type, resource.role, state)
 

@@ -7,6 +7,7 @@ import click
 from dws.cli.context import CliState, json_option, pass_state
 from dws.cli.output import short
 from dws.cli.render import change_json, print_changes
+from dws.core.restore import RESULTS_NOT_REVERTED
 
 
 @click.command()
@@ -80,6 +81,12 @@ def restore(
         )
         for path in conflicts[:20]:
             out.note(f"  {path}")
+    if not outcome.plans:
+        out.line(f"Nothing to restore from snapshot {short(outcome.record.id)}; nothing changed")
+        for name, why in outcome.skipped.items():
+            hint = "; `dws results export SNAPSHOT DIR` copies them out"
+            out.line(f"{name}: skipped ({why}{hint if why == RESULTS_NOT_REVERTED else ''})")
+        return
     verb = "Would restore" if dry_run else "Restored"
     out.line(f"{verb} snapshot {short(outcome.record.id)}")
     for plan in outcome.plans:
