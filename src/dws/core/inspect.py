@@ -24,6 +24,7 @@ class ResourceChanges:
     warnings: list[str] = field(default_factory=list)
     base: str | None = None
     notes: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # names not UTF-8, left out
 
     @property
     def visible(self) -> list[Change]:
@@ -49,7 +50,7 @@ def status(ws: Workspace) -> StatusReport:
         base_id = head.bases.get(resource.name)
         recorded = _recorded(catalog, base_id, resource)
         note = "" if recorded is not None else "never snapshotted"
-        changes = resource.status(recorded.state if recorded else None)
+        changes, unreadable = resource.status_report(recorded.state if recorded else None)
         notes = resource.notes(recorded.state if recorded else None, None)
         out.append(
             ResourceChanges(
@@ -61,6 +62,7 @@ def status(ws: Workspace) -> StatusReport:
                 list(resource.warnings),
                 base_id if recorded else None,
                 notes,
+                unreadable,
             )
         )
     return StatusReport(head.snapshot, out)

@@ -118,6 +118,11 @@ class Resource(ABC):
     def status(self, base: State | None) -> list[Change]:
         """Changes in the working state since ``base`` (None: everything is new)."""
 
+    def status_report(self, base: State | None) -> tuple[list[Change], list[str]]:
+        """``status``, and the paths left out of it because the working state cannot
+        record them (file names that are not UTF-8, escaped) where ``status`` refuses."""
+        return self.status(base), []
+
     @abstractmethod
     def snapshot(self, base: State | None) -> State:
         """Record the current state, storing whatever restore will need."""

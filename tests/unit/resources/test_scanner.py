@@ -13,7 +13,7 @@ from dws.errors import UsageError
 from dws.model.digest import hash_bytes
 from dws.model.tree import EMPTY_TREE_ID
 from dws.resources.local_files import scanner as scanner_module
-from dws.resources.local_files.scanner import FileChangingError
+from dws.resources.local_files.scanner import FileChangingError, refuse_unreadable
 from dws.resources.local_files.statcache import StatRow
 from dws.store.hashing import hash_file
 
@@ -228,21 +228,29 @@ def make_bad_name(directory: Path, name: bytes = b"bad\xff name") -> None:
     os.close(fd)
 
 
-def test_a_non_utf8_file_name_is_a_clear_usage_error(tmp_path: Path) -> None:
+def test_non_utf8_file_names_are_all_collected_and_left_out(tmp_path: Path) -> None:
+    write_files(tmp_path, {"ok.txt": "x"})
     make_bad_name(tmp_path / "sub")
+    make_bad_name(tmp_path, b"caf\xe9")
+    result = scan(tmp_path)
+    assert result.unreadable == ["caf\\xe9", "sub/bad\\xff name"]
+    assert sorted(entries(result)) == ["ok.txt", "sub"]
+
+
+def test_non_utf8_names_are_refused_naming_the_owner() -> None:
     with pytest.raises(UsageError) as info:
-        scan(tmp_path)
+        refuse_unreadable(["a", "b\\xff", "c", "d"], "resource 'raw'")
     message = info.value.message
-    assert "not valid UTF-8" in message
-    assert "sub" in message
-    assert "\\xff" in message
+    assert message.startswith("resource 'raw': 4 file name(s) not valid UTF-8 (a, b\\xff, c and 1")
     assert info.value.exit_code == 2
+    refuse_unreadable([], "resource 'raw'")  # nothing to refuse
 
 
-def test_a_non_utf8_symlink_target_is_a_clear_usage_error(tmp_path: Path) -> None:
+def test_a_non_utf8_symlink_target_is_collected(tmp_path: Path) -> None:
     os.symlink(b"target\xfe", os.path.join(os.fsencode(tmp_path), b"link"))
-    with pytest.raises(UsageError, match="not valid UTF-8"):
-        scan(tmp_path)
+    result = scan(tmp_path)
+    assert result.unreadable == ["link -> target\\xfe"]
+    assert entries(result) == {}
 
 
 def test_a_non_utf8_name_listed_in_dwsignore_is_skipped(tmp_path: Path) -> None:

@@ -56,6 +56,9 @@ def status(state: CliState, every: bool) -> None:
                 "head": items.head,
                 "resources": [resource_changes_json(i) for i in items],
                 "stale": [stale_json(s) for s in stale],
+                "unreadable_names": [
+                    {"resource": i.name, "path": path} for i in items for path in i.unreadable
+                ],
             }
         )
         return
@@ -78,4 +81,11 @@ def status(state: CliState, every: bool) -> None:
             out.note(f"  warning: source data {item.name!r} changed since the last snapshot")
         for warning in item.warnings:
             out.note(f"  warning: {warning}")
+        if item.unreadable:
+            out.note(
+                f"  warning: {count(len(item.unreadable))} file name(s) not valid UTF-8, left "
+                "out above; `dws snapshot` refuses them (rename them or list them in .dwsignore):"
+            )
+            for path in item.unreadable:
+                out.note(f"    {path}")
     print_stale(out, stale)

@@ -17,7 +17,7 @@ from dws.model.treediff import Change, TreeLoader, diff_trees, lookup, walk_tree
 from dws.resources.base import ObjectRef, Resource, RestorePlan, State
 from dws.resources.local_files.planner import check_plan
 from dws.resources.local_files.restorer import Restorer
-from dws.resources.local_files.scanner import Scanner
+from dws.resources.local_files.scanner import Scanner, refuse_unreadable
 from dws.resources.local_files.scanresult import ScanResult
 from dws.resources.local_files.statcache import (
     NoCache,
@@ -84,11 +84,17 @@ class LocalFilesResource(Resource):
         return StatCache(os.path.join(self.context.local_dir, "statcache.sqlite"))
 
     def _scan(
-        self, *, store_blobs: bool, put_trees: bool = False, allow_missing: bool = False
+        self,
+        *,
+        store_blobs: bool,
+        put_trees: bool = False,
+        allow_missing: bool = False,
+        allow_unreadable: bool = False,
     ) -> ScanResult:
         """Scan the directory. ``store_blobs``: store every file's blob (the stat-cache rows
         saying so wait for ``committed``); ``put_trees``: store every tree (a snapshot),
-        else keep in memory only the trees the store lacks."""
+        else keep in memory only the trees the store lacks. A scan that left out names
+        that are not UTF-8 is refused unless ``allow_unreadable`` (status)."""
         if allow_missing and not os.path.lexists(self.local_path()):
             self.warnings.append(f"directory {self.local_path()} is missing")
             return ScanResult(EMPTY_TREE_ID, {EMPTY_TREE_ID: encode_tree(EMPTY_TREE)}, 0, 0)
@@ -106,6 +112,8 @@ class LocalFilesResource(Resource):
             )
             result = scanner.scan()
             self.warnings.extend(w for w in result.warnings if w not in self.warnings)
+            if not allow_unreadable:
+                refuse_unreadable(result.unreadable, f"resource {self.name!r}")
             return result
         finally:
             cache.close()
@@ -131,6 +139,11 @@ class LocalFilesResource(Resource):
     def status(self, base: State | None) -> list[Change]:
         scan = self._scan(store_blobs=False, allow_missing=True)
         return list(diff_trees(self._loader(scan), self._tree_of(base), scan.root_id))
+
+    def status_report(self, base: State | None) -> tuple[list[Change], list[str]]:
+        scan = self._scan(store_blobs=False, allow_missing=True, allow_unreadable=True)
+        changes = diff_trees(self._loader(scan), self._tree_of(base), scan.root_id)
+        return list(changes), scan.unreadable
 
     def snapshot(self, base: State | None) -> State:
         store_blobs = self.keep == KEEP_CONTENT
@@ -221,6 +234,7 @@ class LocalFilesResource(Resource):
             put_trees=store,
         )
         scan = scanner.scan()
+        refuse_unreadable(scan.unreadable, path)
         self.warnings.extend(f"{path}: {w}" for w in scan.warnings)
         if not store:
             self._keep_trees(scan)

@@ -28,7 +28,7 @@ from dws.store.base import ObjectStore
 from dws.store.fileio import TEMP_PREFIX
 from dws.store.hashing import hash_file
 
-__all__ = ["FileChangingError", "ScanResult", "Scanner"]
+__all__ = ["FileChangingError", "ScanResult", "Scanner", "refuse_unreadable"]
 
 READ_ATTEMPTS = 3
 WORKERS = max(2, os.cpu_count() or 2)
@@ -78,15 +78,25 @@ def _signature(st: os.stat_result) -> tuple[int, int, int, int]:
     return st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns
 
 
-def _check_utf8(name: str, rel: str) -> None:
+def _escaped(name: str) -> str | None:
+    """``name`` with its undecodable bytes spelled ``\\xNN``, or None when it is UTF-8."""
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
-        shown = name.encode("utf-8", "surrogateescape")
-        where = rel or "."
-        raise UsageError(
-            f"file name {shown!r} in {where} is not valid UTF-8; rename it or list it in .dwsignore"
-        ) from None
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return None
+
+
+def refuse_unreadable(names: list[str], owner: str) -> None:
+    """Refuse to record a scan that left out names that are not UTF-8 (``owner`` says
+    whose: "resource 'raw'", a directory)."""
+    if not names:
+        return
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    raise UsageError(
+        f"{owner}: {len(names)} file name(s) not valid UTF-8 ({shown}); rename them or list "
+        "them in .dwsignore (`dws status` lists them all)"
+    )
 
 
 class Scanner:
@@ -152,6 +162,7 @@ class Scanner:
                 self._pool = None
         if self._hashed:
             self.progress("hashing", self._hashed, self._hashed)
+        self._result.unreadable.sort()
         return self._result
 
     # ---- one directory ----------------------------------------------------------------
@@ -182,8 +193,9 @@ class Scanner:
             mode = st.st_mode
             if rules is not None and rules.ignored(prefix + name, S_ISDIR(mode)):
                 continue
-            if not name.isascii():
-                _check_utf8(name, rel)
+            if not name.isascii() and (shown := _escaped(name)) is not None:
+                self._result.unreadable.append(prefix + shown)  # left out of the tree
+                continue
             if S_ISREG(mode):
                 seen.add(name)
                 signature = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
@@ -203,7 +215,9 @@ class Scanner:
             elif S_ISDIR(mode):
                 frame.subdirs.append(name)
             elif S_ISLNK(mode):
-                entries.append(self._link(entry.path, name, prefix + name))
+                link = self._link(entry.path, name, prefix + name)
+                if link is not None:
+                    entries.append(link)
             else:
                 self._result.warnings.append(
                     f"skipped {prefix}{name}: not a regular file, directory or symlink"
@@ -228,10 +242,11 @@ class Scanner:
                 "has it (`dws fsck` lists them, `dws pull --all` fetches it back)"
             )
 
-    @staticmethod
-    def _link(path: str, name: str, rel: str) -> TreeEntry:
+    def _link(self, path: str, name: str, rel: str) -> TreeEntry | None:
         target = os.readlink(path)
-        _check_utf8(target, rel)
+        if not target.isascii() and (shown := _escaped(target)) is not None:
+            self._result.unreadable.append(f"{rel} -> {shown}")  # left out of the tree
+            return None
         encoded = os.fsencode(target)
         return TreeEntry(name, "symlink", hash_bytes(encoded), len(encoded), target=target)
 

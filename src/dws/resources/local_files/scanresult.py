@@ -19,6 +19,10 @@ class ScanResult:
     bytes: int
     warnings: list[str] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
+    # paths whose name (or symlink target, "link -> target") is not UTF-8, escaped
+    # (``caf\\xe9.csv``); they are left out of the trees, so a scan holding any must not be
+    # recorded (see ``refuse_unreadable``)
+    unreadable: list[str] = field(default_factory=list)
 
     def loader(self, fallback: TreeLoader | None = None) -> TreeLoader:
         """Load trees from this scan, then from ``fallback``."""
