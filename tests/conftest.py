@@ -186,3 +186,24 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_temporary_directory(tmp_path_factory: pytest.TempPathFactory):
+    """Temporary files of this test process and of everything it starts (`dws`, the S3
+    server) go below pytest's own temporary directory, so a killed `dws` leaves nothing
+    in the machine's /tmp."""
+    import tempfile
+
+    private = tmp_path_factory.mktemp("tmp")
+    saved = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(private)
+    tempfile.tempdir = None  # read TMPDIR again
+    try:
+        yield private
+    finally:
+        if saved is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved
+        tempfile.tempdir = None

@@ -8,6 +8,8 @@ binary fails them.
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import itertools
 import json
 import os
@@ -94,6 +96,7 @@ class S3Server:
         self._names = itertools.count()
         self._worker = os.environ.get("PYTEST_XDIST_WORKER", "gw")
         self.endpoint_url = ""
+        self._ports: set[int] = set()
 
     def start(self) -> None:
         """Start the server and wait until it answers S3 requests (three tries on new ports
@@ -115,6 +118,7 @@ class S3Server:
             data = self.root / f"data{attempt}"
             data.mkdir()
             ports = dict(zip(_PORT_FLAGS, _free_ports(len(_PORT_FLAGS)), strict=True))
+            self._ports.update(ports.values())
             self.endpoint_url = f"http://127.0.0.1:{ports['s3.port']}"
             log = self.root / f"weed{attempt}.log"
             args = [
@@ -163,8 +167,19 @@ class S3Server:
         return False
 
     def stop(self) -> None:
-        """Stop the server and everything it started (its whole process group)."""
+        """Stop the server and everything it started (its whole process group), and
+        remove the sockets it made in /tmp (it puts them there whatever TMPDIR says)."""
         proc, self._proc = self._proc, None
+        try:
+            self._stop(proc)
+        finally:
+            for port in self._ports:
+                for sock in glob.glob(f"/tmp/seaweedfs-*-{port}.sock"):
+                    with contextlib.suppress(OSError):
+                        os.unlink(sock)
+
+    @staticmethod
+    def _stop(proc: subprocess.Popen[bytes] | None) -> None:
         if proc is None or proc.poll() is not None:
             return
         try:
