@@ -583,3 +583,22 @@ def test_programs_outside_the_workspace_are_not_kept_as_code(ws: Path, tmp_path:
     record = run(ws, "--observe", "strace", "--", "sh", "-c", command)
     assert [c["path"] for c in record["external_code"]] == [str(tools / "script.sh")]
     assert paths(record["outputs"]) == {("features", "s.txt")}
+
+
+def test_run_dry_run_says_what_the_record_will_name_and_runs_nothing(ws: Path) -> None:
+    argv = ("--", sys.executable, "code/sum.py", "data/raw/t.csv", "data/features/s.txt")
+    observed = json.loads(ok(run_dws("--json", "run", "--dry-run", "-i", "data/raw/u.csv",
+                                     *argv, cwd=ws)).out)  # fmt: skip
+    assert observed["observer"] == "python"
+    assert observed["inputs"] == ["data/raw/u.csv"] and observed["outputs"] == []
+    text = ok(run_dws("run", "--dry-run", *argv, cwd=ws)).out
+    assert "observed with python" in text and "declared inputs: none" in text
+    declared = json.loads(
+        ok(run_dws("--json", "run", "--dry-run", "--observe", "none", *argv, cwd=ws)).out
+    )
+    assert declared["observer"] == "declared"
+    assert "data/raw/t.csv" in declared["inputs"]
+    assert declared["outputs"] == ["data/features/s.txt"]
+    assert not (ws / "data/features/s.txt").exists()
+    runs = ws / ".dataworkspace/lineage/runs"
+    assert not runs.exists() or not list(runs.iterdir())

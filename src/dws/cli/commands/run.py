@@ -94,7 +94,8 @@ def run(
     ws = state.open()
     cwd = state.abspath(".")
     observer = "strace" if trace else observer
-    observed = observer != "none" and (observer != "auto" or _observable(list(command)))
+    chosen = _chosen_observer(list(command), observer)
+    observed = chosen != "none"
     plan = ws.plan_run(
         list(command),
         cwd=cwd,
@@ -108,7 +109,7 @@ def run(
     )
     out = state.output
     if dry_run:
-        _show_plan(state, plan)
+        _show_plan(state, plan, chosen)
         return 0
     outcome = ws.run(plan, env=list(env), observer=observer)
     record = outcome.record
@@ -161,14 +162,19 @@ def _warn_about_gaps(state: CliState, record: RunRecord) -> None:
         )
 
 
-def _observable(argv: list[str]) -> bool:
+def _chosen_observer(argv: list[str], wanted: str) -> str:
     from dws.core.lineage.observe import choose_observer
 
-    return choose_observer(argv, "auto") != "none"
+    return choose_observer(argv, wanted)
 
 
-def _show_plan(state: CliState, plan: RunPlan) -> None:
+def _show_plan(state: CliState, plan: RunPlan, observer: str) -> None:
+    """How the arguments read; with an observer, the record's inputs and outputs will be
+    what the command is seen to do, so only -i/-o are listed as given."""
     out = state.output
+    observed = observer != "none"
+    inputs = plan.given_inputs if observed else plan.inputs
+    outputs = plan.given_outputs if observed else plan.outputs
     rows = [[str(c.index), _shown(c), c.kind.value, c.reason] for c in plan.classified]
     if out.json:
         out.emit_json(
@@ -185,16 +191,23 @@ def _show_plan(state: CliState, plan: RunPlan) -> None:
                     }
                     for c in plan.classified
                 ],
-                "inputs": [i.key for i in plan.inputs],
-                "outputs": [o.key for o in plan.outputs],
+                "observer": observer if observed else "declared",
+                "inputs": [i.key for i in inputs],
+                "outputs": [o.key for o in outputs],
                 "params": plan.params,
             }
         )
         return
     out.line(f"step {plan.step}")
+    if observed:
+        out.line(
+            f"observed with {observer}: the record will name what the command reads and "
+            "writes; the arguments below are only how they read"
+        )
     out.table(["#", "argument", "kind", "why"], rows)
-    for label, items in (("inputs", plan.inputs), ("outputs", plan.outputs)):
-        out.line(f"{label}: " + (", ".join(i.key for i in items) or "none"))
+    prefix = "declared " if observed else ""
+    for label, items in (("inputs", inputs), ("outputs", outputs)):
+        out.line(f"{prefix}{label}: " + (", ".join(i.key for i in items) or "none"))
     out.line("params: " + (", ".join(f"{k}={v}" for k, v in plan.params.items()) or "none"))
 
 
