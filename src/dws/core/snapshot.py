@@ -18,7 +18,6 @@ from dws.model.metrics import flatten_metrics
 from dws.model.records import Head, ResourceSnapshot, SnapshotRecord
 from dws.model.roles import Role
 from dws.resources.base import Resource, State
-from dws.resources.git.gitcmd import Git
 
 MAX_MESSAGE = 10_000
 MAX_IDENTITY = 200  # characters kept of git's user.name and of its user.email
@@ -218,6 +217,8 @@ def _git_identity(root: str) -> str:
 
 
 def _git_config(root: str, key: str) -> str:
+    from dws.resources.git.gitcmd import Git  # imported only when git is installed
+
     try:
         code, out = Git(root).run_code("config", "--get", key, ok=tuple(range(256)))
     except (DwsError, OSError):
