@@ -13,9 +13,10 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from dws.core import inspect, maintenance, registry_ops, results
+from dws.core import inspect, maintenance, recovery, registry_ops, results
 from dws.core.inspect import ResourceChanges, StatusReport
 from dws.core.maintenance import FsckReport, GcReport
+from dws.core.recovery import PutBackOutcome, RecoveryRecord
 from dws.core.restore import RestoreOutcome, restore_snapshot
 from dws.core.results import ResultsRow
 from dws.core.snapshot import SnapshotOutcome, take_snapshot
@@ -173,6 +174,20 @@ class Workspace:
         return restore_snapshot(
             self._ws, ref, only=only, exclude=exclude, force=force, dry_run=dry_run, link=link
         )
+
+    def recoveries(self) -> list[RecoveryRecord]:
+        """Recovery records (what restores saved before overwriting it), newest first."""
+        return recovery.recovery_records(self._ws)
+
+    @_releasing
+    def recover(self, ref: str, *, to: str | None = None, dry_run: bool = False) -> PutBackOutcome:
+        """Put the files of recovery record ``ref`` back where they were (or under
+        ``to``/<resource>/), refusing before writing anything where other content stands."""
+        return recovery.put_back(self._ws, ref, to=to, dry_run=dry_run)
+
+    def drop_recovery(self, ref: str) -> RecoveryRecord:
+        """Delete recovery record ``ref``; `gc` then frees what only it held."""
+        return recovery.drop_recovery(self._ws, ref)
 
     def history(self) -> list[tuple[SnapshotRecord, list[str]]]:
         """Snapshots, newest first, with their tags."""
@@ -538,6 +553,8 @@ class Workspace:
 __all__ = [
     "FsckReport",
     "GcReport",
+    "PutBackOutcome",
+    "RecoveryRecord",
     "ResourceChanges",
     "RestoreOutcome",
     "ResultsRow",

@@ -9,6 +9,7 @@ from dws.core.catalog import SnapshotCatalog
 from dws.core.inspect import resource_for
 from dws.core.lineage.catalog import run_trees
 from dws.core.lineage.swap_journal import journaled_states
+from dws.core.recovery import recovered_states, recovery_records
 from dws.core.remote_cache import read_unfetched
 from dws.core.workspace import Workspace
 from dws.errors import DwsError, RefusedError
@@ -70,13 +71,15 @@ class GcReport:
 
 
 def gc(ws: Workspace, *, dry_run: bool = False) -> GcReport:
-    """Delete every object no snapshot, run record or journaled swap reaches."""
+    """Delete every object no snapshot, run record, journaled swap or recovery record
+    reaches."""
     with ws.locked("gc"):
         catalog = SnapshotCatalog(ws.layout)
         reachable: set[str] = set()
         for record in catalog.all():
             reachable.update(ref.oid for ref in _references(ws, record))
-        for name, recorded in journaled_states(ws):  # what `dws swap --back` brings back
+        kept = [*journaled_states(ws), *recovered_states(ws)]  # swap --back, dws recover
+        for name, recorded in kept:
             reachable.update(
                 ref.oid for ref in resource_for(ws, name, recorded).references(recorded.state)
             )
@@ -127,6 +130,7 @@ def fsck(ws: Workspace, *, verify_content: bool = True) -> FsckReport:
         except DwsError as exc:
             report.problems.append(f"snapshot {snapshot_id[:12]}: {exc.message}")
         report.snapshots += 1
+    _check_recoveries(ws, report)
     try:
         for tag, target in catalog.tags().items():
             if not catalog.exists(target):
@@ -139,3 +143,20 @@ def fsck(ws: Workspace, *, verify_content: bool = True) -> FsckReport:
         if verify_content and not store.verify(oid):
             report.problems.append(f"object {oid[:12]} is corrupt (content does not match its id)")
     return report
+
+
+def _check_recoveries(ws: Workspace, report: FsckReport) -> None:
+    """Every recovery record parses and its objects are stored."""
+    try:
+        records = recovery_records(ws)
+    except DwsError as exc:
+        report.problems.append(exc.message)
+        return
+    for record in records:
+        for name, saved in record.resources.items():
+            refs = resource_for(ws, name, saved.saved).references(saved.saved.state)
+            missing = [ref.oid for ref in refs if not ws.store.has(ref.oid)]
+            if missing:
+                report.problems.append(
+                    f"recovery record {record.id[:10]}: object {missing[0][:12]} is missing"
+                )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
+from dws.core.recovery import RecoveryRecord, save_for_restore, would_save
 from dws.core.trust import check_writable
 from dws.core.workspace import Workspace
 from dws.errors import DwsError, IntegrityError, RefusedError, UsageError
@@ -26,6 +27,8 @@ class RestoreOutcome:
     plans: list[RestorePlan]
     skipped: dict[str, str] = field(default_factory=dict)
     applied: bool = False
+    recovery: RecoveryRecord | None = None  # what was saved before being overwritten
+    to_save: int = 0  # paths a recovery record holds (or, with dry_run, would hold)
 
 
 def restore_snapshot(
@@ -39,6 +42,8 @@ def restore_snapshot(
     link: str = LINK_COPY,
 ) -> RestoreOutcome:
     """Bring the chosen resources back to snapshot ``ref``; touch nothing if any check fails.
+    What it overwrites that no snapshot holds (with ``force``, changes never snapshotted)
+    is stored first, in a recovery record.
 
     ``link="hardlink"``: large files of source-data resources become read-only hard links
     to their store objects instead of copies (every file written there is read-only)."""
@@ -54,11 +59,13 @@ def restore_snapshot(
         for resource, plan in zip(resources, plans, strict=True):
             plan.link = link == LINK_HARDLINK and resource.role is Role.SOURCE_DATA
         _check(plans, force or dry_run)
-        outcome = RestoreOutcome(record, plans, skipped)
+        outcome = RestoreOutcome(record, plans, skipped, to_save=would_save(plans, force=force))
         if dry_run or not resources:
             # nothing brought back: HEAD stays, so status, diff HEAD and snapshot still
             # compare with what the files match
             return outcome
+        # nothing that is in no snapshot is overwritten before it is in the store
+        outcome.recovery = save_for_restore(ws, head, record, resources, plans, force=force)
         apply_plans(ws, head, record, resources, plans)
         outcome.applied = True
         return outcome
@@ -160,7 +167,7 @@ _BLOCKERS: list[tuple[str, type[DwsError], str, bool]] = [
         "conflicts",
         RefusedError,
         "{n} file(s) have changes not yet snapshotted that restore would overwrite; nothing "
-        "was changed (snapshot them first, or use --force)",
+        "was changed (snapshot them first, or use --force: it saves them first)",
         False,
     ),
 ]

@@ -41,6 +41,9 @@ class RestorePlan:
     missing_objects: list[str] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
+    # overwritten content no saved state holds but the store does: nothing is lost, and
+    # the restore names it in a recovery record (so gc keeps it); no --force needed
+    recoverable: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the user should know (printed)
     link: bool = False  # restore --link hardlink: large files as read-only hard links
 
@@ -48,6 +51,19 @@ class RestorePlan:
     def visible_changes(self) -> list[Change]:
         """Changes worth showing a user (no implied directory markers)."""
         return [change for change in self.changes if change.visible]
+
+
+@dataclass
+class PutBackPlan:
+    """How content saved in a recovery record goes back under ``root``: what is written
+    (never over anything), what is there already, and what stands in the way."""
+
+    resource: str
+    root: str
+    writes: list[str] = field(default_factory=list)
+    present: list[str] = field(default_factory=list)
+    clashes: list[str] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)  # for the resource type
 
 
 MAX_LISTED = 20  # paths a refusal names before "... and N more"
@@ -176,6 +192,25 @@ class Resource(ABC):
 
     def forget(self) -> None:  # noqa: B027 - optional hook
         """Drop machine-local caches when the resource is removed."""
+
+    # ---- recovery (optional; docs/reliability.md, "Recovery records") ---------------------
+    # What a restore is about to overwrite and no snapshot holds is stored first, in a
+    # recovery record. A type whose plans can hold such paths implements these three.
+
+    def save_paths(self, paths: list[str]) -> State | None:
+        """Store what is at ``paths`` now and return a state holding exactly them; None
+        when the type keeps such content its own way (a git resource writes a patch as it
+        restores)."""
+        return None
+
+    def plan_put_back(self, state: State, dest: str | None) -> PutBackPlan:
+        """How the content of a state from ``save_paths`` goes back into the resource's
+        directory (or under ``dest``); touch nothing."""
+        raise UsageError(f"resource {self.name!r} ({self.type_name}) keeps no recovered files")
+
+    def apply_put_back(self, plan: PutBackPlan) -> None:
+        """Write a put-back planned by ``plan_put_back`` that has no clashes."""
+        raise UsageError(f"resource {self.name!r} ({self.type_name}) keeps no recovered files")
 
     # ---- swap (optional; docs/swap.md) ------------------------------------------------
     # `dws swap` puts other content behind a resource's unchanged path. A type that can

@@ -14,6 +14,7 @@ from dws.cli.commands.init import init
 from dws.cli.commands.lineage import lineage
 from dws.cli.commands.pull import pull
 from dws.cli.commands.push import push
+from dws.cli.commands.recover import recover
 from dws.cli.commands.remote import remote
 from dws.cli.commands.remove import remove
 from dws.cli.commands.rerun import rerun
@@ -35,6 +36,7 @@ COMMANDS = [
     status,
     snapshot,
     restore,
+    recover,
     history,
     log,
     show,

@@ -14,7 +14,11 @@ from dws.core.restore import RESULTS_NOT_REVERTED
 @click.argument("ref", metavar="SNAPSHOT")
 @click.option("--only", multiple=True, metavar="NAME", help="Restore only these resources.")
 @click.option("--exclude", multiple=True, metavar="NAME", help="Leave these resources alone.")
-@click.option("--force", is_flag=True, help="Overwrite changes that were never snapshotted.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Overwrite changes never snapshotted, after saving them (see `dws recover`).",
+)
 @click.option("--dry-run", "-n", is_flag=True, help="Print the plan; change nothing.")
 @click.option(
     "--link",
@@ -37,9 +41,11 @@ def restore(
 ) -> None:
     """Bring every resource except results back to SNAPSHOT (a tag or id).
 
-    Refuses (exit 3) when it would overwrite changes not yet snapshotted, unless --force;
-    a git repository's uncommitted changes are then first saved as a patch (the command
-    says where and how to apply it).
+    Refuses (exit 3) when it would overwrite changes not yet snapshotted, unless --force,
+    which saves them first: files of data directories in a recovery record (`dws recover`
+    gets them back), a git repository's uncommitted changes as a patch (the command says
+    where and how to apply it). Content that only the store still holds (a deleted
+    snapshot's) is overwritten without --force, and kept in a recovery record too.
 
     \b
     Example:
@@ -70,6 +76,8 @@ def restore(
                 "skipped": outcome.skipped,
                 "conflicts": {p.resource: p.conflicts for p in outcome.plans if p.conflicts},
                 "notes": {p.resource: p.notes for p in outcome.plans if p.notes},
+                "recovery": outcome.recovery.id if outcome.recovery else None,
+                "to_save": outcome.to_save,
             }
         )
         return
@@ -81,6 +89,11 @@ def restore(
         )
         for path in conflicts[:20]:
             out.note(f"  {path}")
+    elif dry_run and outcome.to_save:
+        out.note(
+            f"restore would first save {outcome.to_save} path(s) that no snapshot holds "
+            "(in a recovery record; a git repository's changes as a patch)"
+        )
     if not outcome.plans:
         out.line(f"Nothing to restore from snapshot {short(outcome.record.id)}; nothing changed")
         for name, why in outcome.skipped.items():

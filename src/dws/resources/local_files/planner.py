@@ -18,7 +18,8 @@ def check_plan(
     saved_trees: list[str | None],
     store: ObjectStore,
 ) -> None:
-    """Fill ``plan``'s conflicts (unsaved work restore would overwrite), blocked paths
+    """Fill ``plan``'s conflicts (unsaved work restore would overwrite), recoverable paths
+    (overwritten content no saved state holds but the store does), blocked paths
     (untracked files restore would have to delete) and missing objects."""
     removed_dirs: set[str] = set()
     on_disk = _DiskProbe(root)
@@ -28,7 +29,9 @@ def check_plan(
         if old is not None and not old.is_dir:
             tracked_removals.append(change.path)
             if not any(old.same_content(lookup(load, t, change.path)) for t in saved_trees):
-                plan.conflicts.append(change.path)
+                # content the store holds (a deleted snapshot's, say) loses nothing
+                held = old.kind == "file" and store.has(old.id)
+                (plan.recoverable if held else plan.conflicts).append(change.path)
         elif old is not None:
             removed_dirs.add(change.path)
         elif _is_file_add(change) and change.path not in removed_dirs and on_disk(change.path):

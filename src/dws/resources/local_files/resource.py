@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -14,8 +15,9 @@ from dws.model.ids import check_object_id
 from dws.model.roles import Role
 from dws.model.tree import EMPTY_TREE, EMPTY_TREE_ID, TreeEntry, encode_tree, listing_id
 from dws.model.treediff import Change, TreeLoader, diff_trees, lookup, walk_tree
-from dws.resources.base import ObjectRef, Resource, RestorePlan, State
+from dws.resources.base import ObjectRef, PutBackPlan, Resource, RestorePlan, State
 from dws.resources.local_files.planner import check_plan
+from dws.resources.local_files.recovery import apply_put_back, plan_put_back, save_paths
 from dws.resources.local_files.restorer import Restorer
 from dws.resources.local_files.scanner import Scanner, refuse_unreadable
 from dws.resources.local_files.scanresult import ScanResult
@@ -183,6 +185,7 @@ class LocalFilesResource(Resource):
         _remove_leftovers(root, plan.leftovers)
         if not plan.changes:
             return
+        _clear_the_way(root, plan)
         restorer = Restorer(root, self.context.store, self.context.store_generation, link=plan.link)
         try:
             restorer.apply(plan.changes, self.context.progress)
@@ -200,6 +203,27 @@ class LocalFilesResource(Resource):
                 _record_restored(session, root, restorer, self.context.store_generation)
             finally:
                 cache.close()
+
+    # ---- recovery ---------------------------------------------------------------------
+
+    def save_paths(self, paths: list[str]) -> State | None:
+        saved = save_paths(self._root(), paths, self.context.store, self.context.store_generation)
+        return {
+            "tree": saved.tree,
+            "files": saved.files,
+            "bytes": saved.bytes,
+            "keep": KEEP_CONTENT,
+        }
+
+    def plan_put_back(self, state: State, dest: str | None) -> PutBackPlan:
+        tree = self._tree_of(state)
+        assert tree is not None
+        return plan_put_back(self.name, dest or self.local_path(), self._loader(), tree)
+
+    def apply_put_back(self, plan: PutBackPlan) -> None:
+        apply_put_back(
+            plan, self.context.store, self.context.store_generation, self.context.progress
+        )
 
     # ---- swap -------------------------------------------------------------------------
 
@@ -375,6 +399,18 @@ def _record_restored(cache: ResourceCache, root: str, restorer: Restorer, genera
         else:
             cache.upsert(directory, name, row)
     cache.flush()
+
+
+def _clear_the_way(root: str, plan: RestorePlan) -> None:
+    """Remove untracked directories standing where a forced restore writes a file or a
+    link (only conflicts, which the restore saved in a recovery record first)."""
+    conflicts = set(plan.conflicts)
+    for change in plan.changes:
+        new = change.new
+        if change.old is None and new is not None and not new.is_dir and change.path in conflicts:
+            path = os.path.join(root, change.path)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
 
 
 def _remove_leftovers(root: str, leftovers: list[str]) -> None:
