@@ -405,6 +405,8 @@ def _clear_the_way(root: str, plan: RestorePlan) -> None:
     """Remove untracked directories standing where a forced restore writes a file or a
     link (only conflicts, which the restore saved in a recovery record first)."""
     conflicts = set(plan.conflicts)
+    if not conflicts:
+        return
     for change in plan.changes:
         new = change.new
         if change.old is None and new is not None and not new.is_dir and change.path in conflicts:
