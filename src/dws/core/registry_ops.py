@@ -9,7 +9,7 @@ from typing import Any
 from dws.core.trust import trust_new_resources
 from dws.core.workspace import Workspace
 from dws.errors import UsageError
-from dws.model.paths import check_resource_name, default_resource_name
+from dws.model.paths import check_resource_name, default_resource_name, is_within
 from dws.model.records import ResourceSpec
 from dws.model.roles import parse_role
 from dws.resources.base import Resource
@@ -54,10 +54,6 @@ def add_resource(
         return resource
 
 
-def _inside(child: str, parent: str) -> bool:
-    return child == parent or child.startswith(parent.rstrip(os.sep) + os.sep)
-
-
 def _nests(outer: Resource, inner: Resource) -> bool:
     return inner.spec.type in type(outer).may_contain
 
@@ -71,8 +67,8 @@ def _check_overlap(ws: Workspace, new: Resource, existing: list[Resource]) -> No
     assert path is not None
     real = os.path.realpath(path)
     meta = os.path.realpath(ws.layout.meta)
-    meta_inside = _inside(meta, real) and meta != real
-    if _inside(real, meta) or (meta_inside and not type(new).may_contain_meta):
+    meta_inside = is_within(meta, real) and meta != real
+    if is_within(real, meta) or (meta_inside and not type(new).may_contain_meta):
         raise UsageError(f"{path} overlaps the workspace metadata directory {ws.layout.meta}")
     for other in existing:
         other_path = other.local_path()
@@ -83,11 +79,11 @@ def _check_overlap(ws: Workspace, new: Resource, existing: list[Resource]) -> No
             recorded = other.spec.params.get("path")
             shown = recorded if isinstance(recorded, str) else other_path
             raise UsageError(f"{shown} is already the resource {other.name!r}")
-        if _inside(real, other_real) and _nests(other, new):
+        if is_within(real, other_real) and _nests(other, new):
             continue
-        if _inside(other_real, real) and _nests(new, other):
+        if is_within(other_real, real) and _nests(new, other):
             continue
-        if _inside(real, other_real) or _inside(other_real, real):
+        if is_within(real, other_real) or is_within(other_real, real):
             raise UsageError(f"{path} overlaps resource {other.name!r} ({other_path})")
 
 
@@ -118,7 +114,7 @@ def ignore_suggestions(ws: Workspace, name: str) -> list[IgnoreSuggestion]:
             and inner.name != outer.name
             and name in (outer.name, inner.name)
             and _nests(outer, inner)
-            and _inside(os.path.realpath(path), outer_real)
+            and is_within(os.path.realpath(path), outer_real)
         ]
         suggestion = outer.ignore_suggestion(nested) if nested else None
         if suggestion is not None:

@@ -14,14 +14,11 @@ import os
 
 from dws.core.workspace import Workspace
 from dws.errors import RefusedError
+from dws.model.paths import is_within
 from dws.resources.base import Resource
 from dws.store.fileio import write_atomic
 
 TRUSTED_FILE = "trusted-paths.json"
-
-
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def _external(ws: Workspace, resource: Resource) -> str | None:
@@ -30,7 +27,7 @@ def _external(ws: Workspace, resource: Resource) -> str | None:
     if local is None:
         return None
     real = os.path.realpath(local)
-    return None if _inside(real, os.path.realpath(ws.root)) else real
+    return None if is_within(real, os.path.realpath(ws.root)) else real
 
 
 def trusted_paths(ws: Workspace) -> set[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keyword
+import os
 import re
 
 from dws.errors import FormatError, UsageError
@@ -76,3 +77,9 @@ def check_file_like_name(name: str, what: str, limit: int) -> str:
             f"with a letter or digit (at most {limit} characters)"
         )
     return name
+
+
+def is_within(path: str, directory: str) -> bool:
+    """True when the OS path ``path`` is ``directory`` or lies below it (textually: resolve
+    symlinks first where that matters)."""
+    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)

@@ -28,6 +28,7 @@ from dws.core.restore import apply_plans, saved_states, select_resources
 from dws.core.trust import check_writable
 from dws.core.workspace import Workspace
 from dws.errors import IntegrityError, RefusedError, UsageError
+from dws.model.paths import is_within
 from dws.model.records import ResourceSnapshot
 from dws.model.roles import Role
 from dws.model.treediff import Change
@@ -99,12 +100,8 @@ def _source_resource(ws: Workspace, name: str) -> Resource:
     return resource
 
 
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
-
-
 def _overlap(a: str, b: str) -> bool:
-    return _inside(a, b) or _inside(b, a)
+    return is_within(a, b) or is_within(b, a)
 
 
 def _check_directory(ws: Workspace, resource: Resource, path: str, given: str) -> str:

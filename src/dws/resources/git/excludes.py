@@ -6,13 +6,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from dws.model.paths import META_DIR_NAME
+from dws.model.paths import META_DIR_NAME, is_within
 from dws.model.records import decode_resources
 from dws.store.fileio import TEMP_PREFIX
-
-
-def _inside(child: str, parent: str) -> bool:
-    return child == parent or child.startswith(parent.rstrip(os.sep) + os.sep)
 
 
 class Excludes:
@@ -46,7 +42,7 @@ def owned_elsewhere(repo_root: str, workspace_root: str, own_name: str) -> Exclu
     prefixes = []
     for candidate in candidates:
         real = os.path.realpath(candidate)
-        if _inside(real, real_root) and real != real_root:
+        if is_within(real, real_root) and real != real_root:
             prefixes.append(os.path.relpath(real, real_root).replace(os.sep, "/"))
     return Excludes(prefixes)
 

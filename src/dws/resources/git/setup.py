@@ -8,6 +8,7 @@ import shutil
 from typing import Any
 
 from dws.errors import UsageError
+from dws.model.paths import is_within
 from dws.resources.git.gitcmd import Git, GitError, split_z
 from dws.resources.git.urls import looks_like_url, name_from_url, strip_credentials
 
@@ -17,10 +18,6 @@ def _recorded(path: str, workspace_root: str) -> str:
     if relative == ".." or relative.startswith("../"):
         return path
     return relative.replace(os.sep, "/")
-
-
-def _inside(child: str, parent: str) -> bool:
-    return child == parent or child.startswith(parent.rstrip(os.sep) + os.sep)
 
 
 def prepare_params(location: str, workspace_root: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +93,7 @@ def ignore_suggestion(root: str, nested: list[str]) -> tuple[str, list[str]] | N
     rels = []
     for path in nested:
         real = os.path.realpath(path)
-        if _inside(real, real_root) and real != real_root:
+        if is_within(real, real_root) and real != real_root:
             rels.append(os.path.relpath(real, real_root).replace(os.sep, "/") + "/")
     if not rels:
         return None
