@@ -32,6 +32,7 @@ COMMANDS = [
     ["status"],
     ["snapshot"],
     ["restore"],
+    ["recover"],
     ["history"],
     ["log"],
     ["show"],
@@ -274,3 +275,32 @@ def test_hostile_resource_path_is_not_followed(ws_v1: Path) -> None:
     result = dws(ws_v1, "status")
 
     assert_error(result, 4)
+
+
+def test_tracebacks_only_with_dws_own_verbose_option(tmp_path: Path) -> None:
+    """`-v` after the command name belongs to the command (or to the program `dws run`
+    starts), not to dws: errors stay one line."""
+    for args in (["run", "--", "echo", "-v"], ["status", "-v"], ["run", "--", "x", "-qv"]):
+        result = dws(tmp_path, *args)
+        assert result.code == 2 and "Traceback" not in result.err, (args, result.err)
+    for args in (["-v", "status"], ["-qv", "status"], ["-C", ".", "--verbose", "status"]):
+        result = dws(tmp_path, *args)
+        assert result.code == 2 and "Traceback" in result.err, (args, result.err)
+
+
+@pytest.mark.parametrize(
+    "config",
+    ['{"results": []}', '{"remotes": []}', '{"results": {"metrics": "x"}}', "[]", "{"],
+    ids=["results-list", "remotes-list", "metrics-string", "not-an-object", "truncated"],
+)
+def test_a_config_of_the_wrong_shape_is_a_format_error(ws_v1: Path, config: str) -> None:
+    (ws_v1 / META / "config.json").write_text(config)
+    write_files(ws_v1, {"results/metrics.json": '{"accuracy": 0.9}'})
+    before = disk_state(ws_v1)
+
+    for args in (["snapshot", "v9"], ["remote", "list"], ["fsck"]):
+        result = dws(ws_v1, *args)
+        assert result.code == 4, (args, result.err)
+        assert "config.json" in result.err and "internal error" not in result.err
+
+    assert_unchanged(ws_v1, before)

@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI and turn dws errors into their exit codes."""
     from dws.errors import DwsError
 
-    verbose = any(arg in ("-v", "--verbose") for arg in (argv or sys.argv[1:]))
+    verbose = _global_verbose(argv if argv is not None else sys.argv[1:])
     try:
         code = cli.main(args=argv, prog_name="dws", standalone_mode=False)
     except DwsError as exc:
@@ -81,6 +81,25 @@ def main(argv: list[str] | None = None) -> None:
         Output().error(f"internal error: {exc.__class__.__name__}: {exc} (rerun with -v)", [])
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _global_verbose(args: list[str]) -> bool:
+    """Whether -v/--verbose is among dws's own options, before the command name (so
+    `dws run -- prog -v` or a command's own -v does not turn on tracebacks)."""
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg in ("-v", "--verbose") or (
+            arg.startswith("-") and not arg.startswith("--") and "v" in arg and "C" not in arg
+        ):
+            return True
+        if arg == "-C":
+            index += 2
+            continue
+        if not arg.startswith("-") or arg == "--":
+            return False
+        index += 1
+    return False
 
 
 def _os_error_text(exc: OSError) -> str:

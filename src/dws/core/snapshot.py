@@ -15,7 +15,7 @@ from dws.core.workspace import Workspace, utc_now
 from dws.errors import DwsError, RefusedError
 from dws.model.ids import check_tag_name
 from dws.model.metrics import flatten_metrics
-from dws.model.records import Head, ResourceSnapshot, SnapshotRecord
+from dws.model.records import DEFAULT_METRICS_FILES, Head, ResourceSnapshot, SnapshotRecord
 from dws.model.roles import Role
 from dws.resources.base import Resource, State
 
@@ -178,7 +178,7 @@ def _snapshot_one(resource: Resource, base: State | None) -> ResourceSnapshot:
 def _metrics(
     ws: Workspace, resources: list[Resource], states: dict[str, ResourceSnapshot]
 ) -> dict[str, dict[str, float]]:
-    names = ws.config().get("results", {}).get("metrics", ["metrics.json", "results.json"])
+    names = ws.config().get("results", {}).get("metrics", DEFAULT_METRICS_FILES)
     out: dict[str, dict[str, float]] = {}
     for resource in resources:
         if resource.role is not Role.RESULTS:

@@ -20,6 +20,7 @@ from dws.model.records import (
     Head,
     ResourceSpec,
     WorkspaceInfo,
+    decode_config,
     decode_head,
     decode_resources,
     decode_workspace_info,
@@ -122,13 +123,7 @@ class Workspace:
 
     def config(self) -> dict[str, Any]:
         """The parsed config.json."""
-        try:
-            value = json.loads(_read(self.layout.config_json, "config.json"))
-        except (ValueError, RecursionError) as exc:
-            raise FormatError(f"config.json is malformed: {exc}") from None
-        if not isinstance(value, dict):
-            raise FormatError("config.json must hold a JSON object")
-        return value
+        return decode_config(_read(self.layout.config_json, "config.json"))
 
     def head(self) -> Head:
         """The machine-local head (current snapshot and per-resource bases)."""

@@ -255,3 +255,26 @@ def decode_head(data: bytes) -> Head:
     for ident in [*head.bases.values(), *head.restoring.values()]:
         check_object_id(ident, "base snapshot id")
     return head
+
+
+DEFAULT_METRICS_FILES = ["metrics.json", "results.json"]
+
+
+class ResultsConfig(msgspec.Struct, frozen=True):
+    """config.json ``results``: which files of results resources hold metrics."""
+
+    metrics: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_METRICS_FILES))
+
+
+class ConfigShape(msgspec.Struct, frozen=True):
+    """The shape config.json must have (each remote is checked where it is read)."""
+
+    remotes: dict[str, dict[str, Any]] = {}
+    results: ResultsConfig = ResultsConfig()
+
+
+def decode_config(data: bytes) -> dict[str, Any]:
+    """config.json as a dict, after checking its shape (a wrong type is a FormatError)."""
+    decode_json(data, ConfigShape, "config.json")
+    value: dict[str, Any] = decode_json(data, dict[str, Any], "config.json")
+    return value
