@@ -1,8 +1,11 @@
 """Clone: a new, working workspace from a remote, built next to its destination and renamed
-into place at the end, so a failed clone leaves nothing behind."""
+into place at the end, so a failed clone leaves nothing behind. When the workspace's own
+directory is a git resource, its repository is cloned first and the workspace is made
+inside it."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -10,20 +13,32 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
-from dws.core.remote_config import RemoteConfig, add_remote, check_endpoint, normalize_url
+from dws.core.layout import Layout
+from dws.core.remote_config import RemoteConfig, check_endpoint, normalize_url, point_remote
 from dws.core.remote_open import open_remote, remote_identity, remote_resources_bytes
-from dws.core.remote_pull import PullReport, pull_from
+from dws.core.remote_pull import PullReport, pull_from, resolve_remote_ref
+from dws.core.remote_push import list_ids, read_remote_tag
 from dws.core.restore import restore_snapshot
 from dws.core.trust import trust_new_resources
-from dws.core.workspace import Workspace
-from dws.errors import IntegrityError, NotFoundError, RefusedError, UsageError
-from dws.model.records import Head, ResourceSpec, SnapshotRecord, decode_resources
+from dws.core.workspace import DEFAULT_CONFIG, GITIGNORE, Workspace
+from dws.errors import FormatError, IntegrityError, NotFoundError, RefusedError, UsageError
+from dws.model.ids import check_tag_name
+from dws.model.paths import META_DIR_NAME
+from dws.model.records import (
+    Head,
+    ResourceSpec,
+    SnapshotRecord,
+    decode_resources,
+    decode_snapshot,
+    decode_workspace_info,
+)
 from dws.model.roles import Role
 from dws.model.suggest import did_you_mean
 from dws.store.fileio import write_atomic
 from dws.store.remote_base import Remote
 
 AskPath = Callable[[str, str], str | None]
+OWN_REPOSITORY = "."  # the key of ``repos`` naming the workspace's own repository
 
 
 @dataclass
@@ -35,6 +50,7 @@ class CloneReport:
     pull: PullReport
     cloned: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, list[str]] = field(default_factory=dict)
 
 
 def external_resources(specs: list[ResourceSpec]) -> dict[str, str]:
@@ -77,6 +93,187 @@ def _map_paths(
     return out
 
 
+def _is_own(spec: ResourceSpec) -> bool:
+    """True for a git resource whose directory is the workspace's own."""
+    path = spec.params.get("path")
+    return (
+        spec.type == "git"
+        and isinstance(path, str)
+        and not os.path.isabs(path)
+        and os.path.normpath(path) == "."
+    )
+
+
+def _check_repos(specs: list[ResourceSpec], repos: dict[str, str]) -> dict[str, str]:
+    """Resource name -> URL for each repository ``repos`` gives (``"."``: the workspace's
+    own); a name that is no git resource of the remote is a UsageError."""
+    from dws.resources.git.urls import looks_like_url
+
+    git_names = [s.name for s in specs if s.type == "git"]
+    own = next((s.name for s in specs if _is_own(s)), None)
+    out: dict[str, str] = {}
+    for key, url in repos.items():
+        name = own if key == OWN_REPOSITORY else key
+        if name is None:
+            listed = ", ".join(git_names) or "none"
+            raise UsageError(
+                "--repo URL is for the workspace's own repository, and the remote's workspace "
+                f"has no git resource at its top directory (its git resources: {listed})"
+            )
+        if name not in git_names:
+            hint = did_you_mean(key, git_names)
+            raise UsageError(f"--repo names no git resource of the remote: {key!r}{hint}")
+        if name in out:
+            raise UsageError(f"--repo gives the repository of {name!r} twice")
+        if not url or "\x00" in url:
+            raise UsageError(f"--repo needs a URL for {name!r}")
+        out[name] = url if looks_like_url(url) else os.path.abspath(os.path.expanduser(url))
+    return out
+
+
+def _read_remote_snapshot(remote: Remote, snapshot_id: str) -> SnapshotRecord:
+    data = remote.files.read(f"snapshots/{snapshot_id}.json")
+    if data is None:
+        raise FormatError(f"the remote's snapshot {snapshot_id[:12]} cannot be read")
+    try:
+        return decode_snapshot(data, snapshot_id)
+    except FormatError as exc:
+        raise FormatError(f"the remote's {exc.message}") from None
+
+
+def _remote_snapshot(remote: Remote, ref: str | None) -> SnapshotRecord | None:
+    """The remote's snapshot a clone restores, read before anything is pulled: ``ref`` (a
+    remote tag or id prefix, as pull resolves it), else the latest (None: there is none)."""
+    ids = set(list_ids(remote, "snapshots"))
+    if ref is None:
+        if not ids:
+            return None
+        records = [_read_remote_snapshot(remote, i) for i in sorted(ids)]
+        return max(records, key=lambda r: (r.created, r.id))
+    tags = remote.files.list("tags")
+    found = None
+    if ref in tags:
+        try:
+            found = read_remote_tag(remote, check_tag_name(ref))
+        except UsageError:
+            found = None  # pull ignores a tag with an invalid name too
+    others = dict.fromkeys((tag for tag in tags if tag != ref), "")  # for did-you-mean
+    chosen = found[0] if found else resolve_remote_ref(ids, others, ref)
+    return _read_remote_snapshot(remote, chosen)
+
+
+def _own_repository(
+    remote: Remote, specs: list[ResourceSpec], urls: dict[str, str], ref: str | None
+) -> tuple[str | None, str | None, str | None]:
+    """(name, URL to clone it from) of the workspace's own repository (None when it is no
+    resource or no URL is known), and the snapshot to pull: its id when the URL had to be
+    read from the snapshot's record, so the repository and the data agree."""
+    own = next((s for s in specs if _is_own(s)), None)
+    if own is None:
+        return None, None, ref
+    given = urls.get(own.name) or own.params.get("url")
+    if isinstance(given, str) and given:
+        return own.name, given, ref
+    record = _remote_snapshot(remote, ref)
+    if record is None:
+        return own.name, None, ref
+    recorded = record.resources.get(own.name)
+    url = recorded.state.get("url") if recorded is not None else None
+    return own.name, url if isinstance(url, str) and url else None, record.id
+
+
+def _write_missing(path: str, data: bytes) -> None:
+    if not os.path.lexists(path):
+        write_atomic(path, data, durable=True)
+
+
+def _take_identity(layout: Layout, info_bytes: bytes, url: str) -> None:
+    """Give the workspace in a cloned repository the remote's workspace.json; refuse a
+    repository whose committed workspace.json names another workspace."""
+    from dws.resources.git.urls import strip_credentials
+
+    try:
+        with open(layout.workspace_json, "rb") as handle:
+            committed: bytes | None = handle.read()
+    except FileNotFoundError:
+        committed = None
+    if committed == info_bytes:
+        return
+    if committed is not None:
+        wanted = decode_workspace_info(info_bytes)
+        try:
+            info = decode_workspace_info(committed)
+        except FormatError as exc:
+            raise FormatError(f"the repository {strip_credentials(url)}: {exc.message}") from None
+        if info.id != wanted.id:
+            raise UsageError(
+                f"the repository {strip_credentials(url)} holds workspace {info.name!r} "
+                f"({info.id}), not the remote's {wanted.name!r} ({wanted.id}); give the "
+                "workspace's own repository with --repo URL"
+            )
+    write_atomic(layout.workspace_json, info_bytes, durable=True)
+
+
+def _make_workspace(staging: str, info_bytes: bytes, url: str | None) -> Workspace:
+    """The workspace in the empty ``staging``, or, given the URL of its own repository, in
+    a clone of it (which may already hold .dataworkspace/ files committed in git)."""
+    layout = Layout(staging)
+    if url is not None:
+        from dws.resources.git.setup import clone as git_clone
+
+        git_clone(url, staging)
+    if not os.path.lexists(layout.meta):
+        Workspace.init(staging)  # then it takes the remote's identity
+        write_atomic(layout.workspace_json, info_bytes, durable=True)
+        return Workspace.open(staging)
+    if url is None or not os.path.isdir(layout.meta):
+        raise UsageError(f"{layout.meta} is in the way of the clone")
+    _take_identity(layout, info_bytes, url)
+    config = json.dumps(DEFAULT_CONFIG, indent=2, sort_keys=True) + "\n"
+    _write_missing(layout.config_json, config.encode())
+    _write_missing(os.path.join(layout.meta, ".gitignore"), GITIGNORE.encode())
+    return Workspace.open(staging)  # makes objects/ and local/, which git does not hold
+
+
+def _pull_again(ws: Workspace, remote: Remote) -> None:
+    """Drop the snapshot records git brought that the remote also has: pull reads only the
+    records a workspace lacks, and these must come with their trees (checked, and listed as
+    pulled without their data), as in any clone."""
+    catalog = SnapshotCatalog(ws.layout)
+    for snapshot_id in set(catalog.ids()) & set(list_ids(remote, "snapshots")):
+        catalog.delete(snapshot_id)
+
+
+def _clear_checked_out_data(root: str, specs: list[ResourceSpec]) -> None:
+    """Data never comes through git: remove what the checkout of the workspace's own
+    repository wrote where its other resources live (in a fresh clone nothing else is
+    there); restore writes their snapshot's content."""
+    real_root = os.path.realpath(root)
+    for spec in specs:
+        path = spec.params.get("path")
+        if _is_own(spec) or not isinstance(path, str) or os.path.isabs(path) or "\x00" in path:
+            continue
+        if os.path.normpath(path).split(os.sep)[0] in (META_DIR_NAME, os.pardir):
+            continue
+        target = os.path.normpath(os.path.join(real_root, path))
+        parent = os.path.realpath(os.path.dirname(target))
+        if target == real_root or not (parent + os.sep).startswith(real_root + os.sep):
+            continue
+        if os.path.islink(target) or os.path.isfile(target):
+            os.unlink(target)
+        elif os.path.isdir(target):
+            shutil.rmtree(target)
+
+
+def _staging_directory(dest: str) -> str:
+    """A new, empty, hidden directory next to ``dest``."""
+    parent = os.path.dirname(dest)
+    os.makedirs(parent, exist_ok=True)
+    staging = os.path.join(parent, f".{os.path.basename(dest)}.dws-clone-{uuid.uuid4().hex[:8]}")
+    os.makedirs(staging)
+    return staging
+
+
 def clone(
     url: str,
     directory: str,
@@ -86,10 +283,13 @@ def clone(
     endpoint_url: str | None = None,
     ask: AskPath | None = None,
     configure: Callable[[Workspace], None] | None = None,
+    repos: dict[str, str] | None = None,
 ) -> tuple[Workspace, CloneReport]:
     """Make ``directory`` a copy of the workspace at ``url``, restored to ``snapshot`` (or
-    the remote's latest snapshot); ``configure`` sees the workspace before anything is
-    pulled (to attach progress reporting)."""
+    the remote's latest snapshot); ``repos`` gives the URLs to clone git resources from
+    (key: resource name, or ``"."`` for the workspace's own repository) instead of the
+    recorded ones; ``configure`` sees the workspace before anything is pulled (to attach
+    progress reporting)."""
     dest = os.path.abspath(directory)
     if os.path.lexists(dest) and not (os.path.isdir(dest) and not os.listdir(dest)):
         raise UsageError(f"{directory} already exists and is not an empty directory")
@@ -101,22 +301,22 @@ def clone(
         if remote_identity(remote) is None or info_bytes is None:
             raise NotFoundError(f"{normalized} holds no workspace (nothing was pushed there)")
         specs = _map_paths(decode_resources(remote_resources_bytes(remote)), maps or {}, ask)
-        parent = os.path.dirname(dest)
-        os.makedirs(parent, exist_ok=True)
-        staging = os.path.join(
-            parent, f".{os.path.basename(dest)}.dws-clone-{uuid.uuid4().hex[:8]}"
-        )
-        os.makedirs(staging)
+        urls = _check_repos(specs, repos or {})
+        own, own_url, ref = _own_repository(remote, specs, urls, snapshot)
+        staging = _staging_directory(dest)
         try:
-            fresh = Workspace.init(staging)  # then it takes the remote's identity
-            write_atomic(fresh.layout.workspace_json, info_bytes, durable=True)
-            ws = Workspace.open(staging)
-            ws.save_resource_specs(specs)
+            ws = _make_workspace(staging, info_bytes, own_url)
+            ws.save_resource_specs(specs)  # the remote's list, whatever git brought
+            if own_url is not None:
+                _clear_checked_out_data(staging, specs)
+                _pull_again(ws, remote)
             trust_new_resources(ws, ws.resources())  # the paths given with --map
-            add_remote(ws, "origin", normalized, config.endpoint_url)
+            point_remote(ws, "origin", normalized, config.endpoint_url)
             if configure is not None:
                 configure(ws)
-            report = _fill(ws, config, remote, snapshot)
+            report = _fill(ws, config, remote, ref, urls)
+            if own is not None and own_url is not None:
+                report.cloned.insert(0, own)
             ws.release()
             os.rename(staging, dest)
         except BaseException:
@@ -128,7 +328,9 @@ def clone(
     return Workspace.open(dest), report
 
 
-def _fill(ws: Workspace, config: RemoteConfig, remote: Remote, ref: str | None) -> CloneReport:
+def _fill(
+    ws: Workspace, config: RemoteConfig, remote: Remote, ref: str | None, urls: dict[str, str]
+) -> CloneReport:
     with ws.locked("clone"):
         pulled = pull_from(ws, config, remote, everything=False, ref=ref, force=True)
     report = CloneReport(ws.root, pulled.fetched[0] if pulled.fetched else None, pulled)
@@ -140,29 +342,32 @@ def _fill(ws: Workspace, config: RemoteConfig, remote: Remote, ref: str | None) 
             report.skipped[resource.name] = (
                 "it is not on this machine; `dws restore --only` it if you mean to change it"
             )
-    _clone_repositories(ws, record, report)
-    restore_snapshot(ws, record.id, exclude=list(report.skipped) or None)
+    _clone_repositories(ws, record, report, urls)
+    outcome = restore_snapshot(ws, record.id, exclude=list(report.skipped) or None)
+    report.notes = {plan.resource: list(plan.notes) for plan in outcome.plans if plan.notes}
     _restore_results(ws, record, report)
     return report
 
 
-def _clone_repositories(ws: Workspace, record: SnapshotRecord, report: CloneReport) -> None:
+def _clone_repositories(
+    ws: Workspace, record: SnapshotRecord, report: CloneReport, urls: dict[str, str]
+) -> None:
+    """Clone the git resources not yet on disk (the workspace's own was cloned first)."""
     from dws.resources.git.setup import clone as git_clone
 
     for spec in ws.resource_specs():
         if spec.type != "git" or spec.name not in record.resources:
             continue
-        state_url = record.resources[spec.name].state.get("url")
-        url = spec.params.get("url") or state_url
         path = ws.resource(spec).local_path()
         assert path is not None
         if os.path.isdir(os.path.join(path, ".git")):
             continue
+        state_url = record.resources[spec.name].state.get("url")
+        url = urls.get(spec.name) or spec.params.get("url") or state_url
         if not isinstance(url, str) or not url:
-            report.skipped[spec.name] = "no repository URL recorded; clone it yourself"
-            continue
-        if os.path.realpath(path) == os.path.realpath(ws.root):
-            report.skipped[spec.name] = f"the workspace's own repository; clone {url} yourself"
+            own = os.path.realpath(path) == os.path.realpath(ws.root)
+            option = "--repo URL" if own else f"--repo {spec.name}=URL"
+            report.skipped[spec.name] = f"no repository URL recorded; give one with {option}"
             continue
         git_clone(url, path)
         report.cloned.append(spec.name)

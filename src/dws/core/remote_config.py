@@ -166,3 +166,32 @@ def remove_remote(ws: Workspace, name: str) -> RemoteConfig:
         _save(ws, config)
         forget_remote(ws, name)
     return remote
+
+
+def point_remote(
+    ws: Workspace, name: str, url: str, endpoint_url: str | None = None, *, base: str = "."
+) -> RemoteConfig:
+    """Record remote ``name`` at ``url``: added when absent, left as it is when it already
+    names that place, pointed there otherwise (forgetting what was known about its old one).
+    Other remotes are kept as they are."""
+    check_remote_name(name)
+    normalized = normalize_url(url, base)
+    remote = RemoteConfig(name, normalized, check_endpoint(endpoint_url, normalized))
+    with ws.locked("remote"):
+        config = ws.config()
+        remotes = config.setdefault("remotes", {})
+        if not isinstance(remotes, dict):
+            raise FormatError("config.json: 'remotes' must be an object")
+        current = remotes.get(name)
+        if isinstance(current, dict) and (
+            current.get("url"),
+            current.get("endpoint_url"),
+        ) == (remote.url, remote.endpoint_url):
+            return remote
+        remotes[name] = remote.to_json()
+        _save(ws, config)
+        if current is not None:
+            from dws.core.remote_cache import forget_remote
+
+            forget_remote(ws, name)
+    return remote

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import click
@@ -21,6 +22,27 @@ def _parse_maps(values: tuple[str, ...], state: CliState) -> dict[str, str]:
     return maps
 
 
+_NAMED_REPO = re.compile(r"(\.|[A-Za-z_][A-Za-z0-9_-]{0,63})=(.+)", re.DOTALL)
+
+
+def _parse_repos(values: tuple[str, ...], state: CliState) -> dict[str, str]:
+    """``--repo URL`` (the workspace's own repository, key ".") and ``--repo NAME=URL``; a
+    local path is taken relative to the directory given with -C."""
+    from dws.resources.git.urls import looks_like_url
+
+    repos: dict[str, str] = {}
+    for value in values:
+        named = None if looks_like_url(value) else _NAMED_REPO.fullmatch(value)
+        name, url = (named.group(1), named.group(2)) if named else (".", value)
+        if not url:
+            raise UsageError(f"--repo needs URL or NAME=URL, not {value!r}")
+        if name in repos:
+            which = "the workspace's own repository" if name == "." else repr(name)
+            raise UsageError(f"--repo gives {which} twice")
+        repos[name] = url if looks_like_url(url) else state.abspath(url)
+    return repos
+
+
 @click.command()
 @click.argument("url")
 @click.argument("directory")
@@ -32,6 +54,14 @@ def _parse_maps(values: tuple[str, ...], state: CliState) -> dict[str, str]:
     metavar="NAME=PATH",
     help="Where a resource that lived outside the workspace is on this machine.",
 )
+@click.option(
+    "--repo",
+    "repos",
+    multiple=True,
+    metavar="[NAME=]URL",
+    help="Clone git resource NAME (without NAME: the workspace's own repository) from URL "
+    "instead of its recorded URL.",
+)
 @click.option("--endpoint-url", metavar="URL", help="S3-compatible endpoint for s3:// URLs.")
 @json_option
 @pass_state
@@ -41,16 +71,21 @@ def clone(
     directory: str,
     ref: str | None,
     maps: tuple[str, ...],
+    repos: tuple[str, ...],
     endpoint_url: str | None,
 ) -> None:
     """Make DIRECTORY a copy of the workspace at URL (a directory or s3://bucket/prefix),
-    restored to its latest snapshot; git code resources are cloned from their recorded
-    URLs. A failed clone leaves nothing behind.
+    restored to its latest snapshot. Git code resources are cloned from their recorded URLs
+    (or --repo): the workspace's own repository first, the workspace made inside it, then
+    each repository is checked out at the snapshot's commit with its recorded uncommitted
+    changes. A failed clone leaves nothing behind.
 
     \b
-    Example:
+    Examples:
       dws clone s3://team-bucket/projects/churn ./churn --snapshot v3
       dws clone /mnt/nas/churn-ws ./churn --map images=/data/imagenet
+      dws clone /mnt/nas/churn-ws ./churn --repo git@github.com:org/churn.git
+      dws clone /mnt/nas/churn-ws ./churn --repo lib=https://github.com/org/lib.git
     """
     from dws.api import Workspace
 
@@ -67,6 +102,7 @@ def clone(
 
     target = state.abspath(directory)
     source = url if url.startswith("s3://") else state.abspath(url)
+    repo_urls = _parse_repos(repos, state)
     with out.progress() as progress:
         ws, report = Workspace.clone(
             source,
@@ -76,6 +112,7 @@ def clone(
             endpoint_url=endpoint_url,
             ask=ask if interactive else None,
             progress=progress,
+            repos=repo_urls,
         )
     if out.json:
         out.emit_json(
@@ -87,10 +124,14 @@ def clone(
                 "bytes": report.pull.bytes,
                 "cloned": report.cloned,
                 "skipped": report.skipped,
+                "notes": report.notes,
             }
         )
     else:
         at = f" at snapshot {short(report.snapshot)}" if report.snapshot else " (no snapshots)"
         out.line(f"Cloned {source} into {ws.root}{at}")
+        for name, notes in report.notes.items():
+            for note in notes:
+                out.note(f"{name}: {note}", "cyan")
     for name, why in report.skipped.items():
         out.note(f"warning: resource {name!r} not restored: {why}")
