@@ -526,10 +526,13 @@ class Workspace:
         endpoint_url: str | None = None,
         ask: Callable[[str, str], str | None] | None = None,
         progress: Progress | None = None,
+        repos: dict[str, str] | None = None,
     ) -> tuple[Workspace, CloneReport]:
         """A new workspace in ``directory`` from the remote at ``url``, restored to
         ``snapshot`` (default: the remote's latest); ``maps`` gives local paths of
-        resources that lived outside the workspace."""
+        resources that lived outside the workspace; ``repos`` the URLs to clone git
+        resources from instead of their recorded ones (key: resource name, or "." for the
+        workspace's own repository)."""
         from dws.core import remote_clone
 
         def configure(core: _CoreWorkspace) -> None:
@@ -543,6 +546,7 @@ class Workspace:
             endpoint_url=endpoint_url,
             ask=ask,
             configure=configure,
+            repos=repos,
         )
         return cls(core), report
 
