@@ -95,11 +95,14 @@ class Workspace:
         role: str,
         *,
         name: str | None = None,
+        relative_to: str | None = None,
         **options: Any,
     ) -> ResourceSpec:
-        """Register a resource (e.g. ``add_resource("local-files", "data/raw", "source-data")``)."""
+        """Register a resource (e.g. ``add_resource("local-files", "data/raw", "source-data")``).
+        A relative local ``location`` is relative to ``relative_to`` (default: the
+        workspace directory); a URL is taken as it is."""
         return registry_ops.add_resource(
-            self._ws, type_name, location, role, name=name, options=options
+            self._ws, type_name, location, role, name=name, options=options, relative_to=relative_to
         ).spec
 
     def ignore_suggestions(self, name: str) -> list[registry_ops.IgnoreSuggestion]:

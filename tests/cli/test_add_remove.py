@@ -317,3 +317,21 @@ def test_resources_lists_name_type_role_location(bare: Path) -> None:
         ("raw", "local-files", "source-data", "data/raw"),
         ("res", "local-files", "results", "results"),
     ]
+
+
+def test_options_of_another_type_are_refused_by_the_type(ws: Path) -> None:
+    before = disk_state(ws)
+    for args, flag in (
+        (["local-files", "data/raw", "-r", "s", "--endpoint-url", "http://x"], "--endpoint-url"),
+        (["local-files", "data/raw", "-r", "s", "--path", "elsewhere"], "--path"),
+    ):
+        assert_error(dws(ws, "add", *args), 2, contains=f"{flag} does not apply to local-files")
+    assert_unchanged(ws, before)
+
+
+def test_api_and_cli_name_a_git_url_alike(ws: Path, tmp_path: Path) -> None:
+    upstream = tmp_path / "lib.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(upstream)], check=True)
+    url = upstream.as_uri()
+    spec = api(ws).add_resource("git", url, "code", path=str(ws / "vendor/lib"))
+    assert spec.name == "lib"

@@ -43,7 +43,7 @@ def test_add_a_url_clones_it_into_the_workspace(bare_ws: Path, tmp_path: Path) -
     first = ok(dws(bare_ws, "add", "git", url, "--role", "code", "--name", "lib"))
     ok(dws(bare_ws, "add", "git", url, "--role", "code", "--name", "lib2", "--path", "vendor/l"))
 
-    assert "Cloned" in first.out
+    assert "cloned from" in first.out
     assert (bare_ws / "lib/lib.py").read_text() == "def f(): ...\n"
     assert rev(bare_ws / "vendor/l", "HEAD") == rev(upstream, "HEAD")
     entries = {r["name"]: r for r in resources_json(bare_ws)}

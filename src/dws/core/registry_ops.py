@@ -9,7 +9,7 @@ from typing import Any
 from dws.core.trust import trust_new_resources
 from dws.core.workspace import Workspace
 from dws.errors import UsageError
-from dws.model.paths import check_resource_name, default_resource_name, is_within
+from dws.model.paths import check_resource_name, is_within
 from dws.model.records import ResourceSpec
 from dws.model.roles import parse_role
 from dws.resources.base import Resource
@@ -24,16 +24,21 @@ def add_resource(
     *,
     name: str | None = None,
     options: dict[str, Any] | None = None,
+    relative_to: str | None = None,
 ) -> Resource:
-    """Register a resource; nothing is changed unless every check passes."""
+    """Register a resource; nothing is changed unless every check passes. A local
+    ``location`` that is relative is taken from ``relative_to`` (default: the workspace)."""
     kind = resource_type(type_name)
+    _check_options(kind, options or {})
+    if relative_to is not None and kind.is_local_location(location):
+        location = os.path.abspath(os.path.join(relative_to, os.path.expanduser(location)))
     parsed_role = parse_role(role)
     if parsed_role not in kind.allowed_roles:
         allowed = ", ".join(sorted(r.value for r in kind.allowed_roles))
         raise UsageError(
             f"a {type_name} resource cannot have role {parsed_role.value}: use {allowed}"
         )
-    chosen = check_resource_name(default_resource_name(location) if name is None else name)
+    chosen = check_resource_name(kind.default_name(location) if name is None else name)
     options = {**(options or {}), "name": chosen}
     with ws.locked("add"):
         specs = ws.resource_specs()
@@ -52,6 +57,14 @@ def add_resource(
         ws.save_resource_specs([*specs, spec])
         trust_new_resources(ws, [resource])
         return resource
+
+
+def _check_options(kind: type[Resource], options: dict[str, Any]) -> None:
+    """Refuse an option (given, not left at its default) the type does not read."""
+    for option, value in options.items():
+        if value not in (None, False) and option not in kind.add_options:
+            flag = "--" + option.replace("_", "-")
+            raise UsageError(f"{flag} does not apply to {kind.type_name} resources")
 
 
 def _nests(outer: Resource, inner: Resource) -> bool:

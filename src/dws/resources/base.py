@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from dws.errors import FormatError, UsageError
+from dws.model.paths import default_resource_name
 from dws.model.progress import Progress, no_progress
 from dws.model.records import ResourceSpec
 from dws.model.roles import Role
@@ -95,6 +96,8 @@ class Resource(ABC):
     # the type then leaves those paths out of its own state.
     may_contain: ClassVar[frozenset[str]] = frozenset()
     may_contain_meta: ClassVar[bool] = False
+    # the options of `dws add` (besides the name) this type reads; others are refused
+    add_options: ClassVar[frozenset[str]] = frozenset({"keep", "create"})
 
     def __init__(self, spec: ResourceSpec, context: ResourceContext) -> None:
         self.spec = spec
@@ -110,6 +113,17 @@ class Resource(ABC):
     def role(self) -> Role:
         """The role the resource plays."""
         return self.spec.role
+
+    @classmethod
+    def default_name(cls, location: str) -> str:
+        """The name a resource added from ``location`` gets when none is given."""
+        return default_resource_name(location)
+
+    @classmethod
+    def is_local_location(cls, location: str) -> bool:
+        """True when ``location`` is a path on this machine (a relative one is resolved
+        against the caller's directory); False for a URL."""
+        return "://" not in location
 
     @classmethod
     @abstractmethod

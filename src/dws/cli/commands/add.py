@@ -67,31 +67,19 @@ def add(
       dws add git https://github.com/org/lib.git --role code --name lib
       dws add s3 s3://raw-bucket/events/ --role source-data --name events
     """
-    from dws.model.paths import default_resource_name
-    from dws.resources.git.urls import looks_like_url, name_from_url
-
     ws = state.open()
-    is_url = type_name == "git" and looks_like_url(location)
-    options: dict[str, Any] = {"keep": keep, "create": create}
-    if endpoint_url is not None:
-        if type_name != "s3":
-            raise click.UsageError("--endpoint-url applies to s3 resources only")
-        options["endpoint_url"] = endpoint_url
+    options: dict[str, Any] = {"keep": keep, "create": create, "endpoint_url": endpoint_url}
     if clone_path is not None:
-        if type_name != "git":
-            raise click.UsageError("--path applies to git URLs only")
         options["path"] = state.abspath(clone_path)
-    if is_url and name is None:
-        name = default_resource_name(name_from_url(location))
-    where_given = location if is_url or type_name == "s3" else state.abspath(location)
-    spec = ws.add_resource(type_name, where_given, role, name=name, **options)
+    relative_to = state.abspath(".")
+    spec = ws.add_resource(type_name, location, role, name=name, relative_to=relative_to, **options)
     if state.output.json:
         state.output.emit_json(spec.to_json_obj())
     else:
-        where = spec.params.get("path") or spec.params.get("url") or location
-        verb = "Cloned and added" if is_url else "Added"
+        path, url = spec.params.get("path"), spec.params.get("url")
+        where = f"{path} (cloned from {url})" if path and url else path or url or location
         state.output.line(
-            f"{verb} {spec.type} resource {spec.name!r} ({spec.role.value}) at {where}"
+            f"Added {spec.type} resource {spec.name!r} ({spec.role.value}) at {where}"
         )
     _offer_gitignore(state, ws, spec.name)
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from dws.errors import DwsError, UsageError
+from dws.model.paths import default_resource_name
 from dws.model.roles import Role
 from dws.model.treediff import Change, TreeLoader
 from dws.resources.base import ObjectRef, Resource, RestorePlan, State
@@ -21,7 +22,7 @@ from dws.resources.git.overlay import load_overlay, patch_refs, patch_tree
 from dws.resources.git.planning import GitRestorePlan, current_view, plan, target_view
 from dws.resources.git.recovery import save_unsaved
 from dws.resources.git.state import Capture, GitState, capture, remote_url
-from dws.resources.git.urls import looks_like_url, strip_credentials
+from dws.resources.git.urls import looks_like_url, name_from_url, strip_credentials
 from dws.resources.git.views import Commits, View, compare
 from dws.resources.git.worktree import read_work_state
 from dws.resources.pathhash import MISSING, PathId
@@ -35,8 +36,19 @@ class GitResource(Resource):
     allowed_roles = frozenset({Role.CODE})
     may_contain = frozenset({"local-files"})
     may_contain_meta = True
+    add_options = frozenset({"keep", "create", "path"})
 
     # ---- set-up -----------------------------------------------------------------------
+
+    @classmethod
+    def default_name(cls, location: str) -> str:
+        if looks_like_url(location):  # https://host/org/lib.git -> lib
+            return default_resource_name(name_from_url(location))
+        return default_resource_name(location)
+
+    @classmethod
+    def is_local_location(cls, location: str) -> bool:
+        return not looks_like_url(location)
 
     @classmethod
     def prepare_params(

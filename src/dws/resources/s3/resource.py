@@ -35,6 +35,7 @@ class S3Resource(Resource):
 
     type_name = "s3"
     allowed_roles = frozenset({Role.SOURCE_DATA, Role.INTERMEDIATE_DATA, Role.RESULTS})
+    add_options = frozenset({"keep", "create", "endpoint_url"})
 
     # ---- set-up -----------------------------------------------------------------------
 
