@@ -12,13 +12,14 @@ import os
 from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
+from dws.core.inspect import resource_for
 from dws.core.remote_cache import RemoteCache, read_unfetched, write_unfetched
 from dws.core.remote_config import RemoteConfig, get_remote
 from dws.core.remote_open import check_same_workspace, open_remote
 from dws.core.remote_push import TagConflict, is_step_file_name, list_ids, read_remote_tag
 from dws.core.remote_walk import FetchingStore, snapshot_refs
 from dws.core.workspace import Workspace
-from dws.errors import FormatError, NotFoundError, UsageError
+from dws.errors import DwsError, FormatError, NotFoundError, UsageError
 from dws.model.ids import check_tag_name, looks_like_id_prefix
 from dws.model.records import SnapshotRecord, decode_snapshot
 from dws.model.runs import decode_run_record, decode_step_memory
@@ -86,10 +87,12 @@ def pull_from(
     catalog = SnapshotCatalog(ws.layout)
     plan = _read_remote(ws, remote, catalog, cache)
     chosen = _choose(ws, catalog, plan, everything, ref)
+    treeless = _treeless(ws, catalog, plan.remote_ids)
     fetching = FetchingStore(ws.store, remote.objects)
     blobs: set[str] = set()
     chosen_refs: set[str] = set()
-    records = [plan.records.get(i) or catalog.get(i) for i in sorted(set(plan.records) | chosen)]
+    wanted_ids = sorted(set(plan.records) | chosen | treeless)
+    records = [plan.records.get(i) or catalog.get(i) for i in wanted_ids]
     for done, record in enumerate(records, 1):
         ws.progress("reading trees", done, len(records))
         refs = list(snapshot_refs(ws, record, fetching))  # validates every tree
@@ -113,7 +116,7 @@ def pull_from(
     report.runs = _write_new_files(os.path.join(ws.layout.lineage, "runs"), plan.runs)
     # named as blob-less before their records appear: a pull stopped in between must not
     # leave fsck calling them damaged (ids without a record are ignored)
-    write_unfetched(ws, (read_unfetched(ws) | set(plan.records)) - chosen)
+    write_unfetched(ws, (read_unfetched(ws) | set(plan.records) | treeless) - chosen)
     for record in sorted(plan.records.values(), key=lambda r: (r.created, r.id)):
         catalog.put(record)
         report.snapshots.append(record.id)
@@ -155,6 +158,27 @@ def _read_remote(
         if target not in remote_ids:
             raise FormatError(f"the remote's tag {tag!r} names a snapshot it does not have")
     return _Plan(records, remote_ids, tags)
+
+
+def _treeless(ws: Workspace, catalog: SnapshotCatalog, remote_ids: set[str]) -> set[str]:
+    """Records this workspace has but whose trees its store lacks, which the remote also
+    has: the records a `git clone` of the workspace brought. Their trees are pulled (and
+    their blobs named as not fetched), so fsck, diff and restore can read them."""
+    out: set[str] = set()
+    for snapshot_id in sorted(set(catalog.ids()) & remote_ids):
+        record = catalog.get(snapshot_id)
+        for name, recorded in record.resources.items():
+            try:
+                refs = resource_for(ws, name, recorded).references(recorded.state)
+                root = next((ref.oid for ref in refs if ref.tree), None)
+            except DwsError:
+                root = None
+                out.add(snapshot_id)
+            if root is not None and not ws.store.has(root):
+                out.add(snapshot_id)
+            if snapshot_id in out:
+                break
+    return out
 
 
 def _choose(
