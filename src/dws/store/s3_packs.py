@@ -17,11 +17,11 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from dws.errors import IntegrityError
 from dws.model.ids import is_object_id
 from dws.store.packfile import PACK_MAGIC, PackEntry, PackIndex, encode_index
+from dws.store.s3client import S3Connection
 
 PACK_TARGET = 32 << 20
 RANGE_GAP = 1 << 20  # merge ranges of one pack when the gap between them is smaller
@@ -55,8 +55,9 @@ class PackBuffer:
 class S3PackSet:
     """The packs under ``<prefix>objects/packs/`` of one bucket: lookup, append, read."""
 
-    def __init__(self, s3: Any, prefix: str) -> None:
-        self.s3 = s3
+    def __init__(self, conn: S3Connection, bucket: str, prefix: str) -> None:
+        self.conn = conn
+        self.bucket = bucket
         self.prefix = prefix  # ".../objects/packs/"
         self._lock = threading.RLock()
         self._indexes: dict[str, PackIndex] | None = None
@@ -71,7 +72,7 @@ class S3PackSet:
     def names(self) -> dict[str, set[str]]:
         """pack name -> the extensions present (``pack``, ``idx``)."""
         out: dict[str, set[str]] = {}
-        for item in self.s3.list(self.prefix):
+        for item in self.conn.list_objects(self.bucket, self.prefix):
             name, _, ext = item["Key"][len(self.prefix) :].partition(".")
             if is_object_id(name) and ext in ("pack", "idx"):
                 out.setdefault(name, set()).add(ext)
@@ -90,10 +91,10 @@ class S3PackSet:
     def _load(self, name: str) -> PackIndex:
         path = os.path.join(self._cache, name + ".idx")
         if not os.path.exists(path):
-            response = self.s3.get(self._key(name, "idx"))
+            response = self.conn.get(self.bucket, self._key(name, "idx"))
             if response is None:
                 raise IntegrityError(f"pack index {name[:12]} vanished from the remote")
-            with self.s3.errors(self._key(name, "idx")):
+            with self.conn.errors(self.bucket, self._key(name, "idx")):
                 data = response["Body"].read()
             with open(path + ".part", "wb") as handle:
                 handle.write(data)
@@ -167,9 +168,7 @@ class S3PackSet:
     def _upload(self, buffer: PackBuffer) -> str:
         name, index = encode_index(buffer.entries)
         for ext, body in (("pack", bytes(buffer.data)), ("idx", index)):
-            key = self._key(name, ext)
-            with self.s3.errors(key):
-                self.s3.client.put_object(Bucket=self.s3.bucket, Key=key, Body=body)
+            self.conn.put(self.bucket, self._key(name, ext), body)
         with self._lock:
             if self._indexes is not None:
                 path = os.path.join(self._cache, name + ".idx")
@@ -195,9 +194,9 @@ class S3PackSet:
         if end <= start:
             return b""
         key = self._key(pack, "pack")
-        with self.s3.errors(key):
-            response = self.s3.client.get_object(
-                Bucket=self.s3.bucket, Key=key, Range=f"bytes={start}-{end - 1}"
+        with self.conn.errors(self.bucket, key):
+            response = self.conn.client.get_object(
+                Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end - 1}"
             )
             data: bytes = response["Body"].read()
         if len(data) != end - start:
@@ -207,9 +206,7 @@ class S3PackSet:
     def delete_pack(self, name: str) -> None:
         """Remove a pack: its index first (so it stops being visible), then the pack."""
         for ext in ("idx", "pack"):
-            key = self._key(name, ext)
-            with self.s3.errors(key):
-                self.s3.client.delete_object(Bucket=self.s3.bucket, Key=key)
+            self.conn.delete(self.bucket, self._key(name, ext))
 
     def close(self) -> None:
         """Drop the unfinished pack and the index cache."""

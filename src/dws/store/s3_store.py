@@ -1,7 +1,8 @@
 """An S3 remote: objects under ``<prefix>/objects/`` (small ones in packs, see s3_packs;
 larger ones one key each, ``objects/ab/<62 hex>``, uploaded in parts) and the small files
-(records, tags, lineage) beside them. boto3 is loaded only when an S3 remote is opened.
-See docs/remotes.md for why small objects are packed.
+(records, tags, lineage) beside them. Requests go through ``s3client.S3Connection``;
+boto3 is loaded only when an S3 remote is opened. See docs/remotes.md for why small objects
+are packed.
 """
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ from dws.store.remote_base import (
 )
 from dws.store.s3_packs import S3PackSet, plan_ranges
 from dws.store.s3client import (
+    DELETE_BATCH,
+    S3Connection,
     S3Location,
-    is_not_found,
     make_client,
     parse_s3_url,
     resolve_endpoint,
-    s3_errors,
 )
 
 WORKERS = 16
@@ -44,77 +45,27 @@ MULTIPART_THRESHOLD = 64 << 20
 MULTIPART_CHUNK = 16 << 20
 LIST_INSTEAD_OF_HEAD = 256  # more candidates than this: one listing beats a HEAD each
 _CHUNK = 1 << 20
-_PRECONDITION = {"PreconditionFailed", "ConditionalRequestConflict", "412"}
 
 
-def _code(exc: BaseException) -> str | None:
-    from dws.store.s3client import error_code
+def _transfer_config() -> Any:
+    """boto3's transfer manager settings for large objects (parts of MULTIPART_CHUNK)."""
+    from boto3.s3.transfer import TransferConfig
 
-    return error_code(exc)
-
-
-def _client_error() -> type[BaseException]:
-    from botocore.exceptions import ClientError
-
-    error: type[BaseException] = ClientError
-    return error
-
-
-class _S3:
-    """A client and a location, with error translation."""
-
-    def __init__(self, client: Any, location: S3Location, endpoint: str | None) -> None:
-        self.client = client
-        self.location = location
-        self.bucket = location.bucket
-        self.endpoint = endpoint
-
-    def errors(self, key: str | None = None) -> contextlib.AbstractContextManager[None]:
-        return s3_errors(self.bucket, key, self.endpoint)
-
-    def head(self, key: str) -> dict[str, Any] | None:
-        return self._or_none(self.client.head_object, key)
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        return self._or_none(self.client.get_object, key)
-
-    def _or_none(self, call: Callable[..., Any], key: str) -> dict[str, Any] | None:
-        """``call``'s response for ``key``, None when the key does not exist."""
-        try:
-            response: dict[str, Any] = call(Bucket=self.bucket, Key=key)
-            return response
-        except _client_error() as exc:
-            if is_not_found(exc):
-                return None
-            with self.errors(key):
-                raise
-
-    def list(self, prefix: str, delimiter: str | None = None) -> Iterator[dict[str, Any]]:
-        paginator = self.client.get_paginator("list_objects_v2")
-        options = {"Bucket": self.bucket, "Prefix": prefix}
-        if delimiter:
-            options["Delimiter"] = delimiter
-        with self.errors(prefix):
-            for page in paginator.paginate(**options):
-                yield from page.get("Contents", [])
-
-    def transfer_config(self) -> Any:
-        from boto3.s3.transfer import TransferConfig
-
-        return TransferConfig(
-            multipart_threshold=MULTIPART_THRESHOLD,
-            multipart_chunksize=MULTIPART_CHUNK,
-            max_concurrency=4,
-        )
+    return TransferConfig(
+        multipart_threshold=MULTIPART_THRESHOLD,
+        multipart_chunksize=MULTIPART_CHUNK,
+        max_concurrency=4,
+    )
 
 
 class S3ObjectStore(ObjectStore):
     """Objects as keys ``<prefix>objects/ab/<rest>``; large ones uploaded in parts."""
 
-    def __init__(self, s3: _S3) -> None:
-        self.s3 = s3
-        self.prefix = s3.location.key("objects/")
-        self.packs = S3PackSet(s3, self.prefix + "packs/")
+    def __init__(self, conn: S3Connection, location: S3Location) -> None:
+        self.conn = conn
+        self.bucket = location.bucket
+        self.prefix = location.key("objects/")
+        self.packs = S3PackSet(conn, self.bucket, self.prefix + "packs/")
 
     def key(self, oid: str) -> str:
         """The key of an object (the id is validated first)."""
@@ -122,7 +73,13 @@ class S3ObjectStore(ObjectStore):
         return f"{self.prefix}{oid[:2]}/{oid[2:]}"
 
     def has(self, oid: str) -> bool:
-        return self.packs.find(oid) is not None or self.s3.head(self.key(oid)) is not None
+        return self.packs.find(oid) is not None or self._head(self.key(oid)) is not None
+
+    def _head(self, key: str) -> dict[str, Any] | None:
+        return self.conn.head(self.bucket, key)
+
+    def _get(self, key: str) -> dict[str, Any] | None:
+        return self.conn.get(self.bucket, key)
 
     def put_bytes(self, data: bytes) -> str:
         oid = hash_bytes(data)
@@ -130,8 +87,7 @@ class S3ObjectStore(ObjectStore):
         if len(data) <= PACK_THRESHOLD:
             self.packs.add(bytes.fromhex(oid), data)
             return oid
-        with self.s3.errors(key):
-            self.s3.client.put_object(Bucket=self.s3.bucket, Key=key, Body=data)
+        self.conn.put(self.bucket, key, data)
         return oid
 
     def put_file(self, path: str) -> tuple[str, int]:
@@ -143,18 +99,18 @@ class S3ObjectStore(ObjectStore):
                 raise CorruptObjectError(oid)
             return self.put_bytes(data), size
         key = self.key(oid)
-        with self.s3.errors(key):
-            self.s3.client.upload_file(path, self.s3.bucket, key, Config=self.s3.transfer_config())
+        with self.conn.errors(self.bucket, key):
+            self.conn.client.upload_file(path, self.bucket, key, Config=_transfer_config())
         return oid, size
 
     def get_bytes(self, oid: str) -> bytes:
         located = self.packs.find(oid)
         if located is not None:
             return self.packs.read(located)
-        response = self.s3.get(self.key(oid))
+        response = self._get(self.key(oid))
         if response is None:
             raise ObjectMissingError(oid)
-        with self.s3.errors(self.key(oid)):
+        with self.conn.errors(self.bucket, self.key(oid)):
             data: bytes = response["Body"].read()
         return data
 
@@ -166,13 +122,11 @@ class S3ObjectStore(ObjectStore):
             os.chmod(dest, mode)
             return
         key = self.key(oid)
-        if self.s3.head(key) is None:
+        if self._head(key) is None:
             raise ObjectMissingError(oid)
         try:
-            with self.s3.errors(key):
-                self.s3.client.download_file(
-                    self.s3.bucket, key, dest, Config=self.s3.transfer_config()
-                )
+            with self.conn.errors(self.bucket, key):
+                self.conn.client.download_file(self.bucket, key, dest, Config=_transfer_config())
             os.chmod(dest, mode)
             if hash_file(dest)[0] != oid:
                 raise CorruptObjectError(oid)
@@ -185,14 +139,14 @@ class S3ObjectStore(ObjectStore):
         located = self.packs.find(oid)
         if located is not None:
             return located.entry.length
-        response = self.s3.head(self.key(oid))
+        response = self._head(self.key(oid))
         if response is None:
             raise ObjectMissingError(oid)
         return int(response["ContentLength"])
 
     def loose_listing(self) -> Iterator[tuple[str, int]]:
         """(id, size) of every object stored as its own key."""
-        for item in self.s3.list(self.prefix):
+        for item in self.conn.list_objects(self.bucket, self.prefix):
             rest = item["Key"][len(self.prefix) :]
             oid = rest.replace("/", "", 1) if rest[2:3] == "/" else ""
             if is_object_id(oid):
@@ -209,8 +163,7 @@ class S3ObjectStore(ObjectStore):
 
     def delete(self, oid: str) -> None:
         """Remove a loose object (packed ones go through ``prune``)."""
-        with self.s3.errors(self.key(oid)):
-            self.s3.client.delete_object(Bucket=self.s3.bucket, Key=self.key(oid))
+        self.conn.delete(self.bucket, self.key(oid))
 
     def flush(self) -> None:
         self.packs.flush()
@@ -224,11 +177,11 @@ class S3ObjectStore(ObjectStore):
     def verify(self, oid: str) -> bool:
         if self.packs.find(oid) is not None:
             return hash_bytes(self.get_bytes(oid)) == oid
-        response = self.s3.get(self.key(oid))
+        response = self._get(self.key(oid))
         if response is None:
             raise ObjectMissingError(oid)
         hasher = blake3()
-        with self.s3.errors(self.key(oid)):
+        with self.conn.errors(self.bucket, self.key(oid)):
             for chunk in response["Body"].iter_chunks(_CHUNK):
                 hasher.update(chunk)
         return str(hasher.hexdigest()) == oid
@@ -246,12 +199,8 @@ class S3ObjectStore(ObjectStore):
                 doomed.append(self.key(oid))
         if dry_run:
             return report
-        for start in range(0, len(doomed), 1000):
-            batch = [{"Key": key} for key in doomed[start : start + 1000]]
-            with self.s3.errors(self.prefix):
-                self.s3.client.delete_objects(
-                    Bucket=self.s3.bucket, Delete={"Objects": batch, "Quiet": True}
-                )
+        for start in range(0, len(doomed), DELETE_BATCH):
+            self.conn.delete_batch(self.bucket, doomed[start : start + DELETE_BATCH], self.prefix)
         return report
 
     def _prune_packs(self, keep: Callable[[str], bool], dry_run: bool, report: PruneReport) -> None:
@@ -288,16 +237,18 @@ class S3Files(RemoteFiles):
     (``If-None-Match: *`` / ``If-Match: <etag>``), checked by re-reading where a server
     ignores them."""
 
-    def __init__(self, s3: _S3) -> None:
-        self.s3 = s3
+    def __init__(self, conn: S3Connection, location: S3Location) -> None:
+        self.conn = conn
+        self.location = location
+        self.bucket = location.bucket
 
     def _key(self, key: str) -> str:
-        return self.s3.location.key(check_key(key))
+        return self.location.key(check_key(key))
 
     def list(self, directory: str) -> dict[str, str]:
         prefix = self._key(directory) + "/"
         out = {}
-        for item in self.s3.list(prefix, "/"):
+        for item in self.conn.list_objects(self.bucket, prefix, "/"):
             name = item["Key"][len(prefix) :]
             if name and "/" not in name:
                 out[name] = str(item.get("ETag", "")) + ":" + str(item.get("Size", ""))
@@ -309,26 +260,18 @@ class S3Files(RemoteFiles):
 
     def _read(self, key: str) -> tuple[bytes, str] | None:
         full = self._key(key)
-        response = self.s3.get(full)
+        response = self.conn.get(self.bucket, full)
         if response is None:
             return None
         if int(response.get("ContentLength", 0)) > MAX_FILE_BYTES:
             raise DwsError(f"remote file {key} is implausibly large")
-        with self.s3.errors(full):
+        with self.conn.errors(self.bucket, full):
             data: bytes = response["Body"].read()
         return data, str(response.get("ETag", ""))
 
     def _put(self, key: str, data: bytes, **condition: str) -> bool:
         """PUT with a condition; False when the server says it does not hold."""
-        full = self._key(key)
-        try:
-            self.s3.client.put_object(Bucket=self.s3.bucket, Key=full, Body=data, **condition)
-            return True
-        except _client_error() as exc:
-            if _code(exc) in _PRECONDITION:
-                return False
-            with self.s3.errors(full):
-                raise
+        return self.conn.put(self.bucket, self._key(key), data, **condition)
 
     def create(self, key: str, data: bytes) -> bool:
         if self._read(key) is not None:
@@ -353,9 +296,7 @@ class S3Files(RemoteFiles):
         self._put(key, data)
 
     def delete(self, key: str) -> None:
-        full = self._key(key)
-        with self.s3.errors(full):
-            self.s3.client.delete_object(Bucket=self.s3.bucket, Key=full)
+        self.conn.delete(self.bucket, self._key(key))
 
 
 class S3Remote(Remote):
@@ -380,12 +321,12 @@ class S3Remote(Remote):
             packed = store.get_verified(oid)
             local.put_bytes(packed)
             return len(packed)
-        response = store.s3.get(store.key(oid))
+        response = store.conn.get(store.bucket, store.key(oid))
         if response is None:
             raise ObjectMissingError(oid)
         size = int(response["ContentLength"])
         body = response["Body"]
-        with store.s3.errors(store.key(oid)):
+        with store.conn.errors(store.bucket, store.key(oid)):
             if size <= PACK_THRESHOLD:
                 data: bytes = body.read()
                 if hash_bytes(data) != oid:
@@ -491,10 +432,11 @@ def open_s3_remote(url: str, endpoint_url: str | None, *, create: bool = False) 
     for symmetry: an S3 prefix needs no layout)."""
     location = parse_s3_url(url)
     client = make_client(endpoint_url, max_pool_connections=WORKERS + 4)
-    s3 = _S3(client, location, resolve_endpoint(endpoint_url))
-    with s3.errors():
+    conn = S3Connection(client, resolve_endpoint(endpoint_url))
+    with conn.errors(location.bucket):
         client.head_bucket(Bucket=location.bucket)
-    return S3Remote(location.url.rstrip("/"), S3ObjectStore(s3), S3Files(s3), workers=WORKERS)
+    store = S3ObjectStore(conn, location)
+    return S3Remote(location.url.rstrip("/"), store, S3Files(conn, location), workers=WORKERS)
 
 
 def _group_by_pack(

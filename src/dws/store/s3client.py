@@ -1,5 +1,7 @@
-"""The one place dws makes a boto3 S3 client, parses ``s3://`` URLs and turns botocore
-errors into dws errors.
+"""The one S3 client module of dws, used by the S3 remote (store.s3_store, s3_packs) and
+the s3 resource type (resources.s3): making a boto3 client, parsing ``s3://`` URLs, turning
+botocore errors into dws errors, and the requests both need (head, get, put, delete, the
+paginated listings) on ``S3Connection``.
 
 boto3 is optional (``pip install 'dws[s3]'``) and imported only inside functions, so the
 rest of dws never loads it. Credentials come only from the standard AWS chain
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -23,10 +25,12 @@ INSTALL_HINT = "S3 support needs boto3: pip install 'dws[s3]'"
 ENDPOINT_ENV = "AWS_ENDPOINT_URL"
 DEFAULT_REGION = "us-east-1"
 MAX_KEY_BYTES = 1024
+DELETE_BATCH = 1000  # the most keys one DeleteObjects request takes
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PRECONDITION_CODES = {"PreconditionFailed", "ConditionalRequestConflict", "412"}
 _NOT_FOUND_CODES = {"NoSuchKey", "NotFound", "404", "NoSuchVersion"}
 _DENIED_CODES = {
     "AccessDenied",
@@ -131,7 +135,10 @@ def endpoint_label(endpoint: str | None) -> str:
 
 @dataclass(frozen=True)
 class S3Connection:
-    """A client and the endpoint it talks to (None: AWS), so error messages can name it."""
+    """A client and the endpoint it talks to (None: AWS), so error messages can name it,
+    with the requests the S3 remote and the s3 resource share. Each request turns botocore
+    errors into dws errors naming the bucket and key; ``head`` and ``get`` answer None for
+    what does not exist, ``put`` False for a condition that does not hold."""
 
     client: Any
     endpoint: str | None
@@ -139,6 +146,76 @@ class S3Connection:
     def errors(self, bucket: str, key: str | None = None) -> AbstractContextManager[None]:
         """``s3_errors`` for this connection's endpoint."""
         return s3_errors(bucket, key, self.endpoint)
+
+    def head(self, bucket: str, key: str, **options: Any) -> dict[str, Any] | None:
+        """HeadObject (``options``: VersionId...), None when the key or version is absent."""
+        return self._or_none(self.client.head_object, bucket, key, options)
+
+    def get(self, bucket: str, key: str, **options: Any) -> dict[str, Any] | None:
+        """GetObject (``options``: VersionId, Range, IfMatch...), None when the key or version
+        is absent or an ``IfMatch`` ETag no longer holds. Read the body within ``errors``."""
+        return self._or_none(self.client.get_object, bucket, key, options)
+
+    def _or_none(
+        self, call: Callable[..., Any], bucket: str, key: str, options: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        try:
+            response: dict[str, Any] = call(Bucket=bucket, Key=key, **options)
+            return response
+        except Exception as exc:
+            if is_not_found(exc) or error_code(exc) in _PRECONDITION_CODES:
+                return None
+            raise_translated(exc, bucket=bucket, key=key, endpoint=self.endpoint)
+
+    def put(self, bucket: str, key: str, body: bytes, **condition: str) -> bool:
+        """PutObject; with a ``condition`` (IfNoneMatch, IfMatch), False when the server
+        says it does not hold."""
+        try:
+            self.client.put_object(Bucket=bucket, Key=key, Body=body, **condition)
+            return True
+        except Exception as exc:
+            if condition and error_code(exc) in _PRECONDITION_CODES:
+                return False
+            raise_translated(exc, bucket=bucket, key=key, endpoint=self.endpoint)
+
+    def delete(self, bucket: str, key: str) -> None:
+        """DeleteObject without a version id (no error when the key is absent; in a
+        versioned bucket the key gets a delete marker)."""
+        with self.errors(bucket, key):
+            self.client.delete_object(Bucket=bucket, Key=key)
+
+    def delete_batch(self, bucket: str, keys: list[str], where: str | None) -> list[Any]:
+        """One DeleteObjects request for at most DELETE_BATCH keys (no version ids); the
+        per-key errors the server reports. ``where`` names the keys in error messages."""
+        if len(keys) > DELETE_BATCH:
+            raise ValueError(f"DeleteObjects takes at most {DELETE_BATCH} keys")
+        objects = [{"Key": key} for key in keys]
+        with self.errors(bucket, where):
+            answer = self.client.delete_objects(
+                Bucket=bucket, Delete={"Objects": objects, "Quiet": True}
+            )
+        return list(answer.get("Errors") or [])
+
+    def list_objects(
+        self, bucket: str, prefix: str, delimiter: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every current object below ``prefix`` (ListObjectsV2, all pages); with a
+        ``delimiter``, those not below another one."""
+        options = {"Delimiter": delimiter} if delimiter else {}
+        return self._listed("list_objects_v2", "Contents", bucket, prefix, options)
+
+    def list_versions(self, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
+        """Every object version below ``prefix`` (ListObjectVersions, all pages); delete
+        markers are left out."""
+        return self._listed("list_object_versions", "Versions", bucket, prefix, {})
+
+    def _listed(
+        self, operation: str, field: str, bucket: str, prefix: str, options: dict[str, Any]
+    ) -> Iterator[dict[str, Any]]:
+        with self.errors(bucket, prefix or None):
+            paginator = self.client.get_paginator(operation)
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix, **options):
+                yield from page.get(field, [])
 
 
 def connect(endpoint_url: str | None = None, *, max_pool_connections: int = 16) -> S3Connection:

@@ -9,7 +9,6 @@ also a "directory" of other keys) are left out and reported, never followed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -92,37 +91,19 @@ def list_prefix(conn: S3Connection, location: S3Location) -> Listing:
     listing = Listing(bucket_versioning(conn, location, denied_ok=True))
     raw_current: dict[str, ObjectVersion] = {}
     raw_versions: dict[str, dict[str, ObjectVersion]] = {}
-    with conn.errors(location.bucket, location.prefix or None):
-        if listing.versioning:
-            for item, latest in _object_versions(conn, location):
-                key, version = item["Key"], _version_of(item)
-                raw_versions.setdefault(key, {})[version.version] = version
-                if latest:
-                    raw_current[key] = version
-        else:
-            for item in _objects(conn, location):
-                raw_current[item["Key"]] = _version_of(item)
+    if listing.versioning:
+        for item in conn.list_versions(location.bucket, location.prefix):
+            key, version = item["Key"], _version_of(item)
+            raw_versions.setdefault(key, {})[version.version] = version
+            if item.get("IsLatest"):  # a key whose latest entry is a delete marker is absent
+                raw_current[key] = version
+    else:
+        for item in conn.list_objects(location.bucket, location.prefix):
+            raw_current[item["Key"]] = _version_of(item)
     accepted = _accepted_paths(location, list(raw_current) + list(raw_versions), listing)
     listing.current = {accepted[k]: v for k, v in raw_current.items() if k in accepted}
     listing.versions = {accepted[k]: v for k, v in raw_versions.items() if k in accepted}
     return listing
-
-
-def _object_versions(
-    conn: S3Connection, location: S3Location
-) -> Iterator[tuple[dict[str, Any], bool]]:
-    """(version item, is the current one) for object versions; delete markers make a key
-    absent now but are not versions to restore."""
-    paginator = conn.client.get_paginator("list_object_versions")
-    for page in paginator.paginate(Bucket=location.bucket, Prefix=location.prefix):
-        for item in page.get("Versions", []):
-            yield item, bool(item.get("IsLatest"))
-
-
-def _objects(conn: S3Connection, location: S3Location) -> Iterator[dict[str, Any]]:
-    paginator = conn.client.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=location.bucket, Prefix=location.prefix):
-        yield from page.get("Contents", [])
 
 
 def _version_of(item: dict[str, Any]) -> ObjectVersion:

@@ -12,13 +12,7 @@ from dws.errors import IntegrityError
 from dws.resources.s3.listing import normalise_etag
 from dws.resources.s3.manifest import KeyRecord
 from dws.store.fileio import removing_on_error, temp_name
-from dws.store.s3client import (
-    S3Connection,
-    S3Location,
-    error_code,
-    is_not_found,
-    raise_translated,
-)
+from dws.store.s3client import S3Connection, S3Location
 
 _PLAIN_MD5 = re.compile(r"[0-9a-f]{32}")
 CHUNK = 1 << 20
@@ -29,21 +23,14 @@ def _open_version(
 ) -> Any:
     """GetObject for the recorded version (``current_only``: the current object, which
     must still carry the recorded ETag); IntegrityError when it is gone."""
-    key = location.key(path)
-    request = {"Bucket": location.bucket, "Key": key}
-    if current_only:
-        request["IfMatch"] = f'"{record.etag}"'
-    else:
-        request["VersionId"] = record.version
-    try:
-        return conn.client.get_object(**request)
-    except Exception as exc:
-        if is_not_found(exc) or error_code(exc) in ("PreconditionFailed", "412"):
-            raise IntegrityError(
-                f"{location.url}{path}: the recorded version (ETag {record.etag}) is no longer "
-                "in the bucket"
-            ) from None
-        raise_translated(exc, bucket=location.bucket, key=key, endpoint=conn.endpoint)
+    which = {"IfMatch": f'"{record.etag}"'} if current_only else {"VersionId": record.version}
+    answer = conn.get(location.bucket, location.key(path), **which)
+    if answer is None:
+        raise IntegrityError(
+            f"{location.url}{path}: the recorded version (ETag {record.etag}) is no longer "
+            "in the bucket"
+        )
+    return answer
 
 
 class _Checker:

@@ -13,10 +13,9 @@ from dws.resources.base import RestorePlan
 from dws.resources.s3 import bigcopy
 from dws.resources.s3.bigcopy import multipart_copy
 from dws.resources.s3.manifest import KeyRecord
-from dws.store.s3client import S3Connection, S3Location, raise_translated
+from dws.store.s3client import DELETE_BATCH, S3Connection, S3Location, raise_translated
 
 COPY_WORKERS = 8
-DELETE_BATCH = 1000
 MAX_COPY_BYTES = 5 << 30  # CopyObject's limit; larger objects are copied in parts
 
 
@@ -71,12 +70,8 @@ def _copy(
 
 def _delete(conn: S3Connection, location: S3Location, paths: list[str]) -> None:
     """Delete markers for ``paths`` (one request per batch, no version ids)."""
-    objects = [{"Key": location.key(path)} for path in paths]
-    with conn.errors(location.bucket, location.prefix or None):
-        answer = conn.client.delete_objects(
-            Bucket=location.bucket, Delete={"Objects": objects, "Quiet": True}
-        )
-    errors = answer.get("Errors") or []
+    keys = [location.key(path) for path in paths]
+    errors = conn.delete_batch(location.bucket, keys, location.prefix or None)
     if errors:
         first = errors[0]
         raise DwsError(
