@@ -27,9 +27,10 @@ from dws.model.records import ResourceSpec, SnapshotRecord
 from dws.resources.base import Resource
 
 if TYPE_CHECKING:
+    from dws.core.lineage.execution import RunOutcome
     from dws.core.lineage.ops import CleanOutcome, RerunOutcome, RerunStep
+    from dws.core.lineage.planning import RunPlan
     from dws.core.lineage.queries import PathLineage, StaleOutput
-    from dws.core.lineage.runner import RunOutcome, RunPlan
     from dws.core.lineage.step import Step
     from dws.core.lineage.swap import SwapOutcome
     from dws.core.remote_clone import CloneReport
@@ -272,7 +273,7 @@ class Workspace:
     ) -> RunPlan:
         """Classify a command line's arguments without running anything (``observed``:
         the run will be observed, so earlier runs are not consulted)."""
-        from dws.core.lineage.runner import plan_run
+        from dws.core.lineage.planning import plan_run
 
         try:
             return plan_run(
@@ -302,8 +303,8 @@ class Workspace:
         recorder for Python commands, strace for others; ``python``, ``strace``, or
         ``none`` for the command line only; ``trace`` means ``strace``), and write its
         run record."""
+        from dws.core.lineage.execution import execute
         from dws.core.lineage.observe import OBSERVERS
-        from dws.core.lineage.runner import execute
 
         if observer not in OBSERVERS:
             raise UsageError(f"unknown observer {observer!r}; choose one of {', '.join(OBSERVERS)}")

@@ -121,7 +121,7 @@ def _check_run_converges(ws: Path, context: str) -> None:
 
 
 RUN_POINTS = [
-    "dws.core.lineage.runner:run_command:before:1",
+    "dws.core.lineage.execution:run_command:before:1",
     "dws.core.lineage.catalog:RunCatalog.put:before:1",
     "dws.core.lineage.catalog:RunCatalog.put:after:1",
     "dws.store.fileio:write_atomic:before:1:runs",

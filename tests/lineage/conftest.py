@@ -110,7 +110,7 @@ def register_pipeline(root: Path) -> None:
 @pytest.fixture
 def traceable() -> None:
     """Skip (with the reason) where `dws run --trace` cannot work: no strace, no ptrace."""
-    from dws.core.lineage.trace import strace_unavailable_reason
+    from dws.core.lineage.strace.tracer import strace_unavailable_reason
 
     reason = strace_unavailable_reason()
     if reason is not None:

@@ -1,4 +1,4 @@
-"""dws.core.lineage.trace: the strace log parser over synthetic logs, and a few real traces."""
+"""dws.core.lineage.strace: the log parser over synthetic logs, and a few real traces."""
 
 from __future__ import annotations
 
@@ -12,12 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dws.core.lineage.strace_log import decode_c_string
-from dws.core.lineage.trace import (
+from dws.core.lineage.strace.parse import TraceResult, parse_strace_log, parse_strace_text
+from dws.core.lineage.strace.syntax import decode_c_string
+from dws.core.lineage.strace.tracer import (
     StraceMissingError,
-    TraceResult,
-    parse_strace_log,
-    parse_strace_text,
     strace_argv,
     strace_unavailable_reason,
 )

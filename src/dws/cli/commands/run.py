@@ -14,7 +14,7 @@ from dws.cli.render import run_json
 from dws.errors import RefusedError
 
 if TYPE_CHECKING:
-    from dws.core.lineage.runner import RunPlan
+    from dws.core.lineage.planning import RunPlan
     from dws.model.argclass import ArgKind, Classified
     from dws.model.runs import RunRecord
 

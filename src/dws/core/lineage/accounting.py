@@ -1,8 +1,9 @@
 """Turning what a run did into the facts of its record.
 
-Before the command starts, every data resource is scanned (a *census*: its root tree,
-kept in the store); after it ends, again. With the two trees and an ``Observation`` (or,
-without an observer, the paths the command line declared), ``RunAccounting`` decides:
+Before the command starts, every data resource is scanned (a *census*, ``census.py``: its
+root tree, kept in the store); after it ends, again. With the two trees and an
+``Observation`` (or, without an observer, the paths the command line declared),
+``RunAccounting`` decides:
 
 * outputs: files the run's processes wrote, with the content they left (a directory the
   run created and every file of which it wrote is one ``dir`` output);
@@ -22,6 +23,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from dws.core.lineage.census import Census, CensusIndex
 from dws.core.lineage.locate import Located, PathLocator
 from dws.core.lineage.observe import Observation, Signature, interpreter_prefixes
 from dws.core.workspace import Workspace
@@ -32,7 +34,6 @@ from dws.model.treediff import caching_loader, diff_trees, walk_tree
 from dws.resources.base import Resource
 from dws.store.trees import store_loader
 
-Census = dict[str, str | None]  # data resource name -> root tree id (None: no directory)
 # caches, version control and environments: what a step reads there is not its data
 NOISE_PARTS = frozenset(
     {
@@ -47,18 +48,6 @@ NOISE_PARTS = frozenset(
         ".pytest_cache",
     }
 )
-
-
-def take_census(ws: Workspace, resources: list[Resource]) -> Census:
-    """The root tree of every local data resource now (trees kept in the store)."""
-    roots: Census = {}
-    for resource in resources:
-        if resource.role is Role.CODE or resource.local_path() is None:
-            continue
-        kind, oid = resource.content_ids([""], keep_trees=True)[""]
-        roots[resource.name] = oid if kind == "dir" else None
-    ws.store.flush()
-    return roots
 
 
 def signature_of(path: str) -> Signature | None:
@@ -144,10 +133,9 @@ class RunAccounting:
         self.before, self.after = before, after
         self.started_ns = started_ns
         self.load = caching_loader(store_loader(ws.store))
+        self.index = CensusIndex(self.load)
         self.result = Accounted()
         self.explained: set[tuple[str, str]] = set()
-        self._by_name: dict[str, dict[str, TreeEntry]] = {}
-        self._folders: dict[tuple[str, str], dict[str, TreeEntry]] = {}
         self._real_roots: dict[str, str] = {}
         self._local_roots: dict[str, str] = {}
 
@@ -161,35 +149,7 @@ class RunAccounting:
         return located
 
     def _entry(self, census: Census, located: Located) -> TreeEntry | None:
-        root = census.get(located.resource.name)
-        if root is None:
-            return None
-        if not located.path:
-            return TreeEntry("", "dir", root, 0)
-        folder, _, name = located.path.rpartition("/")
-        return self._folder(root, folder).get(name)
-
-    def _folder(self, root: str, folder: str) -> dict[str, TreeEntry]:
-        """The entries of directory ``folder`` below tree ``root`` ({} when there is no
-        such directory), found once per directory."""
-        key = (root, folder)
-        found = self._folders.get(key)
-        if found is None:
-            found = self._names(root)
-            for part in folder.split("/") if folder else ():
-                entry = found.get(part)
-                found = self._names(entry.id) if entry is not None and entry.is_dir else {}
-                if not found:
-                    break
-            self._folders[key] = found
-        return found
-
-    def _names(self, tree_id: str) -> dict[str, TreeEntry]:
-        """A tree's entries by name, built once per tree."""
-        found = self._by_name.get(tree_id)
-        if found is None:
-            found = self._by_name[tree_id] = self.load(tree_id).by_name()
-        return found
+        return self.index.entry(census, located.resource.name, located.path)
 
     def _version(self, located: Located, entry: TreeEntry | None) -> PathVersion:
         if entry is None:
@@ -486,7 +446,7 @@ class RunAccounting:
         self, tree_id: str, prefix: str, read: dict[str, str | None], smallest: int
     ) -> Iterator[tuple[str, str, list[str]]]:
         """The highest directories below ``tree_id`` whose every file was read."""
-        for entry in self._names(tree_id).values():
+        for entry in self.index.names(tree_id).values():
             if not entry.is_dir:
                 continue
             path = f"{prefix}/{entry.name}" if prefix else entry.name
@@ -500,7 +460,7 @@ class RunAccounting:
         self, tree_id: str, prefix: str, read: dict[str, str | None]
     ) -> list[str] | None:
         files: list[str] = []
-        for entry in self._names(tree_id).values():
+        for entry in self.index.names(tree_id).values():
             path = f"{prefix}/{entry.name}"
             if entry.is_dir:
                 inner = self._files_if_all_read(entry.id, path, read)

@@ -138,6 +138,17 @@ class LineageGraph:
         ]
         return max(found, key=lambda r: (r.ended, r.id)) if found else None
 
+    def steps_writing(self, key: PathKey) -> set[str]:
+        """The steps whose runs wrote ``key``, a path inside it, or a directory above it
+        (whatever content is there now)."""
+        return {
+            run.step
+            for run, out in self.outputs.get(key[0], [])
+            if out.path == key[1]
+            or _under(out.path, key[1]) is not None
+            or _under(key[1], out.path) is not None
+        }
+
     # ---- queries ----------------------------------------------------------------------
 
     def upstream(self, run: RunRecord, _seen: frozenset[str] = frozenset()) -> Upstream:

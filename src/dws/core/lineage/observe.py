@@ -1,8 +1,9 @@
 """What a run's processes did to files, as seen by an observer, in one shape.
 
 Two observers fill an ``Observation``: the Python recorder (an audit hook loaded into
-every Python process of the run, ``pyhook/``) and strace (``trace.py``). Which one runs is
-decided by ``choose_observer``. See docs/lineage.md, "Observing a run".
+every Python process of the run, ``pyhook/``) and strace (``strace/``, imported only when a
+run may be traced). Which one runs is decided by ``choose_observer``. See docs/lineage.md,
+"Observing a run".
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import re
 import shutil
 import sys
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from dws.core.lineage.trace import TraceResult
+if TYPE_CHECKING:
+    from dws.core.lineage.strace.parse import TraceResult
 
 Signature = tuple[int, int, int, int]  # size, mtime_ns, inode, ctime_ns
 PYTHON_NAME_RE = re.compile(r"python[0-9.]*$|pypy[0-9.]*$")
@@ -106,7 +109,7 @@ def choose_observer(argv: list[str], wanted: str) -> str:
         return wanted
     if is_python_command(argv):
         return "python"
-    from dws.core.lineage.trace import strace_unavailable_reason
+    from dws.core.lineage.strace.tracer import strace_unavailable_reason
 
     return "strace" if strace_unavailable_reason() is None else "none"
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from dws.core.lineage.approvals import CommandApprovals, command_digest
 from dws.core.lineage.graph import LineageGraph
 from dws.core.lineage.locate import Located
+from dws.core.lineage.planning import RunPlan
 from dws.core.lineage.queries import LineageContext, StaleOutput, lineage_context, stale_outputs
-from dws.core.lineage.runner import RunPlan
 from dws.core.trust import check_writable
 from dws.core.workspace import Workspace
 from dws.errors import RefusedError, UsageError
@@ -196,7 +196,7 @@ def rerun(
     the first failure (its exit code is returned). A command line this machine has not
     run or approved is refused before anything runs, unless ``approve`` (then it is
     remembered as approved)."""
-    from dws.core.lineage.runner import execute
+    from dws.core.lineage.execution import execute
 
     strangers = unapproved(ws, plan)
     if strangers and not approve:

@@ -1,28 +1,20 @@
-"""`dws run`: classify a command's arguments, run it, record what it read and wrote."""
+"""What `dws run` decides before the command starts: the step's name, what each argument
+is (input, output, code or parameter; docs/lineage.md, "How `dws run` classifies
+arguments"), the answers remembered for the step, and the resulting ``RunPlan``.
+``execution`` runs the plan."""
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import os
-import subprocess
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from dws.core.lineage.catalog import RunCatalog
-from dws.core.lineage.graph import LineageGraph, _under
+from dws.core.lineage.graph import LineageGraph
 from dws.core.lineage.locate import Located, PathLocator
-from dws.core.lineage.observe import (
-    Observation,
-    choose_observer,
-    from_trace,
-    is_python_command,
-    parse_python_log,
-    python_environment,
-)
-from dws.core.lineage.recording import RunRecorder, check_env_names
+from dws.core.lineage.observe import is_python_command
 from dws.core.workspace import Workspace
 from dws.errors import UsageError
 from dws.model.argclass import (
@@ -34,7 +26,7 @@ from dws.model.argclass import (
     secret_arguments,
 )
 from dws.model.roles import Role
-from dws.model.runs import PathVersion, RunRecord, check_step_name
+from dws.model.runs import StepMemory, check_step_name
 from dws.store.trees import store_loader
 
 Ask = Callable[[Classified], ArgKind]
@@ -55,17 +47,6 @@ class RunPlan:
     new_answers: dict[str, ArgKind] = field(default_factory=dict)
     given_inputs: list[Located] = field(default_factory=list)
     given_outputs: list[Located] = field(default_factory=list)
-
-
-@dataclass
-class RunOutcome:
-    """The finished run: the command's exit code, its record, and what it wrote into
-    source data (which makes it a failed run)."""
-
-    exit_code: int
-    record: RunRecord
-    plan: RunPlan
-    source_writes: list[PathVersion] = field(default_factory=list)
 
 
 def default_step_name(argv: list[str], locator: PathLocator, cwd: str) -> str:
@@ -91,29 +72,23 @@ class _Facts:
     """Answers the classifier's questions about one path."""
 
     def __init__(
-        self, locator: PathLocator, graph: LineageGraph, step: str, cwd: str, memory: Any
+        self,
+        locator: PathLocator,
+        graph: LineageGraph,
+        step: str,
+        cwd: str,
+        memory: StepMemory,
     ) -> None:
         self.locator, self.graph, self.step, self.cwd = locator, graph, step, cwd
         self.memory = memory
         self.located: dict[str, Located] = {}
-
-    def _writers(self, resource: str, path: str) -> set[str]:
-        steps = set()
-        for run, out in self.graph.outputs.get(resource, []):
-            if (
-                out.path == path
-                or _under(out.path, path) is not None
-                or _under(path, out.path) is not None
-            ):
-                steps.add(run.step)
-        return steps
 
     def __call__(self, token: str) -> PathFacts | None:
         located = self.locator.locate(token, self.cwd)
         if located is None:
             return None
         self.located[token] = located
-        writers = self._writers(located.resource.name, located.path)
+        writers = self.graph.steps_writing((located.resource.name, located.path))
         answer = self.memory.answers.get(located.key)
         return PathFacts(
             key=located.key,
@@ -243,105 +218,3 @@ def remember_answers(ws: Workspace, plan: RunPlan) -> None:
         memory = catalog.step_memory(plan.step)
         memory.answers.update({k: v.value for k, v in plan.new_answers.items()})  # type: ignore[misc]
         catalog.save_step_memory(memory)
-
-
-def execute(
-    ws: Workspace,
-    plan: RunPlan,
-    *,
-    env_names: list[str] = (),  # type: ignore[assignment]
-    observer: str = "auto",
-    extra_env: dict[str, str] | None = None,
-) -> RunOutcome:
-    """Run the planned command with the terminal's stdin/stdout/stderr, observed (see
-    ``choose_observer``), and record what it did."""
-    chosen = choose_observer(plan.argv, observer)
-    observed = chosen != "none"
-    recorder = RunRecorder(
-        ws,
-        plan.step,
-        "command",
-        plan.argv,
-        plan.cwd,
-        plan.given_inputs if observed else plan.inputs,
-        plan.given_outputs if observed else plan.outputs,
-        plan.params,
-        env_names=check_env_names(list(env_names)),
-        observer=chosen if observed else "declared",
-    )
-    if not observed:
-        remember_answers(ws, plan)
-    with observation(ws, chosen, plan.argv) as session:
-        recorder.begin()
-        env = {**(session.env or os.environ), **extra_env} if extra_env else session.env
-        recorder.environ = env
-        exit_code, pid = run_command(session.argv, plan.cwd, env=env)
-        seen = session.result(pid, plan.cwd) if observed else None
-    record = recorder.finish(exit_code, failed=exit_code != 0, seen=seen)
-    return RunOutcome(exit_code, record, plan, recorder.source_writes)
-
-
-@dataclass
-class ObservedCommand:
-    """How to start a command so its observer sees it, and how to read what it saw."""
-
-    argv: list[str]
-    env: dict[str, str] | None
-    log: str | None
-    observer: str
-
-    def result(self, pid: int, cwd: str) -> Observation:
-        """What the observer saw (after the command ended); ``cwd`` is where it started."""
-        assert self.log is not None
-        if self.observer == "python":
-            return parse_python_log(self.log, pid)
-        from dws.core.lineage.trace import parse_strace_log
-
-        return from_trace(parse_strace_log(self.log, cwd))
-
-
-@contextlib.contextmanager
-def observation(ws: Workspace, observer: str, argv: list[str]) -> Iterator[ObservedCommand]:
-    """The command line and environment for ``observer``; its log is removed after."""
-    if observer == "none":
-        yield ObservedCommand(list(argv), None, None, observer)
-        return
-    log = temp_log(ws)
-    try:
-        if observer == "python":
-            yield ObservedCommand(list(argv), python_environment(log), log, observer)
-        else:
-            from dws.core.lineage.trace import strace_argv, strace_unavailable_reason
-
-            reason = strace_unavailable_reason()
-            if reason is not None:
-                raise UsageError(f"--trace cannot work here: {reason}")
-            yield ObservedCommand(strace_argv(argv, log), None, log, observer)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(log)
-
-
-def run_command(argv: list[str], cwd: str, env: dict[str, str] | None = None) -> tuple[int, int]:
-    """Run ``argv`` in ``cwd`` with inherited stdio; return its exit code (128+N when it
-    was killed by signal N) and process id. Ctrl-C reaches the command, and dws waits."""
-    try:
-        process = subprocess.Popen(argv, cwd=cwd, env=env)
-    except FileNotFoundError:
-        raise UsageError(f"command not found: {argv[0]}") from None
-    except PermissionError:
-        raise UsageError(f"cannot execute {argv[0]}: permission denied") from None
-    while True:
-        try:
-            code = process.wait()
-            break
-        except KeyboardInterrupt:
-            continue  # the command got the same SIGINT; wait for it to finish
-    return (128 - code if code < 0 else code), process.pid
-
-
-def temp_log(ws: Workspace) -> str:
-    """A fresh file in local/ for a trace log."""
-    handle, path = tempfile.mkstemp(prefix="trace-", suffix=".log", dir=ws.layout.local)
-    os.close(handle)
-    return path

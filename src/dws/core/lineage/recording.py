@@ -19,15 +19,10 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
-from dws.core.lineage.accounting import (
-    Census,
-    RunAccounting,
-    account_observation,
-    signature_of,
-    take_census,
-)
+from dws.core.lineage.accounting import RunAccounting, account_observation, signature_of
 from dws.core.lineage.approvals import CommandApprovals, command_digest
 from dws.core.lineage.catalog import RunCatalog
+from dws.core.lineage.census import Census, take_census
 from dws.core.lineage.locate import Located
 from dws.core.lineage.observe import Observation, Signature
 from dws.core.workspace import Workspace, utc_now

@@ -1,10 +1,10 @@
-"""Discover the files a command read and wrote by running it under strace (Linux only).
+"""Parsing the log of a command run under strace (``tracer``) into a ``TraceResult``.
 
-``strace_argv`` wraps a command; after it ran, ``parse_strace_log`` turns the log into a
-``TraceResult``. The parser is a pure function of the log text and the starting directory,
-so it is tested with synthetic logs. Paths are absolute, lexically normalised, and named
-the way the command reached them (through symbolic links, not resolving them). See
-docs/trace.md for what a trace can and cannot see.
+``parse_strace_log`` is a pure function of the log text and the directory the command
+started in, so it is tested with synthetic logs. It follows every process's current
+directory and decides, call by call, what was read, written, removed, moved, executed and
+listed. Paths are absolute, lexically normalised, and named the way the command reached
+them (through symbolic links, not resolving them). See docs/trace.md for the rules.
 """
 
 from __future__ import annotations
@@ -12,12 +12,10 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-import shutil
-import subprocess
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from dws.core.lineage.strace_log import (
+from dws.core.lineage.strace.syntax import (
     CALL_NAME_RE,
     FD_ARG_RE,
     LINE_RE,
@@ -28,23 +26,8 @@ from dws.core.lineage.strace_log import (
     parse_call,
     string_arg,
 )
-from dws.errors import UsageError
 
-# Only the calls that name, create, remove or execute files, change directory or create
-# processes (to learn who inherits which cwd). Probes (stat, access, readlink) are left out:
-# they read no content, and every traced call slows the command down. "?" marks calls that
-# some architectures lack, so strace does not refuse the list there.
-TRACED_CALLS = (
-    "?open,openat,?openat2,?creat,execve,?execveat,chdir,fchdir,"
-    "?rename,renameat,?renameat2,?link,linkat,?symlink,symlinkat,"
-    "?unlink,unlinkat,?mkdir,mkdirat,?rmdir,truncate,"
-    "clone,?clone3,?fork,?vfork"
-)
 MAX_WARNINGS = 100
-
-
-class StraceMissingError(UsageError):
-    """``--trace`` needs strace, which is not installed."""
 
 
 @dataclass
@@ -70,48 +53,9 @@ class TraceResult:
     listed: set[str] = field(default_factory=set)
 
 
-def strace_argv(argv: list[str], log_path: str) -> list[str]:
-    """The command line that runs ``argv`` under strace, logging to ``log_path``."""
-    strace = shutil.which("strace")
-    if strace is None:
-        raise StraceMissingError(
-            "--trace needs strace, which is not installed: install it (Debian/Ubuntu: "
-            "apt install strace) or classify the arguments with -i/-o instead"
-        )
-    return [
-        strace,
-        *("-f", "-qq", "-y", "-s", "65535", "--seccomp-bpf"),
-        *("-e", "signal=none", "-e", f"trace={TRACED_CALLS}", "-o", log_path, "--"),
-        *argv,
-    ]
-
-
-def strace_unavailable_reason() -> str | None:
-    """Why ``--trace`` cannot work here (no strace, or ptrace refused), or None if it can."""
-    strace = shutil.which("strace")
-    if strace is None:
-        return "strace is not installed (apt install strace)"
-    try:
-        proc = subprocess.run(
-            strace_argv(["true"], os.devnull),
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        return f"strace could not run: {exc}"
-    if proc.returncode != 0:
-        lines = proc.stderr.strip().splitlines()
-        detail = lines[0] if lines else f"exit code {proc.returncode}"
-        return (
-            f"strace cannot trace here ({detail}); ptrace may be forbidden "
-            "(in a container, add --cap-add SYS_PTRACE)"
-        )
-    return None
-
-
 def parse_strace_log(path: str, cwd: str) -> TraceResult:
-    """Parse the log written by ``strace_argv``; ``cwd`` is where the command started."""
+    """Parse the log strace wrote (see ``tracer.strace_argv``); ``cwd`` is where the
+    command started."""
 
     def lines() -> Iterator[str]:
         # Latin-1 maps every byte to one character, so nothing in the log can fail to decode;
@@ -119,15 +63,15 @@ def parse_strace_log(path: str, cwd: str) -> TraceResult:
         with open(path, encoding="latin-1", newline="\n") as log:
             yield from log
 
-    return _Tracer(cwd).run(lines)
+    return _LogParser(cwd).run(lines)
 
 
 def parse_strace_text(text: str, cwd: str) -> TraceResult:
     """``parse_strace_log`` over log text already in memory."""
-    return _Tracer(cwd).run(lambda: iter(text.split("\n")))
+    return _LogParser(cwd).run(lambda: iter(text.split("\n")))
 
 
-# ---- decoding strace's notation ---------------------------------------------------------
+# ---- the state machine ------------------------------------------------------------------
 
 
 class _Cwd:
@@ -148,7 +92,10 @@ _RELEVANT = _PROCESS_CALLS | {
 _WRITE_FLAGS = {"O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC"}
 
 
-class _Tracer:
+class _LogParser:
+    """One log's parse: every process's current directory and parent, the paths the
+    kernel reported under other names, and the result so far."""
+
     def __init__(self, cwd: str) -> None:
         self.start = _normalise(os.path.abspath(cwd))
         self.cwds: dict[int, _Cwd] = {}

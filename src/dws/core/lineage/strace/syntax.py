@@ -119,6 +119,3 @@ def string_arg(args: list[str], index: int) -> bytes | None:
     if match is None or match.group(2):
         return None  # not a string, or truncated by -s
     return decode_c_string(match.group(1))
-
-
-# ---- the state machine ------------------------------------------------------------------
