@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from dws.core.remote_config import RemoteConfig
 from dws.core.workspace import Workspace
 from dws.errors import FormatError, UsageError
@@ -10,13 +12,38 @@ from dws.store.remote_base import Remote
 from dws.store.remote_dir import open_directory_remote
 
 
-def open_remote(config: RemoteConfig, *, create: bool = False) -> Remote:
-    """Connect to a directory or S3 remote (``create``: make an empty one's layout)."""
+def open_remote(
+    config: RemoteConfig, *, create: bool = False, local_dir: str | None = None
+) -> Remote:
+    """Connect to a directory or S3 remote (``create``: make an empty one's layout).
+
+    ``local_dir`` is the workspace's ``local/``, where an S3 remote writes its temporary
+    files; without it (a clone, before its workspace exists) they go to the system's
+    temporary directory, each only while it is written (see store.s3_packs.IndexFiles).
+    ``check_same_workspace`` gives it later to a remote opened without."""
     if config.is_s3:
         from dws.store.s3_store import open_s3_remote
 
-        return open_s3_remote(config.url, config.endpoint_url, create=create)
+        temporary = temporary_dir(local_dir) if local_dir is not None else None
+        return open_s3_remote(
+            config.url, config.endpoint_url, create=create, temporary_dir=temporary
+        )
     return open_directory_remote(config.url, create=create)
+
+
+def temporary_dir(local_dir: str) -> str:
+    """Where remotes write temporary files in a workspace: ``local/tmp/`` (made when first
+    needed; what a killed process left there is removed by the next that uses it)."""
+    return os.path.join(local_dir, "tmp")
+
+
+def use_workspace(ws: Workspace, remote: Remote) -> None:
+    """Let ``remote`` write its temporary files in the workspace's ``local/tmp/``."""
+    if remote.url.startswith("s3://"):
+        from dws.store.s3_store import S3Remote
+
+        if isinstance(remote, S3Remote):
+            remote.keep_temporary_files_in(temporary_dir(ws.layout.local))
 
 
 def remote_identity(remote: Remote) -> WorkspaceInfo | None:
@@ -31,13 +58,15 @@ def remote_identity(remote: Remote) -> WorkspaceInfo | None:
 
 
 def check_same_workspace(ws: Workspace, remote: Remote) -> WorkspaceInfo | None:
-    """Refuse a remote that holds another workspace."""
+    """Refuse a remote that holds another workspace; a remote that may serve this one
+    writes its temporary files in it from now on (``use_workspace``)."""
     info = remote_identity(remote)
     if info is not None and info.id != ws.info.id:
         raise UsageError(
             f"the remote {remote.url} holds workspace {info.name!r} ({info.id}), not this "
             f"one ({ws.info.id}); use `dws clone` to get it, or another remote"
         )
+    use_workspace(ws, remote)
     return info
 
 

@@ -4,14 +4,15 @@ One PUT per 2 KiB file is what limits an S3 push of many small files (botocore s
 a millisecond of CPU on each request). So objects up to ``PACK_THRESHOLD`` bytes are
 appended to an in-memory pack that is uploaded as ``objects/packs/<name>.pack`` followed by
 its index ``objects/packs/<name>.idx`` (the index makes it visible, as on disk). Indexes are
-content-named and immutable; they are downloaded into a private temporary directory when
-first needed and memory-mapped. Reads of packed objects are byte-range GETs, merged into
-large ranges when many objects of one pack are wanted.
+content-named and immutable; they are downloaded when first needed and memory-mapped (see
+``IndexFiles`` for where their files go). Reads of packed objects are byte-range GETs,
+merged into large ranges when many objects of one pack are wanted.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -26,6 +27,103 @@ from dws.store.s3client import S3Connection
 PACK_TARGET = 32 << 20
 RANGE_GAP = 1 << 20  # merge ranges of one pack when the gap between them is smaller
 RANGE_MAX = 16 << 20
+INDEX_DIR_PREFIX = "dws-s3-idx-"
+_INDEX_DIR = re.compile(re.escape(INDEX_DIR_PREFIX) + r"(\d+)-[a-z0-9_]{8}")
+_writing: set[str] = set()  # this process's index directories now in use
+_writing_lock = threading.Lock()
+
+
+class IndexFiles:
+    """Where the pack indexes an S3 remote loads are written to be memory-mapped.
+
+    Each index is written into a private directory ``dws-s3-idx-<pid>-<random>`` below
+    ``parent``, mapped, and removed at once (the mapping stays valid): nothing of it stays
+    on disk while the remote is open, nor after. A process killed while writing one leaves
+    that directory; the next process to use ``parent`` removes it (``collect_leftovers``).
+
+    ``parent`` is a workspace's ``local/tmp/``, made when first needed. Without one (a
+    clone opens its remote before its workspace exists) the system's temporary directory
+    is used the same way, swept once per remote before its first index is written.
+    """
+
+    def __init__(self, parent: str | None = None) -> None:
+        self.parent = parent
+        self._swept = False
+
+    def use(self, parent: str) -> None:
+        """Write below ``parent`` from now on; remove what killed processes left there."""
+        self.parent = parent
+        self._swept = True
+        collect_leftovers(parent)
+
+    def map(self, name: str, data: bytes) -> PackIndex:
+        """The index ``name`` (``data``, its bytes) as a mapped PackIndex."""
+        parent = self._directory()
+        if not self._swept:
+            self._swept = True
+            collect_leftovers(parent)
+        with _writing_lock:
+            made = tempfile.mkdtemp(prefix=f"{INDEX_DIR_PREFIX}{os.getpid()}-", dir=parent)
+            private = os.path.abspath(made)
+            _writing.add(private)
+        try:
+            path = os.path.join(private, name + ".idx")
+            with open(path, "xb") as handle:
+                handle.write(data)
+            return PackIndex(path)
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
+            with _writing_lock:
+                _writing.discard(private)
+
+    def _directory(self) -> str:
+        """``parent``, made if its own parent exists (a workspace renamed or removed
+        meanwhile is never made again), else the system's temporary directory."""
+        if self.parent is None:
+            return tempfile.gettempdir()
+        try:
+            os.mkdir(self.parent)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:
+            return tempfile.gettempdir()
+        return self.parent
+
+    def collect(self) -> int:
+        """``collect_leftovers`` in ``parent`` (nothing without one)."""
+        return collect_leftovers(self.parent) if self.parent is not None else 0
+
+
+def collect_leftovers(parent: str) -> int:
+    """Remove the index directories in ``parent`` whose process no longer runs (it was
+    killed while writing one); return how many were found."""
+    try:
+        names = os.listdir(parent)
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    removed = 0
+    for name in names:
+        owner = _INDEX_DIR.fullmatch(name)
+        path = os.path.join(parent, name)
+        if owner is not None and not _in_use(path, int(owner.group(1))):
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _in_use(path: str, pid: int) -> bool:
+    """True while process ``pid`` may still be writing ``path``: it runs (another user's
+    counts as running) and, when it is this process, ``path`` is one of its own."""
+    if pid == os.getpid():
+        with _writing_lock:
+            return os.path.abspath(path) in _writing
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 @dataclass(frozen=True)
@@ -55,13 +153,15 @@ class PackBuffer:
 class S3PackSet:
     """The packs under ``<prefix>objects/packs/`` of one bucket: lookup, append, read."""
 
-    def __init__(self, conn: S3Connection, bucket: str, prefix: str) -> None:
+    def __init__(
+        self, conn: S3Connection, bucket: str, prefix: str, files: IndexFiles | None = None
+    ) -> None:
         self.conn = conn
         self.bucket = bucket
         self.prefix = prefix  # ".../objects/packs/"
+        self.files = files if files is not None else IndexFiles()
         self._lock = threading.RLock()
         self._indexes: dict[str, PackIndex] | None = None
-        self._cache = tempfile.mkdtemp(prefix="dws-s3-idx-")
         self._buffer: PackBuffer | None = None
 
     # ---- indexes ----------------------------------------------------------------------
@@ -89,24 +189,16 @@ class S3PackSet:
             return self._indexes
 
     def _load(self, name: str) -> PackIndex:
-        path = os.path.join(self._cache, name + ".idx")
-        if not os.path.exists(path):
-            response = self.conn.get(self.bucket, self._key(name, "idx"))
-            if response is None:
-                raise IntegrityError(f"pack index {name[:12]} vanished from the remote")
-            with self.conn.errors(self.bucket, self._key(name, "idx")):
-                data = response["Body"].read()
-            with open(path + ".part", "wb") as handle:
-                handle.write(data)
-            os.replace(path + ".part", path)
-        with open(path, "rb") as handle:
-            handle.seek(-min(32, os.fstat(handle.fileno()).st_size), os.SEEK_END)
-            trailer = handle.read(32).hex()
-        index = PackIndex(path) if trailer == name else None
+        key = self._key(name, "idx")
+        response = self.conn.get(self.bucket, key)
+        if response is None:
+            raise IntegrityError(f"pack index {name[:12]} vanished from the remote")
+        with self.conn.errors(self.bucket, key):
+            data: bytes = response["Body"].read()
+        index = self.files.map(name, data) if data[-32:].hex() == name else None
         if index is None or not index.verify():
             if index is not None:
                 index.close()
-            os.unlink(path)
             raise IntegrityError(f"pack index {name[:12]} on the remote is corrupt")
         return index
 
@@ -171,10 +263,7 @@ class S3PackSet:
             self.conn.put(self.bucket, self._key(name, ext), body)
         with self._lock:
             if self._indexes is not None:
-                path = os.path.join(self._cache, name + ".idx")
-                with open(path, "wb") as handle:
-                    handle.write(index)
-                self._indexes[name] = PackIndex(path)
+                self._indexes[name] = self.files.map(name, index)
         return name
 
     # ---- reading ----------------------------------------------------------------------
@@ -209,11 +298,10 @@ class S3PackSet:
             self.conn.delete(self.bucket, self._key(name, ext))
 
     def close(self) -> None:
-        """Drop the unfinished pack and the index cache."""
+        """Drop the unfinished pack and unmap the indexes."""
         with self._lock:
             self._buffer = None
         self.refresh()
-        shutil.rmtree(self._cache, ignore_errors=True)
 
 
 Members = list[tuple[str, PackEntry]]

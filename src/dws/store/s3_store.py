@@ -30,7 +30,7 @@ from dws.store.remote_base import (
     RemoteFiles,
     check_key,
 )
-from dws.store.s3_packs import S3PackSet, plan_ranges
+from dws.store.s3_packs import IndexFiles, S3PackSet, plan_ranges
 from dws.store.s3client import (
     DELETE_BATCH,
     S3Connection,
@@ -61,11 +61,13 @@ def _transfer_config() -> Any:
 class S3ObjectStore(ObjectStore):
     """Objects as keys ``<prefix>objects/ab/<rest>``; large ones uploaded in parts."""
 
-    def __init__(self, conn: S3Connection, location: S3Location) -> None:
+    def __init__(
+        self, conn: S3Connection, location: S3Location, index_files: IndexFiles | None = None
+    ) -> None:
         self.conn = conn
         self.bucket = location.bucket
         self.prefix = location.key("objects/")
-        self.packs = S3PackSet(conn, self.bucket, self.prefix + "packs/")
+        self.packs = S3PackSet(conn, self.bucket, self.prefix + "packs/", index_files)
 
     def key(self, oid: str) -> str:
         """The key of an object (the id is validated first)."""
@@ -170,6 +172,10 @@ class S3ObjectStore(ObjectStore):
 
     def close(self) -> None:
         self.packs.close()
+
+    def clean_temporary(self) -> int:
+        """Remove what processes killed while writing a pack index left (see IndexFiles)."""
+        return self.packs.files.collect()
 
     def check_structure(self) -> list[str]:
         return self.packs.check()
@@ -303,6 +309,13 @@ class S3Remote(Remote):
     """A remote on S3: presence checked by listing when many objects are in question, and
     each object fetched with a single GET."""
 
+    def keep_temporary_files_in(self, directory: str) -> None:
+        """Write the pack indexes to map below ``directory`` (a workspace's ``local/tmp/``)
+        from now on, removing what killed processes left there (see IndexFiles)."""
+        store = self.objects
+        assert isinstance(store, S3ObjectStore)
+        store.packs.files.use(directory)
+
     def missing(self, oids: Iterable[str]) -> list[str]:
         candidates = list(oids)
         store = self.objects
@@ -427,16 +440,22 @@ def _fetch_range(
     return len(members), size
 
 
-def open_s3_remote(url: str, endpoint_url: str | None, *, create: bool = False) -> S3Remote:
+def open_s3_remote(
+    url: str, endpoint_url: str | None, *, create: bool = False, temporary_dir: str | None = None
+) -> S3Remote:
     """Connect to the S3 remote at ``url`` (the bucket must exist; ``create`` is accepted
-    for symmetry: an S3 prefix needs no layout)."""
+    for symmetry: an S3 prefix needs no layout). ``temporary_dir`` is where the pack indexes
+    to map are written (see IndexFiles; None: the system's temporary directory)."""
     location = parse_s3_url(url)
     client = make_client(endpoint_url, max_pool_connections=WORKERS + 4)
     conn = S3Connection(client, resolve_endpoint(endpoint_url))
     with conn.errors(location.bucket):
         client.head_bucket(Bucket=location.bucket)
     store = S3ObjectStore(conn, location)
-    return S3Remote(location.url.rstrip("/"), store, S3Files(conn, location), workers=WORKERS)
+    remote = S3Remote(location.url.rstrip("/"), store, S3Files(conn, location), workers=WORKERS)
+    if temporary_dir is not None:
+        remote.keep_temporary_files_in(temporary_dir)
+    return remote
 
 
 def _group_by_pack(
