@@ -261,8 +261,8 @@ def test_repo_naming_no_git_resource_is_a_usage_error(
     before = _left_in(tmp_path)
     for args, says in (
         (["--repo", "cod=/srv/code.git"], "did you mean code?"),
-        (["--repo", "raw=/srv/raw.git"], "no git resource of the remote: 'raw'"),
-        (["--repo", "/srv/ws.git"], "no git resource at its top directory"),
+        (["--repo", "raw=/srv/raw.git"], "no repository resource of the remote: 'raw'"),
+        (["--repo", "/srv/ws.git"], "no repository resource at its top directory"),
         (["--repo", "code=/a.git", "--repo", "code=/b.git"], "twice"),
     ):
         refused = run_dws("clone", dir_remote.url, str(target), *args, cwd=tmp_path)

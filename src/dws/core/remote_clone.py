@@ -34,6 +34,7 @@ from dws.model.records import (
 )
 from dws.model.roles import Role
 from dws.model.suggest import did_you_mean
+from dws.resources.registry import resource_type
 from dws.store.fileio import write_atomic
 from dws.store.remote_base import Remote
 
@@ -93,11 +94,17 @@ def _map_paths(
     return out
 
 
+def _sourced(spec: ResourceSpec) -> bool:
+    """True for a resource whose content a clone fetches from its own source (a
+    repository), not from the remote's store."""
+    return resource_type(spec.type).fetched_from_source
+
+
 def _is_own(spec: ResourceSpec) -> bool:
-    """True for a git resource whose directory is the workspace's own."""
+    """True for a fetched-from-source resource whose directory is the workspace's own."""
     path = spec.params.get("path")
     return (
-        spec.type == "git"
+        _sourced(spec)
         and isinstance(path, str)
         and not os.path.isabs(path)
         and os.path.normpath(path) == "."
@@ -106,28 +113,27 @@ def _is_own(spec: ResourceSpec) -> bool:
 
 def _check_repos(specs: list[ResourceSpec], repos: dict[str, str]) -> dict[str, str]:
     """Resource name -> URL for each repository ``repos`` gives (``"."``: the workspace's
-    own); a name that is no git resource of the remote is a UsageError."""
-    from dws.resources.git.urls import looks_like_url
-
-    git_names = [s.name for s in specs if s.type == "git"]
+    own); a name that is no repository resource of the remote is a UsageError."""
+    kinds = {s.name: resource_type(s.type) for s in specs if _sourced(s)}
     own = next((s.name for s in specs if _is_own(s)), None)
     out: dict[str, str] = {}
     for key, url in repos.items():
         name = own if key == OWN_REPOSITORY else key
         if name is None:
-            listed = ", ".join(git_names) or "none"
+            listed = ", ".join(kinds) or "none"
             raise UsageError(
                 "--repo URL is for the workspace's own repository, and the remote's workspace "
-                f"has no git resource at its top directory (its git resources: {listed})"
+                f"has no repository resource at its top directory (its repositories: {listed})"
             )
-        if name not in git_names:
-            hint = did_you_mean(key, git_names)
-            raise UsageError(f"--repo names no git resource of the remote: {key!r}{hint}")
+        if name not in kinds:
+            hint = did_you_mean(key, list(kinds))
+            raise UsageError(f"--repo names no repository resource of the remote: {key!r}{hint}")
         if name in out:
             raise UsageError(f"--repo gives the repository of {name!r} twice")
         if not url or "\x00" in url:
             raise UsageError(f"--repo needs a URL for {name!r}")
-        out[name] = url if looks_like_url(url) else os.path.abspath(os.path.expanduser(url))
+        local = kinds[name].is_local_location(url)
+        out[name] = os.path.abspath(os.path.expanduser(url)) if local else url
     return out
 
 
@@ -171,15 +177,16 @@ def _own_repository(
     own = next((s for s in specs if _is_own(s)), None)
     if own is None:
         return None, None, ref
-    given = urls.get(own.name) or own.params.get("url")
-    if isinstance(given, str) and given:
+    kind = resource_type(own.type)
+    given = urls.get(own.name) or kind.source_url(own.params, None)
+    if given:
         return own.name, given, ref
     record = _remote_snapshot(remote, ref)
     if record is None:
         return own.name, None, ref
     recorded = record.resources.get(own.name)
-    url = recorded.state.get("url") if recorded is not None else None
-    return own.name, url if isinstance(url, str) and url else None, record.id
+    url = kind.source_url(own.params, recorded.state if recorded is not None else None)
+    return own.name, url, record.id
 
 
 def _write_missing(path: str, data: bytes) -> None:
@@ -187,11 +194,10 @@ def _write_missing(path: str, data: bytes) -> None:
         write_atomic(path, data, durable=True)
 
 
-def _take_identity(layout: Layout, info_bytes: bytes, url: str) -> None:
-    """Give the workspace in a cloned repository the remote's workspace.json; refuse a
-    repository whose committed workspace.json names another workspace."""
-    from dws.resources.git.urls import strip_credentials
-
+def _take_identity(layout: Layout, info_bytes: bytes, shown: str) -> None:
+    """Give the workspace in a cloned repository (``shown``: its URL as messages show it)
+    the remote's workspace.json; refuse one whose committed workspace.json names another
+    workspace."""
     try:
         with open(layout.workspace_json, "rb") as handle:
             committed: bytes | None = handle.read()
@@ -204,44 +210,36 @@ def _take_identity(layout: Layout, info_bytes: bytes, url: str) -> None:
         try:
             info = decode_workspace_info(committed)
         except FormatError as exc:
-            raise FormatError(f"the repository {strip_credentials(url)}: {exc.message}") from None
+            raise FormatError(f"the repository {shown}: {exc.message}") from None
         if info.id != wanted.id:
             raise UsageError(
-                f"the repository {strip_credentials(url)} holds workspace {info.name!r} "
+                f"the repository {shown} holds workspace {info.name!r} "
                 f"({info.id}), not the remote's {wanted.name!r} ({wanted.id}); give the "
                 "workspace's own repository with --repo URL"
             )
     write_atomic(layout.workspace_json, info_bytes, durable=True)
 
 
-def _make_workspace(staging: str, info_bytes: bytes, url: str | None) -> Workspace:
+def _make_workspace(
+    staging: str, info_bytes: bytes, own: ResourceSpec | None, url: str | None
+) -> Workspace:
     """The workspace in the empty ``staging``, or, given the URL of its own repository, in
-    a clone of it (which may already hold .dataworkspace/ files committed in git)."""
+    a clone of it (which may already hold .dataworkspace/ files committed there)."""
     layout = Layout(staging)
-    if url is not None:
-        from dws.resources.git.setup import clone as git_clone
-
-        git_clone(url, staging)
+    kind = resource_type(own.type) if own is not None else None
+    if kind is not None and url is not None:
+        kind.fetch_source(url, staging)
     if not os.path.lexists(layout.meta):
         Workspace.init(staging)  # then it takes the remote's identity
         write_atomic(layout.workspace_json, info_bytes, durable=True)
         return Workspace.open(staging)
-    if url is None or not os.path.isdir(layout.meta):
+    if kind is None or url is None or not os.path.isdir(layout.meta):
         raise UsageError(f"{layout.meta} is in the way of the clone")
-    _take_identity(layout, info_bytes, url)
+    _take_identity(layout, info_bytes, kind.shown_source(url))
     config = json.dumps(DEFAULT_CONFIG, indent=2, sort_keys=True) + "\n"
     _write_missing(layout.config_json, config.encode())
     _write_missing(os.path.join(layout.meta, ".gitignore"), GITIGNORE.encode())
     return Workspace.open(staging)  # makes objects/ and local/, which git does not hold
-
-
-def _pull_again(ws: Workspace, remote: Remote) -> None:
-    """Drop the snapshot records git brought that the remote also has: pull reads only the
-    records a workspace lacks, and these must come with their trees (checked, and listed as
-    pulled without their data), as in any clone."""
-    catalog = SnapshotCatalog(ws.layout)
-    for snapshot_id in set(catalog.ids()) & set(list_ids(remote, "snapshots")):
-        catalog.delete(snapshot_id)
 
 
 def _clear_checked_out_data(root: str, specs: list[ResourceSpec]) -> None:
@@ -305,11 +303,11 @@ def clone(
         own, own_url, ref = _own_repository(remote, specs, urls, snapshot)
         staging = _staging_directory(dest)
         try:
-            ws = _make_workspace(staging, info_bytes, own_url)
+            own_spec = next((s for s in specs if s.name == own), None)
+            ws = _make_workspace(staging, info_bytes, own_spec, own_url)
             ws.save_resource_specs(specs)  # the remote's list, whatever git brought
             if own_url is not None:
                 _clear_checked_out_data(staging, specs)
-                _pull_again(ws, remote)
             trust_new_resources(ws, ws.resources())  # the paths given with --map
             point_remote(ws, "origin", normalized, config.endpoint_url)
             if configure is not None:
@@ -352,24 +350,23 @@ def _fill(
 def _clone_repositories(
     ws: Workspace, record: SnapshotRecord, report: CloneReport, urls: dict[str, str]
 ) -> None:
-    """Clone the git resources not yet on disk (the workspace's own was cloned first)."""
-    from dws.resources.git.setup import clone as git_clone
-
+    """Fetch the repository resources not yet on disk (the workspace's own was first)."""
     for spec in ws.resource_specs():
-        if spec.type != "git" or spec.name not in record.resources:
+        if not _sourced(spec) or spec.name not in record.resources:
             continue
-        path = ws.resource(spec).local_path()
+        resource = ws.resource(spec)
+        path = resource.local_path()
         assert path is not None
-        if os.path.isdir(os.path.join(path, ".git")):
+        if resource.is_fetched():
             continue
-        state_url = record.resources[spec.name].state.get("url")
-        url = urls.get(spec.name) or spec.params.get("url") or state_url
-        if not isinstance(url, str) or not url:
+        kind = type(resource)
+        url = urls.get(spec.name) or kind.source_url(spec.params, record.resources[spec.name].state)
+        if not url:
             own = os.path.realpath(path) == os.path.realpath(ws.root)
             option = "--repo URL" if own else f"--repo {spec.name}=URL"
             report.skipped[spec.name] = f"no repository URL recorded; give one with {option}"
             continue
-        git_clone(url, path)
+        kind.fetch_source(url, path)
         report.cloned.append(spec.name)
 
 

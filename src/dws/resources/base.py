@@ -207,6 +207,32 @@ class Resource(ABC):
     def forget(self) -> None:  # noqa: B027 - optional hook
         """Drop machine-local caches when the resource is removed."""
 
+    # ---- clone (optional) ----------------------------------------------------------------
+    # A type whose content a clone fetches from the resource's own source (a repository),
+    # not from the remote's object store, sets ``fetched_from_source`` and implements these.
+    fetched_from_source: ClassVar[bool] = False
+
+    @classmethod
+    def source_url(cls, params: dict[str, Any], recorded: State | None) -> str | None:
+        """Where a clone fetches the content of a resource with these ``params`` (and this
+        ``recorded`` state), or None when no source is known."""
+        return None
+
+    @classmethod
+    def fetch_source(cls, url: str, dest: str) -> None:
+        """Fetch the content at ``url`` into ``dest`` (absent or empty); on failure leave
+        nothing behind."""
+        raise UsageError(f"{cls.type_name} resources are not fetched from a source")
+
+    @classmethod
+    def shown_source(cls, url: str) -> str:
+        """``url`` as a message may show it (without credentials)."""
+        return url
+
+    def is_fetched(self) -> bool:
+        """True when the content's source is already here (a clone does not fetch it)."""
+        return True
+
     # ---- recovery (optional; docs/reliability.md, "Recovery records") ---------------------
     # What a restore is about to overwrite and no snapshot holds is stored first, in a
     # recovery record. A type whose plans can hold such paths implements these three.

@@ -50,6 +50,28 @@ class GitResource(Resource):
     def is_local_location(cls, location: str) -> bool:
         return not looks_like_url(location)
 
+    # ---- clone ------------------------------------------------------------------------
+
+    fetched_from_source = True
+
+    @classmethod
+    def source_url(cls, params: dict[str, Any], recorded: State | None) -> str | None:
+        for url in (params.get("url"), (recorded or {}).get("url")):
+            if isinstance(url, str) and url:
+                return url
+        return None
+
+    @classmethod
+    def fetch_source(cls, url: str, dest: str) -> None:
+        setup.clone(url, dest)
+
+    @classmethod
+    def shown_source(cls, url: str) -> str:
+        return strip_credentials(url)
+
+    def is_fetched(self) -> bool:
+        return os.path.isdir(os.path.join(self.local_path(), ".git"))
+
     @classmethod
     def prepare_params(
         cls, location: str, workspace_root: str, options: dict[str, Any]
