@@ -11,6 +11,7 @@ import click
 from dws.cli.commands import COMMANDS
 from dws.cli.context import CliState
 from dws.cli.output import Output
+from dws.model.distribution import DISTRIBUTION
 
 EPILOG = """\b
 Exit codes: 0 ok, 1 error, 2 usage, 3 refused to avoid data loss,
@@ -24,7 +25,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 refused to avoid data loss,
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
 @click.option("-v", "--verbose", is_flag=True, help="More detail; tracebacks on errors.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
-@click.version_option(package_name="dws", prog_name="dws")
+@click.version_option(package_name=DISTRIBUTION, prog_name="dws")
 @click.pass_context
 def cli(
     ctx: click.Context, directory: str, batch: bool, as_json: bool, verbose: bool, quiet: bool

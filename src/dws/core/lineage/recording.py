@@ -28,6 +28,7 @@ from dws.core.lineage.observe import Observation, Signature
 from dws.core.workspace import Workspace, utc_now
 from dws.errors import RefusedError, UsageError
 from dws.model.argclass import looks_secret
+from dws.model.distribution import DISTRIBUTION
 from dws.model.roles import Role
 from dws.model.runs import DEFAULT_ENV_VARS, CodeVersion, PathVersion, RunRecord
 
@@ -51,7 +52,7 @@ def environment_summary(
     command's environment ``environ``, by default dws's own)."""
     environ = os.environ if environ is None else environ
     try:
-        version = metadata.version("dws")
+        version = metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
         version = "unknown"
     summary = {
