@@ -8,10 +8,13 @@ import os
 import random
 import shutil
 import signal
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
+
+from dws.store.fileio import TEMP_PREFIX
 
 from .helpers import (
     STANDARD_RESOURCES,
@@ -101,16 +104,20 @@ def _runs(ws: Path) -> list[dict[str, object]]:
     return runs
 
 
+def wait_for(marker: Path, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    """Wait until the command dws started has written ``marker`` (dws must still run)."""
+    deadline = time.monotonic() + timeout
+    while not marker.exists():
+        assert proc.poll() is None, f"dws ended before its command started: {proc.returncode}"
+        assert time.monotonic() < deadline, "the command never started"
+        time.sleep(0.02)
+
+
 def _check_run_converges(ws: Path, context: str) -> None:
     assert_store_ok(ws, context)
-    assert (
-        not [
-            p
-            for p in (ws / ".dataworkspace/lineage/runs").glob("*")
-            if not p.name.endswith(".json")
-        ]
-        or True
-    )
+    runs_dir = ws / ".dataworkspace/lineage/runs"
+    partial = [p.name for p in runs_dir.glob("*") if not p.name.endswith(".json")]
+    assert all(name.startswith(TEMP_PREFIX) for name in partial), (context, partial)
     assert run_dws("status", cwd=ws).code == 0, context
     assert_ok(run_dws(*STEP, cwd=ws))
     (last,) = [r for r in _runs(ws) if r["status"] == "succeeded"][-1:]
@@ -140,10 +147,13 @@ def test_run_killed_at_a_crash_point(tmp_path: Path, point: str) -> None:
 
 def test_run_killed_while_its_command_runs(tmp_path: Path) -> None:
     ws = _run_workspace(tmp_path / "ws")
-    gate = ws / "gate"
-    script = f"import os, time\nwhile not os.path.exists({str(gate)!r}): time.sleep(0.05)\n"
+    gate, started = ws / "gate", ws / "started"
+    script = (
+        f"import os, time\nopen({str(started)!r}, 'w').close()\n"
+        f"while not os.path.exists({str(gate)!r}): time.sleep(0.05)\n"
+    )
     proc = start_dws("run", "-o", "data/features/never.txt", "--", "python3", "-c", script, cwd=ws)
-    time.sleep(1.5)
+    wait_for(started, proc)  # the command runs: dws is waiting for it
     os.kill(proc.pid, signal.SIGKILL)
     gate.write_text("go")  # let the orphaned command end (it holds dws's output pipes)
     proc.communicate(timeout=60)

@@ -295,14 +295,20 @@ def test_a_long_run_does_not_block_status(pipeline: Path) -> None:
 
     from cli.cli_support import DWS
 
-    gate = pipeline / "results/gate"
-    script = f"import os, time\nwhile not os.path.exists({str(gate)!r}): time.sleep(0.05)\n"
+    gate, started = pipeline / "results/gate", pipeline.parent / "started"
+    script = (
+        f"import os, time\nopen({str(started)!r}, 'w').close()\n"
+        f"while not os.path.exists({str(gate)!r}): time.sleep(0.05)\n"
+    )
     proc = subprocess.Popen(
         [DWS, "run", "-n", "wait", "-o", "results/w.txt", "--", "python3", "-c", script],
         cwd=pipeline,
     )
     try:
-        time.sleep(1.0)
+        deadline = time.monotonic() + 60
+        while not started.exists():  # the command runs: dws waits for it
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
         assert run_dws("status", cwd=pipeline).code == 0
         assert run_dws("snapshot", "during", cwd=pipeline).code == 0
     finally:
