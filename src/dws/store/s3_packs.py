@@ -20,7 +20,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from dws.errors import IntegrityError
-from dws.model.ids import is_object_id
+from dws.model.digest import hash_bytes
+from dws.model.ids import check_object_id, is_object_id
+from dws.store.base import CorruptObjectError
 from dws.store.packfile import PACK_MAGIC, PackEntry, PackIndex, encode_index
 from dws.store.s3client import S3Connection
 
@@ -210,8 +212,9 @@ class S3PackSet:
             self._indexes = None
 
     def find(self, oid: str) -> Located | None:
-        """Where a packed object is, or None (the unfinished buffer counts, as pack '')."""
-        key = bytes.fromhex(oid)
+        """Where a packed object is, or None (the unfinished buffer counts, as pack '');
+        FormatError for a malformed id."""
+        key = bytes.fromhex(check_object_id(oid))
         with self._lock:
             if self._buffer is not None and key in self._buffer.entries:
                 return Located("", self._buffer.entries[key])
@@ -222,7 +225,11 @@ class S3PackSet:
         return None
 
     def all_ids(self) -> Iterator[tuple[str, int]]:
-        """(id, size) of every packed object."""
+        """(id, size) of every packed object, those of the unfinished pack first."""
+        with self._lock:
+            pending = list(self._buffer.entries.items()) if self._buffer is not None else []
+        for key, entry in pending:
+            yield key.hex(), entry.length
         for index in list(self.indexes().values()):
             for key, entry in index:
                 yield key.hex(), entry.length
@@ -291,6 +298,38 @@ class S3PackSet:
         if len(data) != end - start:
             raise IntegrityError(f"pack {pack[:12]} on the remote is truncated")
         return data
+
+    def remove(self, oid: str) -> None:
+        """Drop one packed object: from the unfinished pack, and from every pack holding it
+        by rewriting that pack without it."""
+        key = bytes.fromhex(oid)
+        with self._lock:
+            if self._buffer is not None:
+                self._buffer.entries.pop(key, None)
+            holding = [name for name, index in self.indexes().items() if index.lookup(key)]
+        if holding:
+            self.rewrite([(name, self._live(name, oid)) for name in holding])
+            self.refresh()
+
+    def _live(self, name: str, dropped: str) -> Members:
+        """The objects of pack ``name`` but ``dropped``."""
+        return [(k.hex(), e) for k, e in self.indexes()[name] if k.hex() != dropped]
+
+    def rewrite(self, packs: list[tuple[str, Members]]) -> None:
+        """Replace each pack by new packs holding only its listed (live) objects, read in
+        merged ranges and checked; the old packs go only once the new ones are uploaded.
+        Call ``refresh`` afterwards."""
+        for name, live in packs:
+            for start, end, members in plan_ranges(live):
+                chunk = self.read_range(name, start, end)
+                for oid, entry in members:
+                    data = chunk[entry.offset - start : entry.offset - start + entry.length]
+                    if hash_bytes(data) != oid:
+                        raise CorruptObjectError(oid)
+                    self.add(bytes.fromhex(oid), data)
+        self.flush()  # the live objects are in new packs before the old ones go
+        for name, _ in packs:
+            self.delete_pack(name)
 
     def delete_pack(self, name: str) -> None:
         """Remove a pack: its index first (so it stops being visible), then the pack."""

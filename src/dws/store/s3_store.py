@@ -164,8 +164,10 @@ class S3ObjectStore(ObjectStore):
             yield oid
 
     def delete(self, oid: str) -> None:
-        """Remove a loose object (packed ones go through ``prune``)."""
+        """Remove an object; a packed one by rewriting its pack without it (``prune`` does
+        this for many objects at once)."""
         self.conn.delete(self.bucket, self.key(oid))
+        self.packs.remove(oid)
 
     def flush(self) -> None:
         self.packs.flush()
@@ -221,17 +223,7 @@ class S3ObjectStore(ObjectStore):
         orphans = [n for n, exts in self.packs.names().items() if exts == {"pack"}]
         if dry_run:
             return
-        for name, live in rewrite:
-            for start, end, members in plan_ranges(live):
-                chunk = self.packs.read_range(name, start, end)
-                for oid, entry in members:
-                    data = chunk[entry.offset - start : entry.offset - start + entry.length]
-                    if hash_bytes(data) != oid:
-                        raise CorruptObjectError(oid)
-                    self.packs.add(bytes.fromhex(oid), data)
-        self.packs.flush()  # the live objects are in new packs before the old ones go
-        for name, _ in rewrite:
-            self.packs.delete_pack(name)
+        self.packs.rewrite(rewrite)
         for name in orphans:
             self.packs.delete_pack(name)
         report.repacked = len(rewrite)
