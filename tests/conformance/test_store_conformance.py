@@ -1,6 +1,7 @@
 """One conformance suite for the ObjectStore interface, run over every implementation.
 
-To add a backend (pack store, S3 store), write a ``StoreKind`` and add one line to ``KINDS``.
+To add a backend, write a ``StoreKind`` and add one line to ``KINDS``. The S3 store runs
+against the tests' SeaweedFS server (tests/s3_server.py), one fresh bucket per test.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,10 +27,13 @@ from dws.store.packed import PackedObjectStore
 
 @dataclass(frozen=True)
 class StoreKind:
-    """How to build one backend in a temp dir, and how to damage an object behind its back."""
+    """How to build one backend in a temp dir, and how to damage an object behind its back;
+    ``server``: it needs the S3 test server, and ``make``/``corrupt`` take a bucket on it
+    (``_Bucket``) first."""
 
-    make: Callable[[Path], ObjectStore]
-    corrupt: Callable[[ObjectStore, str, bytes], None]
+    make: Callable[..., ObjectStore]
+    corrupt: Callable[..., None]
+    server: bool = False
 
 
 def _corrupt_memory(store: ObjectStore, oid: str, data: bytes) -> None:
@@ -71,10 +76,60 @@ LOCAL = StoreKind(lambda tmp: LocalObjectStore.create(str(tmp / "objects")), _co
 
 PACKED = StoreKind(lambda tmp: PackedObjectStore.create(str(tmp / "objects")), _corrupt_packed)
 
+
+@dataclass(frozen=True)
+class _Bucket:
+    """The test server and the test's bucket on it."""
+
+    server: Any
+    bucket: str
+
+    @property
+    def endpoint_url(self) -> str:
+        return str(self.server.endpoint_url)
+
+    def client(self) -> Any:
+        return self.server.client()
+
+
+def _make_s3(place: _Bucket, tmp: Path) -> ObjectStore:
+    """The object store of an S3 remote at ``s3://<the test's bucket>/<tmp's name>``; its
+    temporary files go to ``tmp/local-tmp`` as a workspace's would go to local/tmp."""
+    from dws.store.s3_store import open_s3_remote
+
+    url = f"s3://{place.bucket}/{tmp.name}"
+    remote = open_s3_remote(url, place.endpoint_url, temporary_dir=str(tmp / "local-tmp"))
+    return remote.objects
+
+
+def _corrupt_s3(place: _Bucket, store: ObjectStore, oid: str, data: bytes) -> None:
+    """Replace an object's key, or its bytes inside its pack key (same length)."""
+    from dws.store.s3_store import S3ObjectStore
+
+    assert isinstance(store, S3ObjectStore)
+    store.flush()
+    client = place.client()
+    located = store.packs.find(oid)
+    if located is None:
+        client.put_object(Bucket=place.bucket, Key=store.key(oid), Body=data)
+        return
+    key = f"{store.packs.prefix}{located.pack}.pack"
+    pack = bytearray(client.get_object(Bucket=place.bucket, Key=key)["Body"].read())
+    start, length = located.entry.offset, located.entry.length
+    damaged = data[:length].ljust(length, b"\0")
+    if damaged == pack[start : start + length]:
+        damaged = bytes([damaged[0] ^ 1]) + damaged[1:]
+    pack[start : start + length] = damaged
+    client.put_object(Bucket=place.bucket, Key=key, Body=bytes(pack))
+
+
+S3 = StoreKind(_make_s3, _corrupt_s3, server=True)
+
 KINDS = [
     pytest.param(MEMORY, id="memory"),
     pytest.param(LOCAL, id="local"),
     pytest.param(PACKED, id="packed"),
+    pytest.param(S3, id="s3"),
 ]
 
 ABSENT = hash_bytes(b"never stored")
@@ -83,14 +138,26 @@ LARGE = SMALL_FILE + (1 << 20) + 7  # past the in-memory read: the mmap/copy pat
 
 @pytest.fixture(params=KINDS)
 def kind(request: pytest.FixtureRequest) -> StoreKind:
+    """The backend, its ``make``/``corrupt`` bound to a fresh bucket when it needs S3."""
     value: StoreKind = request.param
-    return value
+    if not value.server:
+        return value
+    server = request.getfixturevalue("s3_server")
+    monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+    for key, setting in server.env().items():
+        monkeypatch.setenv(key, setting)
+    place = _Bucket(server, server.make_bucket())
+    return StoreKind(
+        lambda tmp: value.make(place, tmp),
+        lambda store, oid, data: value.corrupt(place, store, oid, data),
+    )
 
 
 @pytest.fixture
 def store(kind: StoreKind, tmp_path: Path) -> Iterator[ObjectStore]:
     made = kind.make(tmp_path / "store")
     yield made
+    made.close()
     made.clean_temporary()
 
 
