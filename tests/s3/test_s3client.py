@@ -142,3 +142,60 @@ def test_versioning_unreadable_counts_as_off_only_when_allowed() -> None:
     assert bucket_versioning(conn, where, denied_ok=True) == ""
     with pytest.raises(DwsError, match="denied"):
         bucket_versioning(conn, where)
+
+
+# ---- the requests S3Connection shares between the remote and the resource -------------------
+
+
+@pytest.fixture
+def conn(s3_server, monkeypatch: pytest.MonkeyPatch) -> s3client.S3Connection:
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    return s3client.connect()
+
+
+def test_head_and_get_answer_none_for_what_is_not_there(s3_server, conn) -> None:
+    bucket = s3_server.make_bucket(versioned=True)
+    version = conn.client.put_object(Bucket=bucket, Key="k", Body=b"v1")["VersionId"]
+    assert conn.head(bucket, "absent") is None
+    assert conn.get(bucket, "absent") is None
+    assert conn.get(bucket, "k", VersionId=version)["Body"].read() == b"v1"
+    assert conn.get(bucket, "k", IfMatch='"0123456789abcdef0123456789abcdef"') is None
+    assert conn.head(bucket, "k")["ContentLength"] == 2
+
+
+def test_other_errors_are_dws_errors(s3_server, conn, monkeypatch: pytest.MonkeyPatch) -> None:
+    bucket = s3_server.make_bucket()
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "WRONG-SECRET-MARKER")
+    wrong = s3client.connect()
+    for request in (wrong.head, wrong.get, wrong.delete):
+        with pytest.raises(DwsError, match="denied") as info:
+            request(bucket, "k")
+        assert "MARKER" not in str(info.value)
+    with pytest.raises(DwsError, match="denied"):
+        list(wrong.list_objects(bucket, "p/"))
+
+
+def test_conditional_puts_say_when_the_condition_fails(s3_server, conn) -> None:
+    bucket = s3_server.make_bucket()
+    assert conn.put(bucket, "k", b"first", IfNoneMatch="*")
+    assert not conn.put(bucket, "k", b"second", IfNoneMatch="*")
+    assert conn.put(bucket, "k", b"third")
+    assert conn.get(bucket, "k")["Body"].read() == b"third"
+
+
+def test_listings_and_deletes(s3_server, conn) -> None:
+    bucket = s3_server.make_bucket(versioned=True)
+    for key in ("p/a", "p/b", "p/sub/c", "q/d"):
+        conn.put(bucket, key, b"x")
+    conn.put(bucket, "p/a", b"again")
+    assert sorted(i["Key"] for i in conn.list_objects(bucket, "p/")) == ["p/a", "p/b", "p/sub/c"]
+    assert sorted(i["Key"] for i in conn.list_objects(bucket, "p/", "/")) == ["p/a", "p/b"]
+    conn.delete(bucket, "p/b")
+    conn.delete(bucket, "p/absent")
+    assert conn.delete_batch(bucket, ["p/sub/c", "p/absent"], "p/") == []
+    assert [i["Key"] for i in conn.list_objects(bucket, "p/")] == ["p/a"]
+    versions = sorted(i["Key"] for i in conn.list_versions(bucket, "p/"))
+    assert versions == ["p/a", "p/a", "p/b", "p/sub/c"]  # delete markers left out
+    with pytest.raises(ValueError):
+        conn.delete_batch(bucket, ["k"] * (s3client.DELETE_BATCH + 1), None)
