@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 import dws
-
-from .cli_support import V1_FILES, write_files
+from helpers.cli import V1_FILES, write_files
 
 
 @pytest.fixture

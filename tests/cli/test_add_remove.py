@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 import dws as dws_api
-
-from .cli_support import (
+from helpers.cli import (
     META,
     api,
     api_snapshot,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .cli_support import api, assert_error, assert_unchanged, disk_state, dws, ok
+from helpers.cli import api, assert_error, assert_unchanged, disk_state, dws, ok
 
 SNAPSHOT_COMMANDS = {
     "restore": ["restore", "V1"],

@@ -9,7 +9,7 @@ from pathlib import Path
 import filelock
 import pytest
 
-from .cli_support import (
+from helpers.cli import (
     META,
     as_json,
     assert_error,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .cli_support import (
+from helpers.cli import (
     api_snapshot,
     as_json,
     assert_error,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .cli_support import (
+from helpers.cli import (
     META,
     api,
     as_json,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .cli_support import (
+from helpers.cli import (
     api,
     api_snapshot,
     as_json,

@@ -12,8 +12,7 @@ import pytest
 from blake3 import blake3
 
 from dws.errors import UsageError
-
-from .cli_support import api, api_snapshot, as_json, assert_error, dws, manifest, ok, set_exec
+from helpers.cli import api, api_snapshot, as_json, assert_error, dws, manifest, ok, set_exec
 
 BIG = 5 << 20  # above the size from which objects are stored as files of their own
 

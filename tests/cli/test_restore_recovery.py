@@ -8,7 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
-from .cli_support import (
+from helpers.cli import (
     META,
     api_snapshot,
     as_json,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .cli_support import (
+from helpers.cli import (
     DWS,
     api_snapshot,
     as_json,

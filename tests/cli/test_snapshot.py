@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .cli_support import (
+from helpers.cli import (
     META,
     V1_FILES,
     as_json,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .cli_support import (
+from helpers.cli import (
     api_snapshot,
     as_json,
     assert_unchanged,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from .cli_support import api_snapshot, as_json, dws, head, ok, snapshot_ids, write_files
+from helpers.cli import api_snapshot, as_json, dws, head, ok, snapshot_ids, write_files
 
 RESULTS_V2: dict[str, str | bytes] = {
     "results/metrics.json": '{"accuracy": 0.9}',

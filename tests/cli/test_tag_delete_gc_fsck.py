@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .cli_support import (
+from helpers.cli import (
     META,
     api_snapshot,
     as_json,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .cli_support import (
+from helpers.cli import (
     as_json,
     assert_error,
     assert_unchanged,

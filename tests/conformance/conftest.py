@@ -17,7 +17,6 @@ from typing import Any, ClassVar
 
 import pytest
 
-from conftest import manifest
 from dws.model.records import ResourceSpec
 from dws.model.roles import Role
 from dws.resources.base import Resource, ResourceContext
@@ -25,6 +24,7 @@ from dws.resources.git.resource import GitResource
 from dws.resources.local_files.resource import LocalFilesResource
 from dws.store.base import ObjectStore
 from dws.store.local import LocalObjectStore
+from helpers.common import manifest
 
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "Test",

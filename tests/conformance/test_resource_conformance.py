@@ -13,11 +13,11 @@ from typing import Any
 import msgspec
 import pytest
 
-from conftest import manifest
 from dws.errors import IntegrityError
 from dws.model.digest import hash_bytes
 from dws.model.treediff import Change
 from dws.resources.base import State
+from helpers.common import manifest
 
 from .conftest import HarnessFactory, ResourceHarness
 

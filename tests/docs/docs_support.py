@@ -1,37 +1,21 @@
 """Helpers of the documentation tests: the repository's paths, running the installed `dws`,
 and reading a Markdown file's headings and code blocks.
 
-``run_dws`` comes from ``tests/conftest.py``, loaded by path under the name the other
-test folders use for it (``tests`` is not a package).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
+
+from helpers import common
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 
 
-def _load_root_conftest() -> ModuleType:
-    name = "dws_tests_root_conftest"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = ROOT / "tests" / "conftest.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-run_dws = _load_root_conftest().run_dws
+run_dws = common.run_dws
 
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")

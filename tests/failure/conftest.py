@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import DWS
+from helpers.failure import DWS
 
 
 @pytest.fixture(autouse=True)

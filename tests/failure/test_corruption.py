@@ -12,8 +12,7 @@ import pytest
 import dws
 from dws.model.digest import hash_bytes
 from dws.model.tree import decode_tree
-
-from .helpers import (
+from helpers.failure import (
     assert_clean_error,
     assert_ok,
     disk_state,

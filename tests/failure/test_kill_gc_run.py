@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from dws.store.fileio import TEMP_PREFIX
-
-from .helpers import (
+from helpers.failure import (
     STANDARD_RESOURCES,
     assert_ok,
     assert_store_ok,

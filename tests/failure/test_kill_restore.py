@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 import dws
-
-from .helpers import (
+from helpers.failure import (
     STANDARD_RESOURCES,
     Manifest,
     assert_ok,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import (
+from helpers.failure import (
     STANDARD_RESOURCES,
     assert_ok,
     copy_workspace,

@@ -17,8 +17,7 @@ from dws.model.digest import hash_bytes
 from dws.model.records import ResourceSnapshot, SnapshotRecord, encode_record
 from dws.model.roles import Role
 from dws.model.tree import Tree, TreeEntry, encode_tree
-
-from .helpers import (
+from helpers.failure import (
     assert_clean_error,
     assert_ok,
     disk_state,

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import assert_ok, manifest, meta, run_dws, write_files
+from helpers.failure import assert_ok, manifest, meta, run_dws, write_files
 
 Result = Any
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .helpers import assert_ok, manifest, run_dws, write_files
+from helpers.failure import assert_ok, manifest, run_dws, write_files
 
 
 def _workspace(tmp_path: Path) -> tuple[Path, Path]:

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from cli.cli_support import manifest
+from helpers.cli import manifest
 
 # A fixed identity and no user or system configuration, so the tests behave the same on
 # every machine (no signing, no hooks path, no default branch from ~/.gitconfig).

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import dws as dws_api
-from cli.cli_support import api, assert_error, assert_unchanged, disk_state, dws, ok, resources_json
+from helpers.cli import api, assert_error, assert_unchanged, disk_state, dws, ok, resources_json
 
 from .gitsupport import commit, git, init_repo, rev, write
 

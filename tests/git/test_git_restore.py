@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.cli_support import api, api_snapshot, assert_error, dws, ok
+from helpers.cli import api, api_snapshot, assert_error, dws, ok
 
 from .gitsupport import (
     commit,

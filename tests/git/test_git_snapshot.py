@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from cli.cli_support import as_json, assert_error, dws, ok
+from helpers.cli import as_json, assert_error, dws, ok
 
 from .gitsupport import commit, git, repo_state, rev, state_of, write
 

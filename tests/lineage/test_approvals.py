@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.cli_support import run_dws
+from helpers.cli import run_dws
 
 from .test_interactive_and_api import run_on_terminal
 

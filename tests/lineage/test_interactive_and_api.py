@@ -15,7 +15,7 @@ import pytest
 from blake3 import blake3
 
 import dws
-from cli.cli_support import DWS, run_dws
+from helpers.cli import DWS, run_dws
 
 from .conftest import FAIL_RUN, PREPARE_RUN
 

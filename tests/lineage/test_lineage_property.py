@@ -45,9 +45,9 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 import dws
-from cli.cli_support import run_dws
 from dws.model.treediff import walk_tree
 from dws.store.trees import store_loader
+from helpers.cli import run_dws
 
 from .conftest import git, register_pipeline
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from blake3 import blake3
 
-from cli.cli_support import run_dws
+from helpers.cli import run_dws
 
 SUM = """\
 import sys
@@ -383,7 +383,7 @@ def test_code_edited_during_the_run_is_not_credited(ws: Path) -> None:
     import subprocess
     import time
 
-    from conftest import DWS
+    from helpers.common import DWS
 
     (ws / "code/slow.py").write_text(
         "import os, time\n"

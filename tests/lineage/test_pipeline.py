@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cli.cli_support import run_dws
+from helpers.cli import run_dws
 
 from .conftest import FAIL_RUN, PREPARE_RUN
 
@@ -293,7 +293,7 @@ def test_a_long_run_does_not_block_status(pipeline: Path) -> None:
     import subprocess
     import time
 
-    from cli.cli_support import DWS
+    from helpers.cli import DWS
 
     gate, started = pipeline / "results/gate", pipeline.parent / "started"
     script = (

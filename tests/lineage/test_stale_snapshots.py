@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 import dws
-from cli.cli_support import as_json, assert_error, assert_unchanged, disk_state, ok, run_dws
 from dws.errors import FormatError
 from dws.model.records import check_format
+from helpers.cli import as_json, assert_error, assert_unchanged, disk_state, ok, run_dws
 
 from .conftest import PREPARE_RUN
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from blake3 import blake3
 
-from cli.cli_support import (
+from helpers.cli import (
     api,
     api_snapshot,
     as_json,

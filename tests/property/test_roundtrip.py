@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import dws
-from conftest import manifest
+from helpers.common import manifest
 
 # ---- strategies ---------------------------------------------------------------------------
 

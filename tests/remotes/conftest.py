@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .support import Result, run_dws, write_files
+from helpers.failure import Result, run_dws, write_files
 
 
 @dataclass

@@ -9,8 +9,7 @@ import pytest
 
 import dws
 from dws.errors import UsageError
-
-from .support import manifest, write_files
+from helpers.failure import manifest, write_files
 
 
 def test_push_pull_clone_from_python(make_workspace: Callable[..., Path], tmp_path: Path) -> None:

@@ -7,8 +7,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from helpers.failure import manifest, run_dws, write_files
+
 from .conftest import RemoteSpot
-from .support import manifest, run_dws, write_files
 
 
 def _ok(*args: str, cwd: Path) -> None:

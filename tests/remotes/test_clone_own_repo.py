@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers.failure import manifest, run_dws, write_files
+
 from .conftest import RemoteSpot
-from .support import manifest, run_dws, write_files
 
 DATA = {"data/raw/a.csv": "1,2\n", "data/raw/sub/b.bin": bytes(range(256))}
 

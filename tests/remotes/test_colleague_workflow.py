@@ -10,8 +10,9 @@ import os
 import subprocess
 from pathlib import Path
 
+from helpers.failure import manifest, write_files
+
 from .conftest import RemoteSpot
-from .support import manifest, write_files
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Alice",

@@ -6,8 +6,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from helpers.failure import run_dws
+
 from .conftest import RemoteSpot
-from .support import run_dws
 
 
 def test_add_list_remove(make_workspace: Callable[..., Path], tmp_path: Path) -> None:

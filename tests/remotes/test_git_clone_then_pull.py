@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from helpers.failure import manifest, write_files
+
 from .conftest import RemoteSpot
-from .support import manifest, write_files
 from .test_colleague_workflow import _alice_project, git
 
 

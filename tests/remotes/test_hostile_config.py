@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .support import run_dws
+from helpers.failure import run_dws
 
 
 def _set_remotes(ws: Path, remotes: dict[str, dict[str, str]]) -> None:

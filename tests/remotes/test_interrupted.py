@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers.failure import Result, manifest, run_crashing
+
 from .conftest import RemoteSpot
-from .support import Result, manifest, run_crashing
 
 POINTS = {
     "objects": "dws.store.remote_base:Remote.send:after:3",

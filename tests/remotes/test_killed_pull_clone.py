@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers.failure import Result, manifest, run_crashing, write_files
+
 from .conftest import RemoteSpot
-from .support import Result, manifest, run_crashing, write_files
 
 
 def _crashing(spot: RemoteSpot, point: str, cwd: Path, *args: str) -> Result:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from helpers.failure import write_files
+
 from .conftest import RemoteSpot
-from .support import write_files
 from .test_interrupted import POINTS, _crashing_push
 
 

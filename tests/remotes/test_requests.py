@@ -10,9 +10,9 @@ import pytest
 
 import dws
 import dws.store.s3_store as s3_store
+from helpers.failure import write_files
 
 from .conftest import RemoteSpot
-from .support import write_files
 
 
 @pytest.fixture

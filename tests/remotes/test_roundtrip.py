@@ -10,9 +10,9 @@ import msgspec
 
 from dws.model.records import decode_snapshot, encode_record
 from dws.model.runs import RunRecord, StepMemory
+from helpers.failure import manifest, write_files
 
 from .conftest import RemoteSpot
-from .support import manifest, write_files
 
 
 def _history(spot: RemoteSpot, root: Path) -> object:

@@ -6,8 +6,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from helpers.failure import write_files
+
 from .conftest import RemoteSpot
-from .support import write_files
 
 
 def test_two_workspaces_pushing_keep_both_snapshots(

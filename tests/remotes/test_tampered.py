@@ -12,9 +12,9 @@ import msgspec
 from dws.model.digest import hash_bytes
 from dws.model.records import decode_snapshot, encode_record
 from dws.store.packed import PackedObjectStore
+from helpers.failure import write_files
 
 from .conftest import RemoteSpot
-from .support import write_files
 
 
 def _pushed(spot: RemoteSpot, make_workspace: Callable[..., Path]) -> Path:

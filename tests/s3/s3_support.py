@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cli.cli_support import ok, run_dws
+from helpers.cli import ok, run_dws
 
 PREFIX = "ev/"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from cli.cli_support import ok
+from helpers.cli import ok
 
 from .s3_support import PREFIX, all_entries, contents, dws, new_workspace, put, versions
 

@@ -1,6 +1,7 @@
 """An S3 remote keeps no temporary state in the machine's temporary directory: the pack
-indexes it maps are written below the workspace's local/tmp/ and removed at once, and what
-a killed run left there is collected by the next run."""
+indexes it maps are written in a private directory below the workspace's local/tmp/ and
+removed at once, the directory goes when the remote is closed, and what a killed run left
+there is collected by the next run."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from cli.cli_support import ok
 from dws.core.remote_config import RemoteConfig
 from dws.core.remote_open import open_remote
 from dws.model.digest import hash_bytes
 from dws.store.s3_store import S3ObjectStore
-from failure.helpers import run_crashing
+from helpers.cli import ok
+from helpers.failure import run_crashing
 
 from .s3_support import dws
 
@@ -69,6 +70,11 @@ def leftovers(root: Path) -> list[str]:
     return dws_entries(where) if where.is_dir() else []
 
 
+def holds_no_file(directory: Path) -> bool:
+    """True when nothing below ``directory`` is a file."""
+    return all(not files for _, _, files in os.walk(directory))
+
+
 def loads_indexes(store: Any) -> None:
     """Make the store download and map every pack index of the remote."""
     assert isinstance(store, S3ObjectStore)
@@ -91,8 +97,12 @@ def test_an_open_s3_remote_keeps_nothing_in_the_system_temporary_directory(
     remote = open_remote(RemoteConfig("origin", url), local_dir=local)
     try:
         loads_indexes(remote.objects)
-        assert dws_entries(system_tmp) == []
-        assert leftovers(root) == []
+        if with_workspace:
+            assert dws_entries(system_tmp) == []
+            assert len(leftovers(root)) == 1
+        else:  # a clone's remote: only an empty directory while it is open
+            assert len(dws_entries(system_tmp)) == 1
+        assert holds_no_file(system_tmp) and holds_no_file(local_tmp(root))
     finally:
         remote.close()
     assert dws_entries(system_tmp) == []

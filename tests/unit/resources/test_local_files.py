@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 import dws
-from conftest import manifest, write_files
 from dws.errors import IntegrityError, UsageError
 from dws.model.digest import hash_bytes
 from dws.model.treediff import walk_tree
 from dws.resources.local_files.resource import LocalFilesResource
 from dws.resources.local_files.statcache import StatCache, is_racy
 from dws.store.trees import store_loader
+from helpers.common import manifest, write_files
 
 from .conftest import HashCounter, ResourceFactory
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_files
 from dws.errors import UsageError
 from dws.model.digest import hash_bytes
 from dws.model.tree import EMPTY_TREE_ID
@@ -16,6 +15,7 @@ from dws.resources.local_files import scanner as scanner_module
 from dws.resources.local_files.scanner import FileChangingError, refuse_unreadable
 from dws.resources.local_files.statcache import StatRow
 from dws.store.hashing import hash_file
+from helpers.common import write_files
 
 from .conftest import CountingStore, HashCounter, entries, scan, scan_cached
 

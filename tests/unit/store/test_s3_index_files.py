@@ -47,21 +47,31 @@ def test_an_index_is_mapped_from_a_file_that_is_gone_at_once(
     assert not parent.exists()  # made when first needed
     name, data = index_bytes()
     index = files.map(name, data)
+    second = files.map(name, data)
     try:
-        assert index.lookup(KEY) == ENTRY
+        assert index.lookup(KEY) == ENTRY == second.lookup(KEY)
         assert index.verify()
-        assert list(parent.iterdir()) == []
+        [private] = parent.iterdir()
+        assert private.name.startswith(f"dws-s3-idx-{os.getpid()}-")
+        assert list(private.iterdir()) == []
         assert list(system_tmp.iterdir()) == []
     finally:
         index.close()
+        second.close()
+    files.close()
+    assert list(parent.iterdir()) == []
 
 
-def test_without_a_parent_the_system_temporary_directory_holds_nothing_after(
+def test_without_a_parent_the_system_temporary_directory_holds_no_index_and_nothing_after(
     system_tmp: Path,
 ) -> None:
     name, data = index_bytes()
-    index = IndexFiles().map(name, data)
+    files = IndexFiles()
+    index = files.map(name, data)
     assert index.lookup(KEY) == ENTRY
+    [private] = system_tmp.iterdir()
+    assert list(private.iterdir()) == []
+    files.close()
     index.close()
     assert list(system_tmp.iterdir()) == []
 
@@ -70,8 +80,9 @@ def test_a_workspace_that_is_gone_is_not_made_again(tmp_path: Path, system_tmp: 
     """A clone renames its workspace into place: the old local/tmp must not reappear."""
     parent = tmp_path / "moved" / ".dataworkspace" / "local" / "tmp"
     name, data = index_bytes()
-    index = IndexFiles(str(parent)).map(name, data)
-    index.close()
+    files = IndexFiles(str(parent))
+    files.map(name, data).close()
+    files.close()
     assert not (tmp_path / "moved").exists()
     assert list(system_tmp.iterdir()) == []
 
@@ -81,15 +92,21 @@ def test_leftovers_of_processes_that_ended_are_collected(tmp_path: Path) -> None
     own_stale = tmp_path / f"dws-s3-idx-{os.getpid()}-stale000"
     running = tmp_path / f"dws-s3-idx-{os.getppid()}-running0"
     other = tmp_path / "dws-s3-idx-unrelated"
+    files = IndexFiles(str(tmp_path))
+    name, data = index_bytes()
+    files.map(name, data).close()  # this process's open one is kept
     for directory in (dead, own_stale, running, other):
         directory.mkdir()
         (directory / "x.idx").write_bytes(b"partial")
     assert collect_leftovers(str(tmp_path)) == 2
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    assert len(kept) == 3 and running.name in kept and other.name in kept
+    files.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([running.name, other.name])
     assert collect_leftovers(str(tmp_path / "absent")) == 0
 
 
-def test_use_collects_at_once_and_the_system_directory_is_swept_before_a_first_write(
+def test_use_collects_at_once_and_the_system_directory_is_swept_before_it_is_used(
     tmp_path: Path, system_tmp: Path
 ) -> None:
     parent = tmp_path / "tmp"
@@ -102,5 +119,8 @@ def test_use_collects_at_once_and_the_system_directory_is_swept_before_a_first_w
     stale_system = system_tmp / f"dws-s3-idx-{dead_pid()}-yyyyyyyy"
     stale_system.mkdir()
     name, data = index_bytes()
-    IndexFiles().map(name, data).close()
+    fallback = IndexFiles()
+    fallback.map(name, data).close()
+    assert not stale_system.exists()
+    fallback.close()
     assert list(system_tmp.iterdir()) == []

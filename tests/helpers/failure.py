@@ -3,7 +3,6 @@ independently of `dws fsck`."""
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import os
@@ -15,41 +14,24 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import dws
 from dws.model.digest import hash_bytes
 from dws.model.records import SnapshotRecord, decode_head, decode_snapshot
 from dws.model.tree import decode_tree
+from helpers import common
 
-HERE = Path(__file__).resolve().parent
-CRASHPOINT = HERE / "crashpoint.py"
+CRASHPOINT = Path(__file__).resolve().parents[1] / "failure" / "crashpoint.py"
 TEMP_PREFIX = ".dws-tmp."
 META = ".dataworkspace"
 
 
-def _root_conftest() -> ModuleType:
-    """tests/conftest.py, whatever name pytest imported it under."""
-    path = (HERE.parent / "conftest.py").resolve()
-    for module in list(sys.modules.values()):
-        file = getattr(module, "__file__", None)
-        if file and Path(file).resolve() == path:
-            return module
-    spec = importlib.util.spec_from_file_location("_dws_tests_root_conftest", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-_conftest = _root_conftest()
-Result = _conftest.Result
-run_dws: Callable[..., Any] = _conftest.run_dws
-write_files: Callable[[Path, Mapping[str, str | bytes]], None] = _conftest.write_files
-manifest: Callable[[Path], dict[str, tuple[str, object, bool]]] = _conftest.manifest
-DWS: str = _conftest.DWS
+Result = common.Result
+run_dws: Callable[..., Any] = common.run_dws
+write_files: Callable[[Path, Mapping[str, str | bytes]], None] = common.write_files
+manifest: Callable[[Path], dict[str, tuple[str, object, bool]]] = common.manifest
+DWS: str = common.DWS or ""
 
 Manifest = dict[str, tuple[str, object, bool]]
 
@@ -181,7 +163,7 @@ def meta(root: Path, *parts: str) -> Path:
 
 def object_path(root: Path, oid: str) -> Any:
     """Object ``oid`` of the store (loose or packed), as a Path-like handle."""
-    return _conftest.StoredObject(root, oid)
+    return common.StoredObject(root, oid)
 
 
 def records(root: Path) -> list[SnapshotRecord]:

@@ -4,45 +4,25 @@ can assert that a refused or failed command changed nothing.
 Set-up steps (init, add, the snapshots a test starts from) may go through the Python API,
 in process, to keep the suite fast; the command under test always runs as a subprocess.
 
-The helpers of ``tests/conftest.py`` (``run_dws``, ``write_files``, ``manifest``) are loaded
-from that file by path: ``tests`` is not a package, and ``import conftest`` names whichever
-conftest.py pytest imported last.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from blake3 import blake3
 
 import dws as dws_api
+from helpers import common
 
-
-def _load_root_conftest() -> ModuleType:
-    name = "dws_tests_root_conftest"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = Path(__file__).resolve().parents[1] / "conftest.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-_root = _load_root_conftest()
-DWS = _root.DWS
-run_dws = _root.run_dws
-write_files = _root.write_files
-manifest = _root.manifest
-Result = _root.Result
+DWS = common.DWS
+run_dws = common.run_dws
+write_files = common.write_files
+manifest = common.manifest
+Result = common.Result
 
 META = ".dataworkspace"
 
@@ -165,7 +145,7 @@ def head(root: Path) -> dict[str, Any]:
 
 def object_path(root: Path, data: bytes) -> Any:
     """The stored blob holding ``data`` (loose or packed), as a Path-like handle."""
-    return _root.StoredObject(root, blake3(data).hexdigest())
+    return common.StoredObject(root, blake3(data).hexdigest())
 
 
 def resources_json(root: Path) -> list[dict[str, Any]]:
