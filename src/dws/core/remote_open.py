@@ -17,10 +17,10 @@ def open_remote(
 ) -> Remote:
     """Connect to a directory or S3 remote (``create``: make an empty one's layout).
 
-    ``local_dir`` is the workspace's ``local/``, where an S3 remote writes its temporary
-    files; without it (a clone, before its workspace exists) they go to the system's
-    temporary directory, each only while it is written (see store.s3_packs.IndexFiles).
-    ``check_same_workspace`` gives it later to a remote opened without."""
+    ``local_dir`` is the workspace's ``local/``, below which an S3 remote writes its
+    temporary files; without it (a clone, before its workspace exists) they go to the
+    system's temporary directory (see store.s3_packs.IndexFiles). ``check_same_workspace``
+    gives it later to a remote opened without."""
     if config.is_s3:
         from dws.store.s3_store import open_s3_remote
 

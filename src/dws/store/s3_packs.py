@@ -11,6 +11,7 @@ merged into large ranges when many objects of one pack are wanted.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -31,54 +32,65 @@ RANGE_GAP = 1 << 20  # merge ranges of one pack when the gap between them is sma
 RANGE_MAX = 16 << 20
 INDEX_DIR_PREFIX = "dws-s3-idx-"
 _INDEX_DIR = re.compile(re.escape(INDEX_DIR_PREFIX) + r"(\d+)-[a-z0-9_]{8}")
-_writing: set[str] = set()  # this process's index directories now in use
-_writing_lock = threading.Lock()
+_open_dirs: set[str] = set()  # this process's index directories (absolute paths)
+_open_dirs_lock = threading.Lock()
 
 
 class IndexFiles:
-    """Where the pack indexes an S3 remote loads are written to be memory-mapped.
+    """Where an S3 remote writes the pack indexes it memory-maps.
 
-    Each index is written into a private directory ``dws-s3-idx-<pid>-<random>`` below
-    ``parent``, mapped, and removed at once (the mapping stays valid): nothing of it stays
-    on disk while the remote is open, nor after. A process killed while writing one leaves
-    that directory; the next process to use ``parent`` removes it (``collect_leftovers``).
+    The first index needed makes a private directory ``dws-s3-idx-<pid>-<random>`` below
+    ``parent``; each index is written there, mapped, and removed at once (the mapping stays
+    valid), and ``close`` removes the directory. A killed process leaves that directory
+    (empty, or with the one index it was writing); the next process to use ``parent``
+    removes it (``collect_leftovers``).
 
     ``parent`` is a workspace's ``local/tmp/``, made when first needed. Without one (a
-    clone opens its remote before its workspace exists) the system's temporary directory
-    is used the same way, swept once per remote before its first index is written.
+    clone opens its remote before its workspace exists) it is the system's temporary
+    directory, swept the same way before the directory is made.
     """
 
     def __init__(self, parent: str | None = None) -> None:
         self.parent = parent
-        self._swept = False
+        self._private: str | None = None
+        self._lock = threading.Lock()
 
     def use(self, parent: str) -> None:
         """Write below ``parent`` from now on; remove what killed processes left there."""
-        self.parent = parent
-        self._swept = True
+        self.close()
+        with self._lock:
+            self.parent = parent
         collect_leftovers(parent)
 
     def map(self, name: str, data: bytes) -> PackIndex:
         """The index ``name`` (``data``, its bytes) as a mapped PackIndex."""
-        parent = self._directory()
-        if not self._swept:
-            self._swept = True
-            collect_leftovers(parent)
-        with _writing_lock:
-            made = tempfile.mkdtemp(prefix=f"{INDEX_DIR_PREFIX}{os.getpid()}-", dir=parent)
-            private = os.path.abspath(made)
-            _writing.add(private)
-        try:
-            path = os.path.join(private, name + ".idx")
-            with open(path, "xb") as handle:
-                handle.write(data)
-            return PackIndex(path)
-        finally:
-            shutil.rmtree(private, ignore_errors=True)
-            with _writing_lock:
-                _writing.discard(private)
+        with self._lock:
+            path = os.path.join(self._directory(), name + ".idx")
+            try:
+                with open(path, "wb") as handle:
+                    handle.write(data)
+                return PackIndex(path)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
 
     def _directory(self) -> str:
+        """The private directory, made (after a sweep of ``parent``) on first use and
+        again if someone removed it."""
+        if self._private is not None and os.path.isdir(self._private):
+            return self._private
+        parent = self._parent()
+        if self._private is None:
+            collect_leftovers(parent)
+        with _open_dirs_lock:
+            _open_dirs.discard(self._private or "")
+        made = tempfile.mkdtemp(prefix=f"{INDEX_DIR_PREFIX}{os.getpid()}-", dir=parent)
+        self._private = os.path.abspath(made)
+        with _open_dirs_lock:
+            _open_dirs.add(self._private)
+        return self._private
+
+    def _parent(self) -> str:
         """``parent``, made if its own parent exists (a workspace renamed or removed
         meanwhile is never made again), else the system's temporary directory."""
         if self.parent is None:
@@ -91,6 +103,15 @@ class IndexFiles:
             return tempfile.gettempdir()
         return self.parent
 
+    def close(self) -> None:
+        """Remove the private directory (the indexes stay mapped)."""
+        with self._lock:
+            private, self._private = self._private, None
+        if private is not None:
+            shutil.rmtree(private, ignore_errors=True)
+            with _open_dirs_lock:
+                _open_dirs.discard(private)
+
     def collect(self) -> int:
         """``collect_leftovers`` in ``parent`` (nothing without one)."""
         return collect_leftovers(self.parent) if self.parent is not None else 0
@@ -98,7 +119,7 @@ class IndexFiles:
 
 def collect_leftovers(parent: str) -> int:
     """Remove the index directories in ``parent`` whose process no longer runs (it was
-    killed while writing one); return how many were found."""
+    killed with a remote open); return how many were found."""
     try:
         names = os.listdir(parent)
     except (FileNotFoundError, NotADirectoryError):
@@ -114,11 +135,11 @@ def collect_leftovers(parent: str) -> int:
 
 
 def _in_use(path: str, pid: int) -> bool:
-    """True while process ``pid`` may still be writing ``path``: it runs (another user's
-    counts as running) and, when it is this process, ``path`` is one of its own."""
+    """True while process ``pid`` may still use ``path``: it runs (another user's counts
+    as running) and, when it is this process, ``path`` belongs to an open remote."""
     if pid == os.getpid():
-        with _writing_lock:
-            return os.path.abspath(path) in _writing
+        with _open_dirs_lock:
+            return os.path.abspath(path) in _open_dirs
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -337,10 +358,11 @@ class S3PackSet:
             self.conn.delete(self.bucket, self._key(name, ext))
 
     def close(self) -> None:
-        """Drop the unfinished pack and unmap the indexes."""
+        """Drop the unfinished pack, unmap the indexes and remove their directory."""
         with self._lock:
             self._buffer = None
         self.refresh()
+        self.files.close()
 
 
 Members = list[tuple[str, PackEntry]]
