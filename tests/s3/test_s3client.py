@@ -115,7 +115,7 @@ def test_versioning_supported(s3_server) -> None:
 
 def test_missing_boto3_gives_an_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "boto3", None)  # makes `import boto3` fail
-    with pytest.raises(UsageError, match=r"pip install 'dws\[s3\]'"):
+    with pytest.raises(UsageError, match=r"pip install 'dws-workspaces\[s3\]'"):
         s3client.make_client("http://127.0.0.1:9")
 
 

@@ -3,8 +3,8 @@ the s3 resource type (resources.s3): making a boto3 client, parsing ``s3://`` UR
 botocore errors into dws errors, and the requests both need (head, get, put, delete, the
 paginated listings) on ``S3Connection``.
 
-boto3 is optional (``pip install 'dws[s3]'``) and imported only inside functions, so the
-rest of dws never loads it. Credentials come only from the standard AWS chain
+boto3 is optional (the ``s3`` extra, see ``INSTALL_HINT``) and imported only inside
+functions, so the rest of dws never loads it. Credentials come only from the standard AWS chain
 (environment, shared config files, instance roles); dws never takes, stores or prints them,
 and no error message built here quotes a server message or a URL that could carry one.
 """
@@ -20,8 +20,9 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from dws.errors import DwsError, NotFoundError, UsageError
+from dws.model.distribution import install_hint
 
-INSTALL_HINT = "S3 support needs boto3: pip install 'dws[s3]'"
+INSTALL_HINT = install_hint("s3", "S3 support needs boto3")
 ENDPOINT_ENV = "AWS_ENDPOINT_URL"
 DEFAULT_REGION = "us-east-1"
 MAX_KEY_BYTES = 1024
