@@ -189,7 +189,7 @@ RESTORE_POINTS = {
     "midway-in-raw": "dws.store.packed:PackedObjectStore.materialize:after:150",
     "large-temp-complete": "dws.store.packed:PackedObjectStore.materialize:after:1:features",
     "large-file-copying": "dws.store.streamcopy:_write_chunk:before:1:",
-    "removals-midway": "dws.resources.local_files.restorer:Restorer._remove:after:2",
+    "removals-midway": "dws.resources.local_files.applying:Restorer._remove:after:2",
     "raw-done-before-sync": "dws.resources.local_files.resource:sync_filesystem:before:1",
     "between-resources": "dws.core.workspace:Workspace.save_head:after:1",
 }

@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dws.errors import DwsError, IntegrityError, RefusedError
-from dws.resources.local_files import restorer, workers
+from dws.resources.local_files import applying, workers
 from dws.resources.local_files.workers import PartResult, run_shares, split
 from dws.store.base import CorruptObjectError
 
@@ -179,7 +179,7 @@ def test_a_forked_restore_reports_progress_from_the_parent_only(
     monkeypatch.setenv("DWS_RESTORE_FORK_FROM", "1")
     monkeypatch.setenv("DWS_RESTORE_WORKERS", "3")
     monkeypatch.setattr(workers, "can_fork", lambda: True)
-    monkeypatch.setattr(restorer, "PROGRESS_EVERY", 1)
+    monkeypatch.setattr(applying, "PROGRESS_EVERY", 1)
     reporters = tmp_path / "reporters"
 
     def progress(phase: str, done: int, total: int | None) -> None:

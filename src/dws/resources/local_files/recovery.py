@@ -15,7 +15,7 @@ from dws.model.progress import Progress
 from dws.model.tree import TreeEntry, make_tree
 from dws.model.treediff import TreeLoader, diff_trees
 from dws.resources.base import PutBackPlan
-from dws.resources.local_files.restorer import Restorer
+from dws.resources.local_files.applying import Restorer
 from dws.resources.local_files.scanner import Scanner, refuse_unreadable
 from dws.resources.local_files.statcache import NoCache
 from dws.resources.pathhash import hash_path

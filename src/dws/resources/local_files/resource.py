@@ -16,9 +16,9 @@ from dws.model.roles import Role
 from dws.model.tree import EMPTY_TREE, EMPTY_TREE_ID, TreeEntry, encode_tree, listing_id
 from dws.model.treediff import Change, TreeLoader, diff_trees, lookup, walk_tree
 from dws.resources.base import ObjectRef, PutBackPlan, Resource, RestorePlan, State
-from dws.resources.local_files.planner import check_plan
+from dws.resources.local_files.applying import Restorer
+from dws.resources.local_files.planning import check_plan
 from dws.resources.local_files.recovery import apply_put_back, plan_put_back, save_paths
-from dws.resources.local_files.restorer import Restorer
 from dws.resources.local_files.scanner import Scanner, refuse_unreadable
 from dws.resources.local_files.scanresult import ScanResult
 from dws.resources.local_files.statcache import (
