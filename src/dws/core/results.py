@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -49,67 +48,6 @@ def results_table(ws: Workspace) -> list[ResultsRow]:
             )
         )
     return rows
-
-
-def metric_names(columns: list[str]) -> dict[str, str]:
-    """Short names for metric columns ('resource/file:key') that still tell them apart: the
-    key alone when every metric comes from one file, else 'place/key', where the place is
-    what differs between the files' paths (their common leading directories and common file
-    name dropped, '.json' too): 'results/a/metrics.json:acc' and 'results/b/metrics.json:acc'
-    are 'a/acc' and 'b/acc'. A name that would still be ambiguous stays whole."""
-    split = {c: tuple(c.split(":", 1)) if ":" in c else (c, "") for c in columns}
-    sources = list(dict.fromkeys(source for source, _ in split.values()))
-    if len(sources) == 1:
-        names = {c: key or c for c, (_, key) in split.items()}
-    else:
-        places = _distinct_tails([s.split("/") for s in sources])
-        names = {c: f"{places[source]}/{key}" for c, (source, key) in split.items()}
-    taken: dict[str, int] = {}
-    for name in names.values():
-        taken[name] = taken.get(name, 0) + 1
-    return {c: name if taken[name] == 1 else c for c, name in names.items()}
-
-
-def _distinct_tails(paths: list[list[str]]) -> dict[str, str]:
-    """'results/a/metrics.json' -> 'a' for paths that share 'results/' and 'metrics.json'."""
-    lead = 0
-    while all(len(p) > lead + 1 and p[lead] == paths[0][lead] for p in paths):
-        lead += 1
-    trail = 0
-    while all(len(p) > lead + trail + 1 and p[-1 - trail] == paths[0][-1 - trail] for p in paths):
-        trail += 1
-    out = {}
-    for path in paths:
-        kept = path[lead : len(path) - trail]
-        if not trail and kept[-1].endswith(".json") and len(kept[-1]) > len(".json"):
-            kept = [*kept[:-1], kept[-1][: -len(".json")]]
-        out["/".join(path)] = "/".join(kept)
-    if len(set(out.values())) < len(out):
-        return {"/".join(path): "/".join(path) for path in paths}
-    return out
-
-
-def select_metrics(columns: list[str], patterns: list[str]) -> list[str]:
-    """The columns any of ``patterns`` (shell-style: ``*``, ``?``, ``[...]``) matches, whole
-    ('results/metrics.json:acc'), by the short name of ``metric_names`` ('a/acc') or by the
-    key alone ('acc', 'eval.*'); in the order of ``columns``. A pattern that matches nothing
-    is an error naming the metrics there are."""
-    names = metric_names(columns)
-    chosen: set[str] = set()
-    for pattern in patterns:
-        found = {
-            c
-            for c in columns
-            if any(
-                fnmatch.fnmatchcase(text, pattern) for text in (c, names[c], c.split(":", 1)[-1])
-            )
-        }
-        if not found:
-            known = ", ".join(names[c] for c in columns[:30]) or "none recorded yet"
-            more = f", ... ({len(columns)} in all)" if len(columns) > 30 else ""
-            raise UsageError(f"no metric matches {pattern!r}", details=[f"metrics: {known}{more}"])
-        chosen |= found
-    return [c for c in columns if c in chosen]
 
 
 class _MetricPaths:

@@ -57,7 +57,7 @@ def results(ctx: click.Context, patterns: tuple[str, ...]) -> None:
 
 
 def _table(state: CliState, patterns: list[str]) -> None:
-    from dws.core.results import metric_names, select_metrics
+    from dws.model.metrics import metric_names, select_metrics
 
     rows = state.open().results()
     out = state.output
