@@ -56,11 +56,14 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory):
 def _private_temporary_directory(tmp_path_factory: pytest.TempPathFactory):
     """Temporary files of this test process and of everything it starts (`dws`, the S3
     server) go below pytest's own temporary directory, so a killed `dws` leaves nothing
-    in the machine's /tmp."""
+    in the machine's /tmp; at the end, any ``dws-*`` temporary file left there or in the
+    machine's /tmp fails the session."""
     import tempfile
 
     private = tmp_path_factory.mktemp("tmp")
     saved = os.environ.get("TMPDIR")
+    machine_tmp = tempfile.gettempdir()
+    before = set(_dws_entries(machine_tmp))
     os.environ["TMPDIR"] = str(private)
     tempfile.tempdir = None  # read TMPDIR again
     try:
@@ -71,3 +74,13 @@ def _private_temporary_directory(tmp_path_factory: pytest.TempPathFactory):
         else:
             os.environ["TMPDIR"] = saved
         tempfile.tempdir = None
+    leaked = sorted(set(_dws_entries(machine_tmp)) - before) + _dws_entries(str(private))
+    assert not leaked, f"dws left temporary files behind: {leaked[:10]}"
+
+
+def _dws_entries(directory: str) -> list[str]:
+    """Entries dws names as its own temporary files (``dws-*``) in ``directory``."""
+    try:
+        return [os.path.join(directory, n) for n in os.listdir(directory) if n.startswith("dws-")]
+    except FileNotFoundError:
+        return []
