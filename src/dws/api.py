@@ -33,11 +33,11 @@ if TYPE_CHECKING:
     from dws.core.lineage.queries import PathLineage, StaleOutput
     from dws.core.lineage.step import Step
     from dws.core.lineage.swap import SwapOutcome
-    from dws.core.remote_clone import CloneReport
-    from dws.core.remote_config import RemoteConfig
-    from dws.core.remote_maint import RemoteFsckReport, RemoteGcReport
-    from dws.core.remote_pull import PullReport
-    from dws.core.remote_push import PushReport
+    from dws.core.remote.clone import CloneReport
+    from dws.core.remote.config import RemoteConfig
+    from dws.core.remote.maintenance import RemoteFsckReport, RemoteGcReport
+    from dws.core.remote.pull import PullReport
+    from dws.core.remote.push import PushReport
     from dws.model.argclass import ArgKind, Classified
     from dws.model.runs import RunRecord
 
@@ -463,26 +463,26 @@ class Workspace:
 
     def remotes(self) -> list[RemoteConfig]:
         """The configured remotes."""
-        from dws.core import remote_config
+        from dws.core.remote import config as remote_config
 
         return remote_config.list_remotes(self._ws)
 
     def add_remote(self, name: str, url: str, *, endpoint_url: str | None = None) -> RemoteConfig:
         """Configure a remote: a directory or ``s3://bucket/prefix`` (no credentials)."""
-        from dws.core import remote_config
+        from dws.core.remote import config as remote_config
 
         return remote_config.add_remote(self._ws, name, url, endpoint_url)
 
     def remove_remote(self, name: str) -> RemoteConfig:
         """Forget a remote (nothing on it is touched)."""
-        from dws.core import remote_config
+        from dws.core.remote import config as remote_config
 
         return remote_config.remove_remote(self._ws, name)
 
     @_releasing
     def push(self, remote: str | None = None, *, force: bool = False) -> PushReport:
         """Send the snapshots the remote lacks, their objects and lineage, then tags."""
-        from dws.core import remote_push
+        from dws.core.remote import push as remote_push
 
         return remote_push.push(self._ws, remote, force=force)
 
@@ -497,7 +497,7 @@ class Workspace:
     ) -> PullReport:
         """Fetch new snapshots, tags and lineage, and the objects of the latest snapshot
         (or ``snapshot``, or all of them)."""
-        from dws.core import remote_pull
+        from dws.core.remote import pull as remote_pull
 
         return remote_pull.pull(
             self._ws, remote, everything=all_snapshots, snapshot=snapshot, force=force
@@ -506,7 +506,7 @@ class Workspace:
     @_releasing
     def gc_remote(self, remote: str | None = None, *, dry_run: bool = False) -> RemoteGcReport:
         """Delete objects on the remote that none of its snapshots reaches."""
-        from dws.core import remote_maint
+        from dws.core.remote import maintenance as remote_maint
 
         return remote_maint.gc_remote(self._ws, remote, dry_run=dry_run)
 
@@ -515,7 +515,7 @@ class Workspace:
         self, remote: str | None = None, *, verify_content: bool = True
     ) -> RemoteFsckReport:
         """Check the remote's records and the objects its snapshots need."""
-        from dws.core import remote_maint
+        from dws.core.remote import maintenance as remote_maint
 
         return remote_maint.fsck_remote(self._ws, remote, verify_content=verify_content)
 
@@ -537,7 +537,7 @@ class Workspace:
         resources that lived outside the workspace; ``repos`` the URLs to clone git
         resources from instead of their recorded ones (key: resource name, or "." for the
         workspace's own repository)."""
-        from dws.core import remote_clone
+        from dws.core.remote import clone as remote_clone
 
         def configure(core: _CoreWorkspace) -> None:
             core.progress = progress or no_progress

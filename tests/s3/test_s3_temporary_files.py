@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from dws.core.remote_config import RemoteConfig
-from dws.core.remote_open import open_remote
+from dws.core.remote.config import RemoteConfig
+from dws.core.remote.open import open_remote
 from dws.model.digest import hash_bytes
 from dws.store.s3_store import S3ObjectStore
 from helpers.cli import ok

@@ -10,7 +10,7 @@ from dws.core.inspect import resource_for
 from dws.core.lineage.catalog import run_trees
 from dws.core.lineage.swap_journal import journaled_states
 from dws.core.recovery import recovered_states, recovery_records
-from dws.core.remote_cache import read_unfetched
+from dws.core.remote.cache import read_unfetched
 from dws.core.workspace import Workspace
 from dws.errors import DwsError, RefusedError
 from dws.model.records import SnapshotRecord

@@ -11,7 +11,7 @@ from dws.errors import IntegrityError
 
 if TYPE_CHECKING:
     from dws.api import FsckReport
-    from dws.core.remote_maint import RemoteFsckReport
+    from dws.core.remote.maintenance import RemoteFsckReport
 
 
 @click.command()

@@ -37,7 +37,7 @@ def add_remote(state: CliState, name: str, url: str, endpoint_url: str | None) -
     Example:
       dws remote add origin s3://team-bucket/churn --endpoint-url http://minio:9000
     """
-    from dws.core.remote_config import normalize_url
+    from dws.core.remote.config import normalize_url
 
     ws = state.open()
     given = url if url.startswith("s3://") else normalize_url(url, state.abspath("."))

@@ -157,7 +157,7 @@ def add_remote(
 
 def remove_remote(ws: Workspace, name: str) -> RemoteConfig:
     """Forget a remote (nothing on the remote is touched) and what we knew about it."""
-    from dws.core.remote_cache import forget_remote
+    from dws.core.remote.cache import forget_remote
 
     with ws.locked("remote"):
         remote = get_remote(ws, name)
@@ -191,7 +191,7 @@ def point_remote(
         remotes[name] = remote.to_json()
         _save(ws, config)
         if current is not None:
-            from dws.core.remote_cache import forget_remote
+            from dws.core.remote.cache import forget_remote
 
             forget_remote(ws, name)
     return remote

@@ -14,10 +14,17 @@ from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.layout import Layout
-from dws.core.remote_config import RemoteConfig, check_endpoint, normalize_url, point_remote
-from dws.core.remote_open import open_remote, remote_identity, remote_resources_bytes
-from dws.core.remote_pull import PullReport, pull_from, resolve_remote_ref
-from dws.core.remote_push import list_ids, read_remote_tag
+from dws.core.remote import layout
+from dws.core.remote.config import RemoteConfig, check_endpoint, normalize_url, point_remote
+from dws.core.remote.open import open_remote
+from dws.core.remote.pull import PullReport, pull_from, resolve_remote_ref
+from dws.core.remote.records import (
+    read_identity,
+    read_resources,
+    read_snapshot,
+    read_tag,
+    snapshot_ids,
+)
 from dws.core.restore import restore_snapshot
 from dws.core.trust import trust_new_resources
 from dws.core.workspace import DEFAULT_CONFIG, GITIGNORE, Workspace
@@ -29,7 +36,6 @@ from dws.model.records import (
     ResourceSpec,
     SnapshotRecord,
     decode_resources,
-    decode_snapshot,
     decode_workspace_info,
 )
 from dws.model.roles import Role
@@ -138,29 +144,26 @@ def _check_repos(specs: list[ResourceSpec], repos: dict[str, str]) -> dict[str, 
 
 
 def _read_remote_snapshot(remote: Remote, snapshot_id: str) -> SnapshotRecord:
-    data = remote.files.read(f"snapshots/{snapshot_id}.json")
-    if data is None:
+    record = read_snapshot(remote, snapshot_id)
+    if record is None:
         raise FormatError(f"the remote's snapshot {snapshot_id[:12]} cannot be read")
-    try:
-        return decode_snapshot(data, snapshot_id)
-    except FormatError as exc:
-        raise FormatError(f"the remote's {exc.message}") from None
+    return record
 
 
 def _remote_snapshot(remote: Remote, ref: str | None) -> SnapshotRecord | None:
     """The remote's snapshot a clone restores, read before anything is pulled: ``ref`` (a
     remote tag or id prefix, as pull resolves it), else the latest (None: there is none)."""
-    ids = set(list_ids(remote, "snapshots"))
+    ids = set(snapshot_ids(remote))
     if ref is None:
         if not ids:
             return None
         records = [_read_remote_snapshot(remote, i) for i in sorted(ids)]
         return max(records, key=lambda r: (r.created, r.id))
-    tags = remote.files.list("tags")
+    tags = remote.files.list(layout.TAGS)
     found = None
     if ref in tags:
         try:
-            found = read_remote_tag(remote, check_tag_name(ref))
+            found = read_tag(remote, check_tag_name(ref))
         except UsageError:
             found = None  # pull ignores a tag with an invalid name too
     others = dict.fromkeys((tag for tag in tags if tag != ref), "")  # for did-you-mean
@@ -295,10 +298,10 @@ def clone(
     config = RemoteConfig("origin", normalized, check_endpoint(endpoint_url, normalized))
     remote = open_remote(config)
     try:
-        info_bytes = remote.files.read("workspace.json")
-        if remote_identity(remote) is None or info_bytes is None:
+        info_bytes = remote.files.read(layout.WORKSPACE_JSON)
+        if read_identity(remote) is None or info_bytes is None:
             raise NotFoundError(f"{normalized} holds no workspace (nothing was pushed there)")
-        specs = _map_paths(decode_resources(remote_resources_bytes(remote)), maps or {}, ask)
+        specs = _map_paths(decode_resources(read_resources(remote)), maps or {}, ask)
         urls = _check_repos(specs, repos or {})
         own, own_url, ref = _own_repository(remote, specs, urls, snapshot)
         staging = _staging_directory(dest)

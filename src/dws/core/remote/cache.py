@@ -2,9 +2,11 @@
 
 ``local/remotes/<name>/known-objects`` holds raw 32-byte ids of objects known to be on the
 remote; ``state.json`` the remote's URL, the snapshot ids those objects belong to, and the
-tags last seen there with their version tokens. The knowledge is trusted only while every
-one of those snapshots is still listed on the remote: a remote snapshot record implies its
-objects are there (they are uploaded before it), and remote gc keeps what snapshots reach.
+tags last seen there with their version tokens; ``identity`` what a push last confirmed
+the remote holds (workspace id, hash of resources.json, URL). The knowledge is trusted
+only while every one of those snapshots is still listed on the remote: a remote snapshot
+record implies its objects are there (they are uploaded before it), and remote gc keeps
+what snapshots reach.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class RemoteCache:
         self.url = url
         self._objects_path = os.path.join(self.directory, "known-objects")
         self._state_path = os.path.join(self.directory, "state.json")
+        self._identity_path = os.path.join(self.directory, "identity")
         self.snapshots: set[str] = set()
         self.tags: dict[str, tuple[str, str]] = {}
         self._load_state()
@@ -79,6 +82,20 @@ class RemoteCache:
             handle.write(b"".join(bytes.fromhex(oid) for oid in oids))
         self.snapshots.update(snapshot_ids)
         self.save()
+
+    def identity(self) -> str | None:
+        """The stamp ``confirm_identity`` last wrote, if any."""
+        try:
+            with open(self._identity_path, encoding="ascii") as handle:
+                return handle.read()
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    def confirm_identity(self, stamp: str) -> None:
+        """Remember that the remote was found to hold what ``stamp`` describes."""
+        os.makedirs(self.directory, exist_ok=True)
+        with open(self._identity_path, "w", encoding="ascii") as handle:
+            handle.write(stamp)
 
     def save(self) -> None:
         """Write state.json."""

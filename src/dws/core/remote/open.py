@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 
-from dws.core.remote_config import RemoteConfig
+from dws.core.remote.config import RemoteConfig
+from dws.core.remote.records import read_identity
 from dws.core.workspace import Workspace
-from dws.errors import FormatError, UsageError
-from dws.model.records import WorkspaceInfo, decode_resources, decode_workspace_info
+from dws.errors import UsageError
+from dws.model.records import WorkspaceInfo
 from dws.store.remote_base import Remote
 from dws.store.remote_dir import open_directory_remote
 
@@ -46,21 +47,10 @@ def use_workspace(ws: Workspace, remote: Remote) -> None:
             remote.keep_temporary_files_in(temporary_dir(ws.layout.local))
 
 
-def remote_identity(remote: Remote) -> WorkspaceInfo | None:
-    """The remote's workspace.json (validated), or None for an empty remote."""
-    data = remote.files.read("workspace.json")
-    if data is None:
-        return None
-    try:
-        return decode_workspace_info(data)
-    except FormatError as exc:
-        raise FormatError(f"the remote's {exc.message}") from None
-
-
 def check_same_workspace(ws: Workspace, remote: Remote) -> WorkspaceInfo | None:
     """Refuse a remote that holds another workspace; a remote that may serve this one
     writes its temporary files in it from now on (``use_workspace``)."""
-    info = remote_identity(remote)
+    info = read_identity(remote)
     if info is not None and info.id != ws.info.id:
         raise UsageError(
             f"the remote {remote.url} holds workspace {info.name!r} ({info.id}), not this "
@@ -68,15 +58,3 @@ def check_same_workspace(ws: Workspace, remote: Remote) -> WorkspaceInfo | None:
         )
     use_workspace(ws, remote)
     return info
-
-
-def remote_resources_bytes(remote: Remote) -> bytes:
-    """The remote's resources.json, validated."""
-    data = remote.files.read("resources.json")
-    if data is None:
-        raise FormatError(f"the remote {remote.url} has no resources.json")
-    try:
-        decode_resources(data)
-    except FormatError as exc:
-        raise FormatError(f"the remote's {exc.message}") from None
-    return data

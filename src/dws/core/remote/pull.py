@@ -13,15 +13,16 @@ from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.inspect import resource_for
-from dws.core.remote_cache import RemoteCache, read_unfetched, write_unfetched
-from dws.core.remote_config import RemoteConfig, get_remote
-from dws.core.remote_open import check_same_workspace, open_remote
-from dws.core.remote_push import TagConflict, is_step_file_name, list_ids, read_remote_tag
-from dws.core.remote_walk import FetchingStore, snapshot_refs
+from dws.core.remote import layout
+from dws.core.remote.cache import RemoteCache, read_unfetched, write_unfetched
+from dws.core.remote.config import RemoteConfig, get_remote
+from dws.core.remote.open import check_same_workspace, open_remote
+from dws.core.remote.records import TagConflict, read_snapshot, read_tag, snapshot_ids
+from dws.core.remote.walk import FetchingStore, snapshot_refs
 from dws.core.workspace import Workspace
 from dws.errors import DwsError, FormatError, NotFoundError, UsageError
 from dws.model.ids import check_tag_name, looks_like_id_prefix
-from dws.model.records import SnapshotRecord, decode_snapshot
+from dws.model.records import SnapshotRecord
 from dws.model.runs import decode_run_record, decode_step_memory
 from dws.model.suggest import did_you_mean
 from dws.store.fileio import write_atomic
@@ -129,19 +130,19 @@ def pull_from(
 def _read_remote(
     ws: Workspace, remote: Remote, catalog: SnapshotCatalog, cache: RemoteCache
 ) -> _Plan:
-    remote_ids = set(list_ids(remote, "snapshots"))
+    remote_ids = set(snapshot_ids(remote))
     local_ids = set(catalog.ids())
     records: dict[str, SnapshotRecord] = {}
     for snapshot_id in sorted(remote_ids - local_ids):
-        data = remote.files.read(f"snapshots/{snapshot_id}.json")
-        if data is None:
-            raise FormatError(f"the remote's snapshot {snapshot_id[:12]} vanished while read")
         try:
-            records[snapshot_id] = decode_snapshot(data, snapshot_id)
+            record = read_snapshot(remote, snapshot_id)
         except FormatError as exc:
-            raise FormatError(f"the remote's {exc.message}; nothing was pulled") from None
+            raise FormatError(f"{exc.message}; nothing was pulled") from None
+        if record is None:
+            raise FormatError(f"the remote's snapshot {snapshot_id[:12]} vanished while read")
+        records[snapshot_id] = record
     tags: dict[str, str] = {}
-    for tag, token in remote.files.list("tags").items():
+    for tag, token in remote.files.list(layout.TAGS).items():
         try:
             check_tag_name(tag)
         except UsageError:
@@ -150,7 +151,7 @@ def _read_remote(
         if cached is not None and cached[1] == token:
             tags[tag] = cached[0]
             continue
-        found = read_remote_tag(remote, tag)
+        found = read_tag(remote, tag)
         if found is not None:
             tags[tag] = found[0]
             cache.tags[tag] = (found[0], token)
@@ -219,7 +220,7 @@ def _collect_runs(ws: Workspace, remote: Remote, record: SnapshotRecord, plan: _
     for run_id in record.runs:
         if run_id in plan.runs or os.path.exists(os.path.join(runs_dir, run_id + ".json")):
             continue
-        data = remote.files.read(f"lineage/runs/{run_id}.json")
+        data = remote.files.read(layout.run_key(run_id))
         if data is None:
             continue  # the record names a run its pusher never had
         try:
@@ -231,14 +232,15 @@ def _collect_runs(ws: Workspace, remote: Remote, record: SnapshotRecord, plan: _
 
 def _collect_steps(ws: Workspace, remote: Remote, plan: _Plan) -> None:
     steps_dir = os.path.join(ws.layout.lineage, "steps")
-    for file_name in sorted(remote.files.list("lineage/steps")):
-        if not is_step_file_name(file_name) or os.path.exists(os.path.join(steps_dir, file_name)):
+    for file_name in sorted(remote.files.list(layout.STEPS)):
+        step = layout.step_name(file_name)
+        if step is None or os.path.exists(os.path.join(steps_dir, file_name)):
             continue
-        data = remote.files.read(f"lineage/steps/{file_name}")
+        data = remote.files.read(layout.step_key(file_name))
         if data is None:
             continue
         try:
-            decode_step_memory(data, file_name[:-5])
+            decode_step_memory(data, step)
         except FormatError as exc:
             raise FormatError(f"the remote's {exc.message}; nothing was pulled") from None
         plan.steps[file_name] = data

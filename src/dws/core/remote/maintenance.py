@@ -6,13 +6,14 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from dws.core.remote_config import get_remote
-from dws.core.remote_open import open_remote, remote_identity, remote_resources_bytes
-from dws.core.remote_push import list_ids, read_remote_tag
-from dws.core.remote_walk import FetchingStore, snapshot_refs
+from dws.core.remote import layout
+from dws.core.remote.config import get_remote
+from dws.core.remote.open import open_remote
+from dws.core.remote.records import read_identity, read_resources, read_tag, snapshot_records
+from dws.core.remote.walk import FetchingStore, snapshot_refs
 from dws.core.workspace import Workspace
 from dws.errors import DwsError, FormatError
-from dws.model.records import SnapshotRecord, decode_snapshot
+from dws.model.records import SnapshotRecord
 from dws.model.runs import decode_run_record
 from dws.store.memory import MemoryObjectStore
 from dws.store.remote_base import Remote
@@ -39,17 +40,6 @@ class RemoteFsckReport:
     problems: list[str] = field(default_factory=list)
 
 
-def _records(remote: Remote) -> Iterator[tuple[str, SnapshotRecord | FormatError]]:
-    for snapshot_id in sorted(list_ids(remote, "snapshots")):
-        data = remote.files.read(f"snapshots/{snapshot_id}.json")
-        if data is None:
-            continue
-        try:
-            yield snapshot_id, decode_snapshot(data, snapshot_id)
-        except FormatError as exc:
-            yield snapshot_id, exc
-
-
 def _reader(remote: Remote) -> FetchingStore:
     """Trees straight from the remote, verified, kept in memory (never written locally)."""
     return FetchingStore(MemoryObjectStore(), remote.objects)
@@ -73,7 +63,7 @@ def gc_remote(ws: Workspace, name: str | None, *, dry_run: bool = False) -> Remo
         with _remote_lock(remote):
             reachable: set[str] = set()
             reader = _reader(remote)
-            for snapshot_id, record in _records(remote):
+            for snapshot_id, record in snapshot_records(remote):
                 if isinstance(record, FormatError):
                     raise FormatError(
                         f"remote snapshot {snapshot_id[:12]}: {record.message}; nothing was "
@@ -101,7 +91,7 @@ def fsck_remote(
         needed: set[str] = set()
         reader = _reader(remote)
         snapshot_ids = set()
-        for snapshot_id, record in _records(remote):
+        for snapshot_id, record in snapshot_records(remote):
             report.snapshots += 1
             snapshot_ids.add(snapshot_id)
             if isinstance(record, FormatError):
@@ -123,16 +113,16 @@ def fsck_remote(
 
 def _check_files(remote: Remote, report: RemoteFsckReport) -> None:
     try:
-        if remote_identity(remote) is None:
+        if read_identity(remote) is None:
             report.problems.append("workspace.json is missing")
-        remote_resources_bytes(remote)
+        read_resources(remote)
     except DwsError as exc:
         report.problems.append(exc.message)
 
 
 def _check_runs(remote: Remote, record: SnapshotRecord, report: RemoteFsckReport) -> None:
     for run_id in record.runs:
-        data = remote.files.read(f"lineage/runs/{run_id}.json")
+        data = remote.files.read(layout.run_key(run_id))
         if data is None:
             continue
         try:
@@ -142,9 +132,9 @@ def _check_runs(remote: Remote, record: SnapshotRecord, report: RemoteFsckReport
 
 
 def _check_tags(remote: Remote, snapshot_ids: set[str], report: RemoteFsckReport) -> None:
-    for tag in sorted(remote.files.list("tags")):
+    for tag in sorted(remote.files.list(layout.TAGS)):
         try:
-            found = read_remote_tag(remote, tag)
+            found = read_tag(remote, tag)
         except DwsError as exc:
             report.problems.append(exc.message)
             continue

@@ -11,26 +11,23 @@ import os
 from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
-from dws.core.remote_cache import RemoteCache
-from dws.core.remote_config import RemoteConfig, get_remote
-from dws.core.remote_open import check_same_workspace, open_remote
-from dws.core.remote_walk import snapshot_refs
+from dws.core.remote import layout
+from dws.core.remote.cache import RemoteCache
+from dws.core.remote.config import RemoteConfig, get_remote
+from dws.core.remote.open import check_same_workspace, open_remote
+from dws.core.remote.records import (
+    TagConflict,
+    read_tag,
+    snapshot_ids,
+    tag_bytes,
+)
+from dws.core.remote.walk import snapshot_refs
 from dws.core.workspace import Workspace
-from dws.errors import DwsError, FormatError, UsageError
+from dws.errors import DwsError
 from dws.model.digest import hash_bytes
-from dws.model.ids import is_object_id
 from dws.model.records import SnapshotRecord, encode_record
-from dws.model.runs import check_step_name, decode_run_record
+from dws.model.runs import decode_run_record
 from dws.store.remote_base import Remote, RemoteChangedError
-
-
-@dataclass
-class TagConflict:
-    """A tag naming different snapshots here and on the remote."""
-
-    tag: str
-    local: str
-    remote: str
 
 
 @dataclass
@@ -47,29 +44,6 @@ class PushReport:
     tags: list[str] = field(default_factory=list)
     conflicts: list[TagConflict] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
-
-
-def list_ids(remote: Remote, directory: str) -> dict[str, str]:
-    """id -> token of the ``<id>.json`` files of a remote directory."""
-    return {
-        name[:-5]: token
-        for name, token in remote.files.list(directory).items()
-        if name.endswith(".json") and is_object_id(name[:-5])
-    }
-
-
-def read_remote_tag(remote: Remote, tag: str) -> tuple[str, bytes] | None:
-    """(snapshot id, raw bytes) of a remote tag, or None when it is gone."""
-    data = remote.files.read(f"tags/{tag}")
-    if data is None:
-        return None
-    try:
-        value = data[:200].decode("ascii").strip()
-    except UnicodeDecodeError:
-        value = ""
-    if not is_object_id(value):
-        raise FormatError(f"the remote's tag {tag!r} does not hold a snapshot id")
-    return value, data
 
 
 def push(ws: Workspace, name: str | None = None, *, force: bool = False) -> PushReport:
@@ -94,7 +68,7 @@ class _Push:
 
     def run(self) -> PushReport:
         self._identity()
-        remote_snapshots = set(list_ids(self.remote, "snapshots"))
+        remote_snapshots = set(snapshot_ids(self.remote))
         missing = set(self.catalog.ids()) - remote_snapshots
         new = sorted((self.catalog.get(i) for i in missing), key=lambda r: (r.created, r.id))
         if new:
@@ -104,7 +78,7 @@ class _Push:
             for record in complete:
                 self._send_runs(record)
             for record in complete:
-                self.remote.files.create(f"snapshots/{record.id}.json", _record_bytes(record))
+                self.remote.files.create(layout.snapshot_key(record.id), _record_bytes(record))
                 self.report.snapshots.append(record.id)
             remote_snapshots.update(self.report.snapshots)
             self.cache.add(self.report.snapshots, objects - known)
@@ -118,18 +92,15 @@ class _Push:
     def _identity(self) -> None:
         """The remote must hold this workspace; an empty one gets its identity first.
         resources.json follows the local one (last pusher wins)."""
-        marker = os.path.join(self.cache.directory, "identity")
         resources = _read(self.ws.layout.resources_json)
         stamp = f"{self.ws.info.id} {hash_bytes(resources)} {self.remote.url}"
-        if _read_text(marker) == stamp:
+        if self.cache.identity() == stamp:
             return
         info = check_same_workspace(self.ws, self.remote)
         if info is None:
-            self.remote.files.create("workspace.json", _read(self.ws.layout.workspace_json))
-        self.remote.files.write("resources.json", resources)
-        os.makedirs(self.cache.directory, exist_ok=True)
-        with open(marker, "w", encoding="ascii") as handle:
-            handle.write(stamp)
+            self.remote.files.create(layout.WORKSPACE_JSON, _read(self.ws.layout.workspace_json))
+        self.remote.files.write(layout.RESOURCES_JSON, resources)
+        self.cache.confirm_identity(stamp)
 
     # ---- objects ----------------------------------------------------------------------
 
@@ -179,7 +150,7 @@ class _Push:
             except FileNotFoundError:
                 continue  # a run the record names but this workspace never had
             decode_run_record(data, run_id)
-            if self.remote.files.create(f"lineage/runs/{run_id}.json", data):
+            if self.remote.files.create(layout.run_key(run_id), data):
                 self.report.runs += 1
 
     def _send_steps(self) -> None:
@@ -190,12 +161,12 @@ class _Push:
             return
         if not local:
             return
-        remote = self.remote.files.list("lineage/steps")
+        remote = self.remote.files.list(layout.STEPS)
         for file_name in local:
-            if file_name in remote or not is_step_file_name(file_name):
+            if file_name in remote or layout.step_name(file_name) is None:
                 continue
             data = _read(os.path.join(directory, file_name))
-            if self.remote.files.create(f"lineage/steps/{file_name}", data):
+            if self.remote.files.create(layout.step_key(file_name), data):
                 self.report.steps += 1
 
     # ---- tags -------------------------------------------------------------------------
@@ -204,15 +175,15 @@ class _Push:
         local_tags = self.catalog.tags()
         if not local_tags:
             return
-        listed = self.remote.files.list("tags")
+        listed = self.remote.files.list(layout.TAGS)
         wrote = False
         for tag, snapshot_id in local_tags.items():
             if snapshot_id not in remote_snapshots:
                 continue
-            data = (snapshot_id + "\n").encode()
+            data = tag_bytes(snapshot_id)
             token = listed.get(tag)
             if token is None:
-                if self.remote.files.create(f"tags/{tag}", data):
+                if self.remote.files.create(layout.tag_key(tag), data):
                     self.report.tags.append(tag)
                     wrote = True
                 else:
@@ -220,9 +191,9 @@ class _Push:
                 continue
             cached = self.cache.tags.get(tag)
             if cached is not None and cached[1] == token:
-                current, raw = cached[0], (cached[0] + "\n").encode()
+                current, raw = cached[0], tag_bytes(cached[0])
             else:
-                found = read_remote_tag(self.remote, tag)
+                found = read_tag(self.remote, tag)
                 if found is None:
                     continue
                 current, raw = found
@@ -233,33 +204,22 @@ class _Push:
                 self.report.conflicts.append(TagConflict(tag, snapshot_id, current))
                 continue
             try:
-                self.remote.files.replace(f"tags/{tag}", data, raw)
+                self.remote.files.replace(layout.tag_key(tag), data, raw)
             except RemoteChangedError:
                 self._conflict(tag, snapshot_id)
                 continue
             self.report.tags.append(tag)
             wrote = True
         if wrote:
-            listed = self.remote.files.list("tags")
+            listed = self.remote.files.list(layout.TAGS)
             for tag in self.report.tags:
                 if tag in listed:
                     self.cache.tags[tag] = (local_tags[tag], listed[tag])
 
     def _conflict(self, tag: str, snapshot_id: str) -> None:
-        found = read_remote_tag(self.remote, tag)
+        found = read_tag(self.remote, tag)
         if found is not None and found[0] != snapshot_id:
             self.report.conflicts.append(TagConflict(tag, snapshot_id, found[0]))
-
-
-def is_step_file_name(file_name: str) -> bool:
-    """True for ``<step>.json`` with a valid step name."""
-    if not file_name.endswith(".json"):
-        return False
-    try:
-        check_step_name(file_name[:-5])
-    except UsageError:
-        return False
-    return True
 
 
 def _record_bytes(record: SnapshotRecord) -> bytes:
@@ -269,11 +229,3 @@ def _record_bytes(record: SnapshotRecord) -> bytes:
 def _read(path: str) -> bytes:
     with open(path, "rb") as handle:
         return handle.read()
-
-
-def _read_text(path: str) -> str | None:
-    try:
-        with open(path, encoding="ascii") as handle:
-            return handle.read()
-    except (OSError, UnicodeDecodeError):
-        return None

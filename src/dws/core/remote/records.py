@@ -1,0 +1,106 @@
+"""Reading what a remote holds beside its objects, validated: its identity and resources,
+the snapshot ids it lists, snapshot records, tags, run records and step files. Push, pull,
+clone and the remote's gc and fsck all read through here (keys from ``layout``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from dws.core.remote import layout
+from dws.errors import FormatError
+from dws.model.ids import is_object_id
+from dws.model.records import (
+    SnapshotRecord,
+    WorkspaceInfo,
+    decode_resources,
+    decode_snapshot,
+    decode_workspace_info,
+)
+from dws.store.remote_base import Remote
+
+
+@dataclass
+class TagConflict:
+    """A tag naming different snapshots here and on the remote."""
+
+    tag: str
+    local: str
+    remote: str
+
+
+def read_identity(remote: Remote) -> WorkspaceInfo | None:
+    """The remote's workspace.json (validated), or None for an empty remote."""
+    data = remote.files.read(layout.WORKSPACE_JSON)
+    if data is None:
+        return None
+    try:
+        return decode_workspace_info(data)
+    except FormatError as exc:
+        raise FormatError(f"the remote's {exc.message}") from None
+
+
+def read_resources(remote: Remote) -> bytes:
+    """The remote's resources.json, validated."""
+    data = remote.files.read(layout.RESOURCES_JSON)
+    if data is None:
+        raise FormatError(f"the remote {remote.url} has no resources.json")
+    try:
+        decode_resources(data)
+    except FormatError as exc:
+        raise FormatError(f"the remote's {exc.message}") from None
+    return data
+
+
+def snapshot_ids(remote: Remote) -> dict[str, str]:
+    """id -> listing token of the snapshot records on the remote."""
+    listed = remote.files.list(layout.SNAPSHOTS)
+    return {
+        snapshot_id: token
+        for name, token in listed.items()
+        if (snapshot_id := layout.record_id(name)) is not None
+    }
+
+
+def read_snapshot(remote: Remote, snapshot_id: str) -> SnapshotRecord | None:
+    """A snapshot record, checked against its id (FormatError naming the remote), or None
+    when it is not there."""
+    data = remote.files.read(layout.snapshot_key(snapshot_id))
+    if data is None:
+        return None
+    try:
+        return decode_snapshot(data, snapshot_id)
+    except FormatError as exc:
+        raise FormatError(f"the remote's {exc.message}") from None
+
+
+def snapshot_records(remote: Remote) -> Iterator[tuple[str, SnapshotRecord | FormatError]]:
+    """Every snapshot record the remote lists, in id order, or the error decoding it gave
+    (records that vanish while listed are left out)."""
+    for snapshot_id in sorted(snapshot_ids(remote)):
+        data = remote.files.read(layout.snapshot_key(snapshot_id))
+        if data is None:
+            continue
+        try:
+            yield snapshot_id, decode_snapshot(data, snapshot_id)
+        except FormatError as exc:
+            yield snapshot_id, exc
+
+
+def read_tag(remote: Remote, tag: str) -> tuple[str, bytes] | None:
+    """(snapshot id, raw bytes) of a remote tag, or None when it is gone."""
+    data = remote.files.read(layout.tag_key(tag))
+    if data is None:
+        return None
+    try:
+        value = data[:200].decode("ascii").strip()
+    except UnicodeDecodeError:
+        value = ""
+    if not is_object_id(value):
+        raise FormatError(f"the remote's tag {tag!r} does not hold a snapshot id")
+    return value, data
+
+
+def tag_bytes(snapshot_id: str) -> bytes:
+    """What a tag file naming ``snapshot_id`` holds."""
+    return (snapshot_id + "\n").encode()
