@@ -158,6 +158,10 @@ def test_run_killed_while_its_command_runs(tmp_path: Path) -> None:
     proc.communicate(timeout=60)
     assert proc.returncode == -9
     assert _runs(ws) == []  # nothing recorded for a run dws did not see end
+    local = ws / ".dataworkspace/local"
+    assert list(local.glob("trace-*.log")), "the killed run's observer log"
+    assert_ok(run_dws("gc", cwd=ws))
+    assert list(local.glob("trace-*.log")) == []  # collected: its process is gone
     _check_run_converges(ws, "killed while the command ran")
 
 

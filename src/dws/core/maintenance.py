@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.inspect import resource_for
+from dws.core.leftovers import collect_leftovers
 from dws.core.lineage.catalog import run_trees
 from dws.core.lineage.swap_journal import journaled_states
 from dws.core.recovery import recovered_states, recovery_records
@@ -89,7 +90,7 @@ def gc(ws: Workspace, *, dry_run: bool = False) -> GcReport:
         pruned = store.prune(reachable.__contains__, dry_run=dry_run)
         if (pruned.removed or pruned.repacked) and not dry_run:
             ws.bump_store_generation()
-        temporary = 0 if dry_run else store.clean_temporary()
+        temporary = 0 if dry_run else store.clean_temporary() + collect_leftovers(ws.layout)
         return GcReport(len(reachable), pruned.removed, pruned.removed_bytes, temporary)
 
 

@@ -133,6 +133,8 @@ def run_command(argv: list[str], cwd: str, env: dict[str, str] | None = None) ->
 
 def temp_log(ws: Workspace) -> str:
     """A fresh file in local/ for a trace log."""
-    handle, path = tempfile.mkstemp(prefix="trace-", suffix=".log", dir=ws.layout.local)
+    # named after this process: gc collects the logs of processes that are gone
+    prefix = f"trace-{os.getpid()}-"
+    handle, path = tempfile.mkstemp(prefix=prefix, suffix=".log", dir=ws.layout.local)
     os.close(handle)
     return path
