@@ -73,7 +73,7 @@ def _report(out: Output, outcome: PutBackOutcome, dry_run: bool) -> None:
 
 
 @click.command()
-@click.argument("ref", metavar="RECORD", required=False)
+@click.argument("ref", metavar="[RECORD]", required=False)
 @click.option("--to", "to", metavar="DIR", help="Write the files under DIR/<resource>/ instead.")
 @click.option("--drop", is_flag=True, help="Delete the record (gc then frees its data).")
 @click.option("--dry-run", "-n", is_flag=True, help="Print what would be written; write nothing.")

@@ -10,7 +10,7 @@ from dws.cli.render import MAX_LINES, record_json, state_summary
 
 
 @click.command()
-@click.argument("ref", metavar="SNAPSHOT", default="HEAD")
+@click.argument("ref", metavar="[SNAPSHOT]", default="HEAD")
 @json_option
 @pass_state
 def show(state: CliState, ref: str) -> None:
