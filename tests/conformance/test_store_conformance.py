@@ -95,10 +95,12 @@ class _Bucket:
 def _make_s3(place: _Bucket, tmp: Path) -> ObjectStore:
     """The object store of an S3 remote at ``s3://<the test's bucket>/<tmp's name>``; its
     temporary files go to ``tmp/local-tmp`` as a workspace's would go to local/tmp."""
+    from dws.core.remote.layout import PLACES
     from dws.store.s3_store import open_s3_remote
 
     url = f"s3://{place.bucket}/{tmp.name}"
-    remote = open_s3_remote(url, place.endpoint_url, temporary_dir=str(tmp / "local-tmp"))
+    tmp.mkdir(parents=True, exist_ok=True)  # else they would go to the system's instead
+    remote = open_s3_remote(url, place.endpoint_url, PLACES, temporary_dir=str(tmp / "local-tmp"))
     return remote.objects
 
 

@@ -13,7 +13,7 @@ from helpers.failure import Result, manifest, run_crashing
 from .conftest import RemoteSpot
 
 POINTS = {
-    "objects": "dws.store.remote_base:Remote.send:after:3",
+    "objects": "dws.store.transfer:send_object:after:3",
     "records": {
         "dir": "dws.store.remote_dir:DirectoryFiles.create:after:2",
         "s3": "dws.store.s3_store:S3Files.create:after:2",

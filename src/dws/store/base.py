@@ -81,6 +81,13 @@ class ObjectStore(ABC):
         its bytes no longer match its id."""
         return False
 
+    def file_path(self, oid: str) -> str | None:
+        """The file on this machine holding exactly the object's bytes, when the store
+        keeps the object as a file of its own (a large object of a pack store); None
+        otherwise. A transfer copies such an object by path, streamed, instead of reading
+        it into memory. The file is the store's: never write to it."""
+        return None
+
     @abstractmethod
     def size(self, oid: str) -> int:
         """Stored size of the object."""

@@ -180,6 +180,10 @@ class PackedObjectStore(ObjectStore):
     def release_link(self, oid: str, st: os.stat_result) -> bool:
         return self._find(oid) is None and self.loose.release_link(oid, st)
 
+    def file_path(self, oid: str) -> str | None:
+        """The loose file of a large object (small ones are packed: None)."""
+        return self.loose.path(oid) if self.loose.has(oid) else None
+
     def size(self, oid: str) -> int:
         found = self._find(oid)
         return found[1].length if found is not None else self.loose.size(oid)

@@ -1,5 +1,6 @@
 """A remote in a local or mounted directory: the same layout as ``.dataworkspace/`` minus
-``local/``, objects in the same pack store the workspace uses."""
+``local/``, objects in the same pack store the workspace uses (so a transfer copies large
+objects by path), and a lock file that tag updates and remote gc hold."""
 
 from __future__ import annotations
 
@@ -12,24 +13,25 @@ from filelock import FileLock, Timeout
 from dws.errors import DwsError, LockedError, UsageError
 from dws.store.fileio import TEMP_PREFIX, fsync_dir, temp_name, write_atomic, write_new_file
 from dws.store.packed import PackedObjectStore
-from dws.store.remote_base import (
+from dws.store.remote_backend import (
     MAX_FILE_BYTES,
-    Remote,
+    RemoteBackend,
     RemoteChangedError,
     RemoteFiles,
+    RemotePlaces,
     check_key,
 )
 
-SUBDIRS = ("snapshots", "tags", "lineage/runs", "lineage/steps")
-LOCK_NAME = "lock"
 LOCK_WAIT_SECONDS = 10.0
 
 
 class DirectoryFiles(RemoteFiles):
-    """Metadata files of a directory remote; tag updates are serialised by a lock file."""
+    """Metadata files of a directory remote; tag updates are serialised by the lock file
+    ``lock_name`` (a key)."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, lock_name: str) -> None:
         self.root = root
+        self.lock_name = lock_name
 
     def _path(self, key: str) -> str:
         return os.path.join(self.root, *check_key(key).split("/"))
@@ -101,7 +103,7 @@ class DirectoryFiles(RemoteFiles):
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the remote's lock file (tag updates, gc)."""
-        lock = FileLock(os.path.join(self.root, LOCK_NAME))
+        lock = FileLock(self._path(self.lock_name))
         try:
             lock.acquire(timeout=LOCK_WAIT_SECONDS)
         except Timeout:
@@ -114,19 +116,35 @@ class DirectoryFiles(RemoteFiles):
             lock.release()
 
 
-def open_directory_remote(root: str, *, create: bool) -> Remote:
+class DirectoryBackend(RemoteBackend):
+    """A directory remote: lookups and reads are local file operations (small objects move
+    on the calling thread, large ones by path on 4 threads), and it has a lock file."""
+
+    workers = 4
+
+    def __init__(self, root: str, objects: PackedObjectStore, files: DirectoryFiles) -> None:
+        super().__init__(root, objects, files)
+        self._files = files
+
+    def locked(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the remote's lock file."""
+        return self._files.locked()
+
+
+def open_directory_remote(root: str, places: RemotePlaces, *, create: bool) -> DirectoryBackend:
     """The remote at ``root``; with ``create``, make its layout when it is absent or empty."""
     if not os.path.isdir(root):
         if not create or os.path.lexists(root):
             raise UsageError(f"remote directory {root} does not exist")
         os.makedirs(root)
-    objects = os.path.join(root, "objects")
+    objects = os.path.join(root, *places.objects.split("/"))
     if not os.path.isdir(objects):
         if not create:
-            raise UsageError(f"{root} is not a dws remote (no objects/ directory)")
+            raise UsageError(f"{root} is not a dws remote (no {places.objects}/ directory)")
         if os.listdir(root):
             raise UsageError(f"{root} is neither empty nor a dws remote; choose another place")
         PackedObjectStore.create(objects)
-        for sub in SUBDIRS:
-            os.makedirs(os.path.join(root, sub), exist_ok=True)
-    return Remote(root, PackedObjectStore(objects), DirectoryFiles(root), workers=4)
+        for sub in places.directories:
+            os.makedirs(os.path.join(root, *sub.split("/")), exist_ok=True)
+    files = DirectoryFiles(root, places.lock)
+    return DirectoryBackend(root, PackedObjectStore(objects), files)

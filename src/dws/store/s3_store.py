@@ -1,8 +1,10 @@
 """An S3 remote: objects under ``<prefix>/objects/`` (small ones in packs, see s3_packs;
 larger ones one key each, ``objects/ab/<62 hex>``, uploaded in parts) and the small files
-(records, tags, lineage) beside them. Requests go through ``s3client.S3Connection``;
-boto3 is loaded only when an S3 remote is opened. See docs/remotes.md for why small objects
-are packed.
+(records, tags, lineage) beside them, with the capabilities the transfer uses: every
+lookup is a request, many candidates are listed rather than looked up, packed objects are
+read in merged ranges, and one GET streams a large object. Requests go through
+``s3client.S3Connection``; boto3 is loaded only when an S3 remote is opened. See
+docs/remotes.md for why small objects are packed.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import contextlib
 import functools
 import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from blake3 import blake3
@@ -23,11 +24,14 @@ from dws.store.base import CorruptObjectError, ObjectMissingError, ObjectStore, 
 from dws.store.hashing import hash_file
 from dws.store.packed import PACK_THRESHOLD
 from dws.store.packfile import PackEntry
-from dws.store.remote_base import (
+from dws.store.remote_backend import (
     MAX_FILE_BYTES,
-    Remote,
+    ObjectStream,
+    ReadBatch,
+    RemoteBackend,
     RemoteChangedError,
     RemoteFiles,
+    RemotePlaces,
     check_key,
 )
 from dws.store.s3_packs import IndexFiles, S3PackSet, plan_ranges
@@ -62,12 +66,16 @@ class S3ObjectStore(ObjectStore):
     """Objects as keys ``<prefix>objects/ab/<rest>``; large ones uploaded in parts."""
 
     def __init__(
-        self, conn: S3Connection, location: S3Location, index_files: IndexFiles | None = None
+        self,
+        conn: S3Connection,
+        location: S3Location,
+        places: RemotePlaces,
+        index_files: IndexFiles | None = None,
     ) -> None:
         self.conn = conn
         self.bucket = location.bucket
-        self.prefix = location.key("objects/")
-        self.packs = S3PackSet(conn, self.bucket, self.prefix + "packs/", index_files)
+        self.prefix = location.key(places.objects + "/")
+        self.packs = S3PackSet(conn, self.bucket, location.key(places.packs + "/"), index_files)
 
     def key(self, oid: str) -> str:
         """The key of an object (the id is validated first)."""
@@ -297,144 +305,84 @@ class S3Files(RemoteFiles):
         self.conn.delete(self.bucket, self._key(key))
 
 
-class S3Remote(Remote):
-    """A remote on S3: presence checked by listing when many objects are in question, and
-    each object fetched with a single GET."""
+class S3Backend(RemoteBackend):
+    """A remote on S3. Every lookup is a request (HEAD, on ``WORKERS`` threads) unless many
+    objects are in question, when one listing answers for all; packed objects are read in
+    merged byte ranges, one GET for many; any other object is fetched with one GET. S3 has
+    no lock: ``locked`` holds nothing (gc must not run while others push, docs/remotes.md)."""
+
+    workers = WORKERS
+    per_object_requests = True
+    listing_threshold = LIST_INSTEAD_OF_HEAD
+
+    def __init__(self, url: str, objects: S3ObjectStore, files: S3Files) -> None:
+        super().__init__(url, objects, files)
+        self.store = objects
 
     def keep_temporary_files_in(self, directory: str) -> None:
         """Write the pack indexes to map below ``directory`` (a workspace's ``local/tmp/``)
         from now on, removing what killed processes left there (see IndexFiles)."""
-        store = self.objects
-        assert isinstance(store, S3ObjectStore)
-        store.packs.files.use(directory)
+        self.store.packs.files.use(directory)
 
-    def missing(self, oids: Iterable[str]) -> list[str]:
-        candidates = list(oids)
-        store = self.objects
-        assert isinstance(store, S3ObjectStore)
-        if len(candidates) > LIST_INSTEAD_OF_HEAD:
-            present = set(store.iter_ids())
-            return [oid for oid in candidates if oid not in present]
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            flags = list(pool.map(store.has, candidates))
-        return [oid for oid, there in zip(candidates, flags, strict=True) if not there]
+    def read_batches(self, oids: Iterable[str]) -> tuple[list[ReadBatch], list[str]]:
+        """Merged ranges of the packs holding ``oids`` (see s3_packs.plan_ranges); objects
+        stored one per key, or in the pack not uploaded yet, are left over."""
+        by_pack: dict[str, list[tuple[str, PackEntry]]] = {}
+        loose = []
+        for oid in oids:
+            located = self.store.packs.find(oid)
+            if located is None or located.pack == "":
+                loose.append(oid)
+            else:
+                by_pack.setdefault(located.pack, []).append((oid, located.entry))
+        batches = [
+            ReadBatch(pack, start, end, group)
+            for pack, members in by_pack.items()
+            for start, end, group in plan_ranges(members)
+        ]
+        return batches, loose
 
-    def fetch(self, local: ObjectStore, tmp_dir: str, oid: str) -> int:
-        store = self.objects
-        assert isinstance(store, S3ObjectStore)
+    def read_batch(self, batch: ReadBatch) -> bytes:
+        return self.store.packs.read_range(batch.source, batch.start, batch.end)
+
+    def open_object(self, oid: str) -> ObjectStream | None:
+        """One GET for an object stored under its own key (packed ones: None)."""
+        store = self.store
         if store.packs.find(oid) is not None:
-            packed = store.get_verified(oid)
-            local.put_bytes(packed)
-            return len(packed)
-        response = store.conn.get(store.bucket, store.key(oid))
+            return None
+        key = store.key(oid)
+        response = store.conn.get(store.bucket, key)
         if response is None:
             raise ObjectMissingError(oid)
-        size = int(response["ContentLength"])
-        body = response["Body"]
-        with store.conn.errors(store.bucket, store.key(oid)):
-            if size <= PACK_THRESHOLD:
-                data: bytes = body.read()
-                if hash_bytes(data) != oid:
-                    raise CorruptObjectError(oid)
-                local.put_bytes(data)
-                return size
-            tmp = os.path.join(tmp_dir, f".dws-tmp.fetch-{oid[:16]}-{os.getpid()}")
-            try:
-                hasher = blake3()
-                with open(tmp, "wb") as handle:
-                    for chunk in body.iter_chunks(_CHUNK):
-                        hasher.update(chunk)
-                        handle.write(chunk)
-                if hasher.hexdigest() != oid:
-                    raise CorruptObjectError(oid)
-                got, _ = local.put_file(tmp)
-                if got != oid:
-                    raise CorruptObjectError(oid)
-            finally:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-        return size
-
-    def check_objects(
-        self, oids: list[str], verify: bool, report: Callable[[int], None]
-    ) -> list[str]:
-        """Packed objects are present when an index lists them, and verified by reading
-        merged ranges; the others one by one."""
-        store = self.objects
-        assert isinstance(store, S3ObjectStore)
-        by_pack, loose = _group_by_pack(store, oids)
-        problems = super().check_objects(loose, verify, report)
-        done = len(loose)
-        for pack, members in by_pack.items():
-            if not verify:
-                done += len(members)
-                report(done)
-                continue
-            ranges = plan_ranges(members)
-            with ThreadPoolExecutor(max_workers=self.workers) as pool:
-                read = functools.partial(_read_planned, store, pack)
-                chunks = pool.map(read, ranges)
-                for (start, _, group), chunk in zip(ranges, chunks, strict=True):
-                    for oid, entry in group:
-                        data = chunk[entry.offset - start : entry.offset - start + entry.length]
-                        if hash_bytes(data) != oid:
-                            problems.append(
-                                f"object {oid[:12]} is corrupt (content does not match)"
-                            )
-                    done += len(group)
-                    report(done)
-        return problems
-
-    def fetch_many(
-        self, local: ObjectStore, tmp_dir: str, oids: list[str], report: Callable[[int], None]
-    ) -> int:
-        """Packed objects in merged byte ranges (one GET for many), the rest one by one."""
-        store = self.objects
-        assert isinstance(store, S3ObjectStore)
-        by_pack, loose = _group_by_pack(store, oids)
-        tasks: list[Callable[[], tuple[int, int]]] = []
-        for pack, members in by_pack.items():
-            for start, end, group in plan_ranges(members):
-                tasks.append(functools.partial(_fetch_range, store, local, pack, start, end, group))
-        tasks.extend(
-            functools.partial(lambda oid: (1, self.fetch(local, tmp_dir, oid)), oid)
-            for oid in loose
-        )
-        total = done = 0
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            for count, size in pool.map(lambda task: task(), tasks):
-                done += count
-                total += size
-                report(done)
-        return total
+        return _S3Stream(store.conn, store.bucket, key, response)
 
 
-def _read_planned(store: S3ObjectStore, pack: str, planned: tuple[int, int, Any]) -> bytes:
-    return store.packs.read_range(pack, planned[0], planned[1])
+class _S3Stream(ObjectStream):
+    """The body of a GetObject response; S3 errors while reading become dws errors."""
 
+    def __init__(self, conn: S3Connection, bucket: str, key: str, response: Any) -> None:
+        self.size = int(response["ContentLength"])
+        self._body = response["Body"]
+        self._errors = functools.partial(conn.errors, bucket, key)
 
-def _fetch_range(
-    store: S3ObjectStore,
-    local: ObjectStore,
-    pack: str,
-    start: int,
-    end: int,
-    members: list[tuple[str, PackEntry]],
-) -> tuple[int, int]:
-    chunk = store.packs.read_range(pack, start, end)
-    size = 0
-    for oid, entry in members:
-        data = chunk[entry.offset - start : entry.offset - start + entry.length]
-        if hash_bytes(data) != oid:
-            raise CorruptObjectError(oid)
-        local.put_bytes(data)
-        size += len(data)
-    return len(members), size
+    def read(self) -> bytes:
+        with self._errors():
+            data: bytes = self._body.read()
+        return data
+
+    def chunks(self) -> Iterator[bytes]:
+        with self._errors():
+            yield from self._body.iter_chunks(_CHUNK)
 
 
 def open_s3_remote(
-    url: str, endpoint_url: str | None, *, create: bool = False, temporary_dir: str | None = None
-) -> S3Remote:
+    url: str,
+    endpoint_url: str | None,
+    places: RemotePlaces,
+    *,
+    create: bool = False,
+    temporary_dir: str | None = None,
+) -> S3Backend:
     """Connect to the S3 remote at ``url`` (the bucket must exist; ``create`` is accepted
     for symmetry: an S3 prefix needs no layout). ``temporary_dir`` is where the pack indexes
     to map are written (see IndexFiles; None: the system's temporary directory)."""
@@ -443,23 +391,8 @@ def open_s3_remote(
     conn = S3Connection(client, resolve_endpoint(endpoint_url))
     with conn.errors(location.bucket):
         client.head_bucket(Bucket=location.bucket)
-    store = S3ObjectStore(conn, location)
-    remote = S3Remote(location.url.rstrip("/"), store, S3Files(conn, location), workers=WORKERS)
+    store = S3ObjectStore(conn, location, places)
+    remote = S3Backend(location.url.rstrip("/"), store, S3Files(conn, location))
     if temporary_dir is not None:
         remote.keep_temporary_files_in(temporary_dir)
     return remote
-
-
-def _group_by_pack(
-    store: S3ObjectStore, oids: list[str]
-) -> tuple[dict[str, list[tuple[str, PackEntry]]], list[str]]:
-    """The objects each pack holds, and those stored one per key."""
-    by_pack: dict[str, list[tuple[str, PackEntry]]] = {}
-    loose = []
-    for oid in oids:
-        located = store.packs.find(oid)
-        if located is None or located.pack == "":
-            loose.append(oid)
-        else:
-            by_pack.setdefault(located.pack, []).append((oid, located.entry))
-    return by_pack, loose

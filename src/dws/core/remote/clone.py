@@ -42,7 +42,7 @@ from dws.model.roles import Role
 from dws.model.suggest import did_you_mean
 from dws.resources.registry import resource_type
 from dws.store.fileio import write_atomic
-from dws.store.remote_base import Remote
+from dws.store.remote_backend import RemoteBackend
 
 AskPath = Callable[[str, str], str | None]
 OWN_REPOSITORY = "."  # the key of ``repos`` naming the workspace's own repository
@@ -143,14 +143,14 @@ def _check_repos(specs: list[ResourceSpec], repos: dict[str, str]) -> dict[str, 
     return out
 
 
-def _read_remote_snapshot(remote: Remote, snapshot_id: str) -> SnapshotRecord:
+def _read_remote_snapshot(remote: RemoteBackend, snapshot_id: str) -> SnapshotRecord:
     record = read_snapshot(remote, snapshot_id)
     if record is None:
         raise FormatError(f"the remote's snapshot {snapshot_id[:12]} cannot be read")
     return record
 
 
-def _remote_snapshot(remote: Remote, ref: str | None) -> SnapshotRecord | None:
+def _remote_snapshot(remote: RemoteBackend, ref: str | None) -> SnapshotRecord | None:
     """The remote's snapshot a clone restores, read before anything is pulled: ``ref`` (a
     remote tag or id prefix, as pull resolves it), else the latest (None: there is none)."""
     ids = set(snapshot_ids(remote))
@@ -172,7 +172,7 @@ def _remote_snapshot(remote: Remote, ref: str | None) -> SnapshotRecord | None:
 
 
 def _own_repository(
-    remote: Remote, specs: list[ResourceSpec], urls: dict[str, str], ref: str | None
+    remote: RemoteBackend, specs: list[ResourceSpec], urls: dict[str, str], ref: str | None
 ) -> tuple[str | None, str | None, str | None]:
     """(name, URL to clone it from) of the workspace's own repository (None when it is no
     resource or no URL is known), and the snapshot to pull: its id when the URL had to be
@@ -330,7 +330,11 @@ def clone(
 
 
 def _fill(
-    ws: Workspace, config: RemoteConfig, remote: Remote, ref: str | None, urls: dict[str, str]
+    ws: Workspace,
+    config: RemoteConfig,
+    remote: RemoteBackend,
+    ref: str | None,
+    urls: dict[str, str],
 ) -> CloneReport:
     with ws.locked("clone"):
         pulled = pull_from(ws, config, remote, everything=False, ref=ref, force=True)

@@ -11,6 +11,7 @@ from dws.core.workspace import Workspace
 from dws.errors import FormatError, NotFoundError, RefusedError, UsageError
 from dws.model.paths import check_file_like_name, is_file_like_name
 from dws.store.fileio import write_atomic
+from dws.store.remote_urls import check_bucket_url, check_endpoint_url, is_bucket_url
 
 MAX_REMOTE_NAME = 64
 
@@ -26,7 +27,7 @@ class RemoteConfig:
     @property
     def is_s3(self) -> bool:
         """True for ``s3://`` remotes."""
-        return self.url.startswith("s3://")
+        return is_bucket_url(self.url)
 
     def to_json(self) -> dict[str, str]:
         """The config.json entry."""
@@ -44,10 +45,8 @@ def check_remote_name(name: str) -> str:
 def normalize_url(url: str, base: str) -> str:
     """An ``s3://bucket/prefix`` URL (checked), or a directory made absolute against
     ``base``; URLs carrying credentials and other schemes are refused."""
-    if url.startswith("s3://"):
-        from dws.store.s3client import parse_s3_url
-
-        return parse_s3_url(url).url.rstrip("/")
+    if is_bucket_url(url):
+        return check_bucket_url(url)
     if url.startswith("file://"):
         from urllib.parse import unquote, urlsplit
 
@@ -71,10 +70,8 @@ def check_endpoint(endpoint_url: str | None, url: str) -> str | None:
     """Validate an endpoint (S3 remotes only; no credentials in it)."""
     if endpoint_url is None:
         return None
-    if not url.startswith("s3://"):
+    if not is_bucket_url(url):
         raise UsageError("--endpoint-url applies to s3:// remotes only")
-    from dws.store.s3client import check_endpoint_url
-
     check_endpoint_url(endpoint_url)
     return endpoint_url.rstrip("/")
 
@@ -91,10 +88,8 @@ def _parse(name: str, value: Any) -> RemoteConfig:
     if endpoint is not None and not isinstance(endpoint, str):
         raise FormatError(f"config.json: remote {name!r} has an invalid endpoint_url")
     try:
-        if url.startswith("s3://"):
-            from dws.store.s3client import parse_s3_url
-
-            parse_s3_url(url)  # refuses credentials and malformed buckets
+        if is_bucket_url(url):
+            check_bucket_url(url)  # refuses credentials and malformed buckets
             ok = True
         else:
             ok = os.path.isabs(url) and "\x00" not in url and "://" not in url

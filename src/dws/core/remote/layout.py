@@ -11,6 +11,7 @@ from __future__ import annotations
 from dws.errors import UsageError
 from dws.model.ids import is_object_id
 from dws.model.runs import check_step_name
+from dws.store.remote_backend import RemotePlaces
 
 WORKSPACE_JSON = "workspace.json"  # the workspace's identity, copied by the first push
 RESOURCES_JSON = "resources.json"  # the last pusher's resources.json
@@ -18,6 +19,14 @@ SNAPSHOTS = "snapshots"  # snapshots/<id>.json: snapshot records
 TAGS = "tags"  # tags/<tag>: "<snapshot id>\n"
 RUNS = "lineage/runs"  # lineage/runs/<id>.json: run records the snapshots name
 STEPS = "lineage/steps"  # lineage/steps/<step>.json: remembered step answers
+OBJECTS = "objects"  # the object store (a directory remote: a workspace's pack store)
+PACKS = "objects/packs"  # S3: packs/<name>.pack and .idx (a pack store keeps its own there)
+LOCK = "lock"  # a directory remote's lock file (tag updates, gc)
+
+# what the backends lay out themselves, told where
+PLACES = RemotePlaces(
+    objects=OBJECTS, packs=PACKS, lock=LOCK, directories=(SNAPSHOTS, TAGS, RUNS, STEPS)
+)
 
 RECORD_SUFFIX = ".json"
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from dws.core.remote import layout
@@ -15,9 +13,9 @@ from dws.core.workspace import Workspace
 from dws.errors import DwsError, FormatError
 from dws.model.records import SnapshotRecord
 from dws.model.runs import decode_run_record
+from dws.store import transfer
 from dws.store.memory import MemoryObjectStore
-from dws.store.remote_base import Remote
-from dws.store.remote_dir import DirectoryFiles
+from dws.store.remote_backend import RemoteBackend
 
 
 @dataclass
@@ -40,18 +38,9 @@ class RemoteFsckReport:
     problems: list[str] = field(default_factory=list)
 
 
-def _reader(remote: Remote) -> FetchingStore:
+def _reader(remote: RemoteBackend) -> FetchingStore:
     """Trees straight from the remote, verified, kept in memory (never written locally)."""
     return FetchingStore(MemoryObjectStore(), remote.objects)
-
-
-@contextlib.contextmanager
-def _remote_lock(remote: Remote) -> Iterator[None]:
-    if isinstance(remote.files, DirectoryFiles):
-        with remote.files.locked():
-            yield
-    else:
-        yield
 
 
 def gc_remote(ws: Workspace, name: str | None, *, dry_run: bool = False) -> RemoteGcReport:
@@ -60,7 +49,7 @@ def gc_remote(ws: Workspace, name: str | None, *, dry_run: bool = False) -> Remo
     config = get_remote(ws, name)
     remote = open_remote(config)
     try:
-        with _remote_lock(remote):
+        with remote.locked():
             reachable: set[str] = set()
             reader = _reader(remote)
             for snapshot_id, record in snapshot_records(remote):
@@ -111,7 +100,7 @@ def fsck_remote(
         remote.close()
 
 
-def _check_files(remote: Remote, report: RemoteFsckReport) -> None:
+def _check_files(remote: RemoteBackend, report: RemoteFsckReport) -> None:
     try:
         if read_identity(remote) is None:
             report.problems.append("workspace.json is missing")
@@ -120,7 +109,7 @@ def _check_files(remote: Remote, report: RemoteFsckReport) -> None:
         report.problems.append(exc.message)
 
 
-def _check_runs(remote: Remote, record: SnapshotRecord, report: RemoteFsckReport) -> None:
+def _check_runs(remote: RemoteBackend, record: SnapshotRecord, report: RemoteFsckReport) -> None:
     for run_id in record.runs:
         data = remote.files.read(layout.run_key(run_id))
         if data is None:
@@ -131,7 +120,7 @@ def _check_runs(remote: Remote, record: SnapshotRecord, report: RemoteFsckReport
             report.problems.append(f"run {run_id[:12]}: {exc.message}")
 
 
-def _check_tags(remote: Remote, snapshot_ids: set[str], report: RemoteFsckReport) -> None:
+def _check_tags(remote: RemoteBackend, snapshot_ids: set[str], report: RemoteFsckReport) -> None:
     for tag in sorted(remote.files.list(layout.TAGS)):
         try:
             found = read_tag(remote, tag)
@@ -143,9 +132,9 @@ def _check_tags(remote: Remote, snapshot_ids: set[str], report: RemoteFsckReport
 
 
 def _check_objects(
-    remote: Remote, oids: list[str], verify: bool, ws: Workspace, report: RemoteFsckReport
+    remote: RemoteBackend, oids: list[str], verify: bool, ws: Workspace, report: RemoteFsckReport
 ) -> None:
     total = len(oids)
     report.problems.extend(
-        remote.check_objects(oids, verify, lambda done: ws.progress("checking", done, total))
+        transfer.check(remote, oids, verify, lambda done: ws.progress("checking", done, total))
     )

@@ -25,8 +25,9 @@ from dws.model.ids import check_tag_name, looks_like_id_prefix
 from dws.model.records import SnapshotRecord
 from dws.model.runs import decode_run_record, decode_step_memory
 from dws.model.suggest import did_you_mean
+from dws.store import transfer
 from dws.store.fileio import write_atomic
-from dws.store.remote_base import Remote
+from dws.store.remote_backend import RemoteBackend
 
 
 @dataclass
@@ -76,7 +77,7 @@ def pull(
 def pull_from(
     ws: Workspace,
     config: RemoteConfig,
-    remote: Remote,
+    remote: RemoteBackend,
     *,
     everything: bool,
     ref: str | None,
@@ -108,8 +109,8 @@ def pull_from(
     tmp_dir = os.path.join(ws.layout.objects, "tmp")
     total = len(wanted)
     ws.progress("pulling objects", 0, total)
-    report.bytes = remote.fetch_many(
-        ws.store, tmp_dir, wanted, lambda done: ws.progress("pulling objects", done, total)
+    report.bytes = transfer.fetch(
+        remote, ws.store, tmp_dir, wanted, lambda done: ws.progress("pulling objects", done, total)
     )
     report.objects += total
     report.fetched = sorted(chosen)
@@ -128,7 +129,7 @@ def pull_from(
 
 
 def _read_remote(
-    ws: Workspace, remote: Remote, catalog: SnapshotCatalog, cache: RemoteCache
+    ws: Workspace, remote: RemoteBackend, catalog: SnapshotCatalog, cache: RemoteCache
 ) -> _Plan:
     remote_ids = set(snapshot_ids(remote))
     local_ids = set(catalog.ids())
@@ -215,7 +216,9 @@ def resolve_remote_ref(remote_ids: set[str], tags: dict[str, str], ref: str) -> 
     raise NotFoundError(f"the remote has no snapshot or tag named {ref!r}{did_you_mean(ref, tags)}")
 
 
-def _collect_runs(ws: Workspace, remote: Remote, record: SnapshotRecord, plan: _Plan) -> None:
+def _collect_runs(
+    ws: Workspace, remote: RemoteBackend, record: SnapshotRecord, plan: _Plan
+) -> None:
     runs_dir = os.path.join(ws.layout.lineage, "runs")
     for run_id in record.runs:
         if run_id in plan.runs or os.path.exists(os.path.join(runs_dir, run_id + ".json")):
@@ -230,7 +233,7 @@ def _collect_runs(ws: Workspace, remote: Remote, record: SnapshotRecord, plan: _
         plan.runs[run_id + ".json"] = data
 
 
-def _collect_steps(ws: Workspace, remote: Remote, plan: _Plan) -> None:
+def _collect_steps(ws: Workspace, remote: RemoteBackend, plan: _Plan) -> None:
     steps_dir = os.path.join(ws.layout.lineage, "steps")
     for file_name in sorted(remote.files.list(layout.STEPS)):
         step = layout.step_name(file_name)

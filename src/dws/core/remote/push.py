@@ -27,7 +27,8 @@ from dws.errors import DwsError
 from dws.model.digest import hash_bytes
 from dws.model.records import SnapshotRecord, encode_record
 from dws.model.runs import decode_run_record
-from dws.store.remote_base import Remote, RemoteChangedError
+from dws.store import transfer
+from dws.store.remote_backend import RemoteBackend, RemoteChangedError
 
 
 @dataclass
@@ -58,7 +59,9 @@ def push(ws: Workspace, name: str | None = None, *, force: bool = False) -> Push
 
 
 class _Push:
-    def __init__(self, ws: Workspace, config: RemoteConfig, remote: Remote, force: bool) -> None:
+    def __init__(
+        self, ws: Workspace, config: RemoteConfig, remote: RemoteBackend, force: bool
+    ) -> None:
         self.ws = ws
         self.remote = remote
         self.force = force
@@ -130,12 +133,15 @@ class _Push:
         return complete, needed
 
     def _send_objects(self, candidates: set[str]) -> None:
-        missing = self.remote.missing(sorted(candidates))
+        missing = transfer.missing(self.remote, sorted(candidates))
         store = self.ws.store
         total = len(missing)
         self.ws.progress("pushing objects", 0, total)
-        self.report.bytes = self.remote.send_many(
-            store, missing, lambda done: self.ws.progress("pushing objects", done, total)
+        self.report.bytes = transfer.send(
+            self.remote,
+            store,
+            missing,
+            lambda done: self.ws.progress("pushing objects", done, total),
         )
         self.report.objects = total
         self.remote.objects.flush()  # durable before any record names them

@@ -17,7 +17,7 @@ from dws.model.records import (
     decode_snapshot,
     decode_workspace_info,
 )
-from dws.store.remote_base import Remote
+from dws.store.remote_backend import RemoteBackend
 
 
 @dataclass
@@ -29,7 +29,7 @@ class TagConflict:
     remote: str
 
 
-def read_identity(remote: Remote) -> WorkspaceInfo | None:
+def read_identity(remote: RemoteBackend) -> WorkspaceInfo | None:
     """The remote's workspace.json (validated), or None for an empty remote."""
     data = remote.files.read(layout.WORKSPACE_JSON)
     if data is None:
@@ -40,7 +40,7 @@ def read_identity(remote: Remote) -> WorkspaceInfo | None:
         raise FormatError(f"the remote's {exc.message}") from None
 
 
-def read_resources(remote: Remote) -> bytes:
+def read_resources(remote: RemoteBackend) -> bytes:
     """The remote's resources.json, validated."""
     data = remote.files.read(layout.RESOURCES_JSON)
     if data is None:
@@ -52,7 +52,7 @@ def read_resources(remote: Remote) -> bytes:
     return data
 
 
-def snapshot_ids(remote: Remote) -> dict[str, str]:
+def snapshot_ids(remote: RemoteBackend) -> dict[str, str]:
     """id -> listing token of the snapshot records on the remote."""
     listed = remote.files.list(layout.SNAPSHOTS)
     return {
@@ -62,7 +62,7 @@ def snapshot_ids(remote: Remote) -> dict[str, str]:
     }
 
 
-def read_snapshot(remote: Remote, snapshot_id: str) -> SnapshotRecord | None:
+def read_snapshot(remote: RemoteBackend, snapshot_id: str) -> SnapshotRecord | None:
     """A snapshot record, checked against its id (FormatError naming the remote), or None
     when it is not there."""
     data = remote.files.read(layout.snapshot_key(snapshot_id))
@@ -74,7 +74,7 @@ def read_snapshot(remote: Remote, snapshot_id: str) -> SnapshotRecord | None:
         raise FormatError(f"the remote's {exc.message}") from None
 
 
-def snapshot_records(remote: Remote) -> Iterator[tuple[str, SnapshotRecord | FormatError]]:
+def snapshot_records(remote: RemoteBackend) -> Iterator[tuple[str, SnapshotRecord | FormatError]]:
     """Every snapshot record the remote lists, in id order, or the error decoding it gave
     (records that vanish while listed are left out)."""
     for snapshot_id in sorted(snapshot_ids(remote)):
@@ -87,7 +87,7 @@ def snapshot_records(remote: Remote) -> Iterator[tuple[str, SnapshotRecord | For
             yield snapshot_id, exc
 
 
-def read_tag(remote: Remote, tag: str) -> tuple[str, bytes] | None:
+def read_tag(remote: RemoteBackend, tag: str) -> tuple[str, bytes] | None:
     """(snapshot id, raw bytes) of a remote tag, or None when it is gone."""
     data = remote.files.read(layout.tag_key(tag))
     if data is None:
