@@ -13,13 +13,13 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from dws.core import inspect, maintenance, recovery, registry_ops, results
-from dws.core.inspect import ResourceChanges, StatusReport
+from dws.core import maintenance, recovery, registration, results, views
 from dws.core.maintenance import FsckReport, GcReport
 from dws.core.recovery import PutBackOutcome, RecoveryRecord
 from dws.core.restore import RestoreOutcome, restore_snapshot
 from dws.core.results import ResultsRow
 from dws.core.snapshot import SnapshotOutcome, take_snapshot
+from dws.core.views import ResourceChanges, StatusReport
 from dws.core.workspace import Workspace as _CoreWorkspace
 from dws.errors import NotFoundError, UsageError
 from dws.model.progress import Progress, no_progress
@@ -102,22 +102,22 @@ class Workspace:
         """Register a resource (e.g. ``add_resource("local-files", "data/raw", "source-data")``).
         A relative local ``location`` is relative to ``relative_to`` (default: the
         workspace directory); a URL is taken as it is."""
-        return registry_ops.add_resource(
+        return registration.add_resource(
             self._ws, type_name, location, role, name=name, options=options, relative_to=relative_to
         ).spec
 
-    def ignore_suggestions(self, name: str) -> list[registry_ops.IgnoreSuggestion]:
+    def ignore_suggestions(self, name: str) -> list[registration.IgnoreSuggestion]:
         """.gitignore lines that would hide the data resources inside a git resource from
         git, for the pairs that involve resource ``name`` (nothing is changed)."""
-        return registry_ops.ignore_suggestions(self._ws, name)
+        return registration.ignore_suggestions(self._ws, name)
 
-    def apply_ignore_suggestion(self, suggestion: registry_ops.IgnoreSuggestion) -> None:
+    def apply_ignore_suggestion(self, suggestion: registration.IgnoreSuggestion) -> None:
         """Append a suggestion's lines to its ignore file."""
-        registry_ops.apply_ignore_suggestion(self._ws, suggestion)
+        registration.apply_ignore_suggestion(self._ws, suggestion)
 
     def remove_resource(self, name: str) -> ResourceSpec:
         """Forget a resource; its files are left alone."""
-        return registry_ops.remove_resource(self._ws, name)
+        return registration.remove_resource(self._ws, name)
 
     def trust_resource(self, name: str) -> str | None:
         """Confirm that dws may write into resource ``name``'s directory outside the
@@ -146,7 +146,7 @@ class Workspace:
     @_releasing
     def status(self) -> StatusReport:
         """What changed in each resource since its last snapshot."""
-        return inspect.status(self._ws)
+        return views.status(self._ws)
 
     @_releasing
     def snapshot(
@@ -195,20 +195,20 @@ class Workspace:
 
     def history(self) -> list[tuple[SnapshotRecord, list[str]]]:
         """Snapshots, newest first, with their tags."""
-        return inspect.history(self._ws)
+        return views.history(self._ws)
 
     def show(self, ref: str) -> tuple[SnapshotRecord, list[str]]:
         """One snapshot record and its tags."""
-        return inspect.show(self._ws, ref)
+        return views.show(self._ws, ref)
 
     @_releasing
     def diff(self, ref_a: str, ref_b: str | None = None) -> list[ResourceChanges]:
         """File-level changes between two snapshots, or a snapshot and the working state."""
-        return inspect.diff(self._ws, ref_a, ref_b)
+        return views.diff(self._ws, ref_a, ref_b)
 
     def resolve(self, ref: str) -> str:
         """Full id of a tag, id prefix or HEAD."""
-        return inspect.resolve(self._ws, ref)
+        return views.resolve(self._ws, ref)
 
     def head(self) -> str | None:
         """Id of the snapshot last taken or restored, if any."""
@@ -531,12 +531,14 @@ class Workspace:
         ask: Callable[[str, str], str | None] | None = None,
         progress: Progress | None = None,
         repos: dict[str, str] | None = None,
+        relative_to: str | None = None,
     ) -> tuple[Workspace, CloneReport]:
         """A new workspace in ``directory`` from the remote at ``url``, restored to
         ``snapshot`` (default: the remote's latest); ``maps`` gives local paths of
         resources that lived outside the workspace; ``repos`` the URLs to clone git
         resources from instead of their recorded ones (key: resource name, or "." for the
-        workspace's own repository)."""
+        workspace's own repository); a repository given as a relative local path is
+        relative to ``relative_to`` (default: the current directory)."""
         from dws.core.remote import clone as remote_clone
 
         def configure(core: _CoreWorkspace) -> None:
@@ -551,6 +553,7 @@ class Workspace:
             ask=ask,
             configure=configure,
             repos=repos,
+            relative_to=relative_to,
         )
         return cls(core), report
 

@@ -23,7 +23,7 @@ from dws.resources.base import Resource, ResourceContext
 from dws.resources.git.resource import GitResource
 from dws.resources.local_files.resource import LocalFilesResource
 from dws.store.base import ObjectStore
-from dws.store.local import LocalObjectStore
+from dws.store.loose import LooseObjectStore
 from helpers.common import manifest
 
 GIT_IDENTITY = {
@@ -78,7 +78,7 @@ class LocalFilesHarness(ResourceHarness):
         self.root.mkdir(parents=True)
         local = self.workspace / ".dataworkspace" / "local"
         local.mkdir(parents=True)
-        self.store: LocalObjectStore = LocalObjectStore.create(
+        self.store: LooseObjectStore = LooseObjectStore.create(
             str(self.workspace / ".dataworkspace" / "objects")
         )
         self.spec = ResourceSpec(
@@ -186,7 +186,7 @@ class S3Harness(ResourceHarness):
         self.workspace = tmp / "ws"
         local = self.workspace / ".dataworkspace" / "local"
         local.mkdir(parents=True)
-        self.store = LocalObjectStore.create(str(self.workspace / ".dataworkspace" / "objects"))
+        self.store = LooseObjectStore.create(str(self.workspace / ".dataworkspace" / "objects"))
         url = f"s3://{self.bucket}/{self.prefix}"
         params = {"url": url, "keep": "versions" if keep == "content" else keep}
         self.spec = ResourceSpec("data", "s3", Role.INTERMEDIATE_DATA, params)

@@ -20,7 +20,7 @@ from dws.errors import DwsError, IntegrityError
 from dws.model.digest import hash_bytes
 from dws.store.base import CorruptObjectError, ObjectMissingError, ObjectStore
 from dws.store.hashing import SMALL_FILE
-from dws.store.local import LocalObjectStore
+from dws.store.loose import LooseObjectStore
 from dws.store.memory import MemoryObjectStore
 from dws.store.packed import PackedObjectStore
 
@@ -42,7 +42,7 @@ def _corrupt_memory(store: ObjectStore, oid: str, data: bytes) -> None:
 
 
 def _corrupt_local(store: ObjectStore, oid: str, data: bytes) -> None:
-    assert isinstance(store, LocalObjectStore)
+    assert isinstance(store, LooseObjectStore)
     path = store.path(oid)
     os.chmod(path, 0o644)  # objects are read-only on disk
     with open(path, "wb") as handle:
@@ -72,7 +72,7 @@ def _corrupt_packed(store: ObjectStore, oid: str, data: bytes) -> None:
 
 
 MEMORY = StoreKind(lambda tmp: MemoryObjectStore(), _corrupt_memory)
-LOCAL = StoreKind(lambda tmp: LocalObjectStore.create(str(tmp / "objects")), _corrupt_local)
+LOCAL = StoreKind(lambda tmp: LooseObjectStore.create(str(tmp / "objects")), _corrupt_local)
 
 PACKED = StoreKind(lambda tmp: PackedObjectStore.create(str(tmp / "objects")), _corrupt_packed)
 

@@ -55,7 +55,7 @@ def gc_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[st
 
 
 GC_POINTS = [
-    "dws.store.local:LocalObjectStore.delete:after:1",
+    "dws.store.loose:LooseObjectStore.delete:after:1",
     "dws.store.packfile:PackWriter.finish:before:1",
     "dws.store.packed:PackedObjectStore.flush:after:1",
     "os:unlink:after:1:.idx",

@@ -119,7 +119,7 @@ FIRST_SNAPSHOT_POINTS = {
     "object-packed": "dws.store.packfile:PackWriter.add:after:7",
     "many-objects-packed": "dws.store.packfile:PackWriter.add:after:400",
     "pack-finished": "dws.store.packfile:PackWriter.finish:after:1",
-    "large-object-copied": "dws.store.local:copy_hashing:after:1",
+    "large-object-copied": "dws.store.loose:copy_hashing:after:1",
     "before-sync": "dws.store.packed:PackedObjectStore.flush:before:1",
     "record-written": "dws.core.catalog:SnapshotCatalog.put:after:1",
     "tag-written": "dws.core.catalog:SnapshotCatalog.set_tag:after:1",
@@ -188,7 +188,7 @@ def incremental_template(
 
 SECOND_SNAPSHOT_POINTS = {
     "object-packed": "dws.store.packfile:PackWriter.add:after:3",
-    "large-object-copied": "dws.store.local:copy_hashing:after:1",
+    "large-object-copied": "dws.store.loose:copy_hashing:after:1",
     "record-written": "dws.core.catalog:SnapshotCatalog.put:after:1",
     "tag-written": "dws.core.catalog:SnapshotCatalog.set_tag:after:1",
     "head-written": "dws.core.workspace:Workspace.save_head:after:1",

@@ -12,7 +12,7 @@ import pytest
 
 import dws
 from dws.errors import DwsError
-from dws.resources.s3 import bigcopy, restoring
+from dws.resources.s3 import applying, bigcopy
 from dws.resources.s3.bigcopy import MAX_PARTS, part_ranges
 
 MIB = 1 << 20
@@ -31,7 +31,7 @@ def test_large_objects_are_restored_by_multipart_copy(
 ) -> None:
     for key, value in s3_server.env().items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setattr(restoring, "MAX_COPY_BYTES", MIB)
+    monkeypatch.setattr(applying, "MAX_COPY_BYTES", MIB)
     monkeypatch.setattr(bigcopy, "PART_BYTES", 5 * MIB)
     client = s3_server.client()
     bucket = s3_server.make_bucket(versioned=True)
@@ -77,17 +77,17 @@ def test_an_interrupted_restore_completes_when_run_again(
         client.put_object(Bucket=bucket, Key="p/" + name, Body=b"v2")
     client.put_object(Bucket=bucket, Key="p/extra", Body=b"extra")
 
-    real_copy = restoring._copy
+    real_copy = applying._copy
 
     def failing_copy(conn: Any, location: Any, path: str, record: Any) -> Any:
         if path == "k7":
             raise DwsError("simulated failure")
         return real_copy(conn, location, path, record)
 
-    monkeypatch.setattr(restoring, "_copy", failing_copy)
+    monkeypatch.setattr(applying, "_copy", failing_copy)
     with pytest.raises(DwsError, match="simulated"):
         ws.restore("v1")
-    monkeypatch.setattr(restoring, "_copy", real_copy)
+    monkeypatch.setattr(applying, "_copy", real_copy)
     ws.restore("v1")
     current = {
         item["Key"][2:]: client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()

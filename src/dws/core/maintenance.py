@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
-from dws.core.inspect import resource_for
 from dws.core.leftovers import collect_leftovers
 from dws.core.lineage.catalog import run_trees
 from dws.core.lineage.swap_journal import journaled_states
 from dws.core.recovery import recovered_states, recovery_records
 from dws.core.remote.cache import read_unfetched
+from dws.core.views import resource_for
 from dws.core.workspace import Workspace
 from dws.errors import DwsError, RefusedError
 from dws.model.records import SnapshotRecord

@@ -7,8 +7,8 @@ import shutil
 from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
-from dws.core.inspect import resource_for
 from dws.core.lineage.locate import PathLocator
+from dws.core.views import resource_for
 from dws.core.workspace import Workspace
 from dws.errors import DwsError, NotFoundError, UsageError
 from dws.model.roles import Role

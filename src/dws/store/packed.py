@@ -23,7 +23,7 @@ from dws.store.fileio import (
     temp_name,
     write_new_file,
 )
-from dws.store.local import LocalObjectStore
+from dws.store.loose import LooseObjectStore
 from dws.store.packfile import PackEntry, PackIndex, PackWriter
 
 PACK_THRESHOLD = 128 << 10
@@ -38,7 +38,7 @@ class PackedObjectStore(ObjectStore):
 
     def __init__(self, root: str) -> None:
         self.root = root
-        self.loose = LocalObjectStore(root)
+        self.loose = LooseObjectStore(root)
         self.packs_dir = os.path.join(root, "packs")
         self._tmp = os.path.join(root, "tmp")
         self._indexes: dict[str, PackIndex] | None = None
@@ -50,7 +50,7 @@ class PackedObjectStore(ObjectStore):
     @staticmethod
     def create(root: str) -> PackedObjectStore:
         """Create the directory layout."""
-        LocalObjectStore.create(root)
+        LooseObjectStore.create(root)
         os.makedirs(os.path.join(root, "packs"), exist_ok=True)
         return PackedObjectStore(root)
 

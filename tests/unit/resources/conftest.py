@@ -19,7 +19,7 @@ from dws.resources.local_files.scanner import Scanner, ScanResult
 from dws.resources.local_files.statcache import StatRow, split_path
 from dws.store.base import ObjectStore
 from dws.store.hashing import hash_file
-from dws.store.local import LocalObjectStore
+from dws.store.loose import LooseObjectStore
 from dws.store.memory import MemoryObjectStore
 
 
@@ -138,7 +138,7 @@ def make_resource(tmp_path: Path) -> ResourceFactory:
     workspace = tmp_path / "ws"
     local = workspace / ".dataworkspace" / "local"
     local.mkdir(parents=True, exist_ok=True)
-    store = LocalObjectStore.create(str(workspace / ".dataworkspace" / "objects"))
+    store = LooseObjectStore.create(str(workspace / ".dataworkspace" / "objects"))
 
     def make(
         name: str = "data",

@@ -8,17 +8,17 @@ from pathlib import Path
 import pytest
 from blake3 import blake3
 
-from dws.store import local
+from dws.store import loose
 from dws.store.base import CorruptObjectError, ObjectMissingError
-from dws.store.local import STAMP_XATTR, LocalObjectStore
+from dws.store.loose import STAMP_XATTR, LooseObjectStore
 
 BIG = (5 << 20) + 123
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> LocalObjectStore:
+def store(tmp_path: Path) -> LooseObjectStore:
     root = tmp_path / "objects"
-    made = LocalObjectStore.create(str(root))
+    made = LooseObjectStore.create(str(root))
     try:
         os.setxattr(str(root), "user.dws.probe", b"1")
     except OSError:
@@ -26,7 +26,7 @@ def store(tmp_path: Path) -> LocalObjectStore:
     return made
 
 
-def _put(store: LocalObjectStore, tmp_path: Path, data: bytes) -> str:
+def _put(store: LooseObjectStore, tmp_path: Path, data: bytes) -> str:
     src = tmp_path / "src"
     src.write_bytes(data)
     oid, _ = store.put_file(str(src))
@@ -44,7 +44,7 @@ def _rot(path: str, offset: int, keep_mtime: bool) -> None:
 
 
 def test_a_stored_large_object_is_stamped_and_linked_without_reading_it(
-    store: LocalObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store: LooseObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = os.urandom(BIG)
     oid = _put(store, tmp_path, data)
@@ -53,13 +53,13 @@ def test_a_stored_large_object_is_stamped_and_linked_without_reading_it(
     def no_reading(path: str) -> str:
         raise AssertionError("a stamped object was read again")
 
-    monkeypatch.setattr(local, "_hash_path", no_reading)
+    monkeypatch.setattr(loose, "_hash_path", no_reading)
     assert store.link(oid, str(tmp_path / "linked"))
     assert (tmp_path / "linked").read_bytes() == data
     assert os.stat(tmp_path / "linked").st_ino == os.stat(store.path(oid)).st_ino
 
 
-def test_a_write_through_a_link_voids_the_stamp(store: LocalObjectStore, tmp_path: Path) -> None:
+def test_a_write_through_a_link_voids_the_stamp(store: LooseObjectStore, tmp_path: Path) -> None:
     oid = _put(store, tmp_path, os.urandom(BIG))
     assert store.link(oid, str(tmp_path / "first"))
     _rot(str(tmp_path / "first"), 1000, keep_mtime=False)
@@ -68,7 +68,7 @@ def test_a_write_through_a_link_voids_the_stamp(store: LocalObjectStore, tmp_pat
     assert not (tmp_path / "second").exists()
 
 
-def test_verify_hashes_always_and_renews_the_stamp(store: LocalObjectStore, tmp_path: Path) -> None:
+def test_verify_hashes_always_and_renews_the_stamp(store: LooseObjectStore, tmp_path: Path) -> None:
     oid = _put(store, tmp_path, os.urandom(BIG))
     path = store.path(oid)
     os.removexattr(path, STAMP_XATTR)
@@ -80,7 +80,7 @@ def test_verify_hashes_always_and_renews_the_stamp(store: LocalObjectStore, tmp_
 
 
 def test_objects_without_a_stamp_are_hashed_before_linking(
-    store: LocalObjectStore, tmp_path: Path
+    store: LooseObjectStore, tmp_path: Path
 ) -> None:
     data = os.urandom(BIG)
     oid = _put(store, tmp_path, data)
@@ -91,7 +91,7 @@ def test_objects_without_a_stamp_are_hashed_before_linking(
         store.link(oid, str(tmp_path / "linked"))
 
 
-def test_small_and_missing_objects(store: LocalObjectStore, tmp_path: Path) -> None:
+def test_small_and_missing_objects(store: LooseObjectStore, tmp_path: Path) -> None:
     small = _put(store, tmp_path, b"small" * 100)
     assert not store.link(small, str(tmp_path / "s"))
     assert not (tmp_path / "s").exists()

@@ -26,20 +26,19 @@ _NAMED_REPO = re.compile(r"(\.|[A-Za-z_][A-Za-z0-9_-]{0,63})=(.+)", re.DOTALL)
 
 
 def _parse_repos(values: tuple[str, ...], state: CliState) -> dict[str, str]:
-    """``--repo URL`` (the workspace's own repository, key ".") and ``--repo NAME=URL``; a
-    local path is taken relative to the directory given with -C."""
-    from dws.resources.git.urls import looks_like_url
-
+    """``--repo URL`` (the workspace's own repository, key ".") and ``--repo NAME=URL``
+    (a name holds no ':' or '/', so a URL is never taken for one); the resource type
+    decides which values are local paths (relative to the directory given with -C)."""
     repos: dict[str, str] = {}
     for value in values:
-        named = None if looks_like_url(value) else _NAMED_REPO.fullmatch(value)
+        named = _NAMED_REPO.fullmatch(value)
         name, url = (named.group(1), named.group(2)) if named else (".", value)
         if not url:
             raise UsageError(f"--repo needs URL or NAME=URL, not {value!r}")
         if name in repos:
             which = "the workspace's own repository" if name == "." else repr(name)
             raise UsageError(f"--repo gives {which} twice")
-        repos[name] = url if looks_like_url(url) else state.abspath(url)
+        repos[name] = url
     return repos
 
 
@@ -113,6 +112,7 @@ def clone(
             ask=ask if interactive else None,
             progress=progress,
             repos=repo_urls,
+            relative_to=state.abspath("."),
         )
     if out.json:
         out.emit_json(

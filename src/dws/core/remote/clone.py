@@ -117,7 +117,9 @@ def _is_own(spec: ResourceSpec) -> bool:
     )
 
 
-def _check_repos(specs: list[ResourceSpec], repos: dict[str, str]) -> dict[str, str]:
+def _check_repos(
+    specs: list[ResourceSpec], repos: dict[str, str], relative_to: str | None = None
+) -> dict[str, str]:
     """Resource name -> URL for each repository ``repos`` gives (``"."``: the workspace's
     own); a name that is no repository resource of the remote is a UsageError."""
     kinds = {s.name: resource_type(s.type) for s in specs if _sourced(s)}
@@ -139,7 +141,8 @@ def _check_repos(specs: list[ResourceSpec], repos: dict[str, str]) -> dict[str, 
         if not url or "\x00" in url:
             raise UsageError(f"--repo needs a URL for {name!r}")
         local = kinds[name].is_local_location(url)
-        out[name] = os.path.abspath(os.path.expanduser(url)) if local else url
+        where = os.path.join(relative_to or os.getcwd(), os.path.expanduser(url))
+        out[name] = os.path.abspath(where) if local else url
     return out
 
 
@@ -285,6 +288,7 @@ def clone(
     ask: AskPath | None = None,
     configure: Callable[[Workspace], None] | None = None,
     repos: dict[str, str] | None = None,
+    relative_to: str | None = None,
 ) -> tuple[Workspace, CloneReport]:
     """Make ``directory`` a copy of the workspace at ``url``, restored to ``snapshot`` (or
     the remote's latest snapshot); ``repos`` gives the URLs to clone git resources from
@@ -302,7 +306,7 @@ def clone(
         if read_identity(remote) is None or info_bytes is None:
             raise NotFoundError(f"{normalized} holds no workspace (nothing was pushed there)")
         specs = _map_paths(decode_resources(read_resources(remote)), maps or {}, ask)
-        urls = _check_repos(specs, repos or {})
+        urls = _check_repos(specs, repos or {}, relative_to)
         own, own_url, ref = _own_repository(remote, specs, urls, snapshot)
         staging = _staging_directory(dest)
         try:

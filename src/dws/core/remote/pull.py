@@ -12,13 +12,13 @@ import os
 from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
-from dws.core.inspect import resource_for
 from dws.core.remote import layout
 from dws.core.remote.cache import RemoteCache, read_unfetched, write_unfetched
 from dws.core.remote.config import RemoteConfig, get_remote
 from dws.core.remote.open import check_same_workspace, open_remote
 from dws.core.remote.records import TagConflict, read_snapshot, read_tag, snapshot_ids
 from dws.core.remote.walk import FetchingStore, snapshot_refs
+from dws.core.views import resource_for
 from dws.core.workspace import Workspace
 from dws.errors import DwsError, FormatError, NotFoundError, UsageError
 from dws.model.ids import check_tag_name, looks_like_id_prefix

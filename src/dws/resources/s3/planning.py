@@ -5,9 +5,9 @@ from __future__ import annotations
 from dws.errors import IntegrityError, RefusedError
 from dws.model.treediff import Change
 from dws.resources.base import listed
+from dws.resources.s3.applying import S3RestorePlan
 from dws.resources.s3.listing import Listing
 from dws.resources.s3.manifest import ManifestReader
-from dws.resources.s3.restoring import S3RestorePlan
 
 
 def require_versioning(listing: Listing, url: str) -> None:

@@ -17,12 +17,12 @@ from dws.model.roles import Role
 from dws.model.tree import TreeEntry
 from dws.model.treediff import Change, diff_trees, walk_tree
 from dws.resources.base import ObjectRef, Resource, RestorePlan, State
+from dws.resources.s3.applying import S3RestorePlan, apply_plan
 from dws.resources.s3.copies import CopyMemory
 from dws.resources.s3.listing import Listing, bucket_versioning, check_listable, list_prefix
 from dws.resources.s3.manifest import BuiltManifest, KeyRecord, ManifestReader, build_manifest
 from dws.resources.s3.planning import require_versioning, versions_plan
 from dws.resources.s3.reading import fetch_version, write_export
-from dws.resources.s3.restoring import S3RestorePlan, apply_plan
 from dws.resources.s3.view import current_records
 from dws.store.s3client import S3Connection, S3Location, check_endpoint_url, connect, parse_s3_url
 

@@ -1,4 +1,4 @@
-"""Read-only views: status, history, show, diff."""
+"""Read-only views of a workspace: status, history, show, diff."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from dws.store.streamcopy import copy_hashing
 OBJECT_MODE = 0o444
 
 
-class LocalObjectStore(ObjectStore):
+class LooseObjectStore(ObjectStore):
     """One file per object, written to a temp file and renamed into place."""
 
     def __init__(self, root: str) -> None:
@@ -32,12 +32,12 @@ class LocalObjectStore(ObjectStore):
         self._made_dirs: set[str] = set()
 
     @staticmethod
-    def create(root: str) -> LocalObjectStore:
+    def create(root: str) -> LooseObjectStore:
         """Create the directory layout (fan-out dirs made up front)."""
         os.makedirs(os.path.join(root, "tmp"), exist_ok=True)
         for i in range(256):
             os.makedirs(os.path.join(root, f"{i:02x}"), exist_ok=True)
-        return LocalObjectStore(root)
+        return LooseObjectStore(root)
 
     def path(self, oid: str) -> str:
         """Where an object lives on disk (the id is validated: nothing can point outside)."""
