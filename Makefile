@@ -41,4 +41,4 @@ fuzz: $(BIN)/dws
 # the long form of the failure tests: many random kills, then long fuzzing
 .PHONY: torture
 torture: $(BIN)/dws fuzz
-	DWS_KILL_ROUNDS=$${DWS_KILL_ROUNDS:-40} $(BIN)/pytest -q -n 2 tests/failure tests/remotes -k "kill or crash or interrupted or concurrent or full or random"
+	DWS_KILL_ROUNDS=$${DWS_KILL_ROUNDS:-40} $(BIN)/pytest -q -n 2 tests/failure tests/e2e/remotes -k "kill or crash or interrupted or concurrent or full or random"

@@ -139,7 +139,9 @@ class GitHarness(LocalFilesHarness):
         return {k: v for k, v in found.items() if k != ".git" and not k.startswith(".git/")}
 
 
-_BYTES_IN_BUCKET = "the bytes stay in the bucket, not in the store (tests/s3 covers ETag checks)"
+_BYTES_IN_BUCKET = (
+    "the bytes stay in the bucket, not in the store (tests/e2e/s3 covers ETag checks)"
+)
 _NOTHING_LOST = (
     "a versioned bucket keeps every overwritten version, so restore loses nothing and "
     "nothing is a conflict"
@@ -157,7 +159,7 @@ class S3Harness(ResourceHarness):
         "test_unsaved_changes_are_conflicts": _NOTHING_LOST,
         "test_without_a_base_every_overwritten_file_is_a_conflict": _NOTHING_LOST,
         "test_restore_reports_missing_objects_before_touching_anything": (
-            "restore copies versions inside the bucket (tests/s3 removes a version instead)"
+            "restore copies versions inside the bucket (tests/e2e/s3 removes a version instead)"
         ),
         "test_references_include_every_blob_when_keeping_content": _BYTES_IN_BUCKET,
         "test_references_include_no_blob_when_keeping_hashes": (

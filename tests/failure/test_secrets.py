@@ -149,7 +149,7 @@ def test_run_refuses_to_record_a_secret_variable(ws: Recorder, variable: str) ->
 def test_a_secret_passed_through_the_environment_is_not_recorded(ws: Recorder) -> None:
     """The way to give a step a password: an environment variable the command expands
     itself. (The command line is recorded verbatim, as rerun needs it, so a password on it,
-    `--password X`, is refused: tests/lineage/test_pipeline.py.)"""
+    `--password X`, is refused: tests/e2e/lineage/test_pipeline.py.)"""
     secret = _marker("PW")
     script = 'test -n "$DB_PASSWORD" && echo connected > results/db.txt'
     assert_ok(ws("run", "-n", "db", "--", "sh", "-c", script, env={"DB_PASSWORD": secret}))

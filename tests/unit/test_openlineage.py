@@ -15,8 +15,8 @@ import dws
 from dws.core.lineage.openlineage import run_events, run_uuid
 from dws.errors import FormatError
 from dws.model.runs import CodeVersion, PathVersion, RunRecord
-from git.gitsupport import GIT_ENV
-from git.gitsupport import git as run_git
+from helpers.git import GIT_ENV
+from helpers.git import git as run_git
 
 BLOB = "b" * 64
 TREE = "7" * 64

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import dws
-from git.gitsupport import GIT_ENV
+from helpers.git import GIT_ENV
 
 PREPARE_RUN = (
     "run", "--", "python3", "code/prepare.py", "data/raw/train.csv", "data/features/train.csv",

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 import dws
-
-from .gitsupport import GIT_ENV, init_repo, write
+from helpers.git import GIT_ENV, init_repo, write
 
 
 @pytest.fixture(autouse=True)

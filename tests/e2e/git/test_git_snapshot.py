@@ -7,8 +7,7 @@ import os
 from pathlib import Path
 
 from helpers.cli import as_json, assert_error, dws, ok
-
-from .gitsupport import commit, git, repo_state, rev, state_of, write
+from helpers.git import commit, git, repo_state, rev, state_of, write
 
 BINARY = bytes(range(256)) * 3
 

@@ -9,8 +9,7 @@ import pytest
 
 import dws as dws_api
 from helpers.cli import api, assert_error, assert_unchanged, disk_state, dws, ok, resources_json
-
-from .gitsupport import commit, git, init_repo, rev, write
+from helpers.git import commit, git, init_repo, rev, write
 
 
 @pytest.fixture

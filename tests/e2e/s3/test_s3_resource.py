@@ -215,7 +215,7 @@ def test_results_in_a_bucket_give_metrics(ws: Path, s3_server: Any, client: Any)
 
 
 def test_hostile_keys_are_left_out_with_a_warning(ws: Path, s3_server: Any, client: Any) -> None:
-    # SeaweedFS itself refuses keys with '.' or '..' segments and folds '//' (tests/s3 unit
+    # SeaweedFS itself refuses keys with '.' or '..' segments and folds '//' (tests/e2e/s3 unit
     # tests cover those); these it stores as given
     bucket = add_versioned(ws, s3_server, client, {"ok.txt": b"fine", "clash/inner": b"in"})
     hostile = {"dir/": b"", "clash": b"h", ".dataworkspace/h": b"h"}  # "dir/": a folder marker

@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 
 import dws
 from dws.errors import RefusedError
-
-from .gitsupport import git, init_repo, porcelain, repo_state, rev, work_files
+from helpers.git import git, init_repo, porcelain, repo_state, rev, work_files
 
 PATHS = ["a.txt", "dir/b.bin", "dir/sub/c é.txt", "日本/d", "a b.txt"]
 OPERATIONS = ["write", "write", "delete", "stage", "unstage", "rm-cached", "mv", "link", "commit"]

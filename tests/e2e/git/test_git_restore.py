@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from helpers.cli import api, api_snapshot, assert_error, dws, ok
-
-from .gitsupport import (
+from helpers.git import (
     commit,
     git,
     head_ref,
@@ -21,6 +20,7 @@ from .gitsupport import (
     work_files,
     write,
 )
+
 from .test_git_snapshot import make_every_kind_of_change
 
 
