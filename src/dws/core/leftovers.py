@@ -10,7 +10,7 @@ import os
 import re
 
 from dws.core.layout import Layout
-from dws.store.fileio import TEMP_PREFIX
+from dws.store.fileio import TEMP_PREFIX, process_running
 
 # local/trace-<pid>-<random>.log (a run's observer log), local/git-<name>-<pid>.index
 _PER_PROCESS = (re.compile(r"trace-(\d+)-[^/]*\.log"), re.compile(r"git-.+-(\d+)\.index"))
@@ -53,15 +53,7 @@ def _dead_process_file(name: str) -> bool:
 
 
 def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True
-    return True
+    return pid == os.getpid() or process_running(pid)
 
 
 def _remove(path: str) -> int:

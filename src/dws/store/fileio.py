@@ -145,3 +145,15 @@ def removing_on_error(path: str) -> Iterator[None]:
         with contextlib.suppress(OSError):
             os.unlink(path)
         raise
+
+
+def process_running(pid: int) -> bool:
+    """True while process ``pid`` exists (another user's counts as running): files named
+    after a process are collected only once it is gone."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True

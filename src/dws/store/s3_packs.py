@@ -24,6 +24,7 @@ from dws.errors import IntegrityError
 from dws.model.digest import hash_bytes
 from dws.model.ids import check_object_id, is_object_id
 from dws.store.base import CorruptObjectError
+from dws.store.fileio import process_running
 from dws.store.packfile import PACK_MAGIC, PackEntry, PackIndex, encode_index
 from dws.store.s3client import S3Connection
 
@@ -140,13 +141,7 @@ def _in_use(path: str, pid: int) -> bool:
     if pid == os.getpid():
         with _open_dirs_lock:
             return os.path.abspath(path) in _open_dirs
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True
-    return True
+    return process_running(pid)
 
 
 @dataclass(frozen=True)

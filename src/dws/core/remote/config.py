@@ -140,9 +140,7 @@ def add_remote(
     remote = RemoteConfig(name, normalized, check_endpoint(endpoint_url, normalized))
     with ws.locked("remote"):
         config = ws.config()
-        remotes = config.setdefault("remotes", {})
-        if not isinstance(remotes, dict):
-            raise FormatError("config.json: 'remotes' must be an object")
+        remotes = _remotes_of(config)
         if name in remotes:
             raise RefusedError(f"remote {name!r} already exists (remove it first)")
         remotes[name] = remote.to_json()
@@ -174,9 +172,7 @@ def point_remote(
     remote = RemoteConfig(name, normalized, check_endpoint(endpoint_url, normalized))
     with ws.locked("remote"):
         config = ws.config()
-        remotes = config.setdefault("remotes", {})
-        if not isinstance(remotes, dict):
-            raise FormatError("config.json: 'remotes' must be an object")
+        remotes = _remotes_of(config)
         current = remotes.get(name)
         if isinstance(current, dict) and (
             current.get("url"),
@@ -190,3 +186,11 @@ def point_remote(
 
             forget_remote(ws, name)
     return remote
+
+
+def _remotes_of(config: dict[str, Any]) -> dict[str, Any]:
+    """config.json's ``remotes`` object (made when absent)."""
+    remotes = config.setdefault("remotes", {})
+    if not isinstance(remotes, dict):
+        raise FormatError("config.json: 'remotes' must be an object")
+    return remotes
