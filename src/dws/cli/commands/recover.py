@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from dws.cli.context import CliState, json_option, pass_state
 from dws.cli.output import Output, short
-from dws.core.recovery import PutBackOutcome, RecoveryRecord
 from dws.errors import UsageError
+
+if TYPE_CHECKING:  # loaded only by the command itself, not by every dws start
+    from dws.core.recovery import PutBackOutcome, RecoveryRecord
 
 
 def _record_json(record: RecoveryRecord) -> dict[str, object]:
