@@ -143,20 +143,21 @@ def test_a_killed_pull_leaves_nothing_in_the_system_temporary_directory(
     assert dws_entries(system_tmp) == []
 
 
-def test_without_a_workspace_a_killed_run_is_collected_by_the_next(
+def test_a_killed_remote_fsck_leaves_its_index_in_the_workspace_for_the_next(
     pushed: tuple[Path, str], s3_server: Any, system_tmp: Path
 ) -> None:
-    """fsck --remote (like clone) opens the remote without its workspace's local/tmp: an
-    index being written when it is killed stays in the system temporary directory until
-    the next run that writes one there."""
+    """fsck --remote (like push, pull and gc --remote) keeps its indexes in the
+    workspace's local/tmp: one being written when it is killed stays there, never in the
+    system temporary directory, until the next run collects it."""
     root, _ = pushed
     env = {**s3_server.env(), "TMPDIR": str(system_tmp)}
     killed = run_crashing(KILL_AFTER_FIRST_INDEX, "fsck", "--remote", "origin", cwd=root, env=env)
     assert killed.code == -9, killed.err
-    assert len(dws_entries(system_tmp)) == 1
+    assert dws_entries(system_tmp) == []
+    assert len(leftovers(root)) == 1
 
     ok(dws(root, s3_server, "fsck", "--remote", "origin", env={"TMPDIR": str(system_tmp)}))
-    assert dws_entries(system_tmp) == []
+    assert leftovers(root) == [] and dws_entries(system_tmp) == []
 
 
 def test_gc_of_the_remote_store_collects_leftovers(

@@ -47,7 +47,7 @@ def gc_remote(ws: Workspace, name: str | None, *, dry_run: bool = False) -> Remo
     """Delete the remote's objects that none of its snapshots reaches. Any invalid record
     stops it before anything is deleted."""
     config = get_remote(ws, name)
-    remote = open_remote(config)
+    remote = open_remote(config, local_dir=ws.layout.local)
     try:
         with remote.locked():
             reachable: set[str] = set()
@@ -74,7 +74,7 @@ def fsck_remote(
     need is there (and, with ``verify_content``, hashes to its id)."""
     config = get_remote(ws, name)
     report = RemoteFsckReport(config.name)
-    remote = open_remote(config)
+    remote = open_remote(config, local_dir=ws.layout.local)
     try:
         _check_files(remote, report)
         needed: set[str] = set()

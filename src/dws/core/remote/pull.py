@@ -66,7 +66,7 @@ def pull(
     """Fetch what the remote has and this workspace lacks (see the module docstring)."""
     config = get_remote(ws, name)
     with ws.locked("pull"):
-        remote = open_remote(config)
+        remote = open_remote(config, local_dir=ws.layout.local)
         try:
             check_same_workspace(ws, remote)
             return pull_from(ws, config, remote, everything=everything, ref=snapshot, force=force)

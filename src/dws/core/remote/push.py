@@ -51,7 +51,7 @@ def push(ws: Workspace, name: str | None = None, *, force: bool = False) -> Push
     """Send every snapshot the remote lacks, with its objects and lineage, then the tags."""
     config = get_remote(ws, name)
     with ws.locked("push"):
-        remote = open_remote(config, create=True)
+        remote = open_remote(config, create=True, local_dir=ws.layout.local)
         try:
             return _Push(ws, config, remote, force).run()
         finally:
