@@ -132,6 +132,10 @@ class S3Server:
                 "-admin.ui=false",
                 "-s3.port.iceberg=0",
                 "-s3.port.lance=0",
+                # small volumes: every bucket takes volumes of its own, and at the default
+                # 128 MB the disk-derived volume limit ran out after some hundred buckets
+                # (PutObject then failed with InternalError)
+                "-master.volumeSizeLimitMB=16",
                 f"-s3.config={config}",
                 *(f"-{flag}={port}" for flag, port in ports.items()),
             ]
