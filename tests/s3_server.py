@@ -123,6 +123,7 @@ class S3Server:
             log = self.root / f"weed{attempt}.log"
             args = [
                 self._weed,
+                f"-logdir={self.root}",  # weed's own log files, else in the system's /tmp
                 "mini",
                 f"-dir={data}",
                 "-ip=127.0.0.1",
