@@ -84,8 +84,9 @@ def take_snapshot(
         if strict:
             _refuse_stale(lineage.stale)  # the files changed since the first check
         warnings.extend(_stale_warning(lineage.stale))
+        definitions = {r.name: dict(r.spec.params) for r in resources}
         record = SnapshotRecord(
-            format=SnapshotRecord.format_for(lineage.stale),
+            format=SnapshotRecord.format_for(lineage.stale, definitions),
             created=utc_now(),
             hostname=socket.gethostname(),
             user=_user(ws.root),
@@ -95,6 +96,7 @@ def take_snapshot(
             runs=lineage.runs,
             metrics=_metrics(ws, resources, states),
             stale=lineage.stale,
+            definitions=definitions,
         ).with_id()
         ws.store.flush()  # one sync: everything the record references is durable first
         catalog.put(record)  # the commit point

@@ -13,9 +13,9 @@ from dws.model.paths import META_DIR_NAME, check_resource_name
 from dws.model.roles import Role
 
 FORMAT_VERSION = 1
-# A snapshot record that lists stale outputs is written as format 2, so a dws that reads only
-# format 1 refuses it with its "upgrade dws" message rather than a checksum error; one without
-# them stays format 1, byte for byte as before.
+# A snapshot record that lists stale outputs or carries resource definitions is written as
+# format 2, so a dws that reads only format 1 refuses it with its "upgrade dws" message rather
+# than a checksum error; one without them stays format 1, byte for byte as before.
 SNAPSHOT_FORMAT_STALE = 2
 SNAPSHOT_FORMATS = (FORMAT_VERSION, SNAPSHOT_FORMAT_STALE)
 MAX_RECORD_BYTES = 64 << 20
@@ -72,18 +72,30 @@ class SnapshotRecord(msgspec.Struct, frozen=True, kw_only=True):
     runs: list[str] = []
     metrics: dict[str, dict[str, float]] = {}
     stale: list[str] = []
+    # name -> the type-specific keys of the resource's resources.json entry when the
+    # snapshot was taken, so the snapshot carries what is needed to restore it elsewhere
+    definitions: dict[str, dict[str, Any]] = {}
 
-    omit_when_empty: ClassVar[frozenset[str]] = frozenset({"stale"})
+    omit_when_empty: ClassVar[frozenset[str]] = frozenset({"stale", "definitions"})
 
     @staticmethod
-    def format_for(stale: list[str]) -> int:
-        """The format a record with these stale outputs is written in."""
-        return SNAPSHOT_FORMAT_STALE if stale else FORMAT_VERSION
+    def format_for(stale: list[str], definitions: dict[str, dict[str, Any]] | None = None) -> int:
+        """The format a record with these stale outputs and definitions is written in."""
+        return SNAPSHOT_FORMAT_STALE if stale or definitions else FORMAT_VERSION
 
     def with_id(self) -> SnapshotRecord:
         """Return the record with its content-derived id filled in."""
         body = msgspec.structs.replace(self, id="")
         return msgspec.structs.replace(self, id=hash_bytes(encode_record(body)))
+
+    def definition(self, name: str) -> ResourceSpec | None:
+        """The resources.json entry of resource ``name`` this snapshot carries (None for a
+        resource it does not record, or a record written before snapshots carried them)."""
+        recorded = self.resources.get(name)
+        params = self.definitions.get(name)
+        if recorded is None or params is None:
+            return None
+        return ResourceSpec(name, recorded.type, recorded.role, dict(params))
 
     def same_state(self, resources: dict[str, ResourceSnapshot]) -> bool:
         """True when ``resources`` records exactly the state this snapshot records."""
@@ -235,6 +247,11 @@ def decode_snapshot(data: bytes, expected_id: str | None = None) -> SnapshotReco
             check_resource_name(name)
         except UsageError:
             raise FormatError(f"snapshot record names an invalid resource {shown(name)}") from None
+    for name, params in record.definitions.items():
+        if name not in record.resources or {"name", "type", "role"} & set(params):
+            raise FormatError(f"snapshot record has an invalid definition of {shown(name)}")
+        if "path" in params:
+            check_resource_path(name, params["path"])
     for run_id in record.runs:
         check_object_id(run_id, "run id in a snapshot record")
     for path in record.stale:
