@@ -480,11 +480,14 @@ class Workspace:
         return remote_config.remove_remote(self._ws, name)
 
     @_releasing
-    def push(self, remote: str | None = None, *, force: bool = False) -> PushReport:
-        """Send the snapshots the remote lacks, their objects and lineage, then tags."""
+    def push(
+        self, remote: str | None = None, *, force: bool = False, verify: bool = False
+    ) -> PushReport:
+        """Send the snapshots the remote lacks, their objects and lineage, then tags; with
+        ``verify``, also send any object the remote lacks of the snapshots it has."""
         from dws.core.remote import push as remote_push
 
-        return remote_push.push(self._ws, remote, force=force)
+        return remote_push.push(self._ws, remote, force=force, verify=verify)
 
     @_releasing
     def pull(

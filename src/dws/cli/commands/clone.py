@@ -9,6 +9,7 @@ import click
 
 from dws.cli.context import CliState, json_option, pass_state
 from dws.cli.output import short
+from dws.core.remote.pull import damaged_notes
 from dws.errors import UsageError
 
 
@@ -125,6 +126,8 @@ def clone(
                 "cloned": report.cloned,
                 "skipped": report.skipped,
                 "notes": report.notes,
+                "damaged": report.pull.damaged,
+                "resources_not_added": report.pull.resources_not_added,
             }
         )
     else:
@@ -135,3 +138,5 @@ def clone(
                 out.note(f"{name}: {note}", "cyan")
     for name, why in report.skipped.items():
         out.note(f"warning: resource {name!r} not restored: {why}")
+    for note in damaged_notes(report.pull):
+        out.note(f"warning: {note}")

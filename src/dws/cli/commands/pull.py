@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 
 from dws.cli.context import CliState, json_option, pass_state
-from dws.cli.output import human_bytes, short
+from dws.cli.output import Output, human_bytes, short
+from dws.core.remote.pull import PullReport, damaged_notes
+from dws.errors import RefusedError
 
 
 @click.command()
@@ -36,6 +38,7 @@ def pull(
                 "remote": report.remote,
                 "snapshots": report.snapshots,
                 "fetched": report.fetched,
+                "without_data": report.without_data,
                 "objects": report.objects,
                 "bytes": report.bytes,
                 "runs": report.runs,
@@ -44,6 +47,9 @@ def pull(
                 "kept_tags": [
                     {"tag": c.tag, "local": c.local, "remote": c.remote} for c in report.conflicts
                 ],
+                "damaged": report.damaged,
+                "resources_added": report.resources_added,
+                "resources_not_added": report.resources_not_added,
             }
         )
     else:
@@ -51,8 +57,33 @@ def pull(
             f"Pulled {len(report.snapshots)} new snapshot(s), {report.objects} object(s) "
             f"({human_bytes(report.bytes)}), {len(report.tags)} tag(s) from {report.remote}"
         )
-    for conflict in report.conflicts:
-        out.note(
-            f"tag {conflict.tag!r} kept at {short(conflict.local)} (the remote's names "
-            f"{short(conflict.remote)}; pull --force to take it)"
+        render_pull_notes(out, report)
+    for note in damaged_notes(report):
+        out.note(f"warning: {note}")
+    if report.conflicts:
+        raise RefusedError(
+            f"{len(report.conflicts)} tag(s) name other snapshots here than on the remote; "
+            "they were kept here (`dws pull --force` takes the remote's, "
+            "`dws push --force` moves the remote's to yours)",
+            details=[
+                f"{c.tag}: here {short(c.local)}, remote {short(c.remote)}"
+                for c in report.conflicts
+            ],
         )
+
+
+def render_pull_notes(out: Output, report: PullReport) -> None:
+    """What a pull fetched data for, and the resources it added (pull and clone)."""
+    if report.fetched and len(report.fetched) <= 3:
+        out.line(f"Fetched the data of snapshot(s) {', '.join(short(i) for i in report.fetched)}")
+    if report.without_data:
+        out.line(
+            f"{len(report.without_data)} snapshot(s) pulled without their data "
+            "(`dws pull --snapshot REF` fetches them)"
+        )
+    if report.resources_added:
+        out.line(
+            "Added resource(s) the pulled snapshots record: " + ", ".join(report.resources_added)
+        )
+    for name, why in report.resources_not_added.items():
+        out.note(f"resource {name!r} not added: {why}; `dws add TYPE PATH --name {name}` adds it")
