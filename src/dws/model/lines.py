@@ -124,18 +124,18 @@ def _lane_keys(rows: list[SnapshotRecord], records: Mapping[str, SnapshotRecord]
     for record in rows:  # children come first: their newest is known
         own = min([position[record.id], *(newest[c] for c in children.get(record.id, []))])
         newest[record.id] = own
-        if record.parent in records:
+        if record.parent is not None and record.parent in records:
             children.setdefault(record.parent, []).append(record.id)
         else:
             roots.append(record.id)
-    for kids in children.values():
-        kids.sort(key=newest.__getitem__)
+    for siblings in children.values():
+        siblings.sort(key=newest.__getitem__)
     roots.sort(key=newest.__getitem__)
     keys: dict[str, int] = {}
     stack = list(reversed(roots))
     while stack:
         node = stack.pop()
-        kids = children.get(node)
+        kids = children.get(node, [])
         if kids:
             stack.extend(reversed(kids))
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from dws.cli.context import CliState, json_option, pass_state
+from dws.cli.lines import describe, other_line_json
 from dws.cli.output import human_bytes, short
 
 
@@ -44,6 +45,7 @@ def pull(
                 "kept_tags": [
                     {"tag": c.tag, "local": c.local, "remote": c.remote} for c in report.conflicts
                 ],
+                "other_lines": [other_line_json(line) for line in report.other_lines],
             }
         )
     else:
@@ -56,3 +58,8 @@ def pull(
             f"tag {conflict.tag!r} kept at {short(conflict.local)} (the remote's names "
             f"{short(conflict.remote)}; pull --force to take it)"
         )
+    for line in report.other_lines:
+        tip = short(line.tip.id)
+        fetch = "" if line.tip.id in report.fetched else f"`dws pull --snapshot {tip}`, then "
+        out.note(f"Pulled another line, which HEAD is not on: {describe(line)}")
+        out.note(f"  {fetch}`dws restore {tip}` goes there; `dws diff HEAD {tip}` compares them")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from dws.cli.context import CliState, json_option, pass_state
+from dws.cli.lines import describe, other_line_json
 from dws.cli.output import human_bytes, short
 from dws.errors import RefusedError
 
@@ -41,6 +42,7 @@ def push(state: CliState, remote: str | None, force: bool) -> None:
                     {"tag": c.tag, "local": c.local, "remote": c.remote} for c in report.conflicts
                 ],
                 "skipped": report.skipped,
+                "other_lines": [other_line_json(line) for line in report.other_lines],
             }
         )
     else:
@@ -50,6 +52,12 @@ def push(state: CliState, remote: str | None, force: bool) -> None:
         )
     for snapshot_id, why in report.skipped.items():
         out.note(f"warning: snapshot {short(snapshot_id)} not pushed: {why}")
+    for line in report.other_lines:
+        out.note(f"The remote has another line: {describe(line)}")
+        out.note(
+            "  `dws pull`, then `dws history --graph` shows both lines and "
+            f"`dws diff HEAD {short(line.tip.id)}` compares them"
+        )
     if report.conflicts:
         raise RefusedError(
             f"{len(report.conflicts)} tag(s) name other snapshots on the remote; they were "

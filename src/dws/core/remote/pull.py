@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
+from dws.core.lines import pulled_lines
 from dws.core.remote import layout
 from dws.core.remote.cache import RemoteCache, read_unfetched, write_unfetched
 from dws.core.remote.config import RemoteConfig, get_remote
@@ -22,6 +23,7 @@ from dws.core.views import resource_for
 from dws.core.workspace import Workspace
 from dws.errors import DwsError, FormatError, NotFoundError, UsageError
 from dws.model.ids import check_tag_name, looks_like_id_prefix
+from dws.model.lines import OtherLine
 from dws.model.records import SnapshotRecord
 from dws.model.runs import decode_run_record, decode_step_memory
 from dws.model.suggest import did_you_mean
@@ -44,6 +46,7 @@ class PullReport:
     steps: int = 0
     tags: list[str] = field(default_factory=list)
     conflicts: list[TagConflict] = field(default_factory=list)
+    other_lines: list[OtherLine] = field(default_factory=list)  # see core.lines
 
 
 @dataclass
@@ -125,6 +128,7 @@ def pull_from(
     report.steps = _write_new_files(os.path.join(ws.layout.lineage, "steps"), plan.steps)
     _apply_tags(catalog, plan.tags, force, report)
     cache.add(chosen, chosen_refs - cache.known_objects(plan.remote_ids))
+    report.other_lines = pulled_lines(ws, report.snapshots)
     return report
 
 

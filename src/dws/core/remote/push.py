@@ -11,12 +11,14 @@ import os
 from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
+from dws.core.lines import remote_lines
 from dws.core.remote import layout
 from dws.core.remote.cache import RemoteCache
 from dws.core.remote.config import RemoteConfig, get_remote
 from dws.core.remote.open import check_same_workspace, open_remote
 from dws.core.remote.records import (
     TagConflict,
+    read_snapshot,
     read_tag,
     snapshot_ids,
     tag_bytes,
@@ -25,6 +27,7 @@ from dws.core.remote.walk import snapshot_refs
 from dws.core.workspace import Workspace
 from dws.errors import DwsError
 from dws.model.digest import hash_bytes
+from dws.model.lines import OtherLine
 from dws.model.records import SnapshotRecord, encode_record
 from dws.model.runs import decode_run_record
 from dws.store import transfer
@@ -45,6 +48,7 @@ class PushReport:
     tags: list[str] = field(default_factory=list)
     conflicts: list[TagConflict] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    other_lines: list[OtherLine] = field(default_factory=list)  # see core.lines
 
 
 def push(ws: Workspace, name: str | None = None, *, force: bool = False) -> PushReport:
@@ -88,6 +92,9 @@ class _Push:
         self._send_steps()
         self._send_tags(remote_snapshots)
         self.cache.save()
+        self.report.other_lines = remote_lines(
+            self.ws, remote_snapshots, lambda i: read_snapshot(self.remote, i)
+        )
         return self.report
 
     # ---- identity ---------------------------------------------------------------------
