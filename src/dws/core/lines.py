@@ -42,9 +42,11 @@ def local_records(ws: Workspace) -> dict[str, SnapshotRecord]:
 
 def newer_lines(ws: Workspace) -> list[OtherLine]:
     """Other lines whose tip is newer than HEAD (what `dws status` names)."""
-    records = local_records(ws)
     head = ws.head().snapshot
-    if head is None or head not in records:
+    if head is None:
+        return []
+    records = local_records(ws)
+    if head not in records:
         return []
     return [o for o in other_lines(records, head) if is_newer(o.tip, records[head])]
 
@@ -68,8 +70,10 @@ def remote_lines(ws: Workspace, remote_ids: Iterable[str], read: ReadRecord) -> 
     is newer than HEAD; ``read`` reads one of the remote's records (those this workspace
     lacks are read, the others come from here)."""
     head = ws.head().snapshot
+    if head is None:
+        return []
     records = local_records(ws)
-    if head is None or head not in records:
+    if head not in records:
         return []
     on_remote = set(remote_ids)
     unseen = on_remote - set(records)
