@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from dws.core.remote.pull import PullReport
     from dws.core.remote.push import PushReport
     from dws.model.argclass import ArgKind, Classified
+    from dws.model.lines import OtherLine
     from dws.model.runs import RunRecord
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
@@ -196,6 +197,13 @@ class Workspace:
     def history(self) -> list[tuple[SnapshotRecord, list[str]]]:
         """Snapshots, newest first, with their tags."""
         return views.history(self._ws)
+
+    def other_lines(self) -> list[OtherLine]:
+        """The lines of history that neither hold HEAD nor continue from it and whose
+        newest snapshot is newer than HEAD, newest first (what `dws status` names)."""
+        from dws.core.lines import newer_lines
+
+        return newer_lines(self._ws)
 
     def show(self, ref: str) -> tuple[SnapshotRecord, list[str]]:
         """One snapshot record and its tags."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from dws.cli.context import CliState, json_option, pass_state
+from dws.cli.lines import describe, other_line_json
 from dws.cli.output import Output, human_bytes, short
 from dws.core.remote.pull import PullReport, damaged_notes
 from dws.errors import RefusedError
@@ -50,6 +51,7 @@ def pull(
                 "damaged": report.damaged,
                 "resources_added": report.resources_added,
                 "resources_not_added": report.resources_not_added,
+                "other_lines": [other_line_json(line) for line in report.other_lines],
             }
         )
     else:
@@ -73,7 +75,7 @@ def pull(
 
 
 def render_pull_notes(out: Output, report: PullReport) -> None:
-    """What a pull fetched data for, and the resources it added (pull and clone)."""
+    """What a pull fetched data for, the resources it added, the other lines it brought."""
     if report.fetched and len(report.fetched) <= 3:
         out.line(f"Fetched the data of snapshot(s) {', '.join(short(i) for i in report.fetched)}")
     if report.without_data:
@@ -87,3 +89,8 @@ def render_pull_notes(out: Output, report: PullReport) -> None:
         )
     for name, why in report.resources_not_added.items():
         out.note(f"resource {name!r} not added: {why}; `dws add TYPE PATH --name {name}` adds it")
+    for line in report.other_lines:
+        tip = short(line.tip.id)
+        fetch = "" if line.tip.id in report.fetched else f"`dws pull --snapshot {tip}`, then "
+        out.note(f"Pulled another line, which HEAD is not on: {describe(line)}")
+        out.note(f"  {fetch}`dws restore {tip}` goes there; `dws diff HEAD {tip}` compares them")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from dws.cli.context import CliState, json_option, pass_state
+from dws.cli.lines import describe, other_line_json
 from dws.cli.output import human_bytes, short
 from dws.errors import RefusedError
 
@@ -49,6 +50,7 @@ def push(state: CliState, remote: str | None, force: bool, verify: bool) -> None
                 "skipped": report.skipped,
                 "verified": report.verified,
                 "resources_merged": report.resources_merged,
+                "other_lines": [other_line_json(line) for line in report.other_lines],
             }
         )
     else:
@@ -60,6 +62,12 @@ def push(state: CliState, remote: str | None, force: bool, verify: bool) -> None
             out.line(f"Checked the objects of {report.verified} snapshot(s) the remote already had")
     for snapshot_id, why in report.skipped.items():
         out.note(f"warning: snapshot {short(snapshot_id)} not pushed: {why}")
+    for line in report.other_lines:
+        out.note(f"The remote has another line: {describe(line)}")
+        out.note(
+            "  `dws pull`, then `dws history --graph` shows both lines and "
+            f"`dws diff HEAD {short(line.tip.id)}` compares them"
+        )
     if report.conflicts:
         raise RefusedError(
             f"{len(report.conflicts)} tag(s) name other snapshots on the remote; everything "

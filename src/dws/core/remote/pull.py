@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.definitions import lacking
+from dws.core.lines import pulled_lines
 from dws.core.remote import layout
 from dws.core.remote.cache import RemoteCache, read_unfetched, write_unfetched
 from dws.core.remote.config import RemoteConfig, get_remote
@@ -23,6 +24,7 @@ from dws.core.views import resource_for
 from dws.core.workspace import Workspace
 from dws.errors import DwsError, FormatError, IntegrityError, NotFoundError, UsageError
 from dws.model.ids import check_tag_name, looks_like_id_prefix
+from dws.model.lines import OtherLine
 from dws.model.records import SnapshotRecord
 from dws.model.runs import decode_run_record, decode_step_memory
 from dws.model.suggest import did_you_mean
@@ -49,6 +51,7 @@ class PullReport:
     resources_added: list[str] = field(default_factory=list)
     resources_not_added: dict[str, str] = field(default_factory=dict)  # name -> why
     without_data: list[str] = field(default_factory=list)  # new snapshots, blobs not fetched
+    other_lines: list[OtherLine] = field(default_factory=list)  # see core.lines
 
 
 @dataclass
@@ -166,6 +169,7 @@ def pull_from(
     _apply_tags(catalog, plan.tags, force, report)
     report.damaged = dict(sorted(plan.damaged.items()))
     cache.add(chosen, chosen_refs - cache.known_objects(plan.remote_ids - set(plan.damaged)))
+    report.other_lines = pulled_lines(ws, report.snapshots)
     return report
 
 
@@ -277,6 +281,9 @@ def _choose(
     head = ws.head().snapshot
     if head is None or not catalog.exists(head):
         return [r.id for r in dated]
+    # HEAD's own data is here unless it was pulled without them
+    if head not in read_unfetched(ws):
+        dated = [r for r in dated if r.id != head]
     return [r.id for r in dated if _descends(r.id, head, plan.records, catalog)]
 
 

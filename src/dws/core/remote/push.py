@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
+from dws.core.lines import remote_lines
 from dws.core.remote import layout
 from dws.core.remote.cache import RemoteCache, read_unfetched
 from dws.core.remote.config import RemoteConfig, get_remote
@@ -18,6 +19,7 @@ from dws.core.remote.open import check_same_workspace, open_remote
 from dws.core.remote.records import (
     TagConflict,
     read_resources,
+    read_snapshot,
     read_tag,
     snapshot_ids,
     tag_bytes,
@@ -26,6 +28,7 @@ from dws.core.remote.walk import snapshot_refs
 from dws.core.workspace import Workspace
 from dws.errors import DwsError, RefusedError
 from dws.model.digest import hash_bytes
+from dws.model.lines import OtherLine
 from dws.model.records import (
     ResourceSpec,
     SnapshotRecord,
@@ -54,6 +57,7 @@ class PushReport:
     skipped: dict[str, str] = field(default_factory=dict)
     verified: int = 0  # snapshots already on the remote whose objects were checked
     resources_merged: list[str] = field(default_factory=list)  # added to the remote's list
+    other_lines: list[OtherLine] = field(default_factory=list)  # see core.lines
 
 
 def push(
@@ -115,6 +119,9 @@ class _Push:
         self._send_steps()
         self._send_tags(remote_snapshots)
         self.cache.save()
+        self.report.other_lines = remote_lines(
+            self.ws, remote_snapshots, lambda i: read_snapshot(self.remote, i)
+        )
         return self.report
 
     def _shared(self, remote_snapshots: set[str]) -> list[SnapshotRecord]:
