@@ -104,12 +104,12 @@ def pull_from(
         _collect_runs(ws, remote, record, plan)
     _collect_steps(ws, remote, plan)
     # everything validated: now write, objects first
-    report.objects = fetching.commit()
+    report.objects, report.bytes = fetching.commit()  # the trees
     wanted = sorted(oid for oid in blobs if not ws.store.has(oid))
     tmp_dir = os.path.join(ws.layout.objects, "tmp")
     total = len(wanted)
     ws.progress("pulling objects", 0, total)
-    report.bytes = transfer.fetch(
+    report.bytes += transfer.fetch(
         remote, ws.store, tmp_dir, wanted, lambda done: ws.progress("pulling objects", done, total)
     )
     report.objects += total
