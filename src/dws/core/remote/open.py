@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 from dws.core.remote import layout
 from dws.core.remote.config import RemoteConfig
 from dws.core.remote.records import read_identity
 from dws.core.workspace import Workspace
-from dws.errors import DwsError, UsageError
+from dws.errors import DwsError, IntegrityError, UsageError
 from dws.model.records import WorkspaceInfo
+from dws.store.base import CorruptObjectError, ObjectMissingError
 from dws.store.remote_backend import RemoteBackend
 from dws.store.remote_urls import open_backend, probe_backend
 
@@ -82,3 +85,16 @@ def _same_kind(exc: DwsError, message: str) -> DwsError:
         error = DwsError(message)
         error.exit_code = exc.exit_code
         return error
+
+
+@contextlib.contextmanager
+def remote_objects(config: RemoteConfig) -> Iterator[None]:
+    """Errors about objects read from the remote name it, and what shows the extent of the
+    damage: `dws fsck --remote NAME` (a plain `dws fsck` checks only this workspace)."""
+    try:
+        yield
+    except (ObjectMissingError, CorruptObjectError) as exc:
+        raise IntegrityError(
+            f"{exc.problem} on the remote {config.name!r} ({config.url}); run "
+            f"`dws fsck --remote {config.name}` for the extent"
+        ) from None

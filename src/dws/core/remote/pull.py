@@ -15,7 +15,7 @@ from dws.core.catalog import SnapshotCatalog
 from dws.core.remote import layout
 from dws.core.remote.cache import RemoteCache, read_unfetched, write_unfetched
 from dws.core.remote.config import RemoteConfig, get_remote
-from dws.core.remote.open import check_same_workspace, open_remote
+from dws.core.remote.open import check_same_workspace, open_remote, remote_objects
 from dws.core.remote.records import TagConflict, read_snapshot, read_tag, snapshot_ids
 from dws.core.remote.walk import FetchingStore, snapshot_refs
 from dws.core.views import resource_for
@@ -95,13 +95,14 @@ def pull_from(
     chosen_refs: set[str] = set()
     wanted_ids = sorted(set(plan.records) | chosen | treeless)
     records = [plan.records.get(i) or catalog.get(i) for i in wanted_ids]
-    for done, record in enumerate(records, 1):
-        ws.progress("reading trees", done, len(records))
-        refs = list(snapshot_refs(ws, record, fetching))  # validates every tree
-        if record.id in chosen:
-            chosen_refs.update(r.oid for r in refs)
-            blobs.update(r.oid for r in refs if not r.tree)
-        _collect_runs(ws, remote, record, plan)
+    with remote_objects(config):
+        for done, record in enumerate(records, 1):
+            ws.progress("reading trees", done, len(records))
+            refs = list(snapshot_refs(ws, record, fetching))  # validates every tree
+            if record.id in chosen:
+                chosen_refs.update(r.oid for r in refs)
+                blobs.update(r.oid for r in refs if not r.tree)
+            _collect_runs(ws, remote, record, plan)
     _collect_steps(ws, remote, plan)
     # everything validated: now write, objects first
     report.objects, report.bytes = fetching.commit()  # the trees
@@ -109,9 +110,10 @@ def pull_from(
     tmp_dir = os.path.join(ws.layout.objects, "tmp")
     total = len(wanted)
     ws.progress("pulling objects", 0, total)
-    report.bytes += transfer.fetch(
-        remote, ws.store, tmp_dir, wanted, lambda done: ws.progress("pulling objects", done, total)
-    )
+    with remote_objects(config):
+        report.bytes += transfer.fetch(
+            remote, ws.store, tmp_dir, wanted, lambda n: ws.progress("pulling objects", n, total)
+        )
     report.objects += total
     report.fetched = sorted(chosen)
     ws.store.flush()
