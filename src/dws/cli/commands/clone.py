@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 
@@ -125,6 +126,7 @@ def clone(
                 "cloned": report.cloned,
                 "skipped": report.skipped,
                 "notes": report.notes,
+                "leftovers_removed": report.leftovers,
             }
         )
     else:
@@ -135,3 +137,6 @@ def clone(
                 out.note(f"{name}: {note}", "cyan")
     for name, why in report.skipped.items():
         out.note(f"warning: resource {name!r} not restored: {why}")
+    if report.leftovers:
+        names = ", ".join(os.path.basename(path) for path in report.leftovers)
+        out.note(f"Removed the staging directories of clones that no longer run: {names}", "cyan")
