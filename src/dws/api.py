@@ -475,11 +475,17 @@ class Workspace:
 
         return remote_config.list_remotes(self._ws)
 
-    def add_remote(self, name: str, url: str, *, endpoint_url: str | None = None) -> RemoteConfig:
-        """Configure a remote: a directory or ``s3://bucket/prefix`` (no credentials)."""
+    def add_remote(
+        self, name: str, url: str, *, endpoint_url: str | None = None, check: bool = True
+    ) -> RemoteConfig:
+        """Configure a remote: a directory or ``s3://bucket/prefix`` (no credentials).
+        ``check``: first make sure it can be used (reachable, readable, an empty place or
+        this workspace's remote); without it, nothing is asked of the remote."""
         from dws.core.remote import config as remote_config
+        from dws.core.remote.open import check_usable
 
-        return remote_config.add_remote(self._ws, name, url, endpoint_url)
+        usable = functools.partial(check_usable, self._ws) if check else None
+        return remote_config.add_remote(self._ws, name, url, endpoint_url, check=usable)
 
     def remove_remote(self, name: str) -> RemoteConfig:
         """Forget a remote (nothing on it is touched)."""

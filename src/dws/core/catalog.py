@@ -19,6 +19,7 @@ from dws.model.suggest import did_you_mean
 from dws.store.fileio import fsync_dir, write_atomic
 
 HEAD_REF = "HEAD"
+UNFETCHED = "unfetched-snapshots"  # in local/: snapshots pulled without their data
 
 
 class SnapshotCatalog:
@@ -51,6 +52,15 @@ class SnapshotCatalog:
     def exists(self, snapshot_id: str) -> bool:
         """True when the record is present."""
         return os.path.exists(os.path.join(self.layout.snapshots, snapshot_id + ".json"))
+
+    def unfetched(self) -> set[str]:
+        """Snapshots pulled without their blobs (``local/unfetched-snapshots``, one id a
+        line, kept by pull: see core.remote.cache)."""
+        try:
+            with open(self.layout.local_file(UNFETCHED), encoding="ascii") as handle:
+                return {line.strip() for line in handle if is_object_id(line.strip())}
+        except (OSError, UnicodeDecodeError):
+            return set()
 
     def all(self) -> list[SnapshotRecord]:
         """Every record, oldest first."""

@@ -17,6 +17,7 @@ from dws.errors import DwsError, RefusedError
 from dws.model.records import SnapshotRecord
 from dws.model.roles import Role
 from dws.resources.base import ObjectRef
+from dws.store.base import CorruptObjectError, ObjectMissingError
 
 
 def tag_snapshot(ws: Workspace, ref: str, tag: str, *, force: bool = False) -> str:
@@ -128,6 +129,8 @@ def fsck(ws: Workspace, *, verify_content: bool = True) -> FsckReport:
                     report.problems.append(
                         f"snapshot {snapshot_id[:12]}: object {ref.oid[:12]} is missing"
                     )
+        except (ObjectMissingError, CorruptObjectError) as exc:
+            report.problems.append(f"snapshot {snapshot_id[:12]}: {exc.problem}")
         except DwsError as exc:
             report.problems.append(f"snapshot {snapshot_id[:12]}: {exc.message}")
         report.snapshots += 1

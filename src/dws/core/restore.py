@@ -62,7 +62,7 @@ def restore_snapshot(
         plans = [_plan(r, record, catalog, head) for r in resources]
         for resource, plan in zip(resources, plans, strict=True):
             plan.link = link == LINK_HARDLINK and resource.role is Role.SOURCE_DATA
-        _check(plans, force or dry_run)
+        _check(plans, force or dry_run, _missing_fix(catalog, record.id))
         outcome = RestoreOutcome(record, plans, skipped, to_save=would_save(plans, force=force))
         outcome.added = [spec.name for spec in additions]
         if additions and not dry_run:
@@ -196,7 +196,7 @@ _BLOCKERS: list[tuple[str, type[DwsError], str, bool]] = [
         "missing_objects",
         IntegrityError,
         "{n} file(s) of the snapshot are missing from the object store; nothing was changed "
-        "(run `dws fsck`)",
+        "({fix})",
         True,
     ),
     (
@@ -216,8 +216,16 @@ _BLOCKERS: list[tuple[str, type[DwsError], str, bool]] = [
 ]
 
 
-def _check(plans: list[RestorePlan], force: bool) -> None:
+def _check(plans: list[RestorePlan], force: bool, fix: str = "run `dws fsck`") -> None:
     for field_name, error, message, always in _BLOCKERS:
         paths = [f"{p.resource}/{path}" for p in plans for path in getattr(p, field_name)]
         if paths and (always or not force):
-            raise error(message.format(n=len(paths)), details=listed(paths))
+            raise error(message.format(n=len(paths), fix=fix), details=listed(paths))
+
+
+def _missing_fix(catalog: SnapshotCatalog, snapshot_id: str) -> str:
+    """What brings back a snapshot's missing objects: a pull of it when it was pulled
+    without its data, else fsck tells the extent."""
+    if snapshot_id in catalog.unfetched():
+        return f"it was pulled without its data: run `dws pull --snapshot {snapshot_id[:12]}`"
+    return "run `dws fsck`"

@@ -23,6 +23,7 @@ class ObjectMissingError(IntegrityError):
             f"object {oid[:12]} is missing from the store (run `dws fsck` for the extent)"
         )
         self.oid = oid
+        self.problem = f"object {oid[:12]} is missing"  # without a hint: callers add theirs
 
 
 class CorruptObjectError(IntegrityError):
@@ -34,6 +35,7 @@ class CorruptObjectError(IntegrityError):
             "(run `dws fsck`; nothing was written from it)"
         )
         self.oid = oid
+        self.problem = f"object {oid[:12]} is corrupt (its content does not match its id)"
 
 
 @dataclass

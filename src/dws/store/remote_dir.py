@@ -148,3 +148,24 @@ def open_directory_remote(root: str, places: RemotePlaces, *, create: bool) -> D
             os.makedirs(os.path.join(root, *sub.split("/")), exist_ok=True)
     files = DirectoryFiles(root, places.lock)
     return DirectoryBackend(root, PackedObjectStore(objects), files)
+
+
+def probe_directory_remote(root: str, places: RemotePlaces) -> DirectoryBackend | None:
+    """Check that ``root`` can serve as a directory remote, changing nothing: an existing
+    remote (returned, open), or an empty or absent directory whose parent exists (None:
+    the first push makes its layout). A file, a directory holding other files, or a
+    missing parent is a UsageError saying what to do."""
+    if os.path.isdir(os.path.join(root, *places.objects.split("/"))):
+        return open_directory_remote(root, places, create=False)
+    if os.path.isdir(root):
+        if os.listdir(root):
+            raise UsageError(
+                f"{root} is neither empty nor a dws remote: choose an empty or new directory"
+            )
+        return None
+    if os.path.lexists(root):
+        raise UsageError(f"{root} is not a directory: choose an empty or new directory")
+    parent = os.path.dirname(root)
+    if not os.path.isdir(parent):
+        raise UsageError(f"{parent} does not exist: create it first (the first push makes {root})")
+    return None

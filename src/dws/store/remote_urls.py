@@ -54,3 +54,18 @@ def open_backend(
     if temporary_dir is not None:
         backend.keep_temporary_files_in(temporary_dir)
     return backend
+
+
+def probe_backend(url: str, endpoint_url: str | None, places: RemotePlaces) -> RemoteBackend | None:
+    """Check, changing nothing, that the remote at ``url`` can be used: an S3 prefix whose
+    bucket exists and whose listing the credentials allow (one request, tried once), or a
+    directory that is a remote, empty, or absent with an existing parent. The open backend
+    when there may be something to read there, None for an empty or absent directory; a
+    DwsError saying what is wrong otherwise."""
+    if is_bucket_url(url):
+        from dws.store.s3_store import probe_s3_remote
+
+        return probe_s3_remote(url, endpoint_url, places)
+    from dws.store.remote_dir import probe_directory_remote
+
+    return probe_directory_remote(url, places)

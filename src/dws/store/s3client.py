@@ -225,20 +225,24 @@ def connect(endpoint_url: str | None = None, *, max_pool_connections: int = 16) 
     return S3Connection(make_client(endpoint, max_pool_connections=max_pool_connections), endpoint)
 
 
-def make_client(endpoint_url: str | None = None, *, max_pool_connections: int = 16) -> Any:
+def make_client(
+    endpoint_url: str | None = None, *, max_pool_connections: int = 16, quick: bool = False
+) -> Any:
     """A boto3 S3 client for ``endpoint_url`` (or ``AWS_ENDPOINT_URL``, or AWS itself).
 
     With an endpoint, path-style addressing is used (most S3-compatible servers need it)
     and the region defaults to us-east-1 when none is configured. Retries and timeouts are
-    bounded so an unreachable endpoint fails within seconds rather than hanging."""
+    bounded so an unreachable endpoint fails within seconds rather than hanging; ``quick``
+    (checking a remote while someone waits) tries each request once and waits at most
+    5 s for a connection and 30 s for an answer."""
     boto3 = _import_boto3()
     from botocore.config import Config
 
     endpoint = resolve_endpoint(endpoint_url)
     config = Config(
-        retries={"max_attempts": 4, "mode": "standard"},
-        connect_timeout=10,
-        read_timeout=120,
+        retries={"max_attempts": 1 if quick else 4, "mode": "standard"},
+        connect_timeout=5 if quick else 10,
+        read_timeout=30 if quick else 120,
         max_pool_connections=max_pool_connections,
         s3={"addressing_style": "path"} if endpoint else {},
     )
@@ -286,7 +290,10 @@ def translate_error(
     if isinstance(exc, bc.ClientError):
         code = error_code(exc) or "unknown"
         if code == "NoSuchBucket":
-            return NotFoundError(f"S3 bucket {bucket!r} does not exist at {label}")
+            return NotFoundError(
+                f"S3 bucket {bucket!r} does not exist at {label}: check the bucket name and "
+                "the endpoint, or create the bucket"
+            )
         if code in _NOT_FOUND_CODES:
             return NotFoundError(f"{where} does not exist")
         if code in _DENIED_CODES:
@@ -301,7 +308,10 @@ def translate_error(
             "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
         )
     if isinstance(exc, bc.EndpointConnectionError | bc.ConnectTimeoutError):
-        return DwsError(f"cannot reach the S3 endpoint {label} (for {where})")
+        return DwsError(
+            f"cannot reach the S3 endpoint {label} (for {where}): check the endpoint URL "
+            "(--endpoint-url or AWS_ENDPOINT_URL) and that the server is up"
+        )
     if isinstance(exc, bc.ReadTimeoutError):
         return DwsError(f"the S3 endpoint {label} did not answer in time (for {where})")
     if isinstance(exc, bc.ParamValidationError):

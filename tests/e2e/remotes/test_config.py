@@ -14,8 +14,10 @@ from .conftest import RemoteSpot
 def test_add_list_remove(make_workspace: Callable[..., Path], tmp_path: Path) -> None:
     ws = make_workspace()
     spot = RemoteSpot("dir", "")
-    spot.ok("remote", "add", "backup", "../nas/ws", cwd=ws)
-    spot.ok("remote", "add", "s3", "s3://bucket-a/x/y", "--endpoint-url", "http://h:9000", cwd=ws)
+    # places that do not exist: configured without asking them (test_remote_add_check.py)
+    spot.ok("remote", "add", "backup", "../nas/ws", "--no-check", cwd=ws)
+    endpoint = ("--endpoint-url", "http://h:9000")
+    spot.ok("remote", "add", "s3", "s3://bucket-a/x/y", *endpoint, "--no-check", cwd=ws)
     listed = spot.json("remote", "list", cwd=ws)
     assert listed == [
         {"name": "backup", "url": str(tmp_path / "nas/ws")},

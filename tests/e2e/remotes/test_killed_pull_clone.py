@@ -1,11 +1,13 @@
 """A pull or a clone killed (SIGKILL) at named crash points: the workspace stays
 consistent (fsck passes), a clone leaves nothing at its destination, and running the
-command again converges to what an uninterrupted run gives. Directory remote: the crash
-points are in code both remote kinds share."""
+command again converges to what an uninterrupted run gives (a clone also removes the
+staging directory the killed one left, never one of a clone that still runs). Directory
+remote: the crash points are in code both remote kinds share."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +21,11 @@ from .conftest import RemoteSpot
 
 def _crashing(spot: RemoteSpot, point: str, cwd: Path, *args: str) -> Result:
     return run_crashing(point, *args, cwd=cwd, env=spot.env)
+
+
+def _staging(parent: Path) -> list[Path]:
+    """The hidden staging directories of clones in ``parent``."""
+    return sorted(p for p in parent.iterdir() if ".dws-clone-" in p.name)
 
 
 PULL_POINTS = {
@@ -83,7 +90,17 @@ def test_killed_clone_leaves_nothing_and_converges(
     killed = _crashing(dir_remote, point, tmp_path, "clone", dir_remote.url, str(dest))
     assert killed.code == -9, f"{point} was never reached: {killed.err}"
     assert not dest.exists()  # the staging directory never became the clone
-    dir_remote.ok("clone", dir_remote.url, str(dest), cwd=tmp_path)
+    (leftover,) = _staging(tmp_path)
+    # the same name, but of a process that runs (this one): a concurrent clone's, kept
+    pid = leftover.name.split(".dws-clone-")[1].split("-")[0]
+    alive = tmp_path / leftover.name.replace(f".dws-clone-{pid}-", f".dws-clone-{os.getpid()}-")
+    alive.mkdir()
+    (alive / "busy").write_text("a clone at work\n")
+
+    again = dir_remote.ok("clone", dir_remote.url, str(dest), "--json", cwd=tmp_path)
+    assert json.loads(again.out)["leftovers_removed"] == [str(leftover)]
+    assert f"no longer run: {leftover.name}" in again.err
+    assert _staging(tmp_path) == [alive] and (alive / "busy").exists()
     assert dir_remote.ok("fsck", cwd=dest).code == 0
     assert manifest(dest / "data/raw") == manifest(origin / "data/raw")
     shown = json.loads(dir_remote.ok("--json", "history", cwd=dest).out)

@@ -149,3 +149,26 @@ def test_pull_all_and_pull_one_snapshot(
     assert (target / "data/raw/v2.bin").read_bytes() == b"\x01" * 200_000
     assert spot.json("pull", "--all", cwd=target)["objects"] == 0
     spot.ok("fsck", cwd=target)
+
+
+def test_push_and_pull_report_the_same_objects_and_bytes(
+    remote: RemoteSpot, make_workspace: Callable[..., Path], tmp_path: Path
+) -> None:
+    """Both count the objects moved and their content bytes, trees included: small ones
+    (packed), a large one (its own file or key), whichever kind of remote."""
+    source = make_workspace()  # v1: small files and one of 300 kB
+    remote.ok("remote", "add", "origin", remote.url, cwd=source)
+    pushed = remote.json("push", cwd=source)
+    copy = tmp_path / "copy"
+    cloned = remote.json("clone", remote.url, str(copy), cwd=tmp_path)
+    assert (cloned["objects"], cloned["bytes"]) == (pushed["objects"], pushed["bytes"])
+    assert pushed["bytes"] > 300_000
+
+    big = bytes(range(256)) * 1000
+    write_files(source, {"data/raw/new/big2.bin": big, "data/raw/new/s.txt": "small\n"})
+    remote.ok("snapshot", "v2", cwd=source)
+    pushed = remote.json("push", cwd=source)
+    pulled = remote.json("pull", cwd=copy)
+    assert pushed["objects"] == 4  # two blobs, the trees of new/ and of the resource
+    assert (pulled["objects"], pulled["bytes"]) == (pushed["objects"], pushed["bytes"])
+    assert pulled["bytes"] > len(big)

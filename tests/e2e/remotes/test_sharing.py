@@ -59,7 +59,8 @@ def test_push_into_a_non_empty_directory_is_refused(
     busy.mkdir()
     (busy / "precious.txt").write_text("keep me\n")
     spot = RemoteSpot("dir", str(busy))
-    spot.ok("remote", "add", "nas", str(busy), cwd=ws)
+    assert spot.run("remote", "add", "nas", str(busy), cwd=ws).code == 2  # checked at once
+    spot.ok("remote", "add", "nas", str(busy), "--no-check", cwd=ws)
     refused = spot.run("push", "nas", cwd=ws)
     assert refused.code == 2 and "neither empty nor a dws remote" in refused.err
     assert sorted(p.name for p in busy.iterdir()) == ["precious.txt"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 
@@ -130,6 +131,7 @@ def clone(
                 "damaged": report.pull.damaged,
                 "resources_not_added": report.pull.resources_not_added,
                 "other_lines": [other_line_json(line) for line in report.other_lines],
+                "leftovers_removed": report.leftovers,
             }
         )
     else:
@@ -150,3 +152,6 @@ def clone(
         out.note(f"warning: resource {name!r} not restored: {why}")
     for note in damaged_notes(report.pull):
         out.note(f"warning: {note}")
+    if report.leftovers:
+        names = ", ".join(os.path.basename(path) for path in report.leftovers)
+        out.note(f"Removed the staging directories of clones that no longer run: {names}", "cyan")

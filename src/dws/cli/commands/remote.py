@@ -27,11 +27,21 @@ def remote() -> None:
     metavar="URL",
     help="S3-compatible endpoint (default: AWS_ENDPOINT_URL, else AWS itself).",
 )
+@click.option(
+    "--no-check",
+    is_flag=True,
+    help="Do not contact the remote first (to set it up offline).",
+)
 @json_option
 @pass_state
-def add_remote(state: CliState, name: str, url: str, endpoint_url: str | None) -> None:
+def add_remote(
+    state: CliState, name: str, url: str, endpoint_url: str | None, no_check: bool
+) -> None:
     """Add remote NAME at URL (a directory, or s3://bucket/prefix). Credentials never go
-    into the workspace: S3 ones come from the AWS chain (environment, ~/.aws).
+    into the workspace: S3 ones come from the AWS chain (environment, ~/.aws). The remote
+    is checked first: an S3 bucket must exist and be readable with those credentials, a
+    directory must be a remote, empty, or new in an existing directory, and neither may
+    hold another workspace.
 
     \b
     Example:
@@ -41,7 +51,7 @@ def add_remote(state: CliState, name: str, url: str, endpoint_url: str | None) -
 
     ws = state.open()
     given = url if url.startswith("s3://") else normalize_url(url, state.abspath("."))
-    added = ws.add_remote(name, given, endpoint_url=endpoint_url)
+    added = ws.add_remote(name, given, endpoint_url=endpoint_url, check=not no_check)
     if state.output.json:
         state.output.emit_json({"name": added.name, **added.to_json()})
         return

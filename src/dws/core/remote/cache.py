@@ -18,6 +18,7 @@ import shutil
 from collections.abc import Iterable
 from typing import Any
 
+from dws.core.catalog import UNFETCHED, SnapshotCatalog
 from dws.core.workspace import Workspace
 from dws.model.ids import is_object_id
 from dws.store.fileio import write_atomic
@@ -113,16 +114,9 @@ def forget_remote(ws: Workspace, name: str) -> None:
     shutil.rmtree(os.path.join(ws.layout.local, "remotes", name), ignore_errors=True)
 
 
-UNFETCHED = "unfetched-snapshots"
-
-
 def read_unfetched(ws: Workspace) -> set[str]:
     """Snapshots pulled without their blobs (``local/unfetched-snapshots``, one id a line)."""
-    try:
-        with open(ws.layout.local_file(UNFETCHED), encoding="ascii") as handle:
-            return {line.strip() for line in handle if is_object_id(line.strip())}
-    except (OSError, UnicodeDecodeError):
-        return set()
+    return SnapshotCatalog(ws.layout).unfetched()
 
 
 def write_unfetched(ws: Workspace, snapshot_ids: set[str]) -> None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,7 +45,7 @@ from dws.model.records import (
 from dws.model.roles import Role
 from dws.model.suggest import did_you_mean
 from dws.resources.registry import resource_type
-from dws.store.fileio import write_atomic
+from dws.store.fileio import process_running, write_atomic
 from dws.store.remote_backend import RemoteBackend
 
 AskPath = Callable[[str, str], str | None]
@@ -61,6 +63,7 @@ class CloneReport:
     skipped: dict[str, str] = field(default_factory=dict)
     notes: dict[str, list[str]] = field(default_factory=dict)
     other_lines: list[OtherLine] = field(default_factory=list)  # see core.lines
+    leftovers: list[str] = field(default_factory=list)  # killed clones' staging, removed
 
 
 def external_resources(specs: list[ResourceSpec]) -> dict[str, str]:
@@ -272,13 +275,38 @@ def _clear_checked_out_data(root: str, specs: list[ResourceSpec]) -> None:
             shutil.rmtree(target)
 
 
-def _staging_directory(dest: str) -> str:
-    """A new, empty, hidden directory next to ``dest``."""
+# .<dest>.dws-clone-<pid>-<host>-<random>: the clone process and its machine, so a later
+# clone can tell the staging directory of a killed clone from that of one still running
+_STAGING = re.compile(r"\..+\.dws-clone-(?P<pid>\d+)-(?P<host>[A-Za-z0-9-]*)-[0-9a-f]{8}")
+
+
+def _host() -> str:
+    """This machine's name as staging directories carry it."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:32]
+
+
+def _staging_directory(dest: str) -> tuple[str, list[str]]:
+    """A new, empty, hidden directory next to ``dest``; and the staging directories found
+    there of clones killed on this machine (their process is gone), which are removed. A
+    directory whose process runs (a concurrent clone), or that another machine made, stays."""
     parent = os.path.dirname(dest)
     os.makedirs(parent, exist_ok=True)
-    staging = os.path.join(parent, f".{os.path.basename(dest)}.dws-clone-{uuid.uuid4().hex[:8]}")
+    removed = []
+    for name in sorted(os.listdir(parent)):
+        found = _STAGING.fullmatch(name)
+        path = os.path.join(parent, name)
+        if found is None or found["host"] != _host() or os.path.islink(path):
+            continue
+        pid = int(found["pid"])
+        if pid == os.getpid() or process_running(pid) or not os.path.isdir(path):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        if not os.path.lexists(path):
+            removed.append(path)
+    mine = f"{os.getpid()}-{_host()}-{uuid.uuid4().hex[:8]}"
+    staging = os.path.join(parent, f".{os.path.basename(dest)}.dws-clone-{mine}")
     os.makedirs(staging)
-    return staging
+    return staging, removed
 
 
 def clone(
@@ -311,7 +339,7 @@ def clone(
         specs = _map_paths(decode_resources(read_resources(remote)), maps or {}, ask)
         urls = _check_repos(specs, repos or {}, relative_to)
         own, own_url, ref = _own_repository(remote, specs, urls, snapshot)
-        staging = _staging_directory(dest)
+        staging, leftovers = _staging_directory(dest)
         try:
             own_spec = next((s for s in specs if s.name == own), None)
             ws = _make_workspace(staging, info_bytes, own_spec, own_url)
@@ -323,6 +351,7 @@ def clone(
             if configure is not None:
                 configure(ws)
             report = _fill(ws, config, remote, ref, urls)
+            report.leftovers = leftovers
             if own is not None and own_url is not None:
                 report.cloned.insert(0, own)
             ws.release()

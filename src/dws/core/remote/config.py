@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,12 +133,24 @@ def _save(ws: Workspace, config: dict[str, Any]) -> None:
 
 
 def add_remote(
-    ws: Workspace, name: str, url: str, endpoint_url: str | None = None, *, base: str = "."
+    ws: Workspace,
+    name: str,
+    url: str,
+    endpoint_url: str | None = None,
+    *,
+    base: str = ".",
+    check: Callable[[RemoteConfig], None] | None = None,
 ) -> RemoteConfig:
-    """Record a remote; refuse a name already in use."""
+    """Record a remote; refuse a name already in use. ``check`` (see
+    ``open.check_usable``) may refuse the remote before config.json is written; it runs
+    without the workspace lock, as it may wait for the network."""
     check_remote_name(name)
     normalized = normalize_url(url, base)
     remote = RemoteConfig(name, normalized, check_endpoint(endpoint_url, normalized))
+    if check is not None:
+        if name in _remotes_of(ws.config()):
+            raise RefusedError(f"remote {name!r} already exists (remove it first)")
+        check(remote)
     with ws.locked("remote"):
         config = ws.config()
         remotes = _remotes_of(config)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from dws.core.remote import layout
 from dws.core.remote.config import get_remote
-from dws.core.remote.open import open_remote
+from dws.core.remote.open import open_remote, remote_objects
 from dws.core.remote.records import read_identity, read_resources, read_tag, snapshot_records
 from dws.core.remote.walk import FetchingStore, snapshot_refs
 from dws.core.workspace import Workspace
@@ -14,6 +14,7 @@ from dws.errors import DwsError, FormatError
 from dws.model.records import SnapshotRecord
 from dws.model.runs import decode_run_record
 from dws.store import transfer
+from dws.store.base import CorruptObjectError, ObjectMissingError
 from dws.store.memory import MemoryObjectStore
 from dws.store.remote_backend import RemoteBackend
 
@@ -58,7 +59,8 @@ def gc_remote(ws: Workspace, name: str | None, *, dry_run: bool = False) -> Remo
                         f"remote snapshot {snapshot_id[:12]}: {record.message}; nothing was "
                         "deleted (run `dws fsck --remote`)"
                     )
-                reachable.update(ref.oid for ref in snapshot_refs(ws, record, reader))
+                with remote_objects(config):
+                    reachable.update(ref.oid for ref in snapshot_refs(ws, record, reader))
             pruned = remote.objects.prune(reachable.__contains__, dry_run=dry_run)
             if not dry_run:
                 remote.objects.clean_temporary()
@@ -88,6 +90,8 @@ def fsck_remote(
                 continue
             try:
                 needed.update(ref.oid for ref in snapshot_refs(ws, record, reader))
+            except (ObjectMissingError, CorruptObjectError) as exc:
+                report.problems.append(f"snapshot {snapshot_id[:12]}: {exc.problem}")
             except DwsError as exc:
                 report.problems.append(f"snapshot {snapshot_id[:12]}: {exc.message}")
             _check_runs(remote, record, report)

@@ -17,7 +17,7 @@ from dws.core.lines import pulled_lines
 from dws.core.remote import layout
 from dws.core.remote.cache import RemoteCache, read_unfetched, write_unfetched
 from dws.core.remote.config import RemoteConfig, get_remote
-from dws.core.remote.open import check_same_workspace, open_remote
+from dws.core.remote.open import check_same_workspace, open_remote, remote_objects
 from dws.core.remote.records import TagConflict, read_snapshot, read_tag, snapshot_ids
 from dws.core.remote.walk import FetchingStore, snapshot_refs
 from dws.core.views import resource_for
@@ -145,14 +145,15 @@ def pull_from(
         )
     _collect_steps(ws, remote, plan)
     # everything validated: now write, objects first
-    report.objects = fetching.commit()
+    report.objects, report.bytes = fetching.commit()  # the trees
     wanted = sorted(oid for oid in blobs if not ws.store.has(oid))
     tmp_dir = os.path.join(ws.layout.objects, "tmp")
     total = len(wanted)
     ws.progress("pulling objects", 0, total)
-    report.bytes = transfer.fetch(
-        remote, ws.store, tmp_dir, wanted, lambda done: ws.progress("pulling objects", done, total)
-    )
+    with remote_objects(config):
+        report.bytes += transfer.fetch(
+            remote, ws.store, tmp_dir, wanted, lambda n: ws.progress("pulling objects", n, total)
+        )
     report.objects += total
     report.fetched = sorted(chosen)
     ws.store.flush()

@@ -47,13 +47,13 @@ class FetchingStore(ObjectStore):
         for oid in list(self.pending)[count:]:
             del self.pending[oid]
 
-    def commit(self) -> int:
-        """Store the fetched objects locally; return how many."""
+    def commit(self) -> tuple[int, int]:
+        """Store the fetched objects locally; return how many, and their bytes."""
         for data in self.pending.values():
             self.local.put_bytes(data)
-        count = len(self.pending)
+        moved = len(self.pending), sum(len(data) for data in self.pending.values())
         self.pending.clear()
-        return count
+        return moved
 
     def put_bytes(self, data: bytes) -> str:
         raise NotImplementedError
