@@ -157,11 +157,19 @@ class Workspace:
         *,
         force: bool = False,
         strict: bool = False,
+        only: list[str] | None = None,
+        exclude: list[str] | None = None,
     ) -> SnapshotOutcome:
         """Record every resource's state; ``force`` moves an existing tag. Outputs of stale
         runs are listed in ``record.stale`` (and warned about in ``warnings``); ``strict``
-        refuses (``RefusedError``) to record a state that has any."""
-        return take_snapshot(self._ws, tag, message, force=force, strict=strict)
+        refuses (``RefusedError``) to record a state that has any. ``only``/``exclude``
+        snapshot some resources: the others keep the state HEAD's snapshot records
+        (``kept``), or are left out where it has none (``left_out``). A resource that
+        cannot be reached refuses the snapshot (``RefusedError``) before anything is
+        stored."""
+        return take_snapshot(
+            self._ws, tag, message, force=force, strict=strict, only=only, exclude=exclude
+        )
 
     @_releasing
     def restore(

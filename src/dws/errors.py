@@ -1,6 +1,7 @@
 """The one exception tree of dws.
 
     DwsError (exit 1)                    anything that went wrong, with a user-facing message
+    ├── UnreachableError (exit 1)        a resource's content cannot be reached now
     ├── UsageError (exit 2)              bad arguments or input
     │   └── NotFoundError (exit 2)       unknown snapshot, tag, resource or path
     ├── RefusedError (exit 3)            refused to avoid losing data (unsaved changes, tag exists)
@@ -24,6 +25,17 @@ class DwsError(Exception):
         super().__init__(message)
         self.message = message
         self.details = details or []
+
+
+class UnreachableError(DwsError):
+    """A resource's content cannot be reached now (server down, credentials refused, bucket
+    gone): status reports the resource as unreachable, snapshot refuses it. Made from an
+    error of another kind, it keeps that error's exit code, so commands that do not look
+    for it exit as before."""
+
+    def __init__(self, message: str, *, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class UsageError(DwsError):

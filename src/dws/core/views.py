@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.workspace import Workspace
+from dws.errors import UnreachableError
 from dws.model.records import ResourceSnapshot, ResourceSpec, SnapshotRecord
 from dws.model.roles import Role
 from dws.model.treediff import Change
@@ -25,6 +26,7 @@ class ResourceChanges:
     base: str | None = None
     notes: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # names not UTF-8, left out
+    unreachable: str | None = None  # why the content could not be read (status only)
 
     @property
     def visible(self) -> list[Change]:
@@ -42,7 +44,8 @@ class StatusReport(list[ResourceChanges]):
 
 
 def status(ws: Workspace) -> StatusReport:
-    """For each resource, what changed since its base snapshot."""
+    """For each resource, what changed since its base snapshot; a resource that cannot be
+    reached is reported so (``unreachable``), and the others as usual."""
     catalog = SnapshotCatalog(ws.layout)
     head = ws.head()
     out = []
@@ -50,8 +53,24 @@ def status(ws: Workspace) -> StatusReport:
         base_id = head.bases.get(resource.name)
         recorded = _recorded(catalog, base_id, resource)
         note = "" if recorded is not None else "never snapshotted"
-        changes, unreadable = resource.status_report(recorded.state if recorded else None)
-        notes = resource.notes(recorded.state if recorded else None, None)
+        try:
+            resource.check_reachable()
+            changes, unreadable = resource.status_report(recorded.state if recorded else None)
+            notes = resource.notes(recorded.state if recorded else None, None)
+        except UnreachableError as exc:  # reported; the other resources still are
+            out.append(
+                ResourceChanges(
+                    resource.name,
+                    resource.spec.type,
+                    resource.role,
+                    [],
+                    note,
+                    list(resource.warnings),
+                    base_id if recorded else None,
+                    unreachable=exc.message,
+                )
+            )
+            continue
         out.append(
             ResourceChanges(
                 resource.name,

@@ -153,6 +153,12 @@ class Resource(ABC):
         record them (file names that are not UTF-8, escaped) where ``status`` refuses."""
         return self.status(base), []
 
+    def check_reachable(self) -> None:  # noqa: B027 - optional hook
+        """Raise ``UnreachableError`` (its message: why, in one line) when the content
+        cannot be reached now: a server down, credentials refused, a bucket gone. Status
+        and snapshot ask first, so it answers within seconds. A type whose content is on
+        this machine reaches nothing: a missing directory is reported by ``status``."""
+
     @abstractmethod
     def snapshot(self, base: State | None) -> State:
         """Record the current state, storing whatever restore will need."""

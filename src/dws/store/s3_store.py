@@ -39,6 +39,7 @@ from dws.store.s3client import (
     DELETE_BATCH,
     S3Connection,
     S3Location,
+    connect,
     make_client,
     parse_s3_url,
     resolve_endpoint,
@@ -401,13 +402,12 @@ def open_s3_remote(
 def probe_s3_remote(url: str, endpoint_url: str | None, places: RemotePlaces) -> S3Backend:
     """Connect to the S3 remote at ``url`` to check that it can be used, changing nothing:
     one ListObjectsV2 of at most one key below the prefix says the bucket exists and the
-    credentials may list it; each request is tried once (``make_client(quick=True)``), so an
+    credentials may list it; the client is a probe (short timeouts, one retry), so an
     unreachable endpoint fails within seconds. The temporary files of the backend returned
     go to the system's temporary directory (it is meant for reading small files only)."""
     location = parse_s3_url(url)
-    client = make_client(endpoint_url, max_pool_connections=4, quick=True)
-    conn = S3Connection(client, resolve_endpoint(endpoint_url))
+    conn = connect(endpoint_url, max_pool_connections=4, probe=True)
     with conn.errors(location.bucket, location.prefix or None):
-        client.list_objects_v2(Bucket=location.bucket, Prefix=location.prefix, MaxKeys=1)
+        conn.client.list_objects_v2(Bucket=location.bucket, Prefix=location.prefix, MaxKeys=1)
     store = S3ObjectStore(conn, location, places)
     return S3Backend(location.url.rstrip("/"), store, S3Files(conn, location))

@@ -219,30 +219,52 @@ class S3Connection:
                 yield from page.get(field, [])
 
 
-def connect(endpoint_url: str | None = None, *, max_pool_connections: int = 16) -> S3Connection:
+# A probe client answers one question before `dws status` or `dws snapshot` lists a
+# prefix: can the bucket be reached at all? Its bounds make an endpoint that is down cost
+# seconds, not the minutes the working client's retries and timeouts can add up to:
+# * connect 3 s: a TCP (and TLS) handshake takes well under a second on a working network;
+# * read 5 s: the probe is one ListObjectsV2 of one key, which a working server answers in
+#   well under a second;
+# * 2 attempts in all: one retry, for a connection dropped once.
+# A refused connection or an unknown host fails at once; an address that drops packets
+# costs about 2 x 3 s, a server that accepts connections but never answers 2 x 5 s.
+PROBE_CONNECT_TIMEOUT = 3
+PROBE_READ_TIMEOUT = 5
+PROBE_ATTEMPTS = 2
+
+
+def connect(
+    endpoint_url: str | None = None, *, max_pool_connections: int = 16, probe: bool = False
+) -> S3Connection:
     """A client (see ``make_client``) together with its resolved endpoint."""
     endpoint = resolve_endpoint(endpoint_url)
-    return S3Connection(make_client(endpoint, max_pool_connections=max_pool_connections), endpoint)
+    client = make_client(endpoint, max_pool_connections=max_pool_connections, probe=probe)
+    return S3Connection(client, endpoint)
 
 
 def make_client(
-    endpoint_url: str | None = None, *, max_pool_connections: int = 16, quick: bool = False
+    endpoint_url: str | None = None, *, max_pool_connections: int = 16, probe: bool = False
 ) -> Any:
     """A boto3 S3 client for ``endpoint_url`` (or ``AWS_ENDPOINT_URL``, or AWS itself).
 
     With an endpoint, path-style addressing is used (most S3-compatible servers need it)
-    and the region defaults to us-east-1 when none is configured. Retries and timeouts are
-    bounded so an unreachable endpoint fails within seconds rather than hanging; ``quick``
-    (checking a remote while someone waits) tries each request once and waits at most
-    5 s for a connection and 30 s for an answer."""
+    and the region defaults to us-east-1 when none is configured. The working client
+    retries (5 attempts in all, "standard" mode) and waits long for large listings and
+    transfers (10 s to connect, 120 s to read); a ``probe`` client, for one small request
+    telling whether the endpoint can be reached, gives up within seconds (see above)."""
     boto3 = _import_boto3()
     from botocore.config import Config
 
     endpoint = resolve_endpoint(endpoint_url)
+    if probe:
+        attempts: dict[str, Any] = {"total_max_attempts": PROBE_ATTEMPTS}
+        timeouts = (PROBE_CONNECT_TIMEOUT, PROBE_READ_TIMEOUT)
+    else:
+        attempts, timeouts = {"max_attempts": 4}, (10, 120)
     config = Config(
-        retries={"max_attempts": 1 if quick else 4, "mode": "standard"},
-        connect_timeout=5 if quick else 10,
-        read_timeout=30 if quick else 120,
+        retries={**attempts, "mode": "standard"},
+        connect_timeout=timeouts[0],
+        read_timeout=timeouts[1],
         max_pool_connections=max_pool_connections,
         s3={"addressing_style": "path"} if endpoint else {},
     )

@@ -263,7 +263,7 @@ def test_credentials_never_appear_anywhere(ws: Path, s3_server: Any, client: Any
         result = ok(dws(ws, s3_server, *args))
         outputs += [result.out, result.err]
     wrong = dws(ws, s3_server, "status", env={"AWS_SECRET_ACCESS_KEY": "WRONG-SECRET-MARKER"})
-    assert wrong.code == 1 and "denied" in wrong.err
+    assert wrong.code == 1 and "unreachable: access to" in wrong.out and "denied" in wrong.out
     outputs += [wrong.out, wrong.err]
     for path in (ws / ".dataworkspace").rglob("*"):
         if path.is_file():

@@ -29,13 +29,17 @@ from dws.cli.render import (
 )
 @json_option
 @pass_state
-def status(state: CliState, every: bool) -> None:
+def status(state: CliState, every: bool) -> int:
     """Show what changed in each resource since its last snapshot.
 
     Changed paths are listed one per line when they are few; when there are more than about
     40 in all, they are counted per directory instead ("imgs/  99,800 added"), at the
     deepest level that keeps the listing that short. --all lists every path; --json always
     does.
+
+    A resource that cannot be reached (an S3 endpoint down, credentials refused, a bucket
+    gone) is reported as "unreachable" with the reason, the others as usual; the exit code
+    is then 1.
 
     \b
     Examples:
@@ -52,11 +56,14 @@ def status(state: CliState, every: bool) -> None:
         for warning in ws.lineage_warnings():
             state.output.note(f"warning: {warning}")
     out = state.output
+    unreachable = [item.name for item in items if item.unreachable]
     if out.json:
         out.emit_json(
             {
                 "head": items.head,
-                "resources": [resource_changes_json(i) for i in items],
+                "resources": [
+                    {**resource_changes_json(i), "unreachable": i.unreachable} for i in items
+                ],
                 "stale": [stale_json(s) for s in stale],
                 "unreadable_names": [
                     {"resource": i.name, "path": path} for i in items for path in i.unreadable
@@ -64,10 +71,10 @@ def status(state: CliState, every: bool) -> None:
                 "other_lines": [other_line_json(line) for line in lines],
             }
         )
-        return
+        return _incomplete(state, unreachable)
     if not items:
         out.line("No resources yet (add one with `dws add local-files DIR --role ROLE`)")
-        return
+        return 0
     head = items.head
     out.line(f"HEAD: {short(head)}" if head else "No snapshot yet")
     for line in lines:
@@ -80,6 +87,11 @@ def status(state: CliState, every: bool) -> None:
     listings = [item.visible for item in items]
     budgets = fold_budgets([len(v) for v in listings])
     for item, visible, budget in zip(items, listings, budgets, strict=True):
+        if item.unreachable:
+            out.line(
+                f"{item.name} ({item.role.value}): unreachable: {item.unreachable}", "bold red"
+            )
+            continue
         summary = f"{count(len(visible))} change(s)" if visible else "unchanged"
         if item.note:
             summary += f" ({item.note})"
@@ -98,3 +110,17 @@ def status(state: CliState, every: bool) -> None:
             for path in item.unreadable:
                 out.note(f"    {path}")
     print_stale(out, stale)
+    return _incomplete(state, unreachable)
+
+
+def _incomplete(state: CliState, unreachable: list[str]) -> int:
+    """Exit 1, with one line saying why, when a resource could not be checked."""
+    if not unreachable:
+        return 0
+    excludes = " ".join(f"--exclude {name}" for name in unreachable)
+    state.output.error(
+        f"status is incomplete: {len(unreachable)} resource(s) could not be reached "
+        f"({', '.join(unreachable)}); `dws snapshot {excludes}` records the others",
+        [],
+    )
+    return 1

@@ -8,10 +8,11 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
-from dws.errors import FormatError, UsageError
+from dws.errors import DwsError, FormatError, IntegrityError, UnreachableError, UsageError
 from dws.model.ids import check_object_id
 from dws.model.roles import Role
 from dws.model.tree import TreeEntry
@@ -86,10 +87,9 @@ class S3Resource(Resource):
             raise FormatError(f"resource {self.name!r} has an invalid keep in resources.json")
         return str(keep)
 
-    @cached_property
-    def conn(self) -> S3Connection:
-        """The client (made on first use: reading recorded states needs no network), once
-        every parameter in resources.json has been checked."""
+    def _endpoint(self) -> str | None:
+        """The endpoint_url of resources.json (None: the environment's or AWS), once every
+        parameter there has been checked."""
         _ = self.keep, self.location
         endpoint = self.spec.params.get("endpoint_url")
         if endpoint is not None:
@@ -99,7 +99,20 @@ class S3Resource(Resource):
                 raise FormatError(
                     f"resource {self.name!r} has an invalid endpoint_url in resources.json"
                 ) from None
-        return connect(endpoint)
+        return endpoint
+
+    @cached_property
+    def conn(self) -> S3Connection:
+        """The client (made on first use: reading recorded states needs no network)."""
+        return connect(self._endpoint())
+
+    def check_reachable(self) -> None:
+        """One small listing with the probe client (seconds at most, see
+        ``store.s3client``): the endpoint answers, the credentials are accepted, the bucket
+        exists and may be listed."""
+        endpoint = self._endpoint()
+        with _reaching():
+            check_listable(connect(endpoint, probe=True), self.location)
 
     @cached_property
     def reader(self) -> ManifestReader:
@@ -131,7 +144,8 @@ class S3Resource(Resource):
         return dict(self.reader.entries(manifest)) if manifest else {}
 
     def _list(self) -> Listing:
-        listing = list_prefix(self.conn, self.location)
+        with _reaching():
+            listing = list_prefix(self.conn, self.location)
         self.warnings.extend(w for w in listing.warnings() if w not in self.warnings)
         return listing
 
@@ -254,6 +268,18 @@ class S3Resource(Resource):
 
     def forget(self) -> None:
         self._copies().forget_all()
+
+
+@contextmanager
+def _reaching() -> Iterator[None]:
+    """Requests to the bucket: an error that is not about recorded content (the endpoint,
+    the credentials, the bucket, a missing boto3) becomes an UnreachableError."""
+    try:
+        yield
+    except IntegrityError:
+        raise
+    except DwsError as exc:
+        raise UnreachableError(exc.message, exit_code=exc.exit_code) from None
 
 
 def _matches(path: str, names: list[str]) -> bool:
