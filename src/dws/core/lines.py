@@ -40,14 +40,21 @@ def local_records(ws: Workspace) -> dict[str, SnapshotRecord]:
     return out
 
 
-def newer_lines(ws: Workspace) -> list[OtherLine]:
-    """Other lines whose tip is newer than HEAD (what `dws status` names)."""
+def _at_head(ws: Workspace) -> tuple[str, dict[str, SnapshotRecord]] | None:
+    """HEAD and the workspace's readable records, or None without a readable HEAD."""
     head = ws.head().snapshot
     if head is None:
-        return []
+        return None
     records = local_records(ws)
-    if head not in records:
+    return (head, records) if head in records else None
+
+
+def newer_lines(ws: Workspace) -> list[OtherLine]:
+    """Other lines whose tip is newer than HEAD (what `dws status` names)."""
+    found = _at_head(ws)
+    if found is None:
         return []
+    head, records = found
     return [o for o in other_lines(records, head) if is_newer(o.tip, records[head])]
 
 
@@ -69,12 +76,10 @@ def remote_lines(ws: Workspace, remote_ids: Iterable[str], read: ReadRecord) -> 
     """Other lines on a remote holding ``remote_ids`` whose tip this workspace lacks or
     is newer than HEAD; ``read`` reads one of the remote's records (those this workspace
     lacks are read, the others come from here)."""
-    head = ws.head().snapshot
-    if head is None:
+    found = _at_head(ws)
+    if found is None:
         return []
-    records = local_records(ws)
-    if head not in records:
-        return []
+    head, records = found
     on_remote = set(remote_ids)
     unseen = on_remote - set(records)
     for snapshot_id in sorted(unseen):
