@@ -44,12 +44,18 @@ def pull(
                 "kept_tags": [
                     {"tag": c.tag, "local": c.local, "remote": c.remote} for c in report.conflicts
                 ],
+                "deleted_on_remote": sorted(report.deleted),
             }
         )
     else:
         out.line(
             f"Pulled {len(report.snapshots)} new snapshot(s), {report.objects} object(s) "
             f"({human_bytes(report.bytes)}), {len(report.tags)} tag(s) from {report.remote}"
+        )
+    for snapshot_id, how in sorted(report.deleted.items()):
+        out.note(
+            f"snapshot {short(snapshot_id)} was {how}; `dws delete-snapshot "
+            f"{short(snapshot_id)}` deletes it here too"
         )
     for conflict in report.conflicts:
         out.note(

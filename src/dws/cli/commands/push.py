@@ -48,6 +48,8 @@ def push(state: CliState, remote: str | None, force: bool) -> None:
             f"Pushed {len(report.snapshots)} snapshot(s), {report.objects} object(s) "
             f"({human_bytes(report.bytes)}), {len(report.tags)} tag(s) to {report.remote}"
         )
+    for note in report.notes:
+        out.note(f"note: {note}")
     for snapshot_id, why in report.skipped.items():
         out.note(f"warning: snapshot {short(snapshot_id)} not pushed: {why}")
     if report.conflicts:

@@ -14,6 +14,7 @@ from dws.core.catalog import SnapshotCatalog
 from dws.core.remote import layout
 from dws.core.remote.cache import RemoteCache
 from dws.core.remote.config import RemoteConfig, get_remote
+from dws.core.remote.locks import PUSH, RemoteLock
 from dws.core.remote.open import check_same_workspace, open_remote
 from dws.core.remote.records import (
     TagConflict,
@@ -21,6 +22,7 @@ from dws.core.remote.records import (
     snapshot_ids,
     tag_bytes,
 )
+from dws.core.remote.tombstones import not_to_push
 from dws.core.remote.walk import snapshot_refs
 from dws.core.workspace import Workspace
 from dws.errors import DwsError
@@ -45,6 +47,7 @@ class PushReport:
     tags: list[str] = field(default_factory=list)
     conflicts: list[TagConflict] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def push(ws: Workspace, name: str | None = None, *, force: bool = False) -> PushReport:
@@ -52,17 +55,25 @@ def push(ws: Workspace, name: str | None = None, *, force: bool = False) -> Push
     config = get_remote(ws, name)
     with ws.locked("push"):
         remote = open_remote(config, create=True, local_dir=ws.layout.local)
+        lock = RemoteLock(remote, PUSH, config.name)  # taken only to send snapshots
         try:
-            return _Push(ws, config, remote, force).run()
+            return _Push(ws, config, remote, force, lock).run()
         finally:
+            lock.release()
             remote.close()
 
 
 class _Push:
     def __init__(
-        self, ws: Workspace, config: RemoteConfig, remote: RemoteBackend, force: bool
+        self,
+        ws: Workspace,
+        config: RemoteConfig,
+        remote: RemoteBackend,
+        force: bool,
+        lock: RemoteLock,
     ) -> None:
         self.ws = ws
+        self.lock = lock
         self.remote = remote
         self.force = force
         self.catalog = SnapshotCatalog(ws.layout)
@@ -73,6 +84,12 @@ class _Push:
         self._identity()
         remote_snapshots = set(snapshot_ids(self.remote))
         missing = set(self.catalog.ids()) - remote_snapshots
+        if missing:  # no remote gc until the records are written (core.remote.locks)
+            self.report.notes.extend(self.lock.acquire())
+            remote_snapshots = set(snapshot_ids(self.remote))  # as of the lock
+            missing = set(self.catalog.ids()) - remote_snapshots
+            self.report.skipped.update(not_to_push(self.remote, missing))  # deleted there
+            missing -= set(self.report.skipped)
         new = sorted((self.catalog.get(i) for i in missing), key=lambda r: (r.created, r.id))
         if new:
             known = self.cache.known_objects(remote_snapshots)
@@ -80,11 +97,13 @@ class _Push:
             self._send_objects(objects - known)
             for record in complete:
                 self._send_runs(record)
+            self.lock.check()  # still held: no gc ran since the objects were looked up
             for record in complete:
                 self.remote.files.create(layout.snapshot_key(record.id), _record_bytes(record))
                 self.report.snapshots.append(record.id)
             remote_snapshots.update(self.report.snapshots)
             self.cache.add(self.report.snapshots, objects - known)
+        self.lock.release()
         self._send_steps()
         self._send_tags(remote_snapshots)
         self.cache.save()
