@@ -166,3 +166,31 @@ def test_a_tombstoned_snapshot_still_listed_is_not_pulled(
     pulled = remote.run("pull", "--json", cwd=alice)
     assert json.loads(pulled.out)["deleted_on_remote"] == [v2]
     assert "deleted on the remote by eve@lab at 2030-01-01T00:00:00Z" in pulled.err
+
+
+def test_s3_deletes_a_file_only_while_its_etag_holds(
+    s3_remote: RemoteSpot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's If-Match on DeleteObject, not only the read before it: a file that
+    changes between the two is kept."""
+    from dws.core.remote import layout
+    from dws.store.remote_urls import open_backend
+    from dws.store.s3_store import S3Files
+
+    for name, value in s3_remote.env.items():
+        monkeypatch.setenv(name, value)
+    backend = open_backend(s3_remote.url, None, layout.PLACES, create=True, temporary_dir=None)
+    try:
+        files = backend.files
+        assert isinstance(files, S3Files)
+        files.write("tags/t", b"old\n")
+        seen = files._read("tags/t")
+        assert seen is not None
+        files.write("tags/t", b"new\n")  # changed after it was read
+        files._read = lambda key: seen  # type: ignore[method-assign]
+        assert files.delete_if("tags/t", b"old\n") is False
+        del files._read
+        assert files.read("tags/t") == b"new\n"
+        assert files.delete_if("tags/t", b"new\n") is True and files.read("tags/t") is None
+    finally:
+        backend.close()
