@@ -106,10 +106,15 @@ def kind_of(name: str) -> str | None:
 
 
 def read_locks(
-    remote: RemoteBackend, *, kinds: frozenset[str] | None = None, now: float | None = None
+    remote: RemoteBackend,
+    *,
+    kinds: frozenset[str] | None = None,
+    now: float | None = None,
+    besides: str = "",
 ) -> list[SeenLock]:
-    """The locks on the remote (of ``kinds``, else all), judged as of ``now``. A lock that
-    vanishes while read is left out; files that name no lock are ignored."""
+    """The locks on the remote (of ``kinds``, else all; not the one named ``besides``),
+    judged as of ``now``. A lock that vanishes while read is left out; files that name no
+    lock are ignored."""
     when = time.time() if now is None else now
     found = []
     for file_name in sorted(remote.files.list(layout.LOCKS)):
@@ -117,7 +122,7 @@ def read_locks(
             continue
         name = file_name[: -len(layout.RECORD_SUFFIX)]
         kind = kind_of(name)
-        if kind is None or (kinds is not None and kind not in kinds):
+        if kind is None or (kinds is not None and kind not in kinds) or name == besides:
             continue
         data = remote.files.read(layout.lock_key(name))
         if data is None:
@@ -194,8 +199,9 @@ class RemoteLock:
             self.held = False  # the name is someone else's: never remove it
             raise DwsError(f"lock {self.name} already exists on {self.remote_name}; run again")
         self.refreshed_at = now
-        seen = read_locks(self.remote, kinds=CONFLICTS[self.kind], now=self.clock())
-        others = [s for s in seen if s.name != self.name]
+        others = read_locks(
+            self.remote, kinds=CONFLICTS[self.kind], now=self.clock(), besides=self.name
+        )
         blocking = [s for s in others if s.state in ("live", "unreadable")]
         if blocking:
             self.release()
