@@ -340,10 +340,25 @@ def test_refresh_moves_the_time_and_a_late_holder_stops(remote: RemoteBackend) -
     assert record["refreshed"] > record["created"]
     lock.check()
     clock.now += LOST_AFTER + 1  # no refresh worked for that long: someone may judge it stale
-    with pytest.raises(RefusedError, match="lock on origin was lost"):
+    with pytest.raises(RefusedError, match=r"lock on origin was lost \(it was not refreshed"):
         lock.check()
     lock.release()
     assert lock_files(remote) == []
+
+
+def test_a_lock_refreshed_too_late_is_not_revived(remote: RemoteBackend) -> None:
+    """A holder that wakes after others could have judged its lock stale (a suspended
+    process) must not make it look fresh again: it stops instead."""
+    clock = Clock()
+    lock = RemoteLock(remote, GC, "origin", clock=clock)
+    lock.acquire()
+    written = remote.files.read(layout.lock_key(lock.name))
+    clock.now += LOST_AFTER + 60
+    lock.refresh()
+    assert remote.files.read(layout.lock_key(lock.name)) == written
+    with pytest.raises(RefusedError, match="was not refreshed for"):
+        lock.check()
+    lock.release()
 
 
 def test_a_removed_lock_is_not_written_back_and_stops_its_holder(remote: RemoteBackend) -> None:
@@ -363,7 +378,7 @@ def test_a_thread_refreshes_the_lock_while_it_is_held(remote: RemoteBackend) -> 
     lock.acquire()
     key = layout.lock_key(lock.name)
     first = json.loads(remote.files.read(key) or b"")["refreshed"]
-    clock.now += 3600
+    clock.now += 60
     deadline = time.monotonic() + 30
     while json.loads(remote.files.read(key) or b"")["refreshed"] == first:
         assert time.monotonic() < deadline, "the lock was never refreshed"

@@ -211,12 +211,16 @@ class RemoteLock:
         return [f"ignored the {s.state} {s.describe(now)}" for s in others]
 
     def refresh(self) -> None:
-        """Rewrite the lock with the current time (the holder's sign of life); a lock
-        removed meanwhile (``dws remote unlock``) is marked lost, not written again."""
+        """Rewrite the lock with the current time (the holder's sign of life). A lock
+        removed meanwhile (``dws remote unlock``), or last refreshed so long ago that
+        others may have taken it for stale, is marked lost and not written again."""
         with self._mutex:
             if not self.held or self.lost is not None:
                 return
             now = self.clock()
+            if now - self.refreshed_at > LOST_AFTER:  # others may have judged it stale:
+                self.lost = f"it was not refreshed for {_duration(now - self.refreshed_at)}"
+                return  # reviving it now would hide that (a process suspended, say)
             if self.remote.files.read(self.key) is None:
                 self.lost = "it was removed from the remote"
                 return
@@ -229,10 +233,9 @@ class RemoteLock:
         with self._mutex:
             if not self.held:
                 raise RefusedError(f"the {self.kind} lock on {self.remote_name} is not held")
-            if self.lost is None and self.clock() - self.refreshed_at > LOST_AFTER:
-                self.lost = (
-                    f"it could not be refreshed for {_duration(self.clock() - self.refreshed_at)}"
-                )
+            late = self.clock() - self.refreshed_at
+            if self.lost is None and late > LOST_AFTER:
+                self.lost = f"it was not refreshed for {_duration(late)}"
             if self.lost is None and self.remote.files.read(self.key) is None:
                 self.lost = "it was removed from the remote"
             lost = self.lost
