@@ -8,7 +8,10 @@ uploads on S3."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -125,6 +128,58 @@ def test_a_failed_push_or_gc_removes_its_lock(
     assert _locks(remote) == []
     remote.ok("push", cwd=ws)
     remote.ok("fsck", "--remote", "origin", cwd=ws)
+
+
+STALLING = """
+import sys, time
+import {module} as owner
+setattr(owner, "{name}", lambda *args, **kwargs: time.sleep(3600))
+from dws.cli.main import main
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize(
+    ("command", "stalled"),
+    [
+        (("push",), "dws.store.transfer:send_object"),
+        (("gc", "--remote", "origin"), "dws.core.remote.maintenance:snapshot_refs"),
+    ],
+)
+def test_ctrl_c_removes_the_lock(
+    remote: RemoteSpot,
+    make_workspace: Callable[..., Path],
+    command: tuple[str, ...],
+    stalled: str,
+) -> None:
+    ws = make_workspace()
+    remote.ok("remote", "add", "origin", remote.url, cwd=ws)
+    if command[0] == "gc":
+        remote.ok("push", cwd=ws)
+    module, name = stalled.split(":")
+    script = STALLING.format(module=module, name=name)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, *command],
+        cwd=ws,
+        env={**dws_env(), **remote.env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not _locks(remote):  # the lock is the marker: the command holds it now
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the command never took its lock"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert _locks(remote) == []
 
 
 def test_the_lock_of_a_killed_push_is_ignored_on_its_machine(
