@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from dws.core.remote.pull import PullReport
     from dws.core.remote.push import PushReport
     from dws.model.argclass import ArgKind, Classified
+    from dws.model.lines import OtherLine
     from dws.model.runs import RunRecord
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
@@ -197,6 +198,13 @@ class Workspace:
     def history(self) -> list[tuple[SnapshotRecord, list[str]]]:
         """Snapshots, newest first, with their tags."""
         return views.history(self._ws)
+
+    def other_lines(self) -> list[OtherLine]:
+        """The lines of history that neither hold HEAD nor continue from it and whose
+        newest snapshot is newer than HEAD, newest first (what `dws status` names)."""
+        from dws.core.lines import newer_lines
+
+        return newer_lines(self._ws)
 
     def show(self, ref: str) -> tuple[SnapshotRecord, list[str]]:
         """One snapshot record and its tags."""
@@ -481,11 +489,14 @@ class Workspace:
         return remote_config.remove_remote(self._ws, name)
 
     @_releasing
-    def push(self, remote: str | None = None, *, force: bool = False) -> PushReport:
-        """Send the snapshots the remote lacks, their objects and lineage, then tags."""
+    def push(
+        self, remote: str | None = None, *, force: bool = False, verify: bool = False
+    ) -> PushReport:
+        """Send the snapshots the remote lacks, their objects and lineage, then tags; with
+        ``verify``, also send any object the remote lacks of the snapshots it has."""
         from dws.core.remote import push as remote_push
 
-        return remote_push.push(self._ws, remote, force=force)
+        return remote_push.push(self._ws, remote, force=force, verify=verify)
 
     @_releasing
     def pull(

@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
+from dws.core.definitions import how_to_add, lacking
 from dws.core.recovery import RecoveryRecord, save_for_restore, would_save
 from dws.core.trust import check_writable
 from dws.core.workspace import Workspace
 from dws.errors import DwsError, IntegrityError, RefusedError, UsageError
-from dws.model.records import Head, SnapshotRecord
+from dws.model.records import Head, ResourceSpec, SnapshotRecord
 from dws.model.roles import Role
 from dws.resources.base import Resource, RestorePlan, State, listed
 
@@ -29,6 +30,7 @@ class RestoreOutcome:
     applied: bool = False
     recovery: RecoveryRecord | None = None  # what was saved before being overwritten
     to_save: int = 0  # paths a recovery record holds (or, with dry_run, would hold)
+    added: list[str] = field(default_factory=list)  # resources added from the snapshot
 
 
 def restore_snapshot(
@@ -53,13 +55,18 @@ def restore_snapshot(
         catalog = SnapshotCatalog(ws.layout)
         head = ws.head()
         record = catalog.get(catalog.resolve(ref, head.snapshot))
-        resources, skipped = select_resources(ws, record, only, exclude)
+        specs = ws.resource_specs()
+        additions = resources_to_add(specs, record, only, exclude)
+        resources, skipped = select_resources(ws, record, only, exclude, additions)
         check_writable(ws, resources)
         plans = [_plan(r, record, catalog, head) for r in resources]
         for resource, plan in zip(resources, plans, strict=True):
             plan.link = link == LINK_HARDLINK and resource.role is Role.SOURCE_DATA
         _check(plans, force or dry_run)
         outcome = RestoreOutcome(record, plans, skipped, to_save=would_save(plans, force=force))
+        outcome.added = [spec.name for spec in additions]
+        if additions and not dry_run:
+            ws.save_resource_specs(specs + additions)
         if dry_run or not resources:
             # nothing brought back: HEAD stays, so status, diff HEAD and snapshot still
             # compare with what the files match
@@ -92,13 +99,49 @@ def apply_plans(
         ws.save_head(head)
 
 
+def resources_to_add(
+    specs: list[ResourceSpec],
+    record: SnapshotRecord,
+    only: list[str] | None,
+    exclude: list[str] | None,
+) -> list[ResourceSpec]:
+    """The resources ``record`` records that the workspace lacks and a restore brings back,
+    from the definitions the snapshot carries; one it cannot define (a directory on the
+    machine the snapshot was taken on, a record without definitions) refuses the restore."""
+    found = lacking(specs, [record])
+
+    def chosen(name: str) -> bool:
+        return (not only or name in only) and not (exclude and name in exclude)
+
+    unusable = {name: why for name, why in found.unusable.items() if chosen(name)}
+    if unusable:
+        first = min(unusable)
+        listing = "; ".join(f"{name}: {why}" for name, why in sorted(unusable.items()))
+        raise RefusedError(
+            f"snapshot {record.id[:12]} records resource(s) this workspace does not have and "
+            f"cannot add as recorded ({listing}); nothing was changed",
+            details=[
+                f"give it a place here with {how_to_add(first, record.resources[first].type)}, "
+                f"or leave it out with --exclude {first}"
+            ],
+        )
+    return [spec for spec in found.usable if chosen(spec.name)]
+
+
 def select_resources(
-    ws: Workspace, record: SnapshotRecord, only: list[str] | None, exclude: list[str] | None
+    ws: Workspace,
+    record: SnapshotRecord,
+    only: list[str] | None,
+    exclude: list[str] | None,
+    additions: list[ResourceSpec] | None = None,
 ) -> tuple[list[Resource], dict[str, str]]:
-    """The resources a restore of ``record`` brings back, and why the others are left."""
-    specs = ws.resource_specs()
+    """The resources a restore of ``record`` brings back (``additions``: resources the
+    workspace does not have yet, defined by the snapshot), and why the others are left."""
+    specs = ws.resource_specs() + (additions or [])
+    recorded_names = list(record.resources)
     for name in (only or []) + (exclude or []):
-        ws.resource_spec(name, specs)
+        if name not in recorded_names:
+            ws.resource_spec(name, specs)
     all_resources = [ws.resource(spec) for spec in specs]
     skipped: dict[str, str] = {}
     chosen = []

@@ -122,10 +122,12 @@ def test_pull_keeps_a_local_tag_that_differs_unless_forced(
     spot.ok("tag", "HEAD", "v1", "--force", cwd=source)
     spot.ok("push", "--force", cwd=source)
 
-    pulled = spot.run("pull", cwd=other)
-    assert pulled.code == 0 and "tag 'v1' kept" in pulled.err
+    pulled = spot.run("pull", cwd=other)  # everything else pulled, the tag kept: exit 3
+    assert pulled.code == 3 and "Pulled 1 new snapshot(s)" in pulled.out
+    assert "v1: here" in pulled.err and "dws pull --force" in pulled.err
     before = spot.json("history", cwd=other)
     assert any("v1" in entry["tags"] for entry in before)
+    assert len(before) == 2  # the new snapshot did arrive
     assert spot.json("pull", "--force", cwd=other)["tags"] == ["v1"]
     assert spot.json("history", cwd=other)[0]["tags"] == ["v1"]
 

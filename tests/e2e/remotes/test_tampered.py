@@ -59,7 +59,7 @@ def test_corrupt_object_is_refused_by_clone_and_found_by_fsck(
     assert checked.code == 4 and big[0][:12] in checked.err
 
 
-def test_record_with_dotdot_tree_is_refused_and_nothing_is_written(
+def test_record_with_dotdot_tree_is_skipped_and_nothing_of_it_is_written(
     dir_remote: RemoteSpot, make_workspace: Callable[..., Path], tmp_path: Path
 ) -> None:
     ws = _pushed(dir_remote, make_workspace)
@@ -84,13 +84,18 @@ def test_record_with_dotdot_tree_is_refused_and_nothing_is_written(
     (remote / "snapshots" / f"{record.id}.json").write_bytes(encode_record(record) + b"\n")
 
     before = _local_state(other)
-    refused = dir_remote.run("pull", cwd=other)
-    assert refused.code == 4, refused.err
+    skipped = dir_remote.run("pull", cwd=other)  # the damaged snapshot blocks nothing else
+    assert skipped.code == 0, skipped.err
+    assert f"snapshot {record.id[:12]} is damaged" in skipped.err
+    assert "dws push --verify" in skipped.err and "delete-snapshot" in skipped.err
     assert _local_state(other) == before
     assert not (other / ".dataworkspace/snapshots" / f"{record.id}.json").exists()
+    # a clone takes the newest snapshot that is intact, and says which it skipped
     target = tmp_path / "fresh"
-    assert dir_remote.run("clone", dir_remote.url, str(target), cwd=tmp_path).code == 4
-    assert not target.exists()
+    cloned = dir_remote.run("clone", dir_remote.url, str(target), cwd=tmp_path)
+    assert cloned.code == 0 and record.id[:12] in cloned.err, cloned.err
+    assert dir_remote.json("status", cwd=target)["head"] == base.id
+    assert (target / "data/raw/a.csv").read_bytes() == (ws / "data/raw/a.csv").read_bytes()
     assert dir_remote.run("fsck", "--remote", "origin", cwd=ws).code == 4
     refused_gc = dir_remote.run("gc", "--remote", "origin", cwd=ws)
     assert refused_gc.code == 4 or "nothing" in refused_gc.err
@@ -113,8 +118,8 @@ def test_record_whose_id_does_not_match_is_refused(
     _write_remote(remote, key, forged)
 
     before = _local_state(other)
-    refused = remote.run("pull", cwd=other)
-    assert refused.code == 4 and "checksum" in refused.err
+    skipped = remote.run("pull", cwd=other)
+    assert skipped.code == 0 and "checksum" in skipped.err and "damaged" in skipped.err
     assert _local_state(other) == before
     assert remote.run("fsck", "--remote", "origin", cwd=ws).code == 4
 

@@ -8,7 +8,9 @@ import sys
 import click
 
 from dws.cli.context import CliState, json_option, pass_state
+from dws.cli.lines import describe, other_line_json
 from dws.cli.output import short
+from dws.core.remote.pull import damaged_notes
 from dws.errors import UsageError
 
 
@@ -125,13 +127,26 @@ def clone(
                 "cloned": report.cloned,
                 "skipped": report.skipped,
                 "notes": report.notes,
+                "damaged": report.pull.damaged,
+                "resources_not_added": report.pull.resources_not_added,
+                "other_lines": [other_line_json(line) for line in report.other_lines],
             }
         )
     else:
         at = f" at snapshot {short(report.snapshot)}" if report.snapshot else " (no snapshots)"
+        if report.other_lines:
+            which = "the newest" if ref is None else "the one asked for"
+            others = len(report.other_lines)
+            at += f" ({which}; {others} other line{'' if others == 1 else 's'}, below)"
         out.line(f"Cloned {source} into {ws.root}{at}")
+        for line in report.other_lines:
+            tip = short(line.tip.id)
+            out.line(f"  other line: {describe(line)}")
+            out.line(f"    `dws pull --snapshot {tip}`, then `dws restore {tip}` goes there")
         for name, notes in report.notes.items():
             for note in notes:
                 out.note(f"{name}: {note}", "cyan")
     for name, why in report.skipped.items():
         out.note(f"warning: resource {name!r} not restored: {why}")
+    for note in damaged_notes(report.pull):
+        out.note(f"warning: {note}")

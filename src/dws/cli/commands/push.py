@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from dws.cli.context import CliState, json_option, pass_state
+from dws.cli.lines import describe, other_line_json
 from dws.cli.output import human_bytes, short
 from dws.errors import RefusedError
 
@@ -12,9 +13,15 @@ from dws.errors import RefusedError
 @click.command()
 @click.argument("remote", required=False)
 @click.option("--force", is_flag=True, help="Move tags that name other snapshots on the remote.")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Also check that the remote holds every object of the snapshots it shares with "
+    "this workspace, and send what it lacks (repairs a damaged remote).",
+)
 @json_option
 @pass_state
-def push(state: CliState, remote: str | None, force: bool) -> None:
+def push(state: CliState, remote: str | None, force: bool, verify: bool) -> None:
     """Send snapshots the remote lacks: objects first (in parallel), then lineage, snapshot
     records, and tags last. Running it again after an interruption finishes the job.
 
@@ -25,7 +32,7 @@ def push(state: CliState, remote: str | None, force: bool) -> None:
     ws = state.open()
     with state.output.progress() as progress:
         ws.set_progress(progress)
-        report = ws.push(remote, force=force)
+        report = ws.push(remote, force=force, verify=verify)
     out = state.output
     if out.json:
         out.emit_json(
@@ -41,6 +48,9 @@ def push(state: CliState, remote: str | None, force: bool) -> None:
                     {"tag": c.tag, "local": c.local, "remote": c.remote} for c in report.conflicts
                 ],
                 "skipped": report.skipped,
+                "verified": report.verified,
+                "resources_merged": report.resources_merged,
+                "other_lines": [other_line_json(line) for line in report.other_lines],
             }
         )
     else:
@@ -48,14 +58,23 @@ def push(state: CliState, remote: str | None, force: bool) -> None:
             f"Pushed {len(report.snapshots)} snapshot(s), {report.objects} object(s) "
             f"({human_bytes(report.bytes)}), {len(report.tags)} tag(s) to {report.remote}"
         )
+        if verify:
+            out.line(f"Checked the objects of {report.verified} snapshot(s) the remote already had")
     for note in report.notes:
         out.note(f"note: {note}")
     for snapshot_id, why in report.skipped.items():
         out.note(f"warning: snapshot {short(snapshot_id)} not pushed: {why}")
+    for line in report.other_lines:
+        out.note(f"The remote has another line: {describe(line)}")
+        out.note(
+            "  `dws pull`, then `dws history --graph` shows both lines and "
+            f"`dws diff HEAD {short(line.tip.id)}` compares them"
+        )
     if report.conflicts:
         raise RefusedError(
-            f"{len(report.conflicts)} tag(s) name other snapshots on the remote; they were "
-            "left as they are (pull to see them, or push --force to move them)",
+            f"{len(report.conflicts)} tag(s) name other snapshots on the remote; everything "
+            "else was pushed, those tags were left as they are (`dws push --force` moves "
+            "them to yours, `dws pull --force` takes the remote's)",
             details=[
                 f"{c.tag}: remote {short(c.remote)}, here {short(c.local)}"
                 for c in report.conflicts

@@ -78,6 +78,7 @@ def restore(
                 "notes": {p.resource: p.notes for p in outcome.plans if p.notes},
                 "recovery": outcome.recovery.id if outcome.recovery else None,
                 "to_save": outcome.to_save,
+                "added": outcome.added,
             }
         )
         return
@@ -102,6 +103,12 @@ def restore(
         return
     verb = "Would restore" if dry_run else "Restored"
     out.line(f"{verb} snapshot {short(outcome.record.id)}")
+    if outcome.added:
+        added = "Would add" if dry_run else "Added"
+        out.line(
+            f"{added} resource(s) this workspace lacked, as the snapshot defines them: "
+            f"{', '.join(outcome.added)}"
+        )
     for plan in outcome.plans:
         visible = plan.visible_changes
         out.line(

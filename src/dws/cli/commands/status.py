@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from dws.cli.context import CliState, json_option, pass_state
+from dws.cli.lines import describe, other_line_json
 from dws.cli.output import count, short
 from dws.cli.render import (
     fold_budgets,
@@ -47,6 +48,7 @@ def status(state: CliState, every: bool) -> None:
         ws.set_progress(progress)
         items = ws.status()
         stale = ws.stale()
+        lines = ws.other_lines()
         for warning in ws.lineage_warnings():
             state.output.note(f"warning: {warning}")
     out = state.output
@@ -59,6 +61,7 @@ def status(state: CliState, every: bool) -> None:
                 "unreadable_names": [
                     {"resource": i.name, "path": path} for i in items for path in i.unreadable
                 ],
+                "other_lines": [other_line_json(line) for line in lines],
             }
         )
         return
@@ -67,6 +70,12 @@ def status(state: CliState, every: bool) -> None:
         return
     head = items.head
     out.line(f"HEAD: {short(head)}" if head else "No snapshot yet")
+    for line in lines:
+        out.line(f"A newer line: {describe(line)}", "yellow")
+        out.line(
+            f"  `dws history --graph` shows both lines, `dws diff HEAD {short(line.tip.id)}` "
+            "compares them"
+        )
     every = every or out.verbose
     listings = [item.visible for item in items]
     budgets = fold_budgets([len(v) for v in listings])

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.layout import Layout
+from dws.core.lines import cloned_lines
 from dws.core.remote import layout
 from dws.core.remote.config import RemoteConfig, check_endpoint, normalize_url, point_remote
 from dws.core.remote.open import open_remote
@@ -30,6 +31,7 @@ from dws.core.trust import trust_new_resources
 from dws.core.workspace import DEFAULT_CONFIG, GITIGNORE, Workspace
 from dws.errors import FormatError, IntegrityError, NotFoundError, RefusedError, UsageError
 from dws.model.ids import check_tag_name
+from dws.model.lines import OtherLine
 from dws.model.paths import META_DIR_NAME
 from dws.model.records import (
     Head,
@@ -58,6 +60,7 @@ class CloneReport:
     cloned: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     notes: dict[str, list[str]] = field(default_factory=dict)
+    other_lines: list[OtherLine] = field(default_factory=list)  # see core.lines
 
 
 def external_resources(specs: list[ResourceSpec]) -> dict[str, str]:
@@ -355,6 +358,7 @@ def _fill(
     outcome = restore_snapshot(ws, record.id, exclude=list(report.skipped) or None)
     report.notes = {plan.resource: list(plan.notes) for plan in outcome.plans if plan.notes}
     _restore_results(ws, record, report)
+    report.other_lines = cloned_lines(ws, record.id)
     return report
 
 

@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
+from dws.core.definitions import lacking
+from dws.core.lines import pulled_lines
 from dws.core.remote import layout
 from dws.core.remote.cache import RemoteCache, read_unfetched, write_unfetched
 from dws.core.remote.config import RemoteConfig, get_remote
@@ -21,8 +23,9 @@ from dws.core.remote.tombstones import deleted_snapshots
 from dws.core.remote.walk import FetchingStore, snapshot_refs
 from dws.core.views import resource_for
 from dws.core.workspace import Workspace
-from dws.errors import DwsError, FormatError, NotFoundError, UsageError
+from dws.errors import DwsError, FormatError, IntegrityError, NotFoundError, UsageError
 from dws.model.ids import check_tag_name, looks_like_id_prefix
+from dws.model.lines import OtherLine
 from dws.model.records import SnapshotRecord
 from dws.model.runs import decode_run_record, decode_step_memory
 from dws.model.suggest import did_you_mean
@@ -45,6 +48,11 @@ class PullReport:
     steps: int = 0
     tags: list[str] = field(default_factory=list)
     conflicts: list[TagConflict] = field(default_factory=list)
+    damaged: dict[str, str] = field(default_factory=dict)  # remote snapshot -> what is wrong
+    resources_added: list[str] = field(default_factory=list)
+    resources_not_added: dict[str, str] = field(default_factory=dict)  # name -> why
+    without_data: list[str] = field(default_factory=list)  # new snapshots, blobs not fetched
+    other_lines: list[OtherLine] = field(default_factory=list)  # see core.lines
     deleted: dict[str, str] = field(default_factory=dict)  # local snapshots deleted there
 
 
@@ -53,6 +61,7 @@ class _Plan:
     records: dict[str, SnapshotRecord]
     remote_ids: set[str]
     tags: dict[str, str]
+    damaged: dict[str, str] = field(default_factory=dict)
     runs: dict[str, bytes] = field(default_factory=dict)
     steps: dict[str, bytes] = field(default_factory=dict)
     deleted: dict[str, str] = field(default_factory=dict)
@@ -86,26 +95,58 @@ def pull_from(
     ref: str | None,
     force: bool,
 ) -> PullReport:
-    """The pull itself, on an open remote (clone uses it too; the caller holds the lock)."""
+    """The pull itself, on an open remote (clone uses it too; the caller holds the lock).
+    A remote snapshot that is damaged (its record, or a tree it needs, is missing or
+    invalid) is skipped and reported; the others are pulled. Asking for a damaged one by
+    ``ref`` fails."""
     report = PullReport(config.name, config.url)
     cache = RemoteCache(ws, config.name, config.url)
     catalog = SnapshotCatalog(ws.layout)
     plan = _read_remote(ws, remote, catalog, cache)
     report.deleted = plan.deleted
-    chosen = _choose(ws, catalog, plan, everything, ref)
+    preferred = _choose(ws, catalog, plan, everything, ref)
     treeless = _treeless(ws, catalog, plan.remote_ids)
     fetching = FetchingStore(ws.store, remote.objects)
     blobs: set[str] = set()
     chosen_refs: set[str] = set()
-    wanted_ids = sorted(set(plan.records) | chosen | treeless)
-    records = [plan.records.get(i) or catalog.get(i) for i in wanted_ids]
-    for done, record in enumerate(records, 1):
-        ws.progress("reading trees", done, len(records))
-        refs = list(snapshot_refs(ws, record, fetching))  # validates every tree
-        if record.id in chosen:
+    chosen: set[str] = set()
+
+    def walk(record: SnapshotRecord, keep: bool) -> bool:
+        """Read (and check) the record's trees; False when it is damaged."""
+        mark = len(fetching.pending)
+        try:
+            refs = list(snapshot_refs(ws, record, fetching))  # validates every tree
+        except DwsError as exc:
+            fetching.discard_since(mark)
+            plan.damaged[record.id] = exc.message
+            plan.records.pop(record.id, None)
+            return False
+        if keep:
+            chosen.add(record.id)
             chosen_refs.update(r.oid for r in refs)
             blobs.update(r.oid for r in refs if not r.tree)
         _collect_runs(ws, remote, record, plan)
+        return True
+
+    single = not everything and ref is None
+    first = preferred[:1] if single else preferred
+    wanted_ids = sorted(set(plan.records) | set(first) | treeless)
+    for done, snapshot_id in enumerate(wanted_ids, 1):
+        ws.progress("reading trees", done, len(wanted_ids))
+        if snapshot_id in plan.damaged:
+            continue
+        walk(plan.records.get(snapshot_id) or catalog.get(snapshot_id), snapshot_id in first)
+    if single and not chosen:  # the preferred snapshot was damaged: the next that is not
+        for snapshot_id in preferred[1:]:
+            record = plan.records.get(snapshot_id) or catalog.get(snapshot_id)
+            if snapshot_id not in plan.damaged and walk(record, True):
+                break
+    elif ref is not None and preferred[0] in plan.damaged:
+        raise IntegrityError(
+            f"the remote's snapshot {preferred[0][:12]} is damaged: {plan.damaged[preferred[0]]}; "
+            "nothing was pulled",
+            details=[_repair_hint(preferred[0], config.name)],
+        )
     _collect_steps(ws, remote, plan)
     # everything validated: now write, objects first
     report.objects = fetching.commit()
@@ -126,10 +167,44 @@ def pull_from(
     for record in sorted(plan.records.values(), key=lambda r: (r.created, r.id)):
         catalog.put(record)
         report.snapshots.append(record.id)
+    report.without_data = sorted(set(report.snapshots) - chosen)
     report.steps = _write_new_files(os.path.join(ws.layout.lineage, "steps"), plan.steps)
+    _add_resources(ws, list(plan.records.values()), report)
     _apply_tags(catalog, plan.tags, force, report)
-    cache.add(chosen, chosen_refs - cache.known_objects(plan.remote_ids))
+    report.damaged = dict(sorted(plan.damaged.items()))
+    cache.add(chosen, chosen_refs - cache.known_objects(plan.remote_ids - set(plan.damaged)))
+    report.other_lines = pulled_lines(ws, report.snapshots)
     return report
+
+
+def _repair_hint(snapshot_id: str, remote: str) -> str:
+    """How a damaged remote snapshot is mended, or removed."""
+    short = snapshot_id[:12]
+    return (
+        f"whoever has its data can repair it with `dws push --verify {remote}`; or delete it "
+        f"from the remote with `dws delete-snapshot {short} --remote {remote}`"
+    )
+
+
+def damaged_notes(report: PullReport) -> list[str]:
+    """One line per damaged remote snapshot a pull skipped, naming the fix."""
+    return [
+        f"the remote's snapshot {snapshot_id[:12]} is damaged and was skipped ({why}); "
+        + _repair_hint(snapshot_id, report.remote)
+        for snapshot_id, why in report.damaged.items()
+    ]
+
+
+def _add_resources(ws: Workspace, records: list[SnapshotRecord], report: PullReport) -> None:
+    """Add the resources the pulled snapshots record and this workspace lacks."""
+    if not records:
+        return
+    specs = ws.resource_specs()
+    found = lacking(specs, records)
+    if found.usable:
+        ws.save_resource_specs(specs + found.usable)
+        report.resources_added = [spec.name for spec in found.usable]
+    report.resources_not_added = found.unusable
 
 
 def _read_remote(
@@ -140,13 +215,16 @@ def _read_remote(
     deleted = deleted_snapshots(remote, details=local_ids)  # never brought back
     remote_ids -= set(deleted)
     records: dict[str, SnapshotRecord] = {}
+    damaged: dict[str, str] = {}
     for snapshot_id in sorted(remote_ids - local_ids):
         try:
             record = read_snapshot(remote, snapshot_id)
         except FormatError as exc:
-            raise FormatError(f"{exc.message}; nothing was pulled") from None
+            damaged[snapshot_id] = exc.message
+            continue
         if record is None:
-            raise FormatError(f"the remote's snapshot {snapshot_id[:12]} vanished while read")
+            remote_ids.discard(snapshot_id)  # deleted while listed
+            continue
         records[snapshot_id] = record
     tags: dict[str, str] = {}
     for tag, token in remote.files.list(layout.TAGS).items():
@@ -168,7 +246,7 @@ def _read_remote(
         elif target not in remote_ids:
             raise FormatError(f"the remote's tag {tag!r} names a snapshot it does not have")
     gone = {i: entry.describe() for i, entry in deleted.items() if i in local_ids}
-    return _Plan(records, remote_ids, tags, deleted=gone)
+    return _Plan(records, remote_ids, tags, damaged, deleted=gone)
 
 
 def _treeless(ws: Workspace, catalog: SnapshotCatalog, remote_ids: set[str]) -> set[str]:
@@ -194,21 +272,47 @@ def _treeless(ws: Workspace, catalog: SnapshotCatalog, remote_ids: set[str]) -> 
 
 def _choose(
     ws: Workspace, catalog: SnapshotCatalog, plan: _Plan, everything: bool, ref: str | None
-) -> set[str]:
-    """The snapshots whose blobs to fetch."""
+) -> list[str]:
+    """The snapshots whose blobs to fetch: all, or the one ``ref`` names; by default, in
+    order of preference, the remote's snapshots on this workspace's line (HEAD and its
+    descendants), newest first (a workspace without HEAD: all, newest first). Only the
+    first that is not damaged is fetched."""
     if everything:
-        return set(plan.remote_ids)
+        return sorted(plan.remote_ids - set(plan.damaged))
     if ref is not None:
-        return {resolve_remote_ref(plan.remote_ids, plan.tags, ref)}
-    if not plan.remote_ids:
-        return set()
-    return {latest(plan.remote_ids, plan.records, catalog)}
+        return [resolve_remote_ref(plan.remote_ids, plan.tags, ref)]
+    usable = plan.remote_ids - set(plan.damaged)
+    dated = sorted(
+        (plan.records[i] if i in plan.records else catalog.get(i) for i in usable),
+        key=lambda r: (r.created, r.id),
+        reverse=True,
+    )
+    head = ws.head().snapshot
+    if head is None or not catalog.exists(head):
+        return [r.id for r in dated]
+    # HEAD's own data is here unless it was pulled without them
+    if head not in read_unfetched(ws):
+        dated = [r for r in dated if r.id != head]
+    return [r.id for r in dated if _descends(r.id, head, plan.records, catalog)]
 
 
-def latest(ids: set[str], records: dict[str, SnapshotRecord], catalog: SnapshotCatalog) -> str:
-    """The newest of ``ids`` by (created, id)."""
-    dated = [(records[i] if i in records else catalog.get(i)) for i in ids]
-    return max(dated, key=lambda r: (r.created, r.id)).id
+def _descends(
+    snapshot_id: str, ancestor: str, records: dict[str, SnapshotRecord], catalog: SnapshotCatalog
+) -> bool:
+    """True when ``ancestor`` is ``snapshot_id`` or one of its parents' parents..."""
+    seen: set[str] = set()
+    current: str | None = snapshot_id
+    while current is not None and current not in seen:
+        if current == ancestor:
+            return True
+        seen.add(current)
+        if current in records:
+            current = records[current].parent
+        elif catalog.exists(current):
+            current = catalog.get(current).parent
+        else:
+            return False
+    return False
 
 
 def resolve_remote_ref(remote_ids: set[str], tags: dict[str, str], ref: str) -> str:
@@ -275,8 +379,8 @@ def _apply_tags(
     local = catalog.tags()
     for tag, target in sorted(tags.items()):
         current = local.get(tag)
-        if current == target:
-            continue
+        if current == target or not catalog.exists(target):
+            continue  # the same here, or it names a damaged snapshot that was skipped
         if current is not None and not force:
             report.conflicts.append(TagConflict(tag, current, target))
             continue

@@ -11,13 +11,16 @@ import os
 from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
+from dws.core.lines import remote_lines
 from dws.core.remote import layout
-from dws.core.remote.cache import RemoteCache
+from dws.core.remote.cache import RemoteCache, read_unfetched
 from dws.core.remote.config import RemoteConfig, get_remote
 from dws.core.remote.locks import PUSH, RemoteLock
 from dws.core.remote.open import check_same_workspace, open_remote
 from dws.core.remote.records import (
     TagConflict,
+    read_resources,
+    read_snapshot,
     read_tag,
     snapshot_ids,
     tag_bytes,
@@ -25,9 +28,16 @@ from dws.core.remote.records import (
 from dws.core.remote.tombstones import not_to_push
 from dws.core.remote.walk import snapshot_refs
 from dws.core.workspace import Workspace
-from dws.errors import DwsError
+from dws.errors import DwsError, RefusedError
 from dws.model.digest import hash_bytes
-from dws.model.records import SnapshotRecord, encode_record
+from dws.model.lines import OtherLine
+from dws.model.records import (
+    ResourceSpec,
+    SnapshotRecord,
+    decode_resources,
+    encode_record,
+    encode_resources,
+)
 from dws.model.runs import decode_run_record
 from dws.store import transfer
 from dws.store.remote_backend import RemoteBackend, RemoteChangedError
@@ -47,17 +57,24 @@ class PushReport:
     tags: list[str] = field(default_factory=list)
     conflicts: list[TagConflict] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    verified: int = 0  # snapshots already on the remote whose objects were checked
+    resources_merged: list[str] = field(default_factory=list)  # added to the remote's list
+    other_lines: list[OtherLine] = field(default_factory=list)  # see core.lines
     notes: list[str] = field(default_factory=list)
 
 
-def push(ws: Workspace, name: str | None = None, *, force: bool = False) -> PushReport:
-    """Send every snapshot the remote lacks, with its objects and lineage, then the tags."""
+def push(
+    ws: Workspace, name: str | None = None, *, force: bool = False, verify: bool = False
+) -> PushReport:
+    """Send every snapshot the remote lacks, with its objects and lineage, then the tags.
+    With ``verify``, also check that the remote holds every object of the snapshots it
+    shares with this workspace, and send those it lacks."""
     config = get_remote(ws, name)
     with ws.locked("push"):
         remote = open_remote(config, create=True, local_dir=ws.layout.local)
         lock = RemoteLock(remote, PUSH, config.name)  # taken only to send snapshots
         try:
-            return _Push(ws, config, remote, force, lock).run()
+            return _Push(ws, config, remote, force, lock, verify).run()
         finally:
             lock.release()
             remote.close()
@@ -71,11 +88,13 @@ class _Push:
         remote: RemoteBackend,
         force: bool,
         lock: RemoteLock,
+        verify: bool = False,
     ) -> None:
         self.ws = ws
         self.lock = lock
         self.remote = remote
         self.force = force
+        self.verify = verify
         self.catalog = SnapshotCatalog(ws.layout)
         self.cache = RemoteCache(ws, config.name, config.url)
         self.report = PushReport(config.name, config.url)
@@ -84,16 +103,22 @@ class _Push:
         self._identity()
         remote_snapshots = set(snapshot_ids(self.remote))
         missing = set(self.catalog.ids()) - remote_snapshots
-        if missing:  # no remote gc until the records are written (core.remote.locks)
+        if missing or self.verify:  # no remote gc until the records are written (locks)
             self.report.notes.extend(self.lock.acquire())
             remote_snapshots = set(snapshot_ids(self.remote))  # as of the lock
             missing = set(self.catalog.ids()) - remote_snapshots
             self.report.skipped.update(not_to_push(self.remote, missing))  # deleted there
             missing -= set(self.report.skipped)
         new = sorted((self.catalog.get(i) for i in missing), key=lambda r: (r.created, r.id))
+        if self.verify:
+            new.extend(self._shared(remote_snapshots))
         if new:
-            known = self.cache.known_objects(remote_snapshots)
+            # verifying trusts no list of what was sent: the remote is asked
+            known = set() if self.verify else self.cache.known_objects(remote_snapshots)
             complete, objects = self._collect(new, known)
+            verified = [r.id for r in complete if r.id in remote_snapshots]
+            self.report.verified = len(verified)
+            complete = [r for r in complete if r.id not in remote_snapshots]
             self._send_objects(objects - known)
             for record in complete:
                 self._send_runs(record)
@@ -102,18 +127,30 @@ class _Push:
                 self.remote.files.create(layout.snapshot_key(record.id), _record_bytes(record))
                 self.report.snapshots.append(record.id)
             remote_snapshots.update(self.report.snapshots)
-            self.cache.add(self.report.snapshots, objects - known)
+            if self.verify:
+                self.cache.reset()  # what it knew is replaced by what was just checked
+            self.cache.add(self.report.snapshots + verified, objects - known)
         self.lock.release()
         self._send_steps()
         self._send_tags(remote_snapshots)
         self.cache.save()
+        self.report.other_lines = remote_lines(
+            self.ws, remote_snapshots, lambda i: read_snapshot(self.remote, i)
+        )
         return self.report
+
+    def _shared(self, remote_snapshots: set[str]) -> list[SnapshotRecord]:
+        """The snapshots on the remote whose objects this workspace has (not those pulled
+        without their data): the ones a verifying push checks."""
+        unfetched = read_unfetched(self.ws)
+        shared = (set(self.catalog.ids()) & remote_snapshots) - unfetched
+        return sorted((self.catalog.get(i) for i in shared), key=lambda r: (r.created, r.id))
 
     # ---- identity ---------------------------------------------------------------------
 
     def _identity(self) -> None:
         """The remote must hold this workspace; an empty one gets its identity first.
-        resources.json follows the local one (last pusher wins)."""
+        The local resources are merged into the remote's resources.json."""
         resources = _read(self.ws.layout.resources_json)
         stamp = f"{self.ws.info.id} {hash_bytes(resources)} {self.remote.url}"
         if self.cache.identity() == stamp:
@@ -121,7 +158,7 @@ class _Push:
         info = check_same_workspace(self.ws, self.remote)
         if info is None:
             self.remote.files.create(layout.WORKSPACE_JSON, _read(self.ws.layout.workspace_json))
-        self.remote.files.write(layout.RESOURCES_JSON, resources)
+        self.report.resources_merged = merge_resources(self.remote, decode_resources(resources))
         self.cache.confirm_identity(stamp)
 
     # ---- objects ----------------------------------------------------------------------
@@ -245,6 +282,32 @@ class _Push:
         found = read_tag(self.remote, tag)
         if found is not None and found[0] != snapshot_id:
             self.report.conflicts.append(TagConflict(tag, snapshot_id, found[0]))
+
+
+MERGE_ATTEMPTS = 10
+
+
+def merge_resources(remote: RemoteBackend, local: list[ResourceSpec]) -> list[str]:
+    """Merge ``local`` into the remote's resources.json with a compare-and-swap, so pushers
+    never remove each other's resources: the remote's entries stay, a name both have takes
+    the pusher's definition, names only the pusher has are added (returned). Retried
+    while others change it."""
+    for _ in range(MERGE_ATTEMPTS):
+        raw = remote.files.read(layout.RESOURCES_JSON)
+        theirs = [] if raw is None else decode_resources(read_resources(remote, raw))
+        mine = {spec.name: spec for spec in local}
+        merged = [mine.pop(spec.name, spec) for spec in theirs] + list(mine.values())
+        data = encode_resources(merged) + b"\n"
+        if data == raw:
+            return []
+        try:
+            remote.files.replace(layout.RESOURCES_JSON, data, raw)
+        except RemoteChangedError:
+            continue
+        return list(mine)
+    raise RefusedError(
+        "the remote's resources.json kept changing while this push merged it; push again"
+    )
 
 
 def _record_bytes(record: SnapshotRecord) -> bytes:

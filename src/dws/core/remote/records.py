@@ -40,9 +40,10 @@ def read_identity(remote: RemoteBackend) -> WorkspaceInfo | None:
         raise FormatError(f"the remote's {exc.message}") from None
 
 
-def read_resources(remote: RemoteBackend) -> bytes:
-    """The remote's resources.json, validated."""
-    data = remote.files.read(layout.RESOURCES_JSON)
+def read_resources(remote: RemoteBackend, data: bytes | None = None) -> bytes:
+    """The remote's resources.json (``data``: as already read), validated."""
+    if data is None:
+        data = remote.files.read(layout.RESOURCES_JSON)
     if data is None:
         raise FormatError(f"the remote {remote.url} has no resources.json")
     try:

@@ -41,6 +41,12 @@ class FetchingStore(ObjectStore):
         self.pending[oid] = data
         return data
 
+    def discard_since(self, count: int) -> None:
+        """Forget the objects fetched after the first ``count`` (``len(pending)`` when a
+        walk began): the trees of a snapshot found damaged are not kept."""
+        for oid in list(self.pending)[count:]:
+            del self.pending[oid]
+
     def commit(self) -> int:
         """Store the fetched objects locally; return how many."""
         for data in self.pending.values():
