@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     from dws.core.lineage.swap import SwapOutcome
     from dws.core.remote.clone import CloneReport
     from dws.core.remote.config import RemoteConfig
-    from dws.core.remote.maintenance import RemoteFsckReport, RemoteGcReport
+    from dws.core.remote.deletion import RemoteDeleteReport
+    from dws.core.remote.maintenance import RemoteFsckReport, RemoteGcReport, UnlockReport
     from dws.core.remote.pull import PullReport
     from dws.core.remote.push import PushReport
     from dws.model.argclass import ArgKind, Classified
@@ -530,10 +531,32 @@ class Workspace:
 
     @_releasing
     def gc_remote(self, remote: str | None = None, *, dry_run: bool = False) -> RemoteGcReport:
-        """Delete objects on the remote that none of its snapshots reaches."""
+        """Delete objects on the remote that none of its snapshots reaches, and abort
+        unfinished uploads, holding the remote's gc lock (refused while someone pushes)."""
         from dws.core.remote import maintenance as remote_maint
 
         return remote_maint.gc_remote(self._ws, remote, dry_run=dry_run)
+
+    @_releasing
+    def delete_remote_snapshot(
+        self, ref: str, remote: str | None = None, *, force: bool = False, dry_run: bool = False
+    ) -> RemoteDeleteReport:
+        """Delete snapshot ``ref`` (a remote tag or id prefix) on the remote, leaving a
+        tombstone so pushes do not bring it back; ``force`` also deletes remote tags naming
+        it. This workspace keeps it; ``gc_remote`` then frees its objects."""
+        from dws.core.remote import deletion
+
+        return deletion.delete_remote_snapshot(self._ws, remote, ref, force=force, dry_run=dry_run)
+
+    @_releasing
+    def unlock_remote(
+        self, remote: str | None = None, locks: list[str] | None = None
+    ) -> UnlockReport:
+        """Remove the remote's stale locks and those of processes of this machine that are
+        gone, and the locks named in ``locks`` (whose holders you know are gone)."""
+        from dws.core.remote import maintenance as remote_maint
+
+        return remote_maint.unlock_remote(self._ws, remote, list(locks or []))
 
     @_releasing
     def fsck_remote(

@@ -71,6 +71,13 @@ class RemoteFiles(ABC):
     def delete(self, key: str) -> None:
         """Remove the file (no error if absent)."""
 
+    @abstractmethod
+    def delete_if(self, key: str, expected: bytes) -> bool:
+        """Remove the file if its content is still ``expected``; False (nothing removed)
+        when it changed or is gone. No other writer can slip in between, where the
+        backend can promise it (a server that ignores S3's ``If-Match`` on deletes
+        leaves a window of one request)."""
+
 
 @dataclass(frozen=True)
 class RemotePlaces:
@@ -126,6 +133,8 @@ class RemoteBackend:
     * ``open_object``: one object as a stream from a single request.
     * ``locked``: hold the remote's lock (remote gc holds it); without a lock, nothing.
     * ``keep_temporary_files_in``: where the backend writes temporary files from now on.
+    * ``abort_unfinished_uploads``: give up uploads a killed writer left unfinished
+      (S3 multipart uploads below the objects); nothing to abort by default.
 
     Copying an object by path, the other way a transfer can move it, is the object store's
     capability (``ObjectStore.file_path``), asked of whichever side sends.
@@ -162,6 +171,12 @@ class RemoteBackend:
     def keep_temporary_files_in(self, directory: str) -> None:
         """Write temporary files below ``directory`` (a workspace's ``local/tmp/``) from now
         on; a backend that writes none ignores it (the default)."""
+
+    def abort_unfinished_uploads(self, *, dry_run: bool = False) -> int:
+        """Abort the uploads of objects that were started and never finished (only while
+        no one else writes: remote gc, under its lock); how many there were. Default:
+        a backend without such uploads, 0."""
+        return 0
 
     def close(self) -> None:
         """Release connections and open files."""

@@ -100,6 +100,14 @@ class DirectoryFiles(RemoteFiles):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._path(key))
 
+    def delete_if(self, key: str, expected: bytes) -> bool:
+        with self.locked():
+            if self.read(key) != expected:
+                return False
+            self.delete(key)
+        fsync_dir(os.path.dirname(self._path(key)))
+        return True
+
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the remote's lock file (tag updates, gc)."""

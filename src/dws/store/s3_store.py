@@ -305,12 +305,19 @@ class S3Files(RemoteFiles):
     def delete(self, key: str) -> None:
         self.conn.delete(self.bucket, self._key(key))
 
+    def delete_if(self, key: str, expected: bytes) -> bool:
+        found = self._read(key)
+        if found is None or found[0] != expected:
+            return False
+        return self.conn.delete(self.bucket, self._key(key), IfMatch=found[1])
+
 
 class S3Backend(RemoteBackend):
     """A remote on S3. Every lookup is a request (HEAD, on ``WORKERS`` threads) unless many
     objects are in question, when one listing answers for all; packed objects are read in
     merged byte ranges, one GET for many; any other object is fetched with one GET. S3 has
-    no lock: ``locked`` holds nothing (gc must not run while others push, docs/remotes.md)."""
+    no lock file: ``locked`` holds nothing (remote gc and push hold their locks as files,
+    core.remote.locks). Remote gc aborts the multipart uploads killed pushes left."""
 
     workers = WORKERS
     per_object_requests = True
@@ -345,6 +352,17 @@ class S3Backend(RemoteBackend):
 
     def read_batch(self, batch: ReadBatch) -> bytes:
         return self.store.packs.read_range(batch.source, batch.start, batch.end)
+
+    def abort_unfinished_uploads(self, *, dry_run: bool = False) -> int:
+        """Abort the multipart uploads below the objects' prefix (large objects of pushes
+        killed part-way, which the bucket keeps, and bills, until aborted). Uploads
+        elsewhere in the bucket are left alone."""
+        store = self.store
+        uploads = list(store.conn.list_uploads(store.bucket, store.prefix))
+        if not dry_run:
+            for upload in uploads:
+                store.conn.abort_upload(store.bucket, upload["Key"], upload["UploadId"])
+        return len(uploads)
 
     def open_object(self, oid: str) -> ObjectStream | None:
         """One GET for an object stored under its own key (packed ones: None)."""

@@ -179,11 +179,35 @@ class S3Connection:
                 return False
             raise_translated(exc, bucket=bucket, key=key, endpoint=self.endpoint)
 
-    def delete(self, bucket: str, key: str) -> None:
+    def delete(self, bucket: str, key: str, **condition: str) -> bool:
         """DeleteObject without a version id (no error when the key is absent; in a
-        versioned bucket the key gets a delete marker)."""
-        with self.errors(bucket, key):
-            self.client.delete_object(Bucket=bucket, Key=key)
+        versioned bucket the key gets a delete marker); with a ``condition`` (IfMatch),
+        False when the server says it does not hold."""
+        try:
+            self.client.delete_object(Bucket=bucket, Key=key, **condition)
+            return True
+        except Exception as exc:
+            if condition and error_code(exc) in _PRECONDITION_CODES:
+                return False
+            if condition and is_not_found(exc):
+                return False
+            raise_translated(exc, bucket=bucket, key=key, endpoint=self.endpoint)
+
+    def list_uploads(self, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
+        """Every multipart upload in progress below ``prefix`` (ListMultipartUploads, all
+        pages): its ``Key``, ``UploadId`` and ``Initiated``."""
+        for upload in self._listed("list_multipart_uploads", "Uploads", bucket, prefix, {}):
+            if str(upload.get("Key", "")).startswith(prefix):
+                yield upload
+
+    def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        """AbortMultipartUpload (no error when the upload is already gone)."""
+        try:
+            self.client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        except Exception as exc:
+            if error_code(exc) == "NoSuchUpload" or is_not_found(exc):
+                return
+            raise_translated(exc, bucket=bucket, key=key, endpoint=self.endpoint)
 
     def delete_batch(self, bucket: str, keys: list[str], where: str | None) -> list[Any]:
         """One DeleteObjects request for at most DELETE_BATCH keys (no version ids); the

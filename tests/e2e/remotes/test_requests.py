@@ -58,4 +58,7 @@ def test_noop_push_makes_a_few_requests(
     assert small.objects == 3  # the new blob, the tree of many/, the root tree
     puts = [name for name in counted if name == "PutObject"]
     assert len(puts) < 12, counted
+    # the push lock (core.remote.locks): written, locks/ listed, checked, removed; the
+    # snapshots listed again under it, and deleted/ listed: about 8 of the requests
+    assert counted.count("DeleteObject") == 1, counted
     assert "ListObjectsV2" in counted and len(counted) < 30, counted

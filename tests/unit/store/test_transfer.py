@@ -51,6 +51,9 @@ class NoFiles(RemoteFiles):
     def delete(self, key: str) -> None:
         pass
 
+    def delete_if(self, key: str, expected: bytes) -> bool:
+        return False
+
 
 class Counting(MemoryObjectStore):
     """A memory store that counts lookups and listings and remembers paths put."""

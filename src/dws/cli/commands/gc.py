@@ -19,7 +19,8 @@ def gc(state: CliState, dry_run: bool, remote: str | None) -> None:
     """Delete stored objects that no snapshot references.
 
     With --remote, delete the remote's objects that none of the remote's snapshots
-    reaches (do not run it while someone pushes to that remote).
+    reaches, and abort uploads killed pushes left unfinished. It holds the remote's gc
+    lock, so it refuses (exit 3) while someone pushes there, and pushes refuse meanwhile.
 
     \b
     Example:
@@ -60,12 +61,20 @@ def _gc_remote(state: CliState, name: str, dry_run: bool) -> None:
                 "kept": report.kept,
                 "removed": report.removed,
                 "removed_bytes": report.removed_bytes,
+                "aborted_uploads": report.aborted_uploads,
+                "ignored_locks": report.ignored_locks,
                 "dry_run": dry_run,
             }
         )
-        return
-    verb = "Would remove" if dry_run else "Removed"
-    state.output.line(
-        f"{verb} {report.removed} object(s), {human_bytes(report.removed_bytes)} on "
-        f"{report.remote}; {report.kept} referenced object(s) kept"
-    )
+    else:
+        verb = "Would remove" if dry_run else "Removed"
+        uploads = ""
+        if report.aborted_uploads:
+            done = "would abort" if dry_run else "aborted"
+            uploads = f"; {done} {report.aborted_uploads} unfinished upload(s)"
+        state.output.line(
+            f"{verb} {report.removed} object(s), {human_bytes(report.removed_bytes)} on "
+            f"{report.remote}; {report.kept} referenced object(s) kept{uploads}"
+        )
+    for note in report.ignored_locks:
+        state.output.note(f"note: {note}")

@@ -52,6 +52,7 @@ def pull(
                 "resources_added": report.resources_added,
                 "resources_not_added": report.resources_not_added,
                 "other_lines": [other_line_json(line) for line in report.other_lines],
+                "deleted_on_remote": sorted(report.deleted),
             }
         )
     else:
@@ -62,6 +63,11 @@ def pull(
         render_pull_notes(out, report)
     for note in damaged_notes(report):
         out.note(f"warning: {note}")
+    for snapshot_id, how in sorted(report.deleted.items()):
+        out.note(
+            f"snapshot {short(snapshot_id)} was {how}; `dws delete-snapshot "
+            f"{short(snapshot_id)}` deletes it here too"
+        )
     if report.conflicts:
         raise RefusedError(
             f"{len(report.conflicts)} tag(s) name other snapshots here than on the remote; "

@@ -60,6 +60,8 @@ def push(state: CliState, remote: str | None, force: bool, verify: bool) -> None
         )
         if verify:
             out.line(f"Checked the objects of {report.verified} snapshot(s) the remote already had")
+    for note in report.notes:
+        out.note(f"note: {note}")
     for snapshot_id, why in report.skipped.items():
         out.note(f"warning: snapshot {short(snapshot_id)} not pushed: {why}")
     for line in report.other_lines:

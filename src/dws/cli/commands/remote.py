@@ -93,3 +93,31 @@ def list_remotes(state: CliState) -> None:
     state.output.table(
         ["name", "url", "endpoint"], [[r.name, r.url, r.endpoint_url or ""] for r in remotes]
     )
+
+
+@remote.command("unlock")
+@click.argument("name")
+@click.argument("locks", nargs=-1, metavar="[LOCK]...")
+@json_option
+@pass_state
+def unlock_remote(state: CliState, name: str, locks: tuple[str, ...]) -> None:
+    """Remove remote NAME's stale locks (not refreshed for 30 minutes) and those of dws
+    processes of this machine that are gone; also each LOCK named (as a refusal names
+    it: push-… or gc-…): only when you know its process is gone for good.
+
+    \b
+    Example:
+      dws remote unlock origin
+      dws remote unlock origin push-3f2a9c0d1e4b5a69
+    """
+    report = state.open().unlock_remote(name, list(locks))
+    if state.output.json:
+        state.output.emit_json(
+            {"remote": report.remote, "removed": report.removed, "kept": report.kept}
+        )
+        return
+    state.output.line(f"Removed {len(report.removed)} lock(s) on {report.remote}")
+    for line in report.removed:
+        state.output.line(f"  removed {line}")
+    for line in report.kept:
+        state.output.line(f"  kept {line}")

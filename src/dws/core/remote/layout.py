@@ -22,6 +22,8 @@ STEPS = "lineage/steps"  # lineage/steps/<step>.json: remembered step answers
 OBJECTS = "objects"  # the object store (a directory remote: a workspace's pack store)
 PACKS = "objects/packs"  # S3: packs/<name>.pack and .idx (a pack store keeps its own there)
 LOCK = "lock"  # a directory remote's lock file (tag updates, gc)
+LOCKS = "locks"  # locks/<kind>-<random>.json: who pushes or collects garbage (remote.locks)
+DELETED = "deleted"  # deleted/<id>.json: tombstones of snapshots deleted on the remote
 
 # what the backends lay out themselves, told where
 PLACES = RemotePlaces(
@@ -49,6 +51,16 @@ def run_key(run_id: str) -> str:
 def step_key(file_name: str) -> str:
     """The key of a step file (``file_name``: ``<step>.json``, as in a workspace)."""
     return f"{STEPS}/{file_name}"
+
+
+def lock_key(name: str) -> str:
+    """The key of a lock (``name``: ``<kind>-<random>``)."""
+    return f"{LOCKS}/{name}{RECORD_SUFFIX}"
+
+
+def tombstone_key(snapshot_id: str) -> str:
+    """The key of the tombstone of a snapshot deleted on the remote."""
+    return f"{DELETED}/{snapshot_id}{RECORD_SUFFIX}"
 
 
 def record_id(file_name: str) -> str | None:

@@ -1,16 +1,19 @@
-"""Remote gc and fsck: what the remote's own snapshots reach, checked or kept."""
+"""Remote gc and fsck: what the remote's own snapshots reach, checked or kept; removing
+locks left by processes that are gone."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from dws.core.remote import layout
 from dws.core.remote.config import get_remote
+from dws.core.remote.locks import GC, RemoteLock, read_locks
 from dws.core.remote.open import open_remote, remote_objects
 from dws.core.remote.records import read_identity, read_resources, read_tag, snapshot_records
 from dws.core.remote.walk import FetchingStore, snapshot_refs
 from dws.core.workspace import Workspace
-from dws.errors import DwsError, FormatError
+from dws.errors import DwsError, FormatError, NotFoundError
 from dws.model.records import SnapshotRecord
 from dws.model.runs import decode_run_record
 from dws.store import transfer
@@ -27,6 +30,8 @@ class RemoteGcReport:
     kept: int
     removed: int
     removed_bytes: int
+    aborted_uploads: int = 0
+    ignored_locks: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -45,26 +50,78 @@ def _reader(remote: RemoteBackend) -> FetchingStore:
 
 
 def gc_remote(ws: Workspace, name: str | None, *, dry_run: bool = False) -> RemoteGcReport:
-    """Delete the remote's objects that none of its snapshots reaches. Any invalid record
+    """Delete the remote's objects that none of its snapshots reaches, and abort the
+    uploads killed pushes left unfinished. Holds the remote's gc lock throughout (a dry run
+    too), so it refuses while anyone pushes or collects garbage there. Any invalid record
     stops it before anything is deleted."""
     config = get_remote(ws, name)
     remote = open_remote(config, local_dir=ws.layout.local)
     try:
-        with remote.locked():
-            reachable: set[str] = set()
-            reader = _reader(remote)
-            for snapshot_id, record in snapshot_records(remote):
-                if isinstance(record, FormatError):
-                    raise FormatError(
-                        f"remote snapshot {snapshot_id[:12]}: {record.message}; nothing was "
-                        "deleted (run `dws fsck --remote`)"
-                    )
-                with remote_objects(config):
-                    reachable.update(ref.oid for ref in snapshot_refs(ws, record, reader))
-            pruned = remote.objects.prune(reachable.__contains__, dry_run=dry_run)
-            if not dry_run:
-                remote.objects.clean_temporary()
-        return RemoteGcReport(config.name, len(reachable), pruned.removed, pruned.removed_bytes)
+        with RemoteLock(remote, GC, config.name) as lock:
+            ignored = lock.acquire()
+            with remote.locked():
+                reachable: set[str] = set()
+                reader = _reader(remote)
+                for snapshot_id, record in snapshot_records(remote):
+                    if isinstance(record, FormatError):
+                        raise FormatError(
+                            f"remote snapshot {snapshot_id[:12]}: {record.message}; nothing "
+                            "was deleted (run `dws fsck --remote`)"
+                        )
+                    with remote_objects(config):
+                        reachable.update(ref.oid for ref in snapshot_refs(ws, record, reader))
+                lock.check()  # still ours: no push can have started meanwhile
+                pruned = remote.objects.prune(reachable.__contains__, dry_run=dry_run)
+                aborted = remote.abort_unfinished_uploads(dry_run=dry_run)
+                if not dry_run:
+                    remote.objects.clean_temporary()
+        return RemoteGcReport(
+            config.name,
+            len(reachable),
+            pruned.removed,
+            pruned.removed_bytes,
+            aborted_uploads=aborted,
+            ignored_locks=ignored,
+        )
+    finally:
+        remote.close()
+
+
+@dataclass
+class UnlockReport:
+    """What ``unlock_remote`` removed, and the live locks it left."""
+
+    remote: str
+    removed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+
+
+def unlock_remote(ws: Workspace, name: str | None, locks: list[str]) -> UnlockReport:
+    """Remove the remote's stale locks and those of processes of this machine that are
+    gone; and the locks named in ``locks`` whatever their state (the caller vouches that
+    their holders are gone). A named lock that does not exist is an error, and then
+    nothing is removed."""
+    config = get_remote(ws, name)
+    report = UnlockReport(config.name)
+    remote = open_remote(config, local_dir=ws.layout.local)
+    try:
+        seen = read_locks(remote)
+        unknown = sorted(set(locks) - {lock.name for lock in seen})
+        if unknown:
+            present = ", ".join(lock.name for lock in seen) or "none"
+            raise NotFoundError(
+                f"the remote {config.name} has no lock {unknown[0]!r} (its locks: {present})"
+            )
+        now = time.time()
+        for lock in seen:
+            key = layout.lock_key(lock.name)
+            if lock.name in locks:
+                remote.files.delete(key)
+            elif lock.state not in ("stale", "gone") or not remote.files.delete_if(key, lock.raw):
+                report.kept.append(f"{lock.state} {lock.describe(now)}")
+                continue  # live, or refreshed since it was read: its holder is alive
+            report.removed.append(f"{lock.state} {lock.describe(now)}")
+        return report
     finally:
         remote.close()
 

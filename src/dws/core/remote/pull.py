@@ -19,6 +19,7 @@ from dws.core.remote.cache import RemoteCache, read_unfetched, write_unfetched
 from dws.core.remote.config import RemoteConfig, get_remote
 from dws.core.remote.open import check_same_workspace, open_remote, remote_objects
 from dws.core.remote.records import TagConflict, read_snapshot, read_tag, snapshot_ids
+from dws.core.remote.tombstones import deleted_snapshots
 from dws.core.remote.walk import FetchingStore, snapshot_refs
 from dws.core.views import resource_for
 from dws.core.workspace import Workspace
@@ -52,6 +53,7 @@ class PullReport:
     resources_not_added: dict[str, str] = field(default_factory=dict)  # name -> why
     without_data: list[str] = field(default_factory=list)  # new snapshots, blobs not fetched
     other_lines: list[OtherLine] = field(default_factory=list)  # see core.lines
+    deleted: dict[str, str] = field(default_factory=dict)  # local snapshots deleted there
 
 
 @dataclass
@@ -62,6 +64,7 @@ class _Plan:
     damaged: dict[str, str] = field(default_factory=dict)
     runs: dict[str, bytes] = field(default_factory=dict)
     steps: dict[str, bytes] = field(default_factory=dict)
+    deleted: dict[str, str] = field(default_factory=dict)
 
 
 def pull(
@@ -100,6 +103,7 @@ def pull_from(
     cache = RemoteCache(ws, config.name, config.url)
     catalog = SnapshotCatalog(ws.layout)
     plan = _read_remote(ws, remote, catalog, cache)
+    report.deleted = plan.deleted
     preferred = _choose(ws, catalog, plan, everything, ref)
     treeless = _treeless(ws, catalog, plan.remote_ids)
     fetching = FetchingStore(ws.store, remote.objects)
@@ -209,6 +213,8 @@ def _read_remote(
 ) -> _Plan:
     remote_ids = set(snapshot_ids(remote))
     local_ids = set(catalog.ids())
+    deleted = deleted_snapshots(remote, details=local_ids)  # never brought back
+    remote_ids -= set(deleted)
     records: dict[str, SnapshotRecord] = {}
     damaged: dict[str, str] = {}
     for snapshot_id in sorted(remote_ids - local_ids):
@@ -235,10 +241,13 @@ def _read_remote(
         if found is not None:
             tags[tag] = found[0]
             cache.tags[tag] = (found[0], token)
-    for tag, target in tags.items():
-        if target not in remote_ids:
+    for tag, target in list(tags.items()):
+        if target in deleted:
+            del tags[tag]  # left by a push that raced the deletion
+        elif target not in remote_ids:
             raise FormatError(f"the remote's tag {tag!r} names a snapshot it does not have")
-    return _Plan(records, remote_ids, tags, damaged)
+    gone = {i: entry.describe() for i, entry in deleted.items() if i in local_ids}
+    return _Plan(records, remote_ids, tags, damaged, deleted=gone)
 
 
 def _treeless(ws: Workspace, catalog: SnapshotCatalog, remote_ids: set[str]) -> set[str]:

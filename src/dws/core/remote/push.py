@@ -15,6 +15,7 @@ from dws.core.lines import remote_lines
 from dws.core.remote import layout
 from dws.core.remote.cache import RemoteCache, read_unfetched
 from dws.core.remote.config import RemoteConfig, get_remote
+from dws.core.remote.locks import PUSH, RemoteLock
 from dws.core.remote.open import check_same_workspace, open_remote
 from dws.core.remote.records import (
     TagConflict,
@@ -24,6 +25,7 @@ from dws.core.remote.records import (
     snapshot_ids,
     tag_bytes,
 )
+from dws.core.remote.tombstones import not_to_push
 from dws.core.remote.walk import snapshot_refs
 from dws.core.workspace import Workspace
 from dws.errors import DwsError, RefusedError
@@ -58,6 +60,7 @@ class PushReport:
     verified: int = 0  # snapshots already on the remote whose objects were checked
     resources_merged: list[str] = field(default_factory=list)  # added to the remote's list
     other_lines: list[OtherLine] = field(default_factory=list)  # see core.lines
+    notes: list[str] = field(default_factory=list)
 
 
 def push(
@@ -69,9 +72,11 @@ def push(
     config = get_remote(ws, name)
     with ws.locked("push"):
         remote = open_remote(config, create=True, local_dir=ws.layout.local)
+        lock = RemoteLock(remote, PUSH, config.name)  # taken only to send snapshots
         try:
-            return _Push(ws, config, remote, force, verify).run()
+            return _Push(ws, config, remote, force, lock, verify).run()
         finally:
+            lock.release()
             remote.close()
 
 
@@ -82,9 +87,11 @@ class _Push:
         config: RemoteConfig,
         remote: RemoteBackend,
         force: bool,
+        lock: RemoteLock,
         verify: bool = False,
     ) -> None:
         self.ws = ws
+        self.lock = lock
         self.remote = remote
         self.force = force
         self.verify = verify
@@ -96,6 +103,12 @@ class _Push:
         self._identity()
         remote_snapshots = set(snapshot_ids(self.remote))
         missing = set(self.catalog.ids()) - remote_snapshots
+        if missing or self.verify:  # no remote gc until the records are written (locks)
+            self.report.notes.extend(self.lock.acquire())
+            remote_snapshots = set(snapshot_ids(self.remote))  # as of the lock
+            missing = set(self.catalog.ids()) - remote_snapshots
+            self.report.skipped.update(not_to_push(self.remote, missing))  # deleted there
+            missing -= set(self.report.skipped)
         new = sorted((self.catalog.get(i) for i in missing), key=lambda r: (r.created, r.id))
         if self.verify:
             new.extend(self._shared(remote_snapshots))
@@ -109,6 +122,7 @@ class _Push:
             self._send_objects(objects - known)
             for record in complete:
                 self._send_runs(record)
+            self.lock.check()  # still held: no gc ran since the objects were looked up
             for record in complete:
                 self.remote.files.create(layout.snapshot_key(record.id), _record_bytes(record))
                 self.report.snapshots.append(record.id)
@@ -116,6 +130,7 @@ class _Push:
             if self.verify:
                 self.cache.reset()  # what it knew is replaced by what was just checked
             self.cache.add(self.report.snapshots + verified, objects - known)
+        self.lock.release()
         self._send_steps()
         self._send_tags(remote_snapshots)
         self.cache.save()
