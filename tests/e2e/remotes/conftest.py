@@ -95,3 +95,13 @@ def make_workspace(tmp_path: Path) -> Callable[..., Path]:
         return root
 
     return make
+
+
+def pushed_workspace(
+    spot: RemoteSpot, make_workspace: Callable[..., Path], name: str = "ws"
+) -> Path:
+    """A sample workspace (``make_workspace``) with ``spot`` as origin, pushed."""
+    ws: Path = make_workspace(name)
+    spot.ok("remote", "add", "origin", spot.url, cwd=ws)
+    spot.ok("push", cwd=ws)
+    return ws

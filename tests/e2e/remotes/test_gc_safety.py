@@ -22,17 +22,10 @@ from helpers.cli import assert_error
 from helpers.common import DWS, manifest
 from helpers.failure import dws_env, run_crashing, write_files
 
-from .conftest import RemoteSpot
+from .conftest import RemoteSpot, pushed_workspace
 from .test_interrupted import POINTS
 
 STALE = 2 * 3600.0  # well past the 30 minutes after which a lock is stale
-
-
-def _pushed(remote: RemoteSpot, make_workspace: Callable[..., Path]) -> Path:
-    ws = make_workspace()
-    remote.ok("remote", "add", "origin", remote.url, cwd=ws)
-    remote.ok("push", cwd=ws)
-    return ws
 
 
 def _locks(remote: RemoteSpot) -> list[str]:
@@ -46,7 +39,7 @@ def _snapshots(remote: RemoteSpot) -> list[str]:
 def test_gc_refuses_while_a_push_holds_its_lock(
     remote: RemoteSpot, make_workspace: Callable[..., Path]
 ) -> None:
-    ws = _pushed(remote, make_workspace)
+    ws = pushed_workspace(remote, make_workspace)
     held = remote_files.put_lock(remote, "push", age=60)
     refused = remote.run("gc", "--remote", "origin", cwd=ws)
     assert_error(refused, 3, max_lines=1, contains=f"push lock {held} of bob on build-07")
@@ -67,7 +60,7 @@ def test_gc_refuses_while_a_push_holds_its_lock(
 def test_push_refuses_while_gc_holds_its_lock(
     remote: RemoteSpot, make_workspace: Callable[..., Path]
 ) -> None:
-    ws = _pushed(remote, make_workspace)
+    ws = pushed_workspace(remote, make_workspace)
     before = _snapshots(remote)
     held = remote_files.put_lock(remote, "gc", age=60)
     remote.ok("push", cwd=ws)  # nothing to send: no lock needed, nothing refused
@@ -88,7 +81,7 @@ def test_push_refuses_while_gc_holds_its_lock(
 def test_stale_locks_are_ignored_and_named(
     remote: RemoteSpot, make_workspace: Callable[..., Path]
 ) -> None:
-    ws = _pushed(remote, make_workspace)
+    ws = pushed_workspace(remote, make_workspace)
     stale_gc = remote_files.put_lock(remote, "gc", age=STALE)
     write_files(ws, {"data/raw/new.txt": "new\n"})
     remote.ok("snapshot", "v2", cwd=ws)
@@ -109,7 +102,7 @@ def test_stale_locks_are_ignored_and_named(
 def test_a_failed_push_or_gc_removes_its_lock(
     remote: RemoteSpot, make_workspace: Callable[..., Path]
 ) -> None:
-    ws = _pushed(remote, make_workspace)
+    ws = pushed_workspace(remote, make_workspace)
     write_files(ws, {"data/raw/new.txt": "new\n", "data/raw/more.bin": bytes(200_000)})
     remote.ok("snapshot", "v2", cwd=ws)
     failed = run_crashing("dws.store.transfer:send_object:EIO:1", "push", cwd=ws, env=remote.env)
@@ -223,7 +216,7 @@ def test_gc_racing_a_push_never_breaks_the_remote(
     """Round after round, a teammate's gc starts together with a push whose snapshot
     reuses objects that are garbage on the remote (those of a snapshot deleted there), so
     a gc that ignored the push would delete objects the new record needs."""
-    pusher = _pushed(remote, make_workspace)
+    pusher = pushed_workspace(remote, make_workspace)
     admin = tmp_path / "admin"
     remote.ok("clone", remote.url, str(admin), cwd=tmp_path)
     outcomes = []
@@ -268,7 +261,7 @@ def test_gc_racing_a_push_never_breaks_the_remote(
 def test_gc_aborts_unfinished_multipart_uploads_below_the_remote(
     s3_remote: RemoteSpot, make_workspace: Callable[..., Path]
 ) -> None:
-    ws = _pushed(s3_remote, make_workspace)
+    ws = pushed_workspace(s3_remote, make_workspace)
     client = s3_remote.server.client()
     bucket, prefix = s3_remote.url[len("s3://") :].split("/", 1)
     key = f"{prefix}/objects/ab/{'c' * 62}"
@@ -295,5 +288,5 @@ def test_gc_aborts_unfinished_multipart_uploads_below_the_remote(
 def test_a_directory_remote_has_no_uploads_to_abort(
     dir_remote: RemoteSpot, make_workspace: Callable[..., Path]
 ) -> None:
-    ws = _pushed(dir_remote, make_workspace)
+    ws = pushed_workspace(dir_remote, make_workspace)
     assert dir_remote.json("gc", "--remote", "origin", cwd=ws)["aborted_uploads"] == 0

@@ -14,14 +14,7 @@ from dws.model.records import decode_snapshot, encode_record
 from dws.store.packed import PackedObjectStore
 from helpers.failure import write_files
 
-from .conftest import RemoteSpot
-
-
-def _pushed(spot: RemoteSpot, make_workspace: Callable[..., Path]) -> Path:
-    ws = make_workspace()
-    spot.ok("remote", "add", "origin", spot.url, cwd=ws)
-    spot.ok("push", cwd=ws)
-    return ws
+from .conftest import RemoteSpot, pushed_workspace
 
 
 def _snapshot_files(remote: Path) -> list[Path]:
@@ -40,7 +33,7 @@ def _local_state(root: Path) -> dict[str, bytes]:
 def test_corrupt_object_is_refused_by_clone_and_found_by_fsck(
     dir_remote: RemoteSpot, make_workspace: Callable[..., Path], tmp_path: Path
 ) -> None:
-    ws = _pushed(dir_remote, make_workspace)
+    ws = pushed_workspace(dir_remote, make_workspace)
     store = PackedObjectStore(os.path.join(dir_remote.url, "objects"))
     big = [oid for oid in store.loose.iter_ids()]
     assert big, "the 300 kB file is stored loose"
@@ -62,7 +55,7 @@ def test_corrupt_object_is_refused_by_clone_and_found_by_fsck(
 def test_record_with_dotdot_tree_is_skipped_and_nothing_of_it_is_written(
     dir_remote: RemoteSpot, make_workspace: Callable[..., Path], tmp_path: Path
 ) -> None:
-    ws = _pushed(dir_remote, make_workspace)
+    ws = pushed_workspace(dir_remote, make_workspace)
     other = tmp_path / "other"
     dir_remote.ok("clone", dir_remote.url, str(other), cwd=tmp_path)
     remote = Path(dir_remote.url)
@@ -104,7 +97,7 @@ def test_record_with_dotdot_tree_is_skipped_and_nothing_of_it_is_written(
 def test_record_whose_id_does_not_match_is_refused(
     remote: RemoteSpot, make_workspace: Callable[..., Path], tmp_path: Path
 ) -> None:
-    ws = _pushed(remote, make_workspace)
+    ws = pushed_workspace(remote, make_workspace)
     other = tmp_path / "other"
     remote.ok("clone", remote.url, str(other), cwd=tmp_path)
     write_files(ws, {"data/raw/more.txt": "more\n"})
@@ -144,7 +137,7 @@ def _write_remote(spot: RemoteSpot, key: str, data: bytes) -> None:
 def test_s3_object_with_wrong_bytes_is_refused(
     s3_remote: RemoteSpot, make_workspace: Callable[..., Path], tmp_path: Path
 ) -> None:
-    ws = _pushed(s3_remote, make_workspace)
+    ws = pushed_workspace(s3_remote, make_workspace)
     bucket, prefix = s3_remote.url[len("s3://") :].split("/", 1)
     client = s3_remote.server.client()
     listing = client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/objects/")["Contents"]
@@ -162,7 +155,7 @@ def test_s3_object_with_wrong_bytes_is_refused(
 def test_s3_pack_with_a_flipped_byte_is_refused(
     s3_remote: RemoteSpot, make_workspace: Callable[..., Path], tmp_path: Path
 ) -> None:
-    ws = _pushed(s3_remote, make_workspace)
+    ws = pushed_workspace(s3_remote, make_workspace)
     bucket, prefix = s3_remote.url[len("s3://") :].split("/", 1)
     client = s3_remote.server.client()
     listing = client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/objects/packs/")

@@ -13,7 +13,7 @@ from pathlib import Path
 from helpers.common import DWS
 from helpers.failure import dws_env, run_dws, write_files
 
-from .conftest import RemoteSpot
+from .conftest import RemoteSpot, pushed_workspace
 
 
 def _files(root: Path, directory: str) -> dict[str, bytes]:
@@ -39,9 +39,7 @@ def _team(
     spot: RemoteSpot, make_workspace: Callable[..., Path], tmp_path: Path
 ) -> tuple[Path, Path]:
     """Alice's workspace pushed to the remote, and Bob's clone of it."""
-    alice = make_workspace("alice")
-    spot.ok("remote", "add", "origin", spot.url, cwd=alice)
-    spot.ok("push", cwd=alice)
+    alice = pushed_workspace(spot, make_workspace, "alice")
     bob = tmp_path / "bob"
     spot.ok("clone", spot.url, str(bob), cwd=tmp_path)
     return alice, bob
@@ -129,9 +127,7 @@ def test_restore_names_a_recorded_resource_it_cannot_define(
 def test_push_verify_resends_what_the_remote_lost(
     remote: RemoteSpot, make_workspace: Callable[..., Path], tmp_path: Path
 ) -> None:
-    alice = make_workspace("alice")
-    remote.ok("remote", "add", "origin", remote.url, cwd=alice)
-    remote.ok("push", cwd=alice)
+    alice = pushed_workspace(remote, make_workspace, "alice")
     big = remote.json("fsck", "--remote", "origin", cwd=alice)
     assert big["problems"] == []
     from dws.model.digest import hash_bytes
