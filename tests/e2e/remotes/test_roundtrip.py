@@ -108,7 +108,7 @@ def test_pull_brings_new_snapshots_and_tags(
     assert _history(remote, other) == _history(remote, source)
 
 
-def test_pull_keeps_a_local_tag_that_differs_unless_forced(
+def test_pull_keeps_a_local_tag_moved_on_both_sides_unless_forced(
     dir_remote: RemoteSpot, make_workspace: Callable[..., Path], tmp_path: Path
 ) -> None:
     spot = dir_remote
@@ -121,15 +121,19 @@ def test_pull_keeps_a_local_tag_that_differs_unless_forced(
     spot.ok("snapshot", "-m", "second", cwd=source)
     spot.ok("tag", "HEAD", "v1", "--force", cwd=source)
     spot.ok("push", "--force", cwd=source)
+    write_files(other, {"data/raw/mine.txt": "mine\n"})
+    spot.ok("snapshot", "-m", "other's", cwd=other)
+    spot.ok("tag", "HEAD", "v1", "--force", cwd=other)  # moved here too: a conflict
 
     pulled = spot.run("pull", cwd=other)  # everything else pulled, the tag kept: exit 3
     assert pulled.code == 3 and "Pulled 1 new snapshot(s)" in pulled.out
     assert "v1: here" in pulled.err and "dws pull --force" in pulled.err
     before = spot.json("history", cwd=other)
-    assert any("v1" in entry["tags"] for entry in before)
-    assert len(before) == 2  # the new snapshot did arrive
+    assert "v1" in before[0]["tags"] and before[0]["message"] == "other's"
+    assert len(before) == 3  # the new snapshot did arrive
     assert spot.json("pull", "--force", cwd=other)["tags"] == ["v1"]
-    assert spot.json("history", cwd=other)[0]["tags"] == ["v1"]
+    after = spot.json("history", cwd=other)
+    assert next(h for h in after if h["message"] == "second")["tags"] == ["v1"]
 
 
 def test_pull_all_and_pull_one_snapshot(

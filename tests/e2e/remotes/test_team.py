@@ -247,3 +247,27 @@ def test_tag_races_converge_and_never_both_win(
         assert len(settled) == 1 and settled <= mine
         for root in (alice, bob):
             assert remote.run("push", cwd=root).code == 0  # no old conflict lingers
+
+
+def test_a_tag_moved_on_the_remote_follows_where_nobody_moved_it_here(
+    remote: RemoteSpot, make_workspace: Callable[..., Path], tmp_path: Path
+) -> None:
+    alice, carol = _team(remote, make_workspace, tmp_path)
+    remote.ok("tag", "v1", "best", cwd=alice)
+    remote.ok("push", cwd=alice)
+    remote.ok("pull", cwd=carol)  # carol now has best as the remote has it
+    write_files(carol, {"data/raw/c.txt": "carol's own work\n"})
+    remote.ok("snapshot", "-m", "carol", cwd=carol)  # her line: alice's next is not on it
+    write_files(alice, {"data/raw/a.bin": os.urandom(200_000)})
+    remote.ok("snapshot", "-m", "alice 2", cwd=alice)
+    remote.ok("tag", "HEAD", "best", "--force", cwd=alice)
+    remote.ok("push", "--force", cwd=alice)
+
+    pushed = remote.json("push", cwd=carol)  # behind, not in conflict: exit 0
+    assert pushed["behind_tags"] == ["best"] and pushed["refused_tags"] == []
+    pulled = remote.json("pull", cwd=carol)  # takes the move, and the data `restore best` needs
+    assert pulled["tags"] == ["best"] and pulled["kept_tags"] == []
+    best = remote.json("show", "best", cwd=alice)["id"]
+    assert best in pulled["fetched"]
+    remote.ok("restore", "best", "--force", cwd=carol)
+    assert _files(carol, "data/raw") == _files(alice, "data/raw")

@@ -47,6 +47,7 @@ def push(state: CliState, remote: str | None, force: bool, verify: bool) -> None
                 "refused_tags": [
                     {"tag": c.tag, "local": c.local, "remote": c.remote} for c in report.conflicts
                 ],
+                "behind_tags": report.behind,
                 "skipped": report.skipped,
                 "verified": report.verified,
                 "resources_merged": report.resources_merged,
@@ -70,11 +71,21 @@ def push(state: CliState, remote: str | None, force: bool, verify: bool) -> None
             "  `dws pull`, then `dws history --graph` shows both lines and "
             f"`dws diff HEAD {short(line.tip.id)}` compares them"
         )
+    for tag in report.behind:
+        out.note(
+            f"tag {tag!r} was moved on the remote since this workspace saw it; `dws pull` takes it"
+        )
     if report.conflicts:
+        why = (
+            "were moved on the remote by someone else while this push ran; push again to move "
+            "them to yours"
+            if force
+            else "were left as they are (`dws push --force` moves them to yours, "
+            "`dws pull --force` takes the remote's)"
+        )
         raise RefusedError(
             f"{len(report.conflicts)} tag(s) name other snapshots on the remote; everything "
-            "else was pushed, those tags were left as they are (`dws push --force` moves "
-            "them to yours, `dws pull --force` takes the remote's)",
+            f"else was pushed, those tags {why}",
             details=[
                 f"{c.tag}: remote {short(c.remote)}, here {short(c.local)}"
                 for c in report.conflicts

@@ -373,7 +373,9 @@ def _fill(
     urls: dict[str, str],
 ) -> CloneReport:
     with ws.locked("clone"):
-        pulled = pull_from(ws, config, remote, everything=False, ref=ref, force=True)
+        pulled = pull_from(
+            ws, config, remote, everything=False, ref=ref, force=True, tag_data=False
+        )
     report = CloneReport(ws.root, pulled.fetched[0] if pulled.fetched else None, pulled)
     if report.snapshot is None:
         return report

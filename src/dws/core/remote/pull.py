@@ -94,16 +94,21 @@ def pull_from(
     everything: bool,
     ref: str | None,
     force: bool,
+    tag_data: bool = True,
 ) -> PullReport:
     """The pull itself, on an open remote (clone uses it too; the caller holds the lock).
+    ``tag_data``: by default, also fetch the data of the snapshots the tags it moves here
+    name (a clone restores one snapshot and fetches only its data).
     A remote snapshot that is damaged (its record, or a tree it needs, is missing or
     invalid) is skipped and reported; the others are pulled. Asking for a damaged one by
     ``ref`` fails."""
     report = PullReport(config.name, config.url)
     cache = RemoteCache(ws, config.name, config.url)
     catalog = SnapshotCatalog(ws.layout)
+    seen_before = {tag: value[0] for tag, value in cache.tags.items()}
     plan = _read_remote(ws, remote, catalog, cache)
     report.deleted = plan.deleted
+    moving = _tag_moves(catalog.tags(), plan.tags, seen_before, force, report)
     preferred = _choose(ws, catalog, plan, everything, ref)
     treeless = _treeless(ws, catalog, plan.remote_ids)
     fetching = FetchingStore(ws.store, remote.objects)
@@ -130,13 +135,15 @@ def pull_from(
 
     single = not everything and ref is None
     first = preferred[:1] if single else preferred
+    if single and tag_data:  # and the snapshots the tags it moves name: `restore TAG` needs
+        first = first + sorted(set(moving.values()) - set(first) - set(plan.damaged))
     wanted_ids = sorted(set(plan.records) | set(first) | treeless)
     for done, snapshot_id in enumerate(wanted_ids, 1):
         ws.progress("reading trees", done, len(wanted_ids))
         if snapshot_id in plan.damaged:
             continue
         walk(plan.records.get(snapshot_id) or catalog.get(snapshot_id), snapshot_id in first)
-    if single and not chosen:  # the preferred snapshot was damaged: the next that is not
+    if single and preferred and preferred[0] in plan.damaged:  # the next that is not
         for snapshot_id in preferred[1:]:
             record = plan.records.get(snapshot_id) or catalog.get(snapshot_id)
             if snapshot_id not in plan.damaged and walk(record, True):
@@ -171,7 +178,7 @@ def pull_from(
     report.without_data = sorted(set(report.snapshots) - chosen)
     report.steps = _write_new_files(os.path.join(ws.layout.lineage, "steps"), plan.steps)
     _add_resources(ws, list(plan.records.values()), report)
-    _apply_tags(catalog, plan.tags, force, report)
+    _apply_tags(catalog, moving, report)
     report.damaged = dict(sorted(plan.damaged.items()))
     cache.add(chosen, chosen_refs - cache.known_objects(plan.remote_ids - set(plan.damaged)))
     report.other_lines = pulled_lines(ws, report.snapshots)
@@ -374,16 +381,31 @@ def _write_new_files(directory: str, files: dict[str, bytes]) -> int:
     return written
 
 
-def _apply_tags(
-    catalog: SnapshotCatalog, tags: dict[str, str], force: bool, report: PullReport
-) -> None:
-    local = catalog.tags()
-    for tag, target in sorted(tags.items()):
+def _tag_moves(
+    local: dict[str, str],
+    remote: dict[str, str],
+    seen_before: dict[str, str],
+    force: bool,
+    report: PullReport,
+) -> dict[str, str]:
+    """The tags a pull sets here (tag -> snapshot): those missing here, and those whose
+    value here is still what the remote held when this machine last saw it (nobody moved
+    them here, so the remote's move is taken, as git updates a tracking ref). A tag moved
+    both here and on the remote is a conflict (reported, kept here) unless ``force``."""
+    moves: dict[str, str] = {}
+    for tag, target in sorted(remote.items()):
         current = local.get(tag)
-        if current == target or not catalog.exists(target):
-            continue  # the same here, or it names a damaged snapshot that was skipped
-        if current is not None and not force:
-            report.conflicts.append(TagConflict(tag, current, target))
+        if current == target:
             continue
-        catalog.set_tag(tag, target, force=True)
-        report.tags.append(tag)
+        if current is None or force or seen_before.get(tag) == current:
+            moves[tag] = target
+        else:
+            report.conflicts.append(TagConflict(tag, current, target))
+    return moves
+
+
+def _apply_tags(catalog: SnapshotCatalog, moves: dict[str, str], report: PullReport) -> None:
+    for tag, target in sorted(moves.items()):
+        if catalog.exists(target):  # not a damaged snapshot that was skipped
+            catalog.set_tag(tag, target, force=True)
+            report.tags.append(tag)

@@ -56,6 +56,7 @@ class PushReport:
     steps: int = 0
     tags: list[str] = field(default_factory=list)
     conflicts: list[TagConflict] = field(default_factory=list)
+    behind: list[str] = field(default_factory=list)  # tags moved on the remote only
     skipped: dict[str, str] = field(default_factory=dict)
     verified: int = 0  # snapshots already on the remote whose objects were checked
     resources_merged: list[str] = field(default_factory=list)  # added to the remote's list
@@ -252,6 +253,9 @@ class _Push:
                     self._conflict(tag, snapshot_id)
                 continue
             cached = self.cache.tags.get(tag)
+            # the remote held this tag's local value when this machine last saw it: the
+            # remote moved it since, nobody moved it here; pull takes the move
+            behind = cached is not None and cached[0] == snapshot_id
             if cached is not None and cached[1] == token:
                 current, raw = cached[0], tag_bytes(cached[0])
             else:
@@ -259,8 +263,12 @@ class _Push:
                 if found is None:
                     continue
                 current, raw = found
-                self.cache.tags[tag] = (current, token)
+                if not behind or current == snapshot_id:
+                    self.cache.tags[tag] = (current, token)
             if current == snapshot_id:
+                continue
+            if behind and not self.force:
+                self.report.behind.append(tag)
                 continue
             if not self.force:
                 self.report.conflicts.append(TagConflict(tag, snapshot_id, current))
