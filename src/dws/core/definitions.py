@@ -90,6 +90,41 @@ def _unusable(record: SnapshotRecord, name: str) -> str | None:
     return None
 
 
+def difference(ours: ResourceSpec, theirs: ResourceSpec) -> str | None:
+    """How two definitions of one resource name make two different resources (another
+    type, role, or directory inside the workspace), or None when they are the same
+    resource (directories outside the workspace differ from machine to machine)."""
+    if ours.type != theirs.type or ours.role is not theirs.role:
+        return f"{ours.type} {ours.role.value} here, {theirs.type} {theirs.role.value} there"
+    mine, other = ours.params.get("path"), theirs.params.get("path")
+    if machine_local_path(ours) or machine_local_path(theirs) or mine == other:
+        return None
+    return f"at {mine} here, at {other} there"
+
+
+def differing(specs: list[ResourceSpec], record: SnapshotRecord) -> dict[str, str]:
+    """The resources of ``specs`` that ``record`` defines as another resource of the same
+    name (name -> how they differ)."""
+    out = {}
+    for spec in specs:
+        recorded = record.definition(spec.name)
+        why = None if recorded is None else difference(spec, recorded)
+        if why is not None:
+            out[spec.name] = why
+    return out
+
+
+def as_recorded(specs: list[ResourceSpec], record: SnapshotRecord) -> list[ResourceSpec]:
+    """``specs`` with each resource ``record`` defines as another resource of that name
+    replaced by the record's definition (a fresh clone restores the snapshot as taken)."""
+    replaced = differing(specs, record)
+    out = []
+    for spec in specs:
+        recorded = record.definition(spec.name) if spec.name in replaced else None
+        out.append(recorded if recorded is not None and not machine_local_path(recorded) else spec)
+    return out
+
+
 def how_to_add(name: str, type_name: str) -> str:
     """What a user runs to give resource ``name`` a place on this machine."""
     return f"`dws add {type_name} PATH --name {name}`"

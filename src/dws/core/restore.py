@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
-from dws.core.definitions import how_to_add, lacking
+from dws.core.definitions import differing, how_to_add, lacking
 from dws.core.recovery import RecoveryRecord, save_for_restore, would_save
 from dws.core.trust import check_writable
 from dws.core.workspace import Workspace
@@ -31,6 +31,8 @@ class RestoreOutcome:
     recovery: RecoveryRecord | None = None  # what was saved before being overwritten
     to_save: int = 0  # paths a recovery record holds (or, with dry_run, would hold)
     added: list[str] = field(default_factory=list)  # resources added from the snapshot
+    # resources the snapshot defines as other resources of the same name (name -> how)
+    differing: dict[str, str] = field(default_factory=dict)
 
 
 def restore_snapshot(
@@ -65,6 +67,7 @@ def restore_snapshot(
         _check(plans, force or dry_run, _missing_fix(catalog, record.id))
         outcome = RestoreOutcome(record, plans, skipped, to_save=would_save(plans, force=force))
         outcome.added = [spec.name for spec in additions]
+        outcome.differing = differing(specs, record)
         if additions and not dry_run:
             ws.save_resource_specs(specs + additions)
         if dry_run or not resources:

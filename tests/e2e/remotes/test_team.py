@@ -271,3 +271,37 @@ def test_a_tag_moved_on_the_remote_follows_where_nobody_moved_it_here(
     assert best in pulled["fetched"]
     remote.ok("restore", "best", "--force", cwd=carol)
     assert _files(carol, "data/raw") == _files(alice, "data/raw")
+
+
+def test_one_name_for_two_resources_is_named_and_each_snapshot_restores_its_own(
+    remote: RemoteSpot, make_workspace: Callable[..., Path], tmp_path: Path
+) -> None:
+    alice, bob = _team(remote, make_workspace, tmp_path)
+    write_files(alice, {"data/extra/a.txt": "alice\n"})
+    remote.ok("add", "local-files", "data/extra", "-r", "intermediate-data", cwd=alice)
+    remote.ok("snapshot", "-m", "alice extra", cwd=alice)
+    remote.ok("push", cwd=alice)
+    write_files(bob, {"other/extra/b.txt": "bob\n"})
+    remote.ok("add", "local-files", "other/extra", "-r", "results", cwd=bob)
+    remote.ok("snapshot", "-m", "bob extra", cwd=bob)
+    pushed = remote.run("push", "--json", cwd=bob)
+    assert pushed.code == 0, pushed.err
+    assert "extra" in json.loads(pushed.out)["resources_conflicting"]
+    assert "another resource on the remote" in pushed.err
+    remote.ok("pull", "--all", cwd=bob)
+    history = remote.json("history", cwd=bob)
+    alices = next(h["id"] for h in history if h["message"] == "alice extra")
+    bobs = next(h["id"] for h in history if h["message"] == "bob extra")
+    restored = remote.run("restore", alices, "--force", cwd=bob)
+    assert restored.code == 0 and "another resource" in restored.err, restored.err
+
+    cases = (
+        (alices, "data/extra", {"a.txt": b"alice\n"}),
+        (bobs, "other/extra", {"b.txt": b"bob\n"}),
+    )
+    for snapshot, where, files in cases:
+        target = tmp_path / f"clone-{snapshot[:6]}"
+        remote.ok("clone", remote.url, str(target), "--snapshot", snapshot, cwd=tmp_path)
+        assert _files(target, where) == files
+        paths = {r["name"]: r["path"] for r in remote.json("resources", cwd=target)}
+        assert paths["extra"] == where

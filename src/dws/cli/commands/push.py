@@ -51,6 +51,7 @@ def push(state: CliState, remote: str | None, force: bool, verify: bool) -> None
                 "skipped": report.skipped,
                 "verified": report.verified,
                 "resources_merged": report.resources_merged,
+                "resources_conflicting": report.resources_conflicting,
                 "other_lines": [other_line_json(line) for line in report.other_lines],
             }
         )
@@ -70,6 +71,12 @@ def push(state: CliState, remote: str | None, force: bool, verify: bool) -> None
         out.note(
             "  `dws pull`, then `dws history --graph` shows both lines and "
             f"`dws diff HEAD {short(line.tip.id)}` compares them"
+        )
+    for name, how in report.resources_conflicting.items():
+        out.note(
+            f"warning: resource {name!r} is another resource on the remote ({how}); the "
+            "remote's list keeps its own, your snapshots keep yours; give yours another "
+            f"name (`dws remove {name}`, then `dws add ... --name NEW`) so nobody mixes them up"
         )
     for tag in report.behind:
         out.note(

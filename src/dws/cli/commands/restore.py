@@ -65,6 +65,11 @@ def restore(
             link=link,
         )
     out = state.output
+    for name, how in outcome.differing.items():
+        out.note(
+            f"warning: the snapshot's resource {name!r} is another resource than this "
+            f"workspace's {name!r} ({how}); it was treated as this workspace's"
+        )
     if out.json:
         out.emit_json(
             {
@@ -79,6 +84,7 @@ def restore(
                 "recovery": outcome.recovery.id if outcome.recovery else None,
                 "to_save": outcome.to_save,
                 "added": outcome.added,
+                "differing": outcome.differing,
             }
         )
         return

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
+from dws.core.definitions import as_recorded
 from dws.core.layout import Layout
 from dws.core.lines import cloned_lines
 from dws.core.remote import layout
@@ -380,6 +381,10 @@ def _fill(
     if report.snapshot is None:
         return report
     record = SnapshotCatalog(ws.layout).get(report.snapshot)
+    specs = ws.resource_specs()
+    recorded = as_recorded(specs, record)  # the remote's list may name another resource so
+    if recorded != specs:
+        ws.save_resource_specs(recorded)
     for resource in ws.resources():
         if resource.local_path() is None:  # shared storage (a bucket): never changed by a clone
             report.skipped[resource.name] = (

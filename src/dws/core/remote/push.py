@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
+from dws.core.definitions import difference
 from dws.core.lines import remote_lines
 from dws.core.remote import layout
 from dws.core.remote.cache import RemoteCache, read_unfetched
@@ -60,6 +61,7 @@ class PushReport:
     skipped: dict[str, str] = field(default_factory=dict)
     verified: int = 0  # snapshots already on the remote whose objects were checked
     resources_merged: list[str] = field(default_factory=list)  # added to the remote's list
+    resources_conflicting: dict[str, str] = field(default_factory=dict)  # name -> how
     other_lines: list[OtherLine] = field(default_factory=list)  # see core.lines
     notes: list[str] = field(default_factory=list)
 
@@ -101,7 +103,7 @@ class _Push:
         self.report = PushReport(config.name, config.url)
 
     def run(self) -> PushReport:
-        self._identity()
+        merged = self._identity()
         remote_snapshots = set(snapshot_ids(self.remote))
         missing = set(self.catalog.ids()) - remote_snapshots
         if missing or self.verify:  # no remote gc until the records are written (locks)
@@ -110,6 +112,8 @@ class _Push:
             missing = set(self.catalog.ids()) - remote_snapshots
             self.report.skipped.update(not_to_push(self.remote, missing))  # deleted there
             missing -= set(self.report.skipped)
+            if missing and not merged:
+                self._merge_resources()
         new = sorted((self.catalog.get(i) for i in missing), key=lambda r: (r.created, r.id))
         if self.verify:
             new.extend(self._shared(remote_snapshots))
@@ -149,18 +153,24 @@ class _Push:
 
     # ---- identity ---------------------------------------------------------------------
 
-    def _identity(self) -> None:
+    def _identity(self) -> bool:
         """The remote must hold this workspace; an empty one gets its identity first.
-        The local resources are merged into the remote's resources.json."""
+        The local resources are merged into the remote's resources.json (again whenever
+        snapshots are sent: others may have changed it since)."""
         resources = _read(self.ws.layout.resources_json)
         stamp = f"{self.ws.info.id} {hash_bytes(resources)} {self.remote.url}"
         if self.cache.identity() == stamp:
-            return
+            return False
         info = check_same_workspace(self.ws, self.remote)
         if info is None:
             self.remote.files.create(layout.WORKSPACE_JSON, _read(self.ws.layout.workspace_json))
-        self.report.resources_merged = merge_resources(self.remote, decode_resources(resources))
+        self._merge_resources()
         self.cache.confirm_identity(stamp)
+        return True
+
+    def _merge_resources(self) -> None:
+        merged = merge_resources(self.remote, self.ws.resource_specs())
+        self.report.resources_merged, self.report.resources_conflicting = merged
 
     # ---- objects ----------------------------------------------------------------------
 
@@ -295,24 +305,35 @@ class _Push:
 MERGE_ATTEMPTS = 10
 
 
-def merge_resources(remote: RemoteBackend, local: list[ResourceSpec]) -> list[str]:
+def merge_resources(
+    remote: RemoteBackend, local: list[ResourceSpec]
+) -> tuple[list[str], dict[str, str]]:
     """Merge ``local`` into the remote's resources.json with a compare-and-swap, so pushers
-    never remove each other's resources: the remote's entries stay, a name both have takes
-    the pusher's definition, names only the pusher has are added (returned). Retried
-    while others change it."""
+    never remove each other's resources: the remote's entries stay, names only the pusher
+    has are added, and a name both have takes the pusher's definition unless the two are
+    different resources (``difference``): then the remote's stays. Returns the names added
+    and the conflicting ones (name -> how they differ). Retried while others change it."""
     for _ in range(MERGE_ATTEMPTS):
         raw = remote.files.read(layout.RESOURCES_JSON)
         theirs = [] if raw is None else decode_resources(read_resources(remote, raw))
         mine = {spec.name: spec for spec in local}
-        merged = [mine.pop(spec.name, spec) for spec in theirs] + list(mine.values())
+        conflicting: dict[str, str] = {}
+        merged = []
+        for spec in theirs:
+            ours = mine.pop(spec.name, None)
+            why = None if ours is None else difference(ours, spec)
+            if why is not None:
+                conflicting[spec.name] = why
+            merged.append(spec if ours is None or why is not None else ours)
+        merged.extend(mine.values())
         data = encode_resources(merged) + b"\n"
         if data == raw:
-            return []
+            return [], conflicting
         try:
             remote.files.replace(layout.RESOURCES_JSON, data, raw)
         except RemoteChangedError:
             continue
-        return list(mine)
+        return list(mine), conflicting
     raise RefusedError(
         "the remote's resources.json kept changing while this push merged it; push again"
     )
