@@ -64,7 +64,7 @@ def restore_snapshot(
         plans = [_plan(r, record, catalog, head) for r in resources]
         for resource, plan in zip(resources, plans, strict=True):
             plan.link = link == LINK_HARDLINK and resource.role is Role.SOURCE_DATA
-        _check(plans, force or dry_run, _missing_fix(catalog, record.id))
+        _check(plans, force or dry_run, record.id in catalog.unfetched(), record.id)
         outcome = RestoreOutcome(record, plans, skipped, to_save=would_save(plans, force=force))
         outcome.added = [spec.name for spec in additions]
         outcome.differing = differing(specs, record)
@@ -219,16 +219,17 @@ _BLOCKERS: list[tuple[str, type[DwsError], str, bool]] = [
 ]
 
 
-def _check(plans: list[RestorePlan], force: bool, fix: str = "run `dws fsck`") -> None:
+def _check(plans: list[RestorePlan], force: bool, unfetched: bool, snapshot_id: str) -> None:
+    """Refuse on the first blocker. Objects missing because the snapshot was pulled
+    without its data are no damage: that error (exit 1) names the pull that fetches them;
+    otherwise fsck tells the extent (exit 4)."""
+    fix = (
+        f"it was pulled without its data: run `dws pull --snapshot {snapshot_id[:12]}`"
+        if unfetched
+        else "run `dws fsck`"
+    )
     for field_name, error, message, always in _BLOCKERS:
         paths = [f"{p.resource}/{path}" for p in plans for path in getattr(p, field_name)]
         if paths and (always or not force):
-            raise error(message.format(n=len(paths), fix=fix), details=listed(paths))
-
-
-def _missing_fix(catalog: SnapshotCatalog, snapshot_id: str) -> str:
-    """What brings back a snapshot's missing objects: a pull of it when it was pulled
-    without its data, else fsck tells the extent."""
-    if snapshot_id in catalog.unfetched():
-        return f"it was pulled without its data: run `dws pull --snapshot {snapshot_id[:12]}`"
-    return "run `dws fsck`"
+            kind = DwsError if unfetched and field_name == "missing_objects" else error
+            raise kind(message.format(n=len(paths), fix=fix), details=listed(paths))

@@ -194,3 +194,16 @@ def test_s3_deletes_a_file_only_while_its_etag_holds(
         assert files.delete_if("tags/t", b"new\n") is True and files.read("tags/t") is None
     finally:
         backend.close()
+
+
+def test_head_names_the_remote_snapshot_it_shares(
+    dir_remote: RemoteSpot, make_workspace: Callable[..., Path]
+) -> None:
+    ws = make_workspace()
+    dir_remote.ok("remote", "add", "origin", dir_remote.url, cwd=ws)
+    write_files(ws, {"data/raw/extra.txt": "extra\n"})
+    dir_remote.ok("snapshot", "-m", "second", cwd=ws)
+    dir_remote.ok("push", cwd=ws)
+    head = dir_remote.json("status", cwd=ws)["head"]
+    deleted = dir_remote.json("delete-snapshot", "HEAD", "--remote", "origin", cwd=ws)
+    assert deleted["deleted"] == head

@@ -8,7 +8,7 @@ from dws.cli.context import CliState, json_option, pass_state
 from dws.cli.lines import describe, other_line_json
 from dws.cli.output import Output, human_bytes, short
 from dws.core.remote.pull import PullReport, damaged_notes
-from dws.errors import RefusedError
+from dws.errors import RefusedError, UsageError
 
 
 @click.command()
@@ -28,6 +28,8 @@ def pull(
     Example:
       dws pull origin && dws restore latest-tag
     """
+    if all_snapshots and ref is not None:
+        raise UsageError("--all and --snapshot cannot be used together")
     ws = state.open()
     with state.output.progress() as progress:
         ws.set_progress(progress)

@@ -24,7 +24,7 @@ from dws.core.remote.tombstones import (
     write_tombstone,
 )
 from dws.core.workspace import Workspace
-from dws.errors import FormatError, NotFoundError, RefusedError, UsageError
+from dws.errors import DwsError, FormatError, NotFoundError, RefusedError, UsageError
 from dws.model.ids import check_tag_name, looks_like_id_prefix
 from dws.store.remote_backend import RemoteBackend
 
@@ -52,7 +52,13 @@ def delete_remote_snapshot(
         check_same_workspace(ws, remote)
         remote_ids = set(snapshot_ids(remote))
         tags = _remote_tags(remote)
-        snapshot_id = _resolve(remote, remote_ids, tags, ref)
+        try:
+            snapshot_id = _resolve(remote, remote_ids, tags, ref)
+        except NotFoundError:
+            here = _resolve_here(ws, remote_ids, ref)
+            if here is None:
+                raise
+            snapshot_id = here
         naming = sorted(tag for tag, (target, _) in tags.items() if target == snapshot_id)
         if naming and not force:
             raise RefusedError(
@@ -88,6 +94,16 @@ def _remote_tags(remote: RemoteBackend) -> dict[str, tuple[str, bytes]]:
         if found is not None:
             out[tag] = found
     return out
+
+
+def _resolve_here(ws: Workspace, remote_ids: set[str], ref: str) -> str | None:
+    """A ref the remote does not know (``HEAD``, a local tag) resolved in the workspace,
+    when it names a snapshot the remote has; else None."""
+    try:
+        found: str | None = SnapshotCatalog(ws.layout).resolve(ref, ws.head().snapshot)
+    except DwsError:
+        return None
+    return found if found in remote_ids else None
 
 
 def _resolve(
