@@ -114,7 +114,8 @@ def recovery_note(record: RecoveryRecord, name: str) -> str:
     count = len(record.resources[name].paths)
     short = record.id[:10]
     return (
-        f"{count} path(s) no snapshot holds were saved first, in recovery record {short}: "
+        f"{count} path(s) of {name} no snapshot holds were saved first, in recovery record "
+        f"{short}: "
         f"`dws recover {short}` puts them back (`--to DIR` copies them elsewhere)"
     )
 
