@@ -131,7 +131,7 @@ def check_endpoint_url(endpoint: str) -> None:
 
 def endpoint_label(endpoint: str | None) -> str:
     """How messages name an endpoint."""
-    return endpoint if endpoint else "the default AWS S3 endpoint"
+    return f"the S3 endpoint {endpoint}" if endpoint else "AWS S3 (no endpoint given)"
 
 
 @dataclass(frozen=True)
@@ -355,11 +355,11 @@ def translate_error(
         )
     if isinstance(exc, bc.EndpointConnectionError | bc.ConnectTimeoutError):
         return DwsError(
-            f"cannot reach the S3 endpoint {label} (for {where}): check the endpoint URL "
+            f"cannot reach {label} (for {where}): check the endpoint URL "
             "(--endpoint-url or AWS_ENDPOINT_URL) and that the server is up"
         )
     if isinstance(exc, bc.ReadTimeoutError):
-        return DwsError(f"the S3 endpoint {label} did not answer in time (for {where})")
+        return DwsError(f"{label} did not answer in time (for {where})")
     if isinstance(exc, bc.ParamValidationError):
         return UsageError(f"invalid S3 request for {where}")
     if isinstance(exc, bc.BotoCoreError):

@@ -388,7 +388,8 @@ def _fill(
     for resource in ws.resources():
         if resource.local_path() is None:  # shared storage (a bucket): never changed by a clone
             report.skipped[resource.name] = (
-                "it is not on this machine; `dws restore --only` it if you mean to change it"
+                "it is shared storage (a bucket) that a clone never changes; `dws restore --only` "
+                "it if you mean to change it"
             )
     _clone_repositories(ws, record, report, urls)
     outcome = restore_snapshot(ws, record.id, exclude=list(report.skipped) or None)
