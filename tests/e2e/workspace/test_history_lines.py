@@ -123,3 +123,12 @@ def test_restoring_an_older_snapshot_of_the_same_line_names_nothing(
     api(root).restore("v1")  # every line continues from v1
 
     assert as_json(dws(root, "--json", "status"))["other_lines"] == []
+
+
+def test_graph_says_where_a_parent_was_deleted(forked: tuple[Path, dict[str, str]]) -> None:
+    root, ids = forked
+    ok(dws(root, "delete-snapshot", "v2"))
+    lines = ok(dws(root, "history", "--graph")).out.splitlines()
+    orphans = [line for line in lines if "was deleted" in line]
+    assert len(orphans) == 2 and all(f"its parent {ids['v2'][:10]}" in o for o in orphans)
+    assert any(ids["e1"][:10] in o for o in orphans) and any(ids["v3"][:10] in o for o in orphans)

@@ -30,7 +30,10 @@ def _history(state: CliState, graph: bool) -> None:
                 out.line(row.lanes)
                 continue
             record, tags = by_id[row.snapshot]
-            out.line(f"{row.lanes} {record_summary(record, tags, shown[record.id])}")
+            parent = record.parent
+            gone = parent is not None and parent not in by_id
+            after = f" (its parent {parent[:10]} was deleted)" if parent and gone else ""
+            out.line(f"{row.lanes} {record_summary(record, tags, shown[record.id])}{after}")
         return
     for record, tags in entries:
         marker = "* " if record.id == head else "  "
