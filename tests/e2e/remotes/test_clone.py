@@ -4,10 +4,10 @@ failed clone leaves nothing."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 from helpers.failure import manifest, run_dws, write_files
+from helpers.git import git
 
 from .conftest import RemoteSpot
 
@@ -15,16 +15,6 @@ from .conftest import RemoteSpot
 def _ok(*args: str, cwd: Path) -> None:
     result = run_dws(*args, cwd=cwd)
     assert result.code == 0, (args, result.err)
-
-
-def _git(*args: str, cwd: Path) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@e", *args],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
 
 
 def _workspace_with_externals(tmp_path: Path, remote: str) -> tuple[Path, Path, Path]:
@@ -110,13 +100,13 @@ def _resource_name(ws: Path, path: Path) -> str:
 
 def test_git_code_is_cloned_from_its_url(tmp_path: Path, dir_remote: RemoteSpot) -> None:
     upstream = tmp_path / "upstream.git"
-    _git("init", "--bare", "-b", "main", str(upstream), cwd=tmp_path)
+    git(tmp_path, "init", "--bare", "-b", "main", str(upstream))
     seed = tmp_path / "seed"
-    _git("clone", str(upstream), str(seed), cwd=tmp_path)
+    git(tmp_path, "clone", str(upstream), str(seed))
     write_files(seed, {"train.py": "print('v1')\n"})
-    _git("add", ".", cwd=seed)
-    _git("commit", "-m", "v1", cwd=seed)
-    _git("push", "origin", "HEAD:main", cwd=seed)
+    git(seed, "add", ".")
+    git(seed, "commit", "-m", "v1")
+    git(seed, "push", "origin", "HEAD:main")
 
     ws = tmp_path / "ws"
     write_files(ws, {"data/raw/a.txt": "a\n"})
@@ -131,8 +121,8 @@ def test_git_code_is_cloned_from_its_url(tmp_path: Path, dir_remote: RemoteSpot)
     target = tmp_path / "clone"
     _ok("clone", dir_remote.url, str(target), cwd=tmp_path)
     assert (target / "code/train.py").read_text() == "print('dirty')\n"
-    commit = _git("rev-parse", "HEAD", cwd=ws / "code")
-    assert _git("rev-parse", "HEAD", cwd=target / "code") == commit
+    commit = git(ws / "code", "rev-parse", "HEAD")
+    assert git(target / "code", "rev-parse", "HEAD") == commit
 
 
 def test_clone_leaves_a_bucket_resource_alone(

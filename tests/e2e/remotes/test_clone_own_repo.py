@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from helpers.failure import manifest, run_dws, write_files
+from helpers.git import git
 
 from .conftest import RemoteSpot
 
@@ -32,16 +32,6 @@ def _isolated_git(monkeypatch: pytest.MonkeyPatch) -> None:
         "GIT_CONFIG_NOSYSTEM": "1",
     }.items():
         monkeypatch.setenv(key, value)
-
-
-def _git(*args: str, cwd: Path) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@e", *args],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
 
 
 def _ok(*args: str, cwd: Path) -> str:
@@ -69,35 +59,35 @@ def _own_project(
     untracked file; then the branch moves on, and everything is pushed.
     ``commit_workspace``: .dataworkspace/ is committed with the code, as the README says."""
     upstream = tmp_path / "upstream.git"
-    _git("init", "-q", "--bare", "-b", "main", str(upstream), cwd=tmp_path)
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(upstream))
     root = tmp_path / "ws"
     ignore = "" if track_data else "/data/\n"
     write_files(root, {"train.py": "lr = 0.1\n", ".gitignore": ignore, **DATA})
-    _git("init", "-q", "-b", "main", cwd=root)
+    git(root, "init", "-q", "-b", "main")
     _ok("init", cwd=root)
     _ok("add", "git", ".", "--role", "code", "--name", "project", cwd=root)
     _ok("add", "local-files", "data/raw", "--role", "source-data", "--name", "raw", cwd=root)
     _ok("remote", "add", "origin", remote, cwd=root)
     meta = [".dataworkspace"] if commit_workspace else []
-    _git("add", "train.py", ".gitignore", *meta, *(["data"] if track_data else []), cwd=root)
-    _git("commit", "-q", "-m", "first", cwd=root)
-    _git("remote", "add", "origin", str(upstream), cwd=root)
-    _git("push", "-q", "-u", "origin", "main", cwd=root)
+    git(root, "add", "train.py", ".gitignore", *meta, *(["data"] if track_data else []))
+    git(root, "commit", "-q", "-m", "first")
+    git(root, "remote", "add", "origin", str(upstream))
+    git(root, "push", "-q", "-u", "origin", "main")
     write_files(root, {"train.py": "lr = 0.3  # trying\n", "staged.py": "S = 1\n"})
     write_files(root, {"notes.txt": "untracked\n"})
     if track_data:
         write_files(root, {"data/raw/a.csv": "9,9\n"})
-    _git("add", "staged.py", cwd=root)
+    git(root, "add", "staged.py")
     _ok("snapshot", "v1", cwd=root)
-    commit = _git("rev-parse", "HEAD", cwd=root).strip()
-    porcelain = _git("status", "--porcelain", cwd=root)
+    commit = git(root, "rev-parse", "HEAD").strip()
+    porcelain = git(root, "status", "--porcelain")
     write_files(root, {"train.py": "lr = 0.2\n"})
     (root / "notes.txt").unlink()
-    _git("add", "train.py", "staged.py", *meta, cwd=root)
-    _git("commit", "-q", "-m", "second", cwd=root)
-    _git("push", "-q", cwd=root)
+    git(root, "add", "train.py", "staged.py", *meta)
+    git(root, "commit", "-q", "-m", "second")
+    git(root, "push", "-q")
     _ok("push", cwd=root)
-    tip = _git("rev-parse", "HEAD", cwd=root).strip()
+    tip = git(root, "rev-parse", "HEAD").strip()
     return Project(root, upstream, commit, tip, porcelain)
 
 
@@ -122,18 +112,18 @@ def test_own_repository_comes_back_at_the_snapshots_commit(
     said = _ok("clone", dir_remote.url, str(target), cwd=tmp_path)
     assert "HEAD detached at" in said and "has moved on" in said
 
-    assert _git("rev-parse", "HEAD", cwd=target).strip() == project.commit
-    assert _git("rev-parse", "main", cwd=target).strip() == project.tip
-    assert _git("remote", "get-url", "origin", cwd=target).strip() == str(project.upstream)
+    assert git(target, "rev-parse", "HEAD").strip() == project.commit
+    assert git(target, "rev-parse", "main").strip() == project.tip
+    assert git(target, "remote", "get-url", "origin").strip() == str(project.upstream)
     assert (target / "train.py").read_text() == "lr = 0.3  # trying\n"
     assert (target / "notes.txt").read_text() == "untracked\n"
-    assert _git("diff", "--cached", "--name-only", cwd=target) == "staged.py\n"
+    assert git(target, "diff", "--cached", "--name-only") == "staged.py\n"
     assert manifest(target / "data/raw") == manifest(project.root / "data/raw")
     # what git shows is what it showed when v1 was taken: the recorded changes ( M train.py,
     # A  staged.py, ?? notes.txt), the data where git tracks them ( M data/raw/a.csv) and
     # dws's own files that commit does not hold (v1's record and tag, committed only later;
     # all of .dataworkspace/ when it is never committed)
-    assert _git("status", "--porcelain", cwd=target) == project.porcelain
+    assert git(target, "status", "--porcelain") == project.porcelain
     status = run_dws("status", cwd=target)
     assert status.code == 0 and "change(s)" not in status.out, status.out
     assert (
@@ -154,9 +144,9 @@ def test_committed_origin_elsewhere_is_pointed_at_the_clones_source(
     moved = tmp_path / "moved-remote"
     shutil.copytree(dir_remote.url, moved)
     _ok("remote", "add", "backup", str(tmp_path / "backup"), cwd=project.root)
-    _git("add", ".dataworkspace/config.json", cwd=project.root)
-    _git("commit", "-q", "-m", "backup remote", cwd=project.root)
-    _git("push", "-q", cwd=project.root)
+    git(project.root, "add", ".dataworkspace/config.json")
+    git(project.root, "commit", "-q", "-m", "backup remote")
+    git(project.root, "push", "-q")
     target = tmp_path / "clone"
     _ok("clone", str(moved), str(target), cwd=tmp_path)
     config = json.loads((target / ".dataworkspace/config.json").read_text())
@@ -164,7 +154,7 @@ def test_committed_origin_elsewhere_is_pointed_at_the_clones_source(
         "origin": {"url": str(moved)},
         "backup": {"url": str(tmp_path / "backup")},
     }
-    assert _git("rev-parse", "HEAD", cwd=target).strip() == project.commit
+    assert git(target, "rev-parse", "HEAD").strip() == project.commit
 
 
 def test_repo_option_overrides_the_recorded_url(tmp_path: Path, dir_remote: RemoteSpot) -> None:
@@ -174,13 +164,13 @@ def test_repo_option_overrides_the_recorded_url(tmp_path: Path, dir_remote: Remo
     target = tmp_path / "clone"
     said = _ok("clone", dir_remote.url, str(target), "--repo", "mirror.git", cwd=tmp_path)
     assert "not restored" not in said
-    assert _git("remote", "get-url", "origin", cwd=target).strip() == str(mirror)
-    assert _git("rev-parse", "HEAD", cwd=target).strip() == project.commit
+    assert git(target, "remote", "get-url", "origin").strip() == str(mirror)
+    assert git(target, "rev-parse", "HEAD").strip() == project.commit
     assert (target / "train.py").read_text() == "lr = 0.3  # trying\n"
 
     again = tmp_path / "again"
     _ok("clone", dir_remote.url, str(again), "--repo", f"project=file://{mirror}", cwd=tmp_path)
-    assert _git("rev-parse", "HEAD", cwd=again).strip() == project.commit
+    assert git(again, "rev-parse", "HEAD").strip() == project.commit
 
 
 def test_unreachable_repository_leaves_nothing(tmp_path: Path, dir_remote: RemoteSpot) -> None:
@@ -206,10 +196,10 @@ def test_repository_of_another_workspace_is_refused(tmp_path: Path, dir_remote: 
     _own_project(tmp_path, dir_remote.url, commit_workspace=True)
     other = tmp_path / "other"
     write_files(other, {"x.py": "x\n"})
-    _git("init", "-q", "-b", "main", cwd=other)
+    git(other, "init", "-q", "-b", "main")
     _ok("init", cwd=other)
-    _git("add", "-A", cwd=other)
-    _git("commit", "-q", "-m", "other", cwd=other)
+    git(other, "add", "-A")
+    git(other, "commit", "-q", "-m", "other")
     target = tmp_path / "clone"
     refused = run_dws("clone", dir_remote.url, str(target), "--repo", str(other), cwd=tmp_path)
     assert refused.code == 2 and "holds workspace 'other'" in refused.err, refused.err
@@ -222,9 +212,9 @@ def _workspace_with_local_repo(tmp_path: Path, remote: str) -> tuple[Path, str]:
     snapshotted with an uncommitted change, and pushed."""
     root = tmp_path / "ws"
     write_files(root / "code", {"main.py": "print(1)\n"})
-    _git("init", "-q", "-b", "main", cwd=root / "code")
-    _git("add", "-A", cwd=root / "code")
-    _git("commit", "-q", "-m", "one", cwd=root / "code")
+    git(root / "code", "init", "-q", "-b", "main")
+    git(root / "code", "add", "-A")
+    git(root / "code", "commit", "-q", "-m", "one")
     write_files(root, {"code/main.py": "print(2)\n", **DATA})
     _ok("init", cwd=root)
     _ok("add", "git", "code", "--role", "code", "--name", "code", cwd=root)
@@ -232,7 +222,7 @@ def _workspace_with_local_repo(tmp_path: Path, remote: str) -> tuple[Path, str]:
     _ok("snapshot", "v1", cwd=root)
     _ok("remote", "add", "origin", remote, cwd=root)
     _ok("push", cwd=root)
-    return root, _git("rev-parse", "HEAD", cwd=root / "code").strip()
+    return root, git(root / "code", "rev-parse", "HEAD").strip()
 
 
 def test_repo_name_url_clones_a_repository_with_no_recorded_url(
@@ -247,9 +237,9 @@ def test_repo_name_url_clones_a_repository_with_no_recorded_url(
 
     target = tmp_path / "clone"
     _ok("clone", dir_remote.url, str(target), "--repo", f"code={root / 'code'}", cwd=tmp_path)
-    assert _git("rev-parse", "HEAD", cwd=target / "code").strip() == commit
+    assert git(target / "code", "rev-parse", "HEAD").strip() == commit
     assert (target / "code/main.py").read_text() == "print(2)\n"
-    assert _git("status", "--porcelain", cwd=target / "code") == " M main.py\n"
+    assert git(target / "code", "status", "--porcelain") == " M main.py\n"
     status = run_dws("status", cwd=target)
     assert status.code == 0 and "change(s)" not in status.out, status.out
 
@@ -279,16 +269,16 @@ def test_snapshots_git_brought_are_pulled_with_their_trees(
     project = _own_project(tmp_path, dir_remote.url, commit_workspace=True)
     write_files(project.root, {"data/raw/c.csv": "3\n"})
     _ok("snapshot", "v2", cwd=project.root)
-    _git("add", ".dataworkspace", cwd=project.root)
-    _git("commit", "-q", "-m", "v2", cwd=project.root)
-    _git("push", "-q", cwd=project.root)
+    git(project.root, "add", ".dataworkspace")
+    git(project.root, "commit", "-q", "-m", "v2")
+    git(project.root, "push", "-q")
     _ok("push", cwd=project.root)
     target = tmp_path / "clone"
     _ok("clone", dir_remote.url, str(target), "--snapshot", "v1", cwd=tmp_path)
-    assert _git("rev-parse", "HEAD", cwd=target).strip() == project.commit
+    assert git(target, "rev-parse", "HEAD").strip() == project.commit
     assert not (target / "data/raw/c.csv").exists()
     diff = run_dws("diff", "v1", "v2", cwd=target)
     assert diff.code == 0 and "c.csv" in diff.out, diff.err
     fsck = run_dws("fsck", cwd=target)
     assert fsck.code == 0, fsck.out + fsck.err
-    assert _git("status", "--porcelain", cwd=target) == project.porcelain
+    assert git(target, "status", "--porcelain") == project.porcelain
