@@ -440,7 +440,8 @@ def test_flush_and_clean_temporary_keep_every_object(store: ObjectStore, tmp_pat
     ids = [store.put_bytes(b"a"), store.put_file(write(tmp_path / "in" / "big", b"b" * LARGE))[0]]
     store.flush()
     assert store.clean_temporary() >= 0
-    assert sorted(store.iter_ids()) == sorted(ids)
+    # a store that keeps the compressible large file as chunks lists them as objects too
+    assert set(ids) <= set(store.iter_ids())
     assert all(store.verify(oid) for oid in ids)
 
 

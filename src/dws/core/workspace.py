@@ -16,7 +16,7 @@ from dws.errors import FormatError, NotFoundError, UsageError
 from dws.model.paths import META_DIR_NAME
 from dws.model.progress import Progress, no_progress
 from dws.model.records import (
-    FORMAT_VERSION,
+    WORKSPACE_FORMAT,
     Head,
     ResourceSpec,
     WorkspaceInfo,
@@ -26,6 +26,7 @@ from dws.model.records import (
     decode_workspace_info,
     encode_record,
     encode_resources,
+    upgraded_workspace_info,
 )
 from dws.model.suggest import did_you_mean
 from dws.resources.base import Resource, ResourceContext
@@ -80,7 +81,7 @@ class Workspace:
         if os.path.exists(layout.meta):
             raise UsageError(f"{layout.meta} exists but is not a workspace; move it away first")
         info = WorkspaceInfo(
-            FORMAT_VERSION,
+            WORKSPACE_FORMAT,
             str(uuid.uuid4()),
             name or os.path.basename(root) or "workspace",
             utc_now(),
@@ -141,10 +142,20 @@ class Workspace:
 
     @property
     def store(self) -> ObjectStore:
-        """The local object store."""
+        """The local object store (a format-1 workspace is marked format 2 first: the
+        store may write version-2 packs, which a version-1 dws must refuse, not misread)."""
         if self._store is None:
+            self.mark_current_format()
             self._store = PackedObjectStore(self.layout.objects)
         return self._store
+
+    def mark_current_format(self) -> None:
+        """Mark a format-1 workspace as format 2 (its store is read as it is; what this
+        version writes to it a version-1 dws could not read)."""
+        if self.info.format < WORKSPACE_FORMAT:
+            data = upgraded_workspace_info(self.info)
+            write_atomic(self.layout.workspace_json, data, durable=True)
+            self.info = decode_workspace_info(data)
 
     def release(self) -> None:
         """Close the store's open files (an unfinished pack is dropped)."""

@@ -18,6 +18,10 @@ FORMAT_VERSION = 1
 # than a checksum error; one without them stays format 1, byte for byte as before.
 SNAPSHOT_FORMAT_STALE = 2
 SNAPSHOT_FORMATS = (FORMAT_VERSION, SNAPSHOT_FORMAT_STALE)
+# workspace.json: version 2 is the object store with framed (compressed) packs and chunk
+# lists; a version-1 workspace is read as it is and marked 2 before its store is written
+WORKSPACE_FORMAT = 2
+WORKSPACE_FORMATS = (1, WORKSPACE_FORMAT)
 MAX_RECORD_BYTES = 64 << 20
 
 
@@ -172,13 +176,18 @@ def check_format(version: int, what: str, readable: tuple[int, ...] = (FORMAT_VE
         )
 
 
+def upgraded_workspace_info(info: WorkspaceInfo) -> bytes:
+    """workspace.json for ``info`` marked with the current format (nothing else changes)."""
+    return encode_record(msgspec.structs.replace(info, format=WORKSPACE_FORMAT))
+
+
 def decode_workspace_info(data: bytes) -> WorkspaceInfo:
     """Parse workspace.json, refusing unknown format versions."""
     raw = decode_json(data, dict[str, Any], "workspace.json")
     version = raw.get("format")
     if not isinstance(version, int):
         raise FormatError("workspace.json has no format version")
-    check_format(version, "this workspace")
+    check_format(version, "this workspace", WORKSPACE_FORMATS)
     info: WorkspaceInfo = decode_json(data, WorkspaceInfo, "workspace.json")
     if info.hash != "blake3":
         raise FormatError(f"unsupported hash {info.hash!r} in workspace.json")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from dws.errors import IntegrityError
 from dws.model.digest import hash_bytes
+from dws.store.chunklist import ChunkList
 
 
 class ObjectMissingError(IntegrityError):
@@ -59,8 +60,10 @@ class ObjectStore(ABC):
         """Store ``data`` (idempotent) and return its id."""
 
     @abstractmethod
-    def put_file(self, path: str) -> tuple[str, int]:
-        """Store the bytes of the file at ``path``; return (id, size)."""
+    def put_file(self, path: str, similar_to: str | None = None) -> tuple[str, int]:
+        """Store the bytes of the file at ``path``; return (id, size). ``similar_to`` is
+        the id of an earlier version of the same file, a hint a store may use to keep the
+        two as shared chunks."""
 
     @abstractmethod
     def get_bytes(self, oid: str) -> bytes:
@@ -104,6 +107,29 @@ class ObjectStore(ABC):
 
     def flush(self) -> None:  # noqa: B027 - optional hook, default is already durable
         """Make everything stored so far durable; called once before a commit point."""
+
+    # ---- chunked files (stores that keep large files as chunks override these) ---------
+
+    def chunk_list(self, oid: str) -> ChunkList | None:
+        """The chunk list of ``oid`` when the store keeps it as chunks, else None."""
+        return None
+
+    def has_chunk(self, key: bytes) -> bool:
+        """True when the chunk with the 32-byte id ``key`` is stored."""
+        return self.has(key.hex())
+
+    def add_chunk(self, key: bytes, entry: bytes) -> None:
+        """Store a chunk given as a framed entry (``framing.frame`` of its bytes)."""
+        raise NotImplementedError(f"{type(self).__name__} does not keep chunks")
+
+    def read_chunk(self, key: bytes) -> bytes:
+        """A chunk's bytes, not yet checked against ``key``."""
+        return self.get_bytes(key.hex())
+
+    def put_chunk_list(self, oid: str, chunks: ChunkList) -> None:
+        """Record ``oid`` as ``chunks`` (every chunk already added); it becomes visible
+        once the chunks are (at the latest at ``flush``)."""
+        raise NotImplementedError(f"{type(self).__name__} does not keep chunks")
 
     def get_verified(self, oid: str) -> bytes:
         """The object's bytes, checked against ``oid`` (CorruptObjectError if they differ)."""

@@ -63,7 +63,7 @@ class LooseObjectStore(ObjectStore):
                 self._install(tmp, oid)
         return oid
 
-    def put_file(self, path: str) -> tuple[str, int]:
+    def put_file(self, path: str, similar_to: str | None = None) -> tuple[str, int]:
         with open(path, "rb") as handle:
             size = os.fstat(handle.fileno()).st_size
             if size <= SMALL_FILE:

@@ -23,7 +23,7 @@ class MemoryObjectStore(ObjectStore):
         self._objects.setdefault(oid, bytes(data))
         return oid
 
-    def put_file(self, path: str) -> tuple[str, int]:
+    def put_file(self, path: str, similar_to: str | None = None) -> tuple[str, int]:
         with open(path, "rb") as handle:
             data = handle.read()
         return self.put_bytes(data), len(data)

@@ -1,9 +1,12 @@
 """Pack files: many small objects in one file, found through a sorted binary index.
 
-A pack ``<name>.pack`` is the 8-byte magic ``DWSPACK1`` followed by the objects' raw bytes,
-back to back. Its index ``<name>.idx`` is written after the pack and makes it visible:
+A pack ``<name>.pack`` is the 8-byte magic ``DWSPACK2`` followed by the objects' entries,
+back to back: each a codec byte and the bytes, as they are or compressed (``framing``).
+Version-1 packs (``DWSPACK1``, raw bytes without a codec byte) are still read; the index's
+magic says which kind its pack is. The index ``<name>.idx`` is written after the pack and
+makes it visible:
 
-    magic   b"DWSIDX01"
+    magic   b"DWSIDX02" (b"DWSIDX01" for a version-1 pack)
     count   u32 little-endian
     fanout  256 x u32: number of entries whose id's first byte is <= i
     entries count x (32-byte id, u64 offset, u64 length), sorted by id
@@ -26,9 +29,11 @@ from dataclasses import dataclass
 from blake3 import blake3
 
 from dws.errors import IntegrityError
+from dws.store.framing import unframe
 
-PACK_MAGIC = b"DWSPACK1"
-INDEX_MAGIC = b"DWSIDX01"
+PACK_MAGIC = b"DWSPACK2"
+INDEX_MAGIC = b"DWSIDX02"
+INDEX_MAGIC_V1 = b"DWSIDX01"  # its pack (DWSPACK1) holds raw bytes, no codec byte
 _HEADER = struct.Struct("<8sI")
 _FANOUT = struct.Struct("<256I")
 _ENTRY = struct.Struct("<32sQQ")
@@ -58,7 +63,7 @@ class PackIndex:
             self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
         magic, self.count = _HEADER.unpack_from(self._map, 0)
         expected = _HEADER.size + _FANOUT.size + self.count * _ENTRY.size + _TRAILER
-        if magic != INDEX_MAGIC or size != expected:
+        if magic not in (INDEX_MAGIC, INDEX_MAGIC_V1) or size != expected:
             raise IntegrityError(f"pack index {os.path.basename(path)} is malformed")
         self._fanout = _FANOUT.unpack_from(self._map, _HEADER.size)
         if self._fanout[255] != self.count or any(
@@ -66,10 +71,15 @@ class PackIndex:
         ):
             raise IntegrityError(f"pack index {os.path.basename(path)} is malformed")
         self._entries = _HEADER.size + _FANOUT.size
+        self.framed: bool = magic == INDEX_MAGIC  # entries start with a codec byte
+
+    def decode(self, stored: bytes) -> bytes:
+        """An object's bytes from what its entry holds (not yet checked against its id)."""
+        return unframe(stored) if self.framed else stored
 
     def _entry(self, offset: int, length: int) -> PackEntry:
         """An entry read from the index, refused when it cannot be one dws wrote."""
-        if offset < len(PACK_MAGIC) or length > MAX_ENTRY_LENGTH:
+        if offset < len(PACK_MAGIC) or length > MAX_ENTRY_LENGTH or (self.framed and not length):
             raise IntegrityError(f"pack index {os.path.basename(self.path)} is malformed")
         return PackEntry(offset, length)
 
@@ -142,7 +152,8 @@ class PackWriter:
         return self._size
 
     def add(self, key: bytes, data: bytes) -> None:
-        """Append an object (ignored if this pack already has it)."""
+        """Append an object's entry (``framing.frame`` of its bytes; ignored if this pack
+        already has it)."""
         with self._lock:
             if key in self.entries:
                 return
@@ -155,7 +166,7 @@ class PackWriter:
             self.entries[key] = PackEntry(offset, len(data))
 
     def read(self, entry: PackEntry) -> bytes:
-        """Bytes of an object added to this unfinished pack."""
+        """The entry of an object added to this unfinished pack."""
         return os.pread(self._fd, entry.length, entry.offset)
 
     def finish(self, packs_dir: str, tmp_index: str) -> str:

@@ -99,6 +99,7 @@ class ReadBatch:
     start: int
     end: int
     members: list[tuple[str, PackEntry]]
+    framed: bool = True  # the members' entries start with a codec byte (``framing``)
 
 
 class ObjectStream(ABC):

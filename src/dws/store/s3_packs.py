@@ -25,6 +25,7 @@ from dws.model.digest import hash_bytes
 from dws.model.ids import check_object_id, is_object_id
 from dws.store.base import CorruptObjectError
 from dws.store.fileio import process_running
+from dws.store.framing import frame, unframe
 from dws.store.packfile import PACK_MAGIC, PackEntry, PackIndex, encode_index
 from dws.store.s3client import S3Connection
 
@@ -150,10 +151,11 @@ class Located:
 
     pack: str
     entry: PackEntry
+    framed: bool = True  # the entry starts with a codec byte (a version-2 pack)
 
 
 class PackBuffer:
-    """The pack being filled: bytes in memory, entries by raw id."""
+    """The pack being filled (version 2): entries in memory, by raw id."""
 
     def __init__(self) -> None:
         self.data = bytearray(PACK_MAGIC)
@@ -237,7 +239,7 @@ class S3PackSet:
             for name, index in self.indexes().items():
                 entry = index.lookup(key)
                 if entry is not None:
-                    return Located(name, entry)
+                    return Located(name, entry, index.framed)
         return None
 
     def all_ids(self) -> Iterator[tuple[str, int]]:
@@ -262,7 +264,8 @@ class S3PackSet:
     # ---- writing ----------------------------------------------------------------------
 
     def add(self, key: bytes, data: bytes) -> None:
-        """Append a small object; a full pack is uploaded at once."""
+        """Append an object's entry (``framing.frame`` of its bytes); a full pack is
+        uploaded at once."""
         full = None
         with self._lock:
             if self._buffer is None:
@@ -292,7 +295,12 @@ class S3PackSet:
     # ---- reading ----------------------------------------------------------------------
 
     def read(self, located: Located) -> bytes:
-        """The bytes of one packed object."""
+        """The bytes of one packed object (not yet checked against its id)."""
+        stored = self.read_stored(located)
+        return unframe(stored) if located.framed else stored
+
+    def read_stored(self, located: Located) -> bytes:
+        """What the entry of one packed object holds."""
         if located.pack == "":
             with self._lock:
                 if self._buffer is not None:
@@ -300,6 +308,10 @@ class S3PackSet:
             raise IntegrityError("a packed object was read while its pack was uploaded")
         start, length = located.entry.offset, located.entry.length
         return self.read_range(located.pack, start, start + length)
+
+    def is_framed(self, pack: str) -> bool:
+        """True when the pack's entries start with a codec byte (version 2)."""
+        return self.indexes()[pack].framed
 
     def read_range(self, pack: str, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` of a pack."""
@@ -336,13 +348,15 @@ class S3PackSet:
         merged ranges and checked; the old packs go only once the new ones are uploaded.
         Call ``refresh`` afterwards."""
         for name, live in packs:
+            framed = self.is_framed(name)
             for start, end, members in plan_ranges(live):
                 chunk = self.read_range(name, start, end)
                 for oid, entry in members:
-                    data = chunk[entry.offset - start : entry.offset - start + entry.length]
+                    stored = chunk[entry.offset - start : entry.offset - start + entry.length]
+                    data = unframe(stored) if framed else stored
                     if hash_bytes(data) != oid:
                         raise CorruptObjectError(oid)
-                    self.add(bytes.fromhex(oid), data)
+                    self.add(bytes.fromhex(oid), stored if framed else frame(data))
         self.flush()  # the live objects are in new packs before the old ones go
         for name, _ in packs:
             self.delete_pack(name)

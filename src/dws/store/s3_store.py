@@ -1,5 +1,6 @@
-"""An S3 remote: objects under ``<prefix>/objects/`` (small ones in packs, see s3_packs;
-larger ones one key each, ``objects/ab/<62 hex>``, uploaded in parts) and the small files
+"""An S3 remote: objects under ``<prefix>/objects/`` (small ones and chunks in packs, see
+s3_packs; larger ones one key each, ``objects/ab/<62 hex>``, uploaded in parts; chunk lists
+``objects/lists/ab/<62 hex>``) and the small files
 (records, tags, lineage) beside them, with the capabilities the transfer uses: every
 lookup is a request, many candidates are listed rather than looked up, packed objects are
 read in merged ranges, and one GET streams a large object. Requests go through
@@ -17,10 +18,13 @@ from typing import Any
 
 from blake3 import blake3
 
-from dws.errors import DwsError
+from dws.errors import DwsError, IntegrityError
 from dws.model.digest import hash_bytes
 from dws.model.ids import check_object_id, is_object_id
 from dws.store.base import CorruptObjectError, ObjectMissingError, ObjectStore, PruneReport
+from dws.store.chunked import assemble, each_piece, rebuild
+from dws.store.chunklist import ChunkList, decode_chunk_list
+from dws.store.framing import decoded_size, frame
 from dws.store.hashing import hash_file
 from dws.store.packed import PACK_THRESHOLD
 from dws.store.packfile import PackEntry
@@ -34,7 +38,7 @@ from dws.store.remote_backend import (
     RemotePlaces,
     check_key,
 )
-from dws.store.s3_packs import IndexFiles, S3PackSet, plan_ranges
+from dws.store.s3_packs import IndexFiles, Located, S3PackSet, plan_ranges
 from dws.store.s3client import (
     DELETE_BATCH,
     S3Connection,
@@ -76,15 +80,69 @@ class S3ObjectStore(ObjectStore):
         self.conn = conn
         self.bucket = location.bucket
         self.prefix = location.key(places.objects + "/")
+        self.lists_prefix = self.prefix + "lists/"
         self.packs = S3PackSet(conn, self.bucket, location.key(places.packs + "/"), index_files)
+        self._pending_lists: dict[str, ChunkList] = {}  # uploaded after their chunks
 
     def key(self, oid: str) -> str:
         """The key of an object (the id is validated first)."""
         check_object_id(oid)
         return f"{self.prefix}{oid[:2]}/{oid[2:]}"
 
+    def list_key(self, oid: str) -> str:
+        """The key of a chunk list (the id is validated first)."""
+        check_object_id(oid)
+        return f"{self.lists_prefix}{oid[:2]}/{oid[2:]}"
+
     def has(self, oid: str) -> bool:
-        return self.packs.find(oid) is not None or self._head(self.key(oid)) is not None
+        return (
+            self.packs.find(oid) is not None
+            or self._head(self.key(oid)) is not None
+            or oid in self._pending_lists
+            or self._head(self.list_key(oid)) is not None
+        )
+
+    # ---- chunks -----------------------------------------------------------------------
+
+    def chunk_list(self, oid: str) -> ChunkList | None:
+        pending = self._pending_lists.get(oid)
+        if pending is not None:
+            return pending
+        key = self.list_key(oid)
+        response = self._get(key)
+        if response is None:
+            return None
+        with self.conn.errors(self.bucket, key):
+            data: bytes = response["Body"].read()
+        return decode_chunk_list(data, f"the chunk list of object {oid[:12]} on the remote")
+
+    def has_chunk(self, key: bytes) -> bool:
+        """True when the chunk is packed (chunks are never kept under keys of their own)."""
+        return self.packs.find(key.hex()) is not None
+
+    def add_chunk(self, key: bytes, entry: bytes) -> None:
+        self.packs.add(key, entry)
+
+    def read_chunk(self, key: bytes) -> bytes:
+        located = self.packs.find(key.hex())
+        if located is None:
+            raise ObjectMissingError(key.hex())
+        return self._read_packed(key.hex(), located)
+
+    def _read_packed(self, oid: str, located: Located) -> bytes:
+        """The bytes of the packed object ``oid`` (not yet checked against it)."""
+        try:
+            return self.packs.read(located)
+        except CorruptObjectError:
+            raise
+        except IntegrityError:
+            if located.framed:  # an entry that does not decode is a corrupt object
+                raise CorruptObjectError(oid) from None
+            raise
+
+    def put_chunk_list(self, oid: str, chunks: ChunkList) -> None:
+        """Record ``oid`` as ``chunks``; uploaded at ``flush``, after the packs."""
+        self._pending_lists[oid] = chunks
 
     def _head(self, key: str) -> dict[str, Any] | None:
         return self.conn.head(self.bucket, key)
@@ -96,12 +154,12 @@ class S3ObjectStore(ObjectStore):
         oid = hash_bytes(data)
         key = self.key(oid)
         if len(data) <= PACK_THRESHOLD:
-            self.packs.add(bytes.fromhex(oid), data)
+            self.packs.add(bytes.fromhex(oid), frame(data))
             return oid
         self.conn.put(self.bucket, key, data)
         return oid
 
-    def put_file(self, path: str) -> tuple[str, int]:
+    def put_file(self, path: str, similar_to: str | None = None) -> tuple[str, int]:
         oid, size = hash_file(path)
         if size <= MULTIPART_THRESHOLD:
             with open(path, "rb") as handle:
@@ -117,10 +175,13 @@ class S3ObjectStore(ObjectStore):
     def get_bytes(self, oid: str) -> bytes:
         located = self.packs.find(oid)
         if located is not None:
-            return self.packs.read(located)
+            return self._read_packed(oid, located)
         response = self._get(self.key(oid))
         if response is None:
-            raise ObjectMissingError(oid)
+            chunks = self.chunk_list(oid)
+            if chunks is None:
+                raise ObjectMissingError(oid)
+            return assemble(oid, chunks, self)
         with self.conn.errors(self.bucket, self.key(oid)):
             data: bytes = response["Body"].read()
         return data
@@ -134,7 +195,11 @@ class S3ObjectStore(ObjectStore):
             return
         key = self.key(oid)
         if self._head(key) is None:
-            raise ObjectMissingError(oid)
+            chunks = self.chunk_list(oid)
+            if chunks is None:
+                raise ObjectMissingError(oid)
+            rebuild(oid, chunks, self, dest, mode)
+            return
         try:
             with self.conn.errors(self.bucket, key):
                 self.conn.client.download_file(self.bucket, key, dest, Config=_transfer_config())
@@ -149,10 +214,15 @@ class S3ObjectStore(ObjectStore):
     def size(self, oid: str) -> int:
         located = self.packs.find(oid)
         if located is not None:
-            return located.entry.length
+            if not located.framed:
+                return located.entry.length
+            return decoded_size(self.packs.read_stored(located))
         response = self._head(self.key(oid))
         if response is None:
-            raise ObjectMissingError(oid)
+            chunks = self.chunk_list(oid)
+            if chunks is None:
+                raise ObjectMissingError(oid)
+            return chunks.size
         return int(response["ContentLength"])
 
     def loose_listing(self) -> Iterator[tuple[str, int]]:
@@ -163,10 +233,21 @@ class S3ObjectStore(ObjectStore):
             if is_object_id(oid):
                 yield oid, int(item.get("Size", 0))
 
+    def list_listing(self) -> Iterator[str]:
+        """The ids of the files kept as chunks."""
+        for item in self.conn.list_objects(self.bucket, self.lists_prefix):
+            rest = item["Key"][len(self.lists_prefix) :]
+            oid = rest.replace("/", "", 1) if rest[2:3] == "/" else ""
+            if is_object_id(oid):
+                yield oid
+
     def listing(self) -> Iterator[tuple[str, int]]:
-        """(id, size) of every stored object, packed ones included."""
+        """(id, stored size) of every stored object, packed and chunked ones included
+        (a chunked file's size is that of its list)."""
         yield from self.packs.all_ids()
         yield from self.loose_listing()
+        for oid in self.list_listing():
+            yield oid, 0
 
     def iter_ids(self) -> Iterator[str]:
         for oid, _ in self.listing():
@@ -176,12 +257,18 @@ class S3ObjectStore(ObjectStore):
         """Remove an object; a packed one by rewriting its pack without it (``prune`` does
         this for many objects at once)."""
         self.conn.delete(self.bucket, self.key(oid))
+        self.conn.delete(self.bucket, self.list_key(oid))
         self.packs.remove(oid)
 
     def flush(self) -> None:
+        """Upload the open pack, then the chunk lists whose chunks it holds."""
         self.packs.flush()
+        pending, self._pending_lists = self._pending_lists, {}
+        for oid, chunks in pending.items():
+            self.conn.put(self.bucket, self.list_key(oid), chunks.encode())
 
     def close(self) -> None:
+        self._pending_lists.clear()
         self.packs.close()
 
     def clean_temporary(self) -> int:
@@ -193,10 +280,20 @@ class S3ObjectStore(ObjectStore):
 
     def verify(self, oid: str) -> bool:
         if self.packs.find(oid) is not None:
-            return hash_bytes(self.get_bytes(oid)) == oid
+            try:
+                return hash_bytes(self.get_bytes(oid)) == oid
+            except CorruptObjectError:
+                return False
         response = self._get(self.key(oid))
         if response is None:
-            raise ObjectMissingError(oid)
+            chunks = self.chunk_list(oid)
+            if chunks is None:
+                raise ObjectMissingError(oid)
+            try:
+                each_piece(oid, chunks, self, lambda offset, data: None)
+            except CorruptObjectError:
+                return False
+            return True
         hasher = blake3()
         with self.conn.errors(self.bucket, self.key(oid)):
             for chunk in response["Body"].iter_chunks(_CHUNK):
@@ -207,8 +304,20 @@ class S3ObjectStore(ObjectStore):
         """Delete rejected objects: loose keys a thousand per request; packs holding
         garbage are rewritten with their live objects (uploaded before the old go)."""
         report = PruneReport()
-        self._prune_packs(keep, dry_run, report)
         doomed = []
+        live_chunks: set[str] = set()
+        for oid in list(self.list_listing()):
+            if keep(oid):
+                chunks = self.chunk_list(oid)
+                live_chunks.update(chunks.chunk_ids() if chunks is not None else ())
+            else:
+                report.removed += 1  # its bytes are counted with its chunks
+                doomed.append(self.list_key(oid))
+
+        def kept(oid: str) -> bool:
+            return keep(oid) or oid in live_chunks
+
+        self._prune_packs(kept, dry_run, report)
         for oid, size in self.loose_listing():
             if not keep(oid):
                 report.removed += 1
@@ -344,7 +453,7 @@ class S3Backend(RemoteBackend):
             else:
                 by_pack.setdefault(located.pack, []).append((oid, located.entry))
         batches = [
-            ReadBatch(pack, start, end, group)
+            ReadBatch(pack, start, end, group, self.store.packs.is_framed(pack))
             for pack, members in by_pack.items()
             for start, end, group in plan_ranges(members)
         ]

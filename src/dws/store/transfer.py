@@ -6,6 +6,9 @@ Which objects go on the calling thread and which on a pool, when to list instead
 looking up, how to read many objects at once: each is decided by asking the capabilities
 of ``RemoteBackend`` and ``ObjectStore.file_path``, never by which backend or store it is.
 Every object is hashed on arrival, so a corrupt object is refused, not spread.
+
+A large file the sending store keeps as chunks travels as chunks: only those the other side
+lacks are sent, then the chunk list, so a file edited a little moves a little.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from blake3 import blake3
 
-from dws.errors import DwsError
+from dws.errors import DwsError, IntegrityError
 from dws.model.digest import hash_bytes
 from dws.store.base import CorruptObjectError, ObjectStore
+from dws.store.chunklist import ChunkList
+from dws.store.framing import frame, unframe
 from dws.store.packed import PACK_THRESHOLD
 from dws.store.remote_backend import ReadBatch, RemoteBackend
 
@@ -49,13 +54,58 @@ def missing(backend: RemoteBackend, oids: Iterable[str]) -> list[str]:
 
 def send(backend: RemoteBackend, local: ObjectStore, oids: list[str], report: Report) -> int:
     """Send every object of ``oids`` from ``local``; returns the bytes sent. Objects held
-    in files of their own go on a pool; the others on the calling thread."""
+    in files of their own go on a pool; the others on the calling thread; chunked files
+    as the chunks the remote lacks, then their lists."""
+    chunked, oids = _chunked(local, oids)
     inline, by_path = _split(local, oids)
     sent = _serially(inline, functools.partial(send_object, backend, local), report)
     tasks: list[Task] = [
         functools.partial(_one, send_object, backend, local, oid) for oid in by_path
     ]
-    return sent + _pooled(tasks, backend.workers, len(inline), report)
+    sent += _pooled(tasks, backend.workers, len(inline), report)
+    if chunked:
+        sent += _copy_chunks(local, backend.objects, _chunk_keys(chunked))
+        for oid, chunks in chunked.items():
+            backend.objects.put_chunk_list(oid, chunks)
+        report(len(inline) + len(by_path) + len(chunked))
+    return sent
+
+
+def _chunked(store: ObjectStore, oids: list[str]) -> tuple[dict[str, ChunkList], list[str]]:
+    """(the chunk lists of the objects ``store`` keeps as chunks, the other objects)."""
+    chunked: dict[str, ChunkList] = {}
+    rest: list[str] = []
+    for oid in oids:
+        chunks = store.chunk_list(oid)
+        if chunks is None:
+            rest.append(oid)
+        else:
+            chunked[oid] = chunks
+    return chunked, rest
+
+
+def _chunk_keys(chunked: dict[str, ChunkList]) -> list[bytes]:
+    """Every chunk the lists name, once each, in file order."""
+    keys: dict[bytes, None] = {}
+    for chunks in chunked.values():
+        keys.update((p.key, None) for p in chunks.pieces if not p.zeros)
+    return list(keys)
+
+
+def _copy_chunks(source: ObjectStore, target: ObjectStore, keys: list[bytes]) -> int:
+    """Copy the chunks of ``keys`` that ``target`` lacks from ``source``, each checked;
+    returns the bytes stored."""
+    sent = 0
+    for key in keys:
+        if target.has_chunk(key):
+            continue
+        data = source.read_chunk(key)
+        if blake3(data).digest() != key:
+            raise CorruptObjectError(key.hex())
+        entry = frame(data, probe=True)
+        target.add_chunk(key, entry)
+        sent += len(entry)
+    return sent
 
 
 def send_object(backend: RemoteBackend, local: ObjectStore, oid: str) -> int:
@@ -84,6 +134,7 @@ def fetch(
     backend without per-object requests, objects not kept as files of their own are
     copied on the calling thread. ``tmp_dir`` takes large objects on their way in."""
     batches, rest = backend.read_batches(oids)
+    chunked, rest = _chunked(backend.objects, rest)
     inline, by_one = ([], rest) if backend.per_object_requests else _split(backend.objects, rest)
 
     def fetch_inline(oid: str) -> int:
@@ -98,7 +149,26 @@ def fetch(
     tasks.extend(
         functools.partial(_one, fetch_object, backend, local, tmp_dir, oid) for oid in by_one
     )
-    return fetched + _pooled(tasks, backend.workers, len(inline), report)
+    fetched += _pooled(tasks, backend.workers, len(inline), report)
+    if chunked:
+        fetched += _fetch_chunks(backend, local, chunked)
+        report(len(oids))
+    return fetched
+
+
+def _fetch_chunks(backend: RemoteBackend, local: ObjectStore, chunked: dict[str, ChunkList]) -> int:
+    """Fetch the chunks of ``chunked`` that ``local`` lacks (packed ones in merged ranges,
+    on a pool), then record the lists; returns the bytes fetched."""
+    lacking = [key.hex() for key in _chunk_keys(chunked) if not local.has_chunk(key)]
+    batches, rest = backend.read_batches(lacking)
+    tasks: list[Task] = [
+        functools.partial(_fetch_batch, backend, local, batch, chunks=True) for batch in batches
+    ]
+    fetched = _pooled(tasks, backend.workers, 0, lambda done: None)
+    fetched += _copy_chunks(backend.objects, local, [bytes.fromhex(oid) for oid in rest])
+    for oid, chunks in chunked.items():
+        local.put_chunk_list(oid, chunks)
+    return fetched
 
 
 def fetch_object(backend: RemoteBackend, local: ObjectStore, tmp_dir: str, oid: str) -> int:
@@ -139,12 +209,17 @@ def fetch_object(backend: RemoteBackend, local: ObjectStore, tmp_dir: str, oid: 
     return size
 
 
-def _fetch_batch(backend: RemoteBackend, local: ObjectStore, batch: ReadBatch) -> tuple[int, int]:
+def _fetch_batch(
+    backend: RemoteBackend, local: ObjectStore, batch: ReadBatch, *, chunks: bool = False
+) -> tuple[int, int]:
     size = 0
     for oid, data in _members(batch, backend.read_batch(batch)):
         if hash_bytes(data) != oid:
             raise CorruptObjectError(oid)
-        local.put_bytes(data)
+        if chunks:
+            local.add_chunk(bytes.fromhex(oid), frame(data, probe=True))
+        else:
+            local.put_bytes(data)
         size += len(data)
     return len(batch.members), size
 
@@ -218,7 +293,12 @@ def _members(batch: ReadBatch, chunk: bytes) -> Iterator[tuple[str, bytes]]:
     """(id, bytes) of each object of ``batch`` in the bytes read for it."""
     for oid, entry in batch.members:
         offset = entry.offset - batch.start
-        yield oid, chunk[offset : offset + entry.length]
+        stored = chunk[offset : offset + entry.length]
+        try:
+            data = unframe(stored) if batch.framed else stored
+        except IntegrityError:
+            raise CorruptObjectError(oid) from None
+        yield oid, data
 
 
 def _split(store: ObjectStore, oids: list[str]) -> tuple[list[str], list[str]]:

@@ -13,6 +13,7 @@ from dws.model.digest import hash_bytes
 from dws.model.records import (
     FORMAT_VERSION,
     SNAPSHOT_FORMATS,
+    WORKSPACE_FORMAT,
     Head,
     ResourceSnapshot,
     ResourceSpec,
@@ -224,7 +225,7 @@ def test_workspace_info_round_trip() -> None:
     assert decode_workspace_info(encode_record(info)) == info
 
 
-@pytest.mark.parametrize("version", [0, FORMAT_VERSION + 1, 99])
+@pytest.mark.parametrize("version", [0, WORKSPACE_FORMAT + 1, 99])
 def test_workspace_of_unknown_version_is_refused_clearly(version: int) -> None:
     with pytest.raises(FormatError) as info:
         decode_workspace_info(workspace_json(format=version, name=None, extra=[1, 2]))

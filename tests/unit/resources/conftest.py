@@ -30,7 +30,7 @@ class CountingStore(MemoryObjectStore):
         super().__init__()
         self.put_files: list[str] = []
 
-    def put_file(self, path: str) -> tuple[str, int]:
+    def put_file(self, path: str, similar_to: str | None = None) -> tuple[str, int]:
         self.put_files.append(path)
         return super().put_file(path)
 

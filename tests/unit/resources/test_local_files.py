@@ -58,9 +58,9 @@ def test_a_second_snapshot_stores_no_file(
     stored: list[str] = []
     real_put_file = store.put_file
 
-    def counting_put_file(path: str) -> tuple[str, int]:
+    def counting_put_file(path: str, similar_to: str | None = None) -> tuple[str, int]:
         stored.append(os.path.basename(path))
-        return real_put_file(path)
+        return real_put_file(path, similar_to)
 
     monkeypatch.setattr(store, "put_file", counting_put_file)
     first = resource.snapshot(None)

@@ -438,7 +438,7 @@ def test_a_file_changing_during_storing_is_stored_again(tmp_path: Path) -> None:
     write_files(tmp_path, {"a": "v1"})
 
     class InterferingStore(CountingStore):
-        def put_file(self, path: str) -> tuple[str, int]:
+        def put_file(self, path: str, similar_to: str | None = None) -> tuple[str, int]:
             result = super().put_file(path)
             if len(self.put_files) == 1:
                 with open(path, "wb") as handle:

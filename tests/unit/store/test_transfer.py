@@ -72,7 +72,7 @@ class Counting(MemoryObjectStore):
         self.listings += 1
         return super().iter_ids()
 
-    def put_file(self, path: str) -> tuple[str, int]:
+    def put_file(self, path: str, similar_to: str | None = None) -> tuple[str, int]:
         self.paths.append(path)
         return super().put_file(path)
 
@@ -111,7 +111,7 @@ class Networked(RemoteBackend):
     def read_batches(self, oids: Iterable[str]) -> tuple[list[ReadBatch], list[str]]:
         members = [(oid, self.entries[oid]) for oid in oids if oid in self.entries]
         rest = [oid for oid in oids if oid not in self.entries]
-        batches = [ReadBatch("pack", 0, len(self.pack), members)] if members else []
+        batches = [ReadBatch("pack", 0, len(self.pack), members, framed=False)] if members else []
         return batches, rest
 
     def read_batch(self, batch: ReadBatch) -> bytes:

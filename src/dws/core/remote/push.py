@@ -33,11 +33,13 @@ from dws.errors import DwsError, RefusedError
 from dws.model.digest import hash_bytes
 from dws.model.lines import OtherLine
 from dws.model.records import (
+    WORKSPACE_FORMAT,
     ResourceSpec,
     SnapshotRecord,
     decode_resources,
     encode_record,
     encode_resources,
+    upgraded_workspace_info,
 )
 from dws.model.runs import decode_run_record
 from dws.store import transfer
@@ -158,12 +160,16 @@ class _Push:
         The local resources are merged into the remote's resources.json (again whenever
         snapshots are sent: others may have changed it since)."""
         resources = _read(self.ws.layout.resources_json)
-        stamp = f"{self.ws.info.id} {hash_bytes(resources)} {self.remote.url}"
+        stamp = f"{self.ws.info.id} {hash_bytes(resources)} {self.remote.url} {WORKSPACE_FORMAT}"
         if self.cache.identity() == stamp:
             return False
         info = check_same_workspace(self.ws, self.remote)
+        self.ws.mark_current_format()
         if info is None:
             self.remote.files.create(layout.WORKSPACE_JSON, _read(self.ws.layout.workspace_json))
+        elif info.format < WORKSPACE_FORMAT:  # before any version-2 pack is sent there
+            old = self.remote.files.read(layout.WORKSPACE_JSON)
+            self.remote.files.replace(layout.WORKSPACE_JSON, upgraded_workspace_info(info), old)
         self._merge_resources()
         self.cache.confirm_identity(stamp)
         return True

@@ -58,7 +58,7 @@ class FetchingStore(ObjectStore):
     def put_bytes(self, data: bytes) -> str:
         raise NotImplementedError
 
-    def put_file(self, path: str) -> tuple[str, int]:
+    def put_file(self, path: str, similar_to: str | None = None) -> tuple[str, int]:
         raise NotImplementedError
 
     def materialize(self, oid: str, dest: str, mode: int = 0o644) -> None:

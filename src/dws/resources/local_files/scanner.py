@@ -55,6 +55,7 @@ class _File:
     oid: str = ""
     gen: int = -1
     cached: bool = False  # the cache holds a (stale or unproven) row for it
+    previous: str = ""  # the content the cache last saw at this path (a hint for the store)
     fresh: bool = False  # its row must be written back to the cache
 
 
@@ -206,7 +207,9 @@ class Scanner:
                 elif row[:4] != signature:
                     if st.st_nlink > 1 and row.ino == st.st_ino:
                         self._check_link(prefix + name, row.oid, st)
-                    unknown.append(_File(name, *signature, executable, cached=True))
+                    unknown.append(
+                        _File(name, *signature, executable, cached=True, previous=row.oid)
+                    )
                 elif trusted_gen is None or row.gen == trusted_gen:
                     entries.append(TreeEntry(name, "file", row.oid, row.size, executable))
                     frame.bytes += row.size
@@ -308,7 +311,8 @@ class Scanner:
         if f.oid and store.has(f.oid):
             f.gen, f.fresh = self.generation, True
             return
-        self._read_stable(path, f, store.put_file)
+        similar_to = f.previous or None
+        self._read_stable(path, f, lambda p: store.put_file(p, similar_to))
         f.gen = self.generation
 
     def _read_stable(self, path: str, f: _File, read: Callable[[str], tuple[str, int]]) -> None:
