@@ -126,6 +126,11 @@ class ObjectStore(ABC):
         """A chunk's bytes, not yet checked against ``key``."""
         return self.get_bytes(key.hex())
 
+    def chunk_entry(self, key: bytes) -> bytes | None:
+        """A chunk as the store keeps it (``framing.frame`` form), where it keeps it so,
+        else None: a copy to another store then needs no compressing again."""
+        return None
+
     def put_chunk_list(self, oid: str, chunks: ChunkList) -> None:
         """Record ``oid`` as ``chunks`` (every chunk already added); it becomes visible
         once the chunks are (at the latest at ``flush``)."""

@@ -152,6 +152,13 @@ class PackedObjectStore(ObjectStore):
             self._writer.add(key, entry)
             self._finish_if_full()
 
+    def chunk_entry(self, key: bytes) -> bytes | None:
+        found = self._find(key.hex())
+        if found is None:
+            return None
+        stored, framed = self._read_stored(*found)
+        return stored if framed else None
+
     def read_chunk(self, key: bytes) -> bytes:
         """A chunk's bytes (not yet checked)."""
         oid = key.hex()

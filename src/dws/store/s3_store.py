@@ -123,6 +123,12 @@ class S3ObjectStore(ObjectStore):
     def add_chunk(self, key: bytes, entry: bytes) -> None:
         self.packs.add(key, entry)
 
+    def chunk_entry(self, key: bytes) -> bytes | None:
+        located = self.packs.find(key.hex())
+        if located is None or not located.framed:
+            return None
+        return self.packs.read_stored(located)
+
     def read_chunk(self, key: bytes) -> bytes:
         located = self.packs.find(key.hex())
         if located is None:

@@ -99,13 +99,22 @@ def _copy_chunks(source: ObjectStore, target: ObjectStore, keys: list[bytes]) ->
     for key in keys:
         if target.has_chunk(key):
             continue
-        data = source.read_chunk(key)
-        if blake3(data).digest() != key:
-            raise CorruptObjectError(key.hex())
-        entry = frame(data, probe=True)
-        target.add_chunk(key, entry)
+        stored = source.chunk_entry(key)  # as stored: compressed once, when first stored
+        entry = stored if stored is not None else frame(source.read_chunk(key), probe=True)
+        _store_chunk(target, key, entry)
         sent += len(entry)
     return sent
+
+
+def _store_chunk(target: ObjectStore, key: bytes, entry: bytes) -> None:
+    """Add a chunk given as an entry, after checking it decodes to bytes matching ``key``."""
+    try:
+        data = unframe(entry)
+    except IntegrityError:
+        raise CorruptObjectError(key.hex()) from None
+    if blake3(data).digest() != key:
+        raise CorruptObjectError(key.hex())
+    target.add_chunk(key, entry)
 
 
 def send_object(backend: RemoteBackend, local: ObjectStore, oid: str) -> int:
@@ -213,13 +222,17 @@ def _fetch_batch(
     backend: RemoteBackend, local: ObjectStore, batch: ReadBatch, *, chunks: bool = False
 ) -> tuple[int, int]:
     size = 0
-    for oid, data in _members(batch, backend.read_batch(batch)):
+    read = backend.read_batch(batch)
+    if chunks:
+        for oid, stored in _entries(batch, read):
+            entry = stored if batch.framed else frame(stored, probe=True)
+            _store_chunk(local, bytes.fromhex(oid), entry)
+            size += len(entry)
+        return len(batch.members), size
+    for oid, data in _members(batch, read):
         if hash_bytes(data) != oid:
             raise CorruptObjectError(oid)
-        if chunks:
-            local.add_chunk(bytes.fromhex(oid), frame(data, probe=True))
-        else:
-            local.put_bytes(data)
+        local.put_bytes(data)
         size += len(data)
     return len(batch.members), size
 
@@ -289,11 +302,16 @@ def _corrupt(oid: str) -> str:
 # ---- the machinery --------------------------------------------------------------------
 
 
-def _members(batch: ReadBatch, chunk: bytes) -> Iterator[tuple[str, bytes]]:
-    """(id, bytes) of each object of ``batch`` in the bytes read for it."""
+def _entries(batch: ReadBatch, chunk: bytes) -> Iterator[tuple[str, bytes]]:
+    """(id, what its entry holds) of each object of ``batch`` in the bytes read for it."""
     for oid, entry in batch.members:
         offset = entry.offset - batch.start
-        stored = chunk[offset : offset + entry.length]
+        yield oid, chunk[offset : offset + entry.length]
+
+
+def _members(batch: ReadBatch, chunk: bytes) -> Iterator[tuple[str, bytes]]:
+    """(id, bytes) of each object of ``batch`` in the bytes read for it."""
+    for oid, stored in _entries(batch, chunk):
         try:
             data = unframe(stored) if batch.framed else stored
         except IntegrityError:
