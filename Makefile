@@ -29,6 +29,7 @@ unit: $(BIN)/dws
 
 bench: $(BIN)/dws
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/storage.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
