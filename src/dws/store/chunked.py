@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
 from blake3 import blake3
@@ -20,9 +22,11 @@ from dws.store.base import CorruptObjectError
 from dws.store.chunking import hash_zeros, is_zeros, pieces, zero_piece
 from dws.store.chunklist import ChunkList, Piece, decode_chunk_list
 from dws.store.fileio import removing_on_error, temp_name, write_new_file
-from dws.store.framing import frame
+from dws.store.framing import frame, may_compress, raw_entry
 
 LIST_MODE = 0o444
+COMPRESSORS = 2  # zstd releases the GIL: chunks compress beside the cutting and hashing
+IN_FLIGHT = 8  # chunks being compressed at once (at most 8 MiB held)
 
 
 class ChunkSink(Protocol):
@@ -94,23 +98,53 @@ class ListFiles:
 
 def store_chunks(fd: int, size: int, sink: ChunkSink) -> tuple[str, ChunkList]:
     """Cut the open file into chunks, store those ``sink`` lacks; return (the file's id,
-    its list). One pass: each chunk is hashed, and the whole file with it."""
-    whole = blake3(max_threads=blake3.AUTO)
+    its list). One pass: each chunk is hashed, and the whole file with it, on this thread;
+    new chunks are compressed on ``COMPRESSORS`` threads, at most ``IN_FLIGHT`` at a time,
+    and stored in file order."""
+    whole = blake3()  # one thread: updates of a chunk at a time gain nothing from more
     chunks = ChunkList()
-    for data, length in pieces(fd, size):
-        if data is None:
-            hash_zeros(whole, length)
-            chunks.append(zero_piece(length))
-            continue
-        whole.update(data)
-        if is_zeros(data):
-            chunks.append(zero_piece(length))
-            continue
-        key = blake3(data).digest()
-        if not sink.has_chunk(key):
-            sink.add_chunk(key, frame(data, probe=True))
-        chunks.append(Piece(key, length))
+    waiting: deque[tuple[bytes, Future[bytes]]] = deque()
+    queued: set[bytes] = set()
+
+    def store_oldest() -> None:
+        key, entry = waiting.popleft()
+        sink.add_chunk(key, entry.result())
+        queued.discard(key)
+
+    with ThreadPoolExecutor(max_workers=COMPRESSORS) as pool:
+        try:
+            for data, length in pieces(fd, size):
+                if data is None:
+                    hash_zeros(whole, length)
+                    chunks.append(zero_piece(length))
+                    continue
+                whole.update(data)
+                if is_zeros(data):
+                    chunks.append(zero_piece(length))
+                    continue
+                key = blake3(data).digest()
+                if key not in queued and not sink.has_chunk(key):
+                    waiting.append((key, _framing(pool, data)))
+                    queued.add(key)
+                    if len(waiting) > IN_FLIGHT:
+                        store_oldest()
+                chunks.append(Piece(key, length))
+            while waiting:
+                store_oldest()
+        finally:
+            for _, entry in waiting:
+                entry.cancel()
     return whole.hexdigest(), chunks
+
+
+def _framing(pool: ThreadPoolExecutor, data: memoryview) -> Future[bytes]:
+    """The entry of a chunk: compressed on ``pool`` when its start compresses (the chunker
+    reuses its buffer, so the pool gets a copy), else at once, as it is."""
+    if may_compress(data):
+        return pool.submit(frame, bytes(data))
+    done: Future[bytes] = Future()
+    done.set_result(raw_entry(data))
+    return done
 
 
 def read_chunk_checked(sink: ChunkSink, piece: Piece) -> bytes:
@@ -134,7 +168,7 @@ def each_piece(
 ) -> None:
     """Hand every stored chunk of ``oid`` to ``use(offset, bytes)``, in order, each checked,
     then check the whole against ``oid``."""
-    whole = blake3(max_threads=blake3.AUTO)
+    whole = blake3()  # one thread: updates of a chunk at a time gain nothing from more
     for offset, piece in chunks.placed():
         if piece.zeros:
             hash_zeros(whole, piece.length)

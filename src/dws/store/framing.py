@@ -46,17 +46,30 @@ def _decompressor() -> zstandard.ZstdDecompressor:
 def frame(data: bytes | memoryview, *, probe: bool = False) -> bytes:
     """The entry for ``data``: compressed when that pays, else as it is. With ``probe``
     (large pieces of unknown data), the first ``PROBE_BYTES`` are tried first."""
-    size = len(data)
-    if size >= MIN_COMPRESSED:
-        compressor = _compressor()
-        if probe and size > 2 * PROBE_BYTES:
-            sample = compressor.compress(data[:PROBE_BYTES])
-            if len(sample) > PROBE_PAYS * PROBE_BYTES:
-                return bytes((RAW,)) + bytes(data)
-        packed = compressor.compress(data)
-        if len(packed) <= PAYS * size:
+    if probe and not may_compress(data):
+        return raw_entry(data)
+    if len(data) >= MIN_COMPRESSED:
+        packed = _compressor().compress(data)
+        if len(packed) <= PAYS * len(data):
             return bytes((ZSTD,)) + packed
+    return raw_entry(data)
+
+
+def raw_entry(data: bytes | memoryview) -> bytes:
+    """The entry holding ``data`` as it is."""
     return bytes((RAW,)) + bytes(data)
+
+
+def may_compress(data: bytes | memoryview) -> bool:
+    """False when ``data`` is too small to compress, or its first ``PROBE_BYTES`` do not
+    shrink (random or already compressed bytes): about 11 µs for a 256 KiB chunk."""
+    size = len(data)
+    if size < MIN_COMPRESSED:
+        return False
+    if size <= 2 * PROBE_BYTES:
+        return True
+    sample = _compressor().compress(data[:PROBE_BYTES])
+    return len(sample) <= PROBE_PAYS * PROBE_BYTES
 
 
 def decoded_size(entry: bytes) -> int:
