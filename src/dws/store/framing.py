@@ -21,7 +21,7 @@ LEVEL = 1
 MIN_COMPRESSED = 4 << 10  # smaller objects are stored as they are: too little to save
 PAYS = 0.90  # keep a compressed form only when it is at most this share of the bytes
 PROBE_BYTES = 16 << 10
-PROBE_PAYS = 0.95
+PROBE_PAYS = PAYS  # a chunk whose start does not shrink this much is not tried whole
 MAX_DECODED = 16 << 20  # no entry of a pack decodes to more (chunks are at most 1 MiB)
 
 _local = threading.local()
