@@ -12,8 +12,8 @@ from typing import Any
 from dws.model.ids import is_object_id
 from dws.model.paths import META_DIR_NAME, check_entry_name, check_resource_name, is_file_like_name
 from dws.model.records import (
-    FORMAT_VERSION,
     SNAPSHOT_FORMATS,
+    WORKSPACE_FORMATS,
     decode_head,
     decode_resources,
     decode_snapshot,
@@ -25,6 +25,8 @@ from dws.model.runs import decode_run_record, decode_step_memory
 from dws.model.tree import MAX_SIZE, decode_tree, encode_tree
 from dws.resources.s3.manifest import decode_record as decode_s3_key_record
 from dws.resources.s3.manifest import encode_record as encode_s3_key_record
+from dws.store.chunklist import MAX_CHUNK, ZERO_ID, ChunkList, decode_chunk_list
+from dws.store.framing import MAX_DECODED, unframe
 from dws.store.packfile import MAX_ENTRY_LENGTH, PACK_MAGIC, PackIndex
 
 from .seeds import STEP
@@ -87,7 +89,7 @@ def check_step_memory(memory: Any) -> None:
 
 
 def check_workspace(info: Any) -> None:
-    assert info.format == FORMAT_VERSION and info.hash == "blake3"
+    assert info.format in WORKSPACE_FORMATS and info.hash == "blake3"
     assert decode_workspace_info(encode_record(info)) == info
 
 
@@ -168,6 +170,24 @@ def check_pack_index(entries: list[tuple[bytes, int, int]]) -> None:
         assert 0 <= length <= MAX_ENTRY_LENGTH
 
 
+# ---- chunk lists and pack entries ------------------------------------------------------
+
+
+def decode_chunk_list_bytes(data: bytes) -> ChunkList:
+    return decode_chunk_list(data, "a chunk list")
+
+
+def check_chunk_list(chunks: ChunkList) -> None:
+    assert chunks.size == sum(piece.length for piece in chunks.pieces)
+    for piece in chunks.pieces:
+        assert piece.length > 0
+        assert (piece.key == ZERO_ID) if piece.zeros else piece.length <= MAX_CHUNK
+
+
+def check_pack_entry(data: bytes) -> None:
+    assert len(data) <= MAX_DECODED
+
+
 # ---- entry names ------------------------------------------------------------------------
 
 
@@ -206,6 +226,8 @@ DECODERS: dict[str, Decoder] = {
     "head": Decoder(decode_head, lambda v, _: check_head(v)),
     "tree": Decoder(decode_tree, check_tree),
     "pack_index": Decoder(decode_pack_index, lambda v, _: check_pack_index(v)),
+    "chunk_list": Decoder(decode_chunk_list_bytes, lambda v, _: check_chunk_list(v)),
+    "pack_entry": Decoder(unframe, lambda v, _: check_pack_entry(v)),
     "s3_key_record": Decoder(decode_s3_key_record, lambda v, _: check_s3_key_record(v)),
     "entry_name": Decoder(decode_entry_name, lambda v, _: check_entry_name_result(v)),
 }

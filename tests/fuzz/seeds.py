@@ -339,7 +339,8 @@ def workspace_cases() -> dict[str, bytes]:
         "accept-good.json": good,
         "accept-unknown-field.json": edited(good, set_key("future", {"a": 1})),
         "refuse-empty.json": b"",
-        "refuse-format-2.json": edited(good, set_key("format", 2)),
+        "accept-format-2.json": edited(good, set_key("format", 2)),
+        "refuse-format-3.json": edited(good, set_key("format", 3)),
         "refuse-format-huge.json": edited(good, set_key("format", 10**40)),
         "refuse-format-float.json": edited(good, set_key("format", 1.0)),
         "refuse-format-bool.json": edited(good, set_key("format", True)),
@@ -532,7 +533,8 @@ def pack_index_cases() -> dict[str, bytes]:
         "refuse-empty-file.idx": b"",
         "refuse-truncated.idx": good[:100],
         "refuse-one-byte-short.idx": good[:-1],
-        "refuse-magic.idx": b"DWSIDX02" + good[8:],
+        "accept-version-1.idx": resealed_index(b"DWSIDX01" + body[8:]),
+        "refuse-magic.idx": b"DWSIDX03" + good[8:],
         "refuse-count-lie.idx": resealed_index(bytes(count_lie)),
         "refuse-pack-magic.idx": b"DWSPACK1" + good[8:],
         "refuse-bug-fanout-not-monotone.idx": with_fanout(not_monotone),
@@ -540,6 +542,69 @@ def pack_index_cases() -> dict[str, bytes]:
         "refuse-bug-huge-length.idx": resealed_index(bytes(huge_length)),
         "refuse-bug-offset-in-magic.idx": resealed_index(bytes(zero_offset)),
         "refuse-index-magic-only.idx": INDEX_MAGIC,
+    }
+
+
+# ---- chunk lists and pack entries ------------------------------------------------------
+
+
+def chunk_list_cases() -> dict[str, bytes]:
+    import struct
+
+    from dws.store.chunklist import ZERO_ID, ChunkList, Piece
+
+    chunks = ChunkList()
+    for piece in (
+        Piece(bytes.fromhex(hash_bytes(b"a")), 70_000),
+        Piece(ZERO_ID, 1 << 30, True),
+        Piece(bytes.fromhex(hash_bytes(b"b")), 5),
+    ):
+        chunks.append(piece)
+    good = chunks.encode()
+    body = good[:-32]
+    header, piece = 8 + 8 + 4, 32 + 8 + 1
+
+    def patched(offset: int, fmt: str, value: int) -> bytes:
+        changed = bytearray(body)
+        struct.pack_into(fmt, changed, offset, value)
+        return resealed_index(bytes(changed))
+
+    nonzero_hole = bytearray(body)
+    nonzero_hole[header + piece] = 1
+    return {
+        "accept-three.lst": good,
+        "accept-empty.lst": ChunkList().encode(),
+        "refuse-empty-file.lst": b"",
+        "refuse-truncated.lst": good[:50],
+        "refuse-trailer.lst": body + bytes(32),
+        "refuse-magic.lst": resealed_index(b"DWSCHK02" + body[8:]),
+        "refuse-size-lie.lst": patched(8, "<Q", chunks.size + 1),
+        "refuse-count-lie.lst": patched(16, "<I", 4),
+        "refuse-huge-count.lst": patched(16, "<I", 0xFFFFFFFF),
+        "refuse-zero-length.lst": patched(header + 32, "<Q", 0),
+        "refuse-long-chunk.lst": patched(header + 2 * piece + 32, "<Q", 1 << 40),
+        "refuse-flags.lst": patched(header + 40, "<B", 7),
+        "refuse-hole-with-id.lst": resealed_index(bytes(nonzero_hole)),
+    }
+
+
+def pack_entry_cases() -> dict[str, bytes]:
+    import zstandard
+
+    text = b"1,2.5,0.25,17,alpha\n" * 400
+    frame = zstandard.ZstdCompressor(level=1, write_checksum=False).compress(text)
+    no_size = zstandard.ZstdCompressor(write_content_size=False).compress(text)
+    huge = zstandard.ZstdCompressor().compress(bytes(32 << 20))
+    return {
+        "accept-raw.ent": b"\x00" + text,
+        "accept-raw-empty.ent": b"\x00",
+        "accept-zstd.ent": b"\x01" + frame,
+        "refuse-empty.ent": b"",
+        "refuse-codec.ent": b"\x02" + text,
+        "refuse-zstd-garbage.ent": b"\x01" + text,
+        "refuse-zstd-truncated.ent": b"\x01" + frame[:-5],
+        "refuse-zstd-no-size.ent": b"\x01" + no_size,
+        "refuse-zstd-huge.ent": b"\x01" + huge,
     }
 
 
@@ -605,6 +670,8 @@ CASES = {
     "head": head_cases,
     "tree": tree_cases,
     "pack_index": pack_index_cases,
+    "chunk_list": chunk_list_cases,
+    "pack_entry": pack_entry_cases,
     "s3_key_record": s3_key_record_cases,
     "entry_name": name_cases,
 }

@@ -23,7 +23,8 @@ from .support import (
     mutated_json_inputs,
 )
 
-JSON_DECODERS = [name for name in DECODERS if name not in ("pack_index", "entry_name")]
+BINARY_DECODERS = ["pack_index", "chunk_list", "pack_entry", "entry_name"]
+JSON_DECODERS = [name for name in DECODERS if name not in BINARY_DECODERS]
 RESEAL = {"snapshot": reseal_snapshot, "run_record": reseal_run}
 # reported to the S3 resource's owner; see test_corpus.KNOWN_OPEN
 OPEN_S3_FAILURES = (UnicodeDecodeError, RecursionError)
@@ -58,7 +59,7 @@ def test_mutated_encodings(decoder: str, data: st.DataObject) -> None:
     _run(decoder, data.draw(strategy))
 
 
-@pytest.mark.parametrize("decoder", ["pack_index", "entry_name"])
+@pytest.mark.parametrize("decoder", BINARY_DECODERS)
 @fuzz_settings(ci_examples=150)
 @given(seed_index=st.integers(0, 100), rng_seed=st.integers(0, 2**32), rounds=st.integers(1, 4))
 def test_mutated_binary_inputs(decoder: str, seed_index: int, rng_seed: int, rounds: int) -> None:

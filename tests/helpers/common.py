@@ -128,15 +128,16 @@ class StoredObject:
 
     def _rewrite_pack(self, pack: str, data: bytes) -> None:
         from dws.store.fileio import temp_name
+        from dws.store.framing import raw_entry
         from dws.store.packfile import PackIndex, PackWriter
 
         store = self._store
         index = PackIndex(os.path.join(store.packs_dir, pack + ".idx"))
         writer = PackWriter(temp_name(os.path.join(store.root, "tmp")))
         key = bytes.fromhex(self.oid)
-        for other, entry in index:
-            content = data if other == key else store._read_packed(pack, entry)
-            writer.add(other, content)
+        for other, entry in index:  # the damaged object stored as it is, the others unchanged
+            stored = store._read_stored(pack, entry)[0]
+            writer.add(other, raw_entry(data) if other == key else stored)
         index.close()
         store.close()
         os.unlink(os.path.join(store.packs_dir, pack + ".idx"))

@@ -33,13 +33,13 @@ def test_init_creates_the_documented_layout(tmp_path: Path) -> None:
     assert "myproject" in result.out
     meta = root / META
     info = json.loads((meta / "workspace.json").read_text())
-    assert info["format"] == 1
+    assert info["format"] == 2
     assert info["name"] == "myproject"
     assert info["hash"] == "blake3"
     uuid.UUID(info["id"])
     assert json.loads((meta / "resources.json").read_text()) == []
     assert isinstance(json.loads((meta / "config.json").read_text()), dict)
-    for sub in ("snapshots", "tags", "objects", "local", "lineage/runs", "lineage/steps"):
+    for sub in ("snapshots", "tags", "objects", "objects/packs", "objects/lists", "local"):
         assert (meta / sub).is_dir(), sub
     assert list((meta / "snapshots").iterdir()) == []
     assert list((meta / "tags").iterdir()) == []
