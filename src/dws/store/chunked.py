@@ -147,6 +147,16 @@ def _framing(pool: ThreadPoolExecutor, data: memoryview) -> Future[bytes]:
     return done
 
 
+def lacking_chunks(oid: str, chunks: ChunkList, sink: ChunkSink) -> str | None:
+    """A problem line when the store lacks chunks the list of ``oid`` names, else None."""
+    lacking = [c for c in chunks.chunk_ids() if not sink.has_chunk(bytes.fromhex(c))]
+    if not lacking:
+        return None
+    return (
+        f"object {oid[:12]} is missing {len(lacking)} of its chunks (the first: {lacking[0][:12]})"
+    )
+
+
 def read_chunk_checked(sink: ChunkSink, piece: Piece) -> bytes:
     """The bytes of a stored piece, checked against its id."""
     data = sink.read_chunk(piece.key)

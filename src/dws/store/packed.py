@@ -21,7 +21,14 @@ from dws.model.digest import hash_bytes
 from dws.model.ids import check_object_id, is_object_id
 from dws.store import chunking
 from dws.store.base import CorruptObjectError, ObjectMissingError, ObjectStore, PruneReport
-from dws.store.chunked import ListFiles, assemble, each_piece, rebuild, store_chunks
+from dws.store.chunked import (
+    ListFiles,
+    assemble,
+    each_piece,
+    lacking_chunks,
+    rebuild,
+    store_chunks,
+)
 from dws.store.chunklist import ChunkList
 from dws.store.fileio import (
     TEMP_PREFIX,
@@ -377,12 +384,9 @@ class PackedObjectStore(ObjectStore):
                 problems.append(exc.message)
                 continue
             assert chunks is not None
-            lacking = [c for c in chunks.chunk_ids() if not self.has_chunk(bytes.fromhex(c))]
-            if lacking:
-                problems.append(
-                    f"object {oid[:12]} is missing {len(lacking)} of its chunks "
-                    f"(the first: {lacking[0][:12]})"
-                )
+            problem = lacking_chunks(oid, chunks, self)
+            if problem is not None:
+                problems.append(problem)
         return problems
 
     # ---- removing ---------------------------------------------------------------------

@@ -22,7 +22,7 @@ from dws.errors import DwsError, IntegrityError
 from dws.model.digest import hash_bytes
 from dws.model.ids import check_object_id, is_object_id
 from dws.store.base import CorruptObjectError, ObjectMissingError, ObjectStore, PruneReport
-from dws.store.chunked import assemble, each_piece, rebuild
+from dws.store.chunked import assemble, each_piece, lacking_chunks, rebuild
 from dws.store.chunklist import ChunkList, decode_chunk_list
 from dws.store.framing import decoded_size, frame
 from dws.store.hashing import hash_file
@@ -282,7 +282,19 @@ class S3ObjectStore(ObjectStore):
         return self.packs.files.collect()
 
     def check_structure(self) -> list[str]:
-        return self.packs.check()
+        """Indexes without their pack; chunk lists that do not decode or name chunks the
+        packs lack."""
+        problems = self.packs.check()
+        for oid in self.list_listing():
+            try:
+                chunks = self.chunk_list(oid)
+            except IntegrityError as exc:
+                problems.append(exc.message)
+                continue
+            problem = None if chunks is None else lacking_chunks(oid, chunks, self)
+            if problem is not None:
+                problems.append(problem)
+        return problems
 
     def verify(self, oid: str) -> bool:
         if self.packs.find(oid) is not None:
