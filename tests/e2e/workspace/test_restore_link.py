@@ -4,6 +4,7 @@ store; other roles and small files copied; in-place edits of a link detected."""
 from __future__ import annotations
 
 import os
+import random
 import stat
 import time
 from pathlib import Path
@@ -18,7 +19,8 @@ BIG = 5 << 20  # above the size from which objects are stored as files of their 
 
 
 def _big(seed: int) -> bytes:
-    return (bytes([seed]) * 4096 + os.urandom(4096)) * (BIG // 8192)
+    # random bytes: a large file that compresses would be kept as chunks, never linked
+    return random.Random(seed).randbytes(BIG)
 
 
 def _store_file(ws: Path, data: bytes) -> Path:
