@@ -290,10 +290,10 @@ def _set_format(ws: Path, value: object) -> None:
 def test_newer_format_version_is_refused_by_every_command(
     ws: Path, command: tuple[str, ...]
 ) -> None:
-    _set_format(ws, 3)
+    _set_format(ws, 3)  # 1 and 2 are both read since the object store format 2
     before = disk_state(ws.parent)
     result = run_dws(*command, cwd=ws)
-    assert_clean_error(result, 4, "format version", "3")
+    assert_clean_error(result, 4, "format version", "3", "upgrade dws")
     assert disk_state(ws.parent) == before
 
 

@@ -94,15 +94,30 @@ class StoredObject:
         return found[0] if found is not None else None
 
     def exists(self) -> bool:
-        return self.loose.exists() or self._pack() is not None
+        return self.loose.exists() or self._pack() is not None or self._store.lists.has(self.oid)
 
     def read_bytes(self) -> bytes:
+        """The object's bytes as stored, not checked against its id (a chunked file is
+        put together from its chunks, each as stored)."""
+        from dws.store.base import ObjectMissingError
+
         if self.loose.exists():
             return self.loose.read_bytes()
         pack = self._pack()
-        if pack is None:
+        if pack is not None:
+            return self._store._read_packed(self.oid, pack, self._store._find(self.oid)[1])
+        chunks = self._store.chunk_list(self.oid)
+        if chunks is None:
             raise FileNotFoundError(self.oid)
-        return self._store.get_bytes(self.oid)
+        parts = []
+        for piece in chunks.pieces:
+            try:
+                parts.append(
+                    bytes(piece.length) if piece.zeros else self._store.read_chunk(piece.key)
+                )
+            except ObjectMissingError:
+                raise FileNotFoundError(self.oid) from None
+        return b"".join(parts)
 
     def chmod(self, mode: int) -> None:
         if self.loose.exists():
@@ -128,16 +143,19 @@ class StoredObject:
 
     def _rewrite_pack(self, pack: str, data: bytes) -> None:
         from dws.store.fileio import temp_name
-        from dws.store.framing import raw_entry
+        from dws.store.framing import RAW, frame
         from dws.store.packfile import PackIndex, PackWriter
 
         store = self._store
         index = PackIndex(os.path.join(store.packs_dir, pack + ".idx"))
         writer = PackWriter(temp_name(os.path.join(store.root, "tmp")))
         key = bytes.fromhex(self.oid)
-        for other, entry in index:  # the damaged object stored as it is, the others unchanged
-            stored = store._read_stored(pack, entry)[0]
-            writer.add(other, raw_entry(data) if other == key else stored)
+        for other, entry in index:
+            if other == key:  # the damaged bytes as they are (codec 0): no decoder hides them
+                writer.add(other, bytes((RAW,)) + data)
+                continue
+            stored, framed = store._read_stored(pack, entry)
+            writer.add(other, stored if framed else frame(stored))
         index.close()
         store.close()
         os.unlink(os.path.join(store.packs_dir, pack + ".idx"))

@@ -19,8 +19,7 @@ BIG = 5 << 20  # above the size from which objects are stored as files of their 
 
 
 def _big(seed: int) -> bytes:
-    """Bytes that do not compress, different for each seed: a first version of such a file
-    is kept loose, so it can be linked (compressible ones are kept as chunks and copied)."""
+    # random bytes: a large file that compresses would be kept as chunks, never linked
     return random.Random(seed).randbytes(BIG)
 
 
