@@ -166,12 +166,6 @@ def test_a_damaged_chunk_list_is_reported_and_never_used(ws: Path) -> None:
     _assert_refused_on_absence(ws)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fsck stops at an undecodable chunk list: PackedObjectStore.verify "
-    "(store/packed.py:349) reads the list outside its try, so the IntegrityError escapes "
-    "the loop of core/maintenance.py:146-148; no report, no --json, other problems unlisted",
-)
 def test_fsck_with_a_damaged_list_still_lists_every_problem(ws: Path) -> None:
     _poke(_list_file(ws, V1_ID), 50)
     with _store(ws) as store:
@@ -214,12 +208,6 @@ def test_a_truncated_pack_stops_restore(ws: Path) -> None:
     assert_clean_error(run_dws("fsck", cwd=ws), 4)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a short read from a truncated pack raises CorruptObjectError(hash_bytes(data)) "
-    "(store/packed.py:130): the error names the hash of the bytes read (af1349b9f5f9, "
-    "the empty object, past the end), not the object asked for",
-)
 def test_a_truncated_pack_names_an_object_it_held(ws: Path) -> None:
     chunk = _v1_only_chunk(ws)
     with _store(ws) as store:

@@ -134,15 +134,17 @@ class PackedObjectStore(ObjectStore):
                 )
         data = os.pread(fd, entry.length, entry.offset)
         if len(data) != entry.length:
-            raise CorruptObjectError(hash_bytes(data))
+            raise IntegrityError(f"pack {pack[:12]} is truncated")
         return data, framed
 
     def _read_packed(self, oid: str, pack: str | None, entry: PackEntry) -> bytes:
         """The bytes of the packed object ``oid`` (not yet checked against it)."""
-        data, framed = self._read_stored(pack, entry)
         try:
+            data, framed = self._read_stored(pack, entry)
             return unframe(data) if framed else data
-        except IntegrityError:
+        except CorruptObjectError:
+            raise
+        except IntegrityError:  # a truncated pack, an entry that does not decode
             raise CorruptObjectError(oid) from None
 
     # ---- chunks (the ChunkSink of ``chunked``) ----------------------------------------
@@ -360,12 +362,16 @@ class PackedObjectStore(ObjectStore):
                 return hash_bytes(self._read_packed(oid, *found)) == oid
             except CorruptObjectError:
                 return False
-        chunks = None if self.loose.has(oid) else self.chunk_list(oid)
-        if chunks is None:
-            return self.loose.verify(oid)
         try:
+            chunks = None if self.loose.has(oid) else self.chunk_list(oid)
+            if chunks is None:
+                return self.loose.verify(oid)
             each_piece(oid, chunks, self, lambda offset, data: None)
-        except (CorruptObjectError, ObjectMissingError):
+        except ObjectMissingError as exc:
+            if exc.oid == oid:
+                raise
+            return False  # a chunk is missing
+        except IntegrityError:  # a list that does not decode, a damaged chunk
             return False
         return True
 

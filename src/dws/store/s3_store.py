@@ -304,12 +304,16 @@ class S3ObjectStore(ObjectStore):
                 return False
         response = self._get(self.key(oid))
         if response is None:
-            chunks = self.chunk_list(oid)
-            if chunks is None:
-                raise ObjectMissingError(oid)
             try:
+                chunks = self.chunk_list(oid)
+                if chunks is None:
+                    raise ObjectMissingError(oid)
                 each_piece(oid, chunks, self, lambda offset, data: None)
-            except CorruptObjectError:
+            except ObjectMissingError as exc:
+                if exc.oid == oid:
+                    raise
+                return False  # a chunk is missing
+            except IntegrityError:
                 return False
             return True
         hasher = blake3()

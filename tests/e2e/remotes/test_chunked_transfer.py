@@ -138,7 +138,7 @@ def _damage_remote_list(spot: RemoteSpot, oid: str) -> str:
 
 
 def test_a_remote_list_naming_a_missing_chunk_is_found_and_never_cloned(
-    request: pytest.FixtureRequest, remote: RemoteSpot, tmp_path: Path, table: bytes
+    remote: RemoteSpot, tmp_path: Path, table: bytes
 ) -> None:
     ws = _workspace(remote, tmp_path / "ws", table)
     oid = file_hash(ws / TABLE)
@@ -152,14 +152,6 @@ def test_a_remote_list_naming_a_missing_chunk_is_found_and_never_cloned(
     assert cloned.code == 4 and "Traceback" not in cloned.err, cloned.err
     assert not target.exists()  # a failed clone leaves nothing
 
-    if remote.kind == "s3":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="S3ObjectStore.check_structure checks only packs: `fsck --remote "
-                "--quick` of an S3 remote misses a chunk list whose chunk is gone",
-            )
-        )
     quick = remote.run("fsck", "--quick", "--remote", "origin", cwd=ws)
     assert quick.code == 4, (quick.out, quick.err)
 
