@@ -59,6 +59,7 @@ def test_noop_push_makes_a_few_requests(
     puts = [name for name in counted if name == "PutObject"]
     assert len(puts) < 12, counted
     # the push lock (core.remote.locks): written, locks/ listed, checked, removed; the
-    # snapshots listed again under it, and deleted/ listed: about 8 of the requests
+    # snapshots listed again under it, and deleted/ listed: about 8 of the requests; the
+    # remote's workspace.json read again before anything is sent (identity, format)
     assert counted.count("DeleteObject") == 1, counted
-    assert "ListObjectsV2" in counted and len(counted) < 30, counted
+    assert "ListObjectsV2" in counted and len(counted) <= 30, counted

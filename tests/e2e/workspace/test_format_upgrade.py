@@ -205,12 +205,6 @@ def test_push_marks_a_version_1_remote_format_2(old: Old, tmp_path: Path) -> Non
     ok(run(again, "fsck", "--remote", "origin"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="push skips its identity check when local/remotes/<name>/identity already "
-    "confirmed the remote (core/remote/push.py:163-165), so a remote that says format 1 "
-    "again (re-created by a version-1 dws at the same URL) gets version-2 packs unmarked",
-)
 def test_push_marks_a_remote_that_says_format_1_again(old: Old, tmp_path: Path) -> None:
     root, _, _ = old
     remote = tmp_path / "remote"

@@ -114,8 +114,8 @@ class _Push:
             missing = set(self.catalog.ids()) - remote_snapshots
             self.report.skipped.update(not_to_push(self.remote, missing))  # deleted there
             missing -= set(self.report.skipped)
-            if missing and not merged:
-                self._merge_resources()
+            if missing and not merged:  # the remote may have changed since it was confirmed
+                self._check_identity()
         new = sorted((self.catalog.get(i) for i in missing), key=lambda r: (r.created, r.id))
         if self.verify:
             new.extend(self._shared(remote_snapshots))
@@ -163,16 +163,22 @@ class _Push:
         stamp = f"{self.ws.info.id} {hash_bytes(resources)} {self.remote.url} {WORKSPACE_FORMAT}"
         if self.cache.identity() == stamp:
             return False
+        self._check_identity()
+        self.cache.confirm_identity(stamp)
+        return True
+
+    def _check_identity(self) -> None:
+        """Read the remote's workspace.json: refuse another workspace's, write it to an
+        empty remote, mark a format-1 one as format 2 (before a version-2 pack goes
+        there); then merge resources.json."""
         info = check_same_workspace(self.ws, self.remote)
         self.ws.mark_current_format()
         if info is None:
             self.remote.files.create(layout.WORKSPACE_JSON, _read(self.ws.layout.workspace_json))
-        elif info.format < WORKSPACE_FORMAT:  # before any version-2 pack is sent there
+        elif info.format < WORKSPACE_FORMAT:
             old = self.remote.files.read(layout.WORKSPACE_JSON)
             self.remote.files.replace(layout.WORKSPACE_JSON, upgraded_workspace_info(info), old)
         self._merge_resources()
-        self.cache.confirm_identity(stamp)
-        return True
 
     def _merge_resources(self) -> None:
         merged = merge_resources(self.remote, self.ws.resource_specs())
