@@ -20,7 +20,7 @@ from dws.store.chunklist import ZERO_ID, ChunkList, Piece
 AVERAGE = 256 << 10
 MINIMUM = 64 << 10
 MAXIMUM = 1 << 20
-SAMPLE = 8 << 20  # how much of two versions is compared to tell whether they share chunks
+SAMPLE = 2 << 20  # how much of two versions is compared to tell whether they share chunks
 _ZEROS = bytes(MAXIMUM)
 _HOLE_STEP = 8 << 20
 _HOLE_ZEROS = bytes(_HOLE_STEP)
