@@ -48,18 +48,34 @@ class ListFiles:
     def __init__(self, root: str, tmp: str) -> None:
         self.root = root
         self._tmp = tmp
+        # the fan-out directories present, read once: most stores hold few lists, and a
+        # transfer asks about every object (a lookup that misses costs a failed open)
+        self._prefixes: set[str] | None = None
 
     def path(self, oid: str) -> str:
         """Where the list of ``oid`` lives (the id is validated)."""
         check_object_id(oid)
         return os.path.join(self.root, oid[:2], oid[2:])
 
+    def _may_hold(self, oid: str) -> bool:
+        """False when no list can be there: its fan-out directory did not exist when first
+        looked at, and this process made none since. (A list another process adds under a
+        new directory meanwhile is missed; the object is then stored or sent again.)"""
+        if self._prefixes is None:
+            try:
+                self._prefixes = set(os.listdir(self.root))
+            except FileNotFoundError:
+                self._prefixes = set()
+        return check_object_id(oid)[:2] in self._prefixes
+
     def has(self, oid: str) -> bool:
         """True when ``oid`` is kept as chunks."""
-        return os.path.exists(self.path(oid))
+        return self._may_hold(oid) and os.path.exists(self.path(oid))
 
     def read(self, oid: str) -> ChunkList | None:
         """The list of ``oid``, or None when it is not kept as chunks."""
+        if not self._may_hold(oid):
+            return None
         try:
             with open(self.path(oid), "rb") as handle:
                 data = handle.read()
@@ -73,6 +89,8 @@ class ListFiles:
         if os.path.exists(path):
             return
         os.makedirs(os.path.dirname(path), exist_ok=True)
+        if self._prefixes is not None:
+            self._prefixes.add(oid[:2])
         tmp = temp_name(self._tmp)
         with removing_on_error(tmp):
             write_new_file(tmp, chunks.encode(), LIST_MODE)

@@ -25,20 +25,30 @@ _ZEROS = bytes(MAXIMUM)
 _HOLE_STEP = 8 << 20
 _HOLE_ZEROS = bytes(_HOLE_STEP)
 
-try:  # the compiled chunker only: its pure-Python fallback is a hundred times slower
-    from pyfastcdc.cy import FastCDC
-except ImportError:  # pragma: no cover - wheels exist for the platforms dws supports
-    FastCDC = None
+_chunker_class: list[Any] = []  # the compiled FastCDC once imported (None: not available)
+
+
+def _fastcdc() -> Any:
+    """The compiled chunker class, imported when first needed (30 ms), or None. Only the
+    compiled one: its pure-Python fallback is a hundred times slower."""
+    if not _chunker_class:
+        try:
+            from pyfastcdc.cy import FastCDC
+        except ImportError:  # pragma: no cover - wheels exist for the platforms dws supports
+            FastCDC = None
+        _chunker_class.append(FastCDC)
+    return _chunker_class[0]
 
 
 def available() -> bool:
     """True when files can be chunked here (the compiled chunker imports)."""
-    return FastCDC is not None
+    return _fastcdc() is not None
 
 
 def _chunker() -> Any:
-    assert FastCDC is not None
-    return FastCDC(AVERAGE, min_size=MINIMUM, max_size=MAXIMUM, normalized_chunking=1, seed=0)
+    chunker = _fastcdc()
+    assert chunker is not None
+    return chunker(AVERAGE, min_size=MINIMUM, max_size=MAXIMUM, normalized_chunking=1, seed=0)
 
 
 class _Window:

@@ -4,14 +4,15 @@ as they are or one zstd frame.
 Compression pays on text and tables (a CSV of numbers shrinks to about a third) and costs
 little on data that does not compress, because that is found cheaply: a chunk's first 16 KiB
 are compressed as a probe before the rest is tried. A zstd compressor must not be shared
-between threads, so each thread keeps its own.
+between threads, so each thread keeps its own. ``zstandard`` is imported when first needed
+(16 ms): a command that reads only uncompressed entries never pays for it.
 """
 
 from __future__ import annotations
 
 import threading
-
-import zstandard
+from types import ModuleType
+from typing import Any
 
 from dws.errors import IntegrityError
 
@@ -27,19 +28,25 @@ MAX_DECODED = 16 << 20  # no entry of a pack decodes to more (chunks are at most
 _local = threading.local()
 
 
-def _compressor() -> zstandard.ZstdCompressor:
-    found: zstandard.ZstdCompressor | None = getattr(_local, "compressor", None)
+def _zstd() -> ModuleType:
+    import zstandard
+
+    return zstandard
+
+
+def _compressor() -> Any:
+    found = getattr(_local, "compressor", None)
     if found is None:
-        found = _local.compressor = zstandard.ZstdCompressor(
+        found = _local.compressor = _zstd().ZstdCompressor(
             level=LEVEL, write_checksum=False, write_content_size=True
         )
     return found
 
 
-def _decompressor() -> zstandard.ZstdDecompressor:
-    found: zstandard.ZstdDecompressor | None = getattr(_local, "decompressor", None)
+def _decompressor() -> Any:
+    found = getattr(_local, "decompressor", None)
     if found is None:
-        found = _local.decompressor = zstandard.ZstdDecompressor()
+        found = _local.decompressor = _zstd().ZstdDecompressor()
     return found
 
 
@@ -49,7 +56,7 @@ def frame(data: bytes | memoryview, *, probe: bool = False) -> bytes:
     if probe and not may_compress(data):
         return raw_entry(data)
     if len(data) >= MIN_COMPRESSED:
-        packed = _compressor().compress(data)
+        packed: bytes = _compressor().compress(data)
         if len(packed) <= PAYS * len(data):
             return bytes((ZSTD,)) + packed
     return raw_entry(data)
@@ -75,6 +82,7 @@ def may_compress(data: bytes | memoryview) -> bool:
 def decoded_size(entry: bytes) -> int:
     """The size of the object an entry holds (from a zstd frame's header)."""
     if entry[:1] == bytes((ZSTD,)):
+        zstandard = _zstd()
         try:
             claimed = zstandard.frame_content_size(entry[1:])
         except zstandard.ZstdError:
@@ -94,12 +102,14 @@ def unframe(entry: bytes) -> bytes:
         return entry[1:]
     if codec == ZSTD:
         payload = entry[1:]
+        zstandard = _zstd()
         try:
             # the header's claimed size decides the allocation: refuse a hostile one first
             claimed = zstandard.frame_content_size(payload)
             if not 0 <= claimed <= MAX_DECODED:
                 raise IntegrityError("a compressed pack entry claims an implausible size")
-            return _decompressor().decompress(payload, max_output_size=MAX_DECODED)
+            data: bytes = _decompressor().decompress(payload, max_output_size=MAX_DECODED)
+            return data
         except zstandard.ZstdError:
             raise IntegrityError("a compressed pack entry does not decompress") from None
     raise IntegrityError(f"a pack entry has an unknown codec {codec}")
