@@ -66,7 +66,7 @@ class ListFiles:
                 self._prefixes = set(os.listdir(self.root))
             except FileNotFoundError:
                 self._prefixes = set()
-        return check_object_id(oid)[:2] in self._prefixes
+        return bool(self._prefixes) and check_object_id(oid)[:2] in self._prefixes
 
     def has(self, oid: str) -> bool:
         """True when ``oid`` is kept as chunks."""

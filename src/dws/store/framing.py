@@ -25,6 +25,8 @@ PROBE_BYTES = 16 << 10
 PROBE_PAYS = PAYS  # a chunk whose start does not shrink this much is not tried whole
 MAX_DECODED = 16 << 20  # no entry of a pack decodes to more (chunks are at most 1 MiB)
 
+_RAW_BYTE = bytes((RAW,))
+_ZSTD_BYTE = bytes((ZSTD,))
 _local = threading.local()
 
 
@@ -53,18 +55,17 @@ def _decompressor() -> Any:
 def frame(data: bytes | memoryview, *, probe: bool = False) -> bytes:
     """The entry for ``data``: compressed when that pays, else as it is. With ``probe``
     (large pieces of unknown data), the first ``PROBE_BYTES`` are tried first."""
-    if probe and not may_compress(data):
+    if len(data) < MIN_COMPRESSED or (probe and not may_compress(data)):
         return raw_entry(data)
-    if len(data) >= MIN_COMPRESSED:
-        packed: bytes = _compressor().compress(data)
-        if len(packed) <= PAYS * len(data):
-            return bytes((ZSTD,)) + packed
+    packed: bytes = _compressor().compress(data)
+    if len(packed) <= PAYS * len(data):
+        return _ZSTD_BYTE + packed
     return raw_entry(data)
 
 
 def raw_entry(data: bytes | memoryview) -> bytes:
     """The entry holding ``data`` as it is."""
-    return bytes((RAW,)) + bytes(data)
+    return _RAW_BYTE + data
 
 
 def may_compress(data: bytes | memoryview) -> bool:

@@ -111,13 +111,15 @@ class PackedObjectStore(ObjectStore):
 
     def has(self, oid: str) -> bool:
         return (
-            self._find(oid) is not None or self.loose.has(oid) or self.chunk_list(oid) is not None
+            self._find(oid) is not None
+            or self.loose.has(oid)
+            or oid in self._pending_lists
+            or self.lists.has(oid)
         )
 
     def chunk_list(self, oid: str) -> ChunkList | None:
         """The chunk list of ``oid`` when the store keeps it as chunks, else None."""
-        with self._lock:
-            pending = self._pending_lists.get(oid)
+        pending = self._pending_lists.get(oid)  # (one dict lookup: atomic, no lock needed)
         return pending if pending is not None else self.lists.read(oid)
 
     def _read_stored(self, pack: str | None, entry: PackEntry) -> tuple[bytes, bool]:
