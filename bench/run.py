@@ -728,17 +728,15 @@ def make_tool(name: str, work: Path, smoke: bool) -> Tool:
     return Git(work)
 
 
-def main(argv: list[str] | None = None) -> int:
-    a = parse_args(argv)
-    work: Path = a.work_dir.resolve()
-    work.mkdir(parents=True, exist_ok=True)
-    catalogue = SMOKE_WORKLOADS if a.smoke else WORKLOADS
-    workloads = [catalogue[n] for n in a.workload_names]
-
+def prepare_tools(
+    names: list[str], make: Callable[[str], Tool]
+) -> tuple[list[Tool], dict[str, str]] | None:
+    """(the tools ready to run, why the others are skipped), each skip printed; None (after
+    an error line) when dws itself, or every tool, cannot run."""
     tools: list[Tool] = []
     skipped: dict[str, str] = {}
-    for name in a.tool_names:
-        tool = make_tool(name, work, a.smoke)
+    for name in names:
+        tool = make(name)
         why = tool.prepare()
         if why is None:
             tools.append(tool)
@@ -747,10 +745,33 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipping {name}: {why}", flush=True)
     if "dws" in skipped:
         print(f"error: {skipped['dws']}", file=sys.stderr)
-        return 2
+        return None
     if not tools:
         print("error: no tool to run", file=sys.stderr)
+        return None
+    return tools, skipped
+
+
+def machine_info() -> dict[str, Any]:
+    """The machine the figures were taken on, for results.json."""
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
+    work: Path = a.work_dir.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    catalogue = SMOKE_WORKLOADS if a.smoke else WORKLOADS
+    workloads = [catalogue[n] for n in a.workload_names]
+
+    prepared = prepare_tools(a.tool_names, lambda name: make_tool(name, work, a.smoke))
+    if prepared is None:
         return 2
+    tools, skipped = prepared
     # the order of --tools, dws first so the ratios read left to right
     tools.sort(key=lambda t: (t.name != "dws", a.tool_names.index(t.name)))
 
@@ -801,11 +822,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "started": started.isoformat(timespec="seconds"),
         "host": platform.node(),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
+        "machine": machine_info(),
         "rounds": a.rounds,
         "smoke": a.smoke,
         "rss_method": runner.method,

@@ -48,7 +48,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from run import DEFAULT_WORK, Dws  # bench/run.py: this script's directory is on sys.path
+# bench/run.py: this script's directory is on sys.path
+from run import DEFAULT_WORK, Dws, machine_info
 
 SEED = 7
 MIN_SIZE, MAX_SIZE = 200, 3000
@@ -416,11 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         result = {
             "started": started.isoformat(timespec="seconds"),
             "host": platform.node(),
-            "machine": {
-                "cpus": os.cpu_count(),
-                "platform": platform.platform(),
-                "python": platform.python_version(),
-            },
+            "machine": machine_info(),
             "dws": dws.version,
             "files": a.files,
             "dirs": a.dirs,

@@ -1018,22 +1018,10 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     scale = SMALL if a.small else FULL
 
-    tools: list[Tool] = []
-    skipped: dict[str, str] = {}
-    for name in a.tool_names:
-        tool = make_tool(name, a.dvc_venv)
-        why = tool.prepare()
-        if why is None:
-            tools.append(tool)
-        else:
-            skipped[name] = why
-            print(f"skipping {name}: {why}", flush=True)
-    if "dws" in skipped:
-        print(f"error: {skipped['dws']}", file=sys.stderr)
+    prepared = run.prepare_tools(a.tool_names, lambda name: make_tool(name, a.dvc_venv))
+    if prepared is None:
         return 2
-    if not tools:
-        print("error: no tool to run", file=sys.stderr)
-        return 2
+    tools, skipped = prepared
     tools.sort(key=lambda t: ALL_TOOLS.index(t.name))
     names = [t.name for t in tools]
     for t in tools:
@@ -1067,11 +1055,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "started": started.isoformat(timespec="seconds"),
         "host": platform.node(),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
+        "machine": run.machine_info(),
         "small": a.small,
         "scale": dataclasses.asdict(scale),
         "tools": {t.name: t.version for t in tools},
