@@ -25,7 +25,7 @@ PROBE_BYTES = 16 << 10
 PROBE_PAYS = PAYS  # a chunk whose start does not shrink this much is not tried whole
 MAX_DECODED = 16 << 20  # no entry of a pack decodes to more (chunks are at most 1 MiB)
 
-_RAW_BYTE = bytes((RAW,))
+RAW_BYTE = bytes((RAW,))
 _ZSTD_BYTE = bytes((ZSTD,))
 _local = threading.local()
 
@@ -65,7 +65,7 @@ def frame(data: bytes | memoryview, *, probe: bool = False) -> bytes:
 
 def raw_entry(data: bytes | memoryview) -> bytes:
     """The entry holding ``data`` as it is."""
-    return _RAW_BYTE + data
+    return RAW_BYTE + data
 
 
 def may_compress(data: bytes | memoryview) -> bool:

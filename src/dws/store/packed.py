@@ -37,7 +37,7 @@ from dws.store.fileio import (
     temp_name,
     write_new_file,
 )
-from dws.store.framing import ZSTD, decoded_size, frame, unframe
+from dws.store.framing import MIN_COMPRESSED, RAW_BYTE, ZSTD, decoded_size, frame, unframe
 from dws.store.hashing import SMALL_FILE
 from dws.store.loose import LooseObjectStore
 from dws.store.packfile import PackEntry, PackIndex, PackWriter
@@ -191,7 +191,13 @@ class PackedObjectStore(ObjectStore):
         # (a loose copy from an older layout would merely be duplicated)
         if self._find(oid) is not None:
             return oid
-        self.add_chunk(bytes.fromhex(oid), frame(data))
+        # (inline: this runs once per small file; a first snapshot may store 50,000 of them)
+        entry = RAW_BYTE + data if len(data) < MIN_COMPRESSED else frame(data)
+        with self._lock, errors_naming(self._tmp):
+            if self._writer is None:
+                self._writer = PackWriter(temp_name(self._tmp))
+            self._writer.add(bytes.fromhex(oid), entry)
+            self._finish_if_full()
         return oid
 
     def put_file(self, path: str, similar_to: str | None = None) -> tuple[str, int]:

@@ -311,8 +311,10 @@ class Scanner:
         if f.oid and store.has(f.oid):
             f.gen, f.fresh = self.generation, True
             return
-        similar_to = f.previous or None
-        self._read_stable(path, f, lambda p: store.put_file(p, similar_to))
+        if f.previous:  # a new version: the store may keep both as shared chunks
+            self._read_stable(path, f, lambda p: store.put_file(p, f.previous))
+        else:
+            self._read_stable(path, f, store.put_file)
         f.gen = self.generation
 
     def _read_stable(self, path: str, f: _File, read: Callable[[str], tuple[str, int]]) -> None:
