@@ -20,13 +20,17 @@ from blake3 import blake3
 from dws.model.ids import check_object_id, is_object_id
 from dws.store.base import CorruptObjectError
 from dws.store.chunking import hash_zeros, is_zeros, pieces, zero_piece
-from dws.store.chunklist import ChunkList, Piece, decode_chunk_list
+from dws.store.chunklist import MAX_PIECES, ChunkList, Piece, decode_chunk_list
 from dws.store.fileio import removing_on_error, temp_name, write_new_file
 from dws.store.framing import frame, may_compress, raw_entry
 
 LIST_MODE = 0o444
 COMPRESSORS = 2  # zstd releases the GIL: chunks compress beside the cutting and hashing
 IN_FLIGHT = 8  # chunks being compressed at once (at most 8 MiB held)
+
+
+class TooManyPieces(Exception):
+    """A file cuts into more pieces than a chunk list may hold (many tiny extents)."""
 
 
 class ChunkSink(Protocol):
@@ -147,6 +151,8 @@ def store_chunks(fd: int, size: int, sink: ChunkSink) -> tuple[str, ChunkList]:
                     if len(waiting) > IN_FLIGHT:
                         store_oldest()
                 chunks.append(Piece(key, length))
+                if len(chunks.pieces) > MAX_PIECES:  # a list no reader would accept
+                    raise TooManyPieces
             while waiting:
                 store_oldest()
         finally:

@@ -23,13 +23,14 @@ from dws.store import chunking
 from dws.store.base import CorruptObjectError, ObjectMissingError, ObjectStore, PruneReport
 from dws.store.chunked import (
     ListFiles,
+    TooManyPieces,
     assemble,
     each_piece,
     lacking_chunks,
     rebuild,
     store_chunks,
 )
-from dws.store.chunklist import ChunkList
+from dws.store.chunklist import MAX_PIECES, ChunkList
 from dws.store.fileio import (
     TEMP_PREFIX,
     errors_naming,
@@ -48,6 +49,9 @@ TARGET_PACK_BYTES = 256 << 20
 # of a million tiny files would otherwise hold them all
 TARGET_PACK_OBJECTS = 1 << 16
 PROBE_HEAD = 64 << 10  # a large file whose first bytes compress is kept as chunks
+# a list holds at most MAX_PIECES pieces; at most one chunk of the minimum size, and one
+# hole, per piece pair: larger files stay loose
+MAX_CHUNKED = MAX_PIECES // 2 * chunking.MINIMUM
 
 
 class PackedObjectStore(ObjectStore):
@@ -210,7 +214,10 @@ class PackedObjectStore(ObjectStore):
                 data = handle.read()
                 return self.put_bytes(data), len(data)
             if size > SMALL_FILE and self._chunks_pay(fd, size, similar_to):
-                oid, chunks = store_chunks(fd, size, self)
+                try:
+                    oid, chunks = store_chunks(fd, size, self)
+                except TooManyPieces:  # the chunks stored so far are garbage for gc
+                    return self.loose.put_file(path)
                 self._add_list(oid, chunks)
                 if similar_to is not None and similar_to != oid:
                     self._convert(similar_to)
@@ -219,8 +226,9 @@ class PackedObjectStore(ObjectStore):
 
     def _chunks_pay(self, fd: int, size: int, similar_to: str | None) -> bool:
         """Whether a large file is kept as chunks: it has holes, compresses, or shares
-        chunks with its previous version."""
-        if not chunking.available():
+        chunks with its previous version. Never a file whose list could outgrow what a
+        reader accepts (``MAX_CHUNKED``)."""
+        if not chunking.available() or size > MAX_CHUNKED:
             return False
         if chunking.is_sparse(fd, size):
             return True
@@ -241,7 +249,13 @@ class PackedObjectStore(ObjectStore):
             return
         with open(self.loose.path(oid), "rb") as handle:
             fd = handle.fileno()
-            got, chunks = store_chunks(fd, os.fstat(fd).st_size, self)
+            size = os.fstat(fd).st_size
+            if size > MAX_CHUNKED:
+                return
+            try:
+                got, chunks = store_chunks(fd, size, self)
+            except TooManyPieces:
+                return
         if got != oid:
             return  # the loose object is damaged: left for fsck, never converted
         self._add_list(oid, chunks)

@@ -460,3 +460,38 @@ def test_rebuild_with_a_missing_chunk_leaves_no_file(tmp_path: Path) -> None:
     with pytest.raises(ObjectMissingError):
         rebuild(oid, chunks, sink, str(out), 0o644)
     assert not out.exists()
+
+
+def test_a_file_whose_list_could_outgrow_the_reader_limit_stays_loose(tmp_path: Path) -> None:
+    """A list of more than MAX_PIECES pieces would be refused when read: such a file is
+    never chunked (about 128 GiB and up), whatever it holds."""
+    from dws.store.chunklist import MAX_PIECES
+    from dws.store.packed import MAX_CHUNKED, PackedObjectStore
+
+    assert MAX_CHUNKED // (64 << 10) * 2 <= MAX_PIECES
+    store = PackedObjectStore.create(str(tmp_path / "objects"))
+    path = tmp_path / "text"
+    path.write_bytes(csv_bytes(RNG, 5 * MiB))
+    with open(path, "rb") as handle:
+        assert store._chunks_pay(handle.fileno(), 5 * MiB, None)
+        assert not store._chunks_pay(handle.fileno(), MAX_CHUNKED + 1, None)
+
+
+def test_a_file_cutting_into_too_many_pieces_is_stored_loose(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many tiny extents can make more pieces than a list may hold: the file is then kept
+    whole, and reads back exactly."""
+    from dws.store import chunked
+    from dws.store.packed import PackedObjectStore
+
+    monkeypatch.setattr(chunked, "MAX_PIECES", 3)
+    store = PackedObjectStore.create(str(tmp_path / "objects"))
+    data = csv_bytes(RNG, 5 * MiB)
+    path = tmp_path / "text"
+    path.write_bytes(data)
+    oid, size = store.put_file(str(path))
+    store.flush()
+    assert (oid, size) == (blake3(data).hexdigest(), len(data))
+    assert store.chunk_list(oid) is None and store.file_path(oid) is not None
+    assert store.get_bytes(oid) == data
