@@ -17,8 +17,9 @@ from typing import Protocol
 
 from blake3 import blake3
 
+from dws.errors import IntegrityError
 from dws.model.ids import check_object_id, is_object_id
-from dws.store.base import CorruptObjectError
+from dws.store.base import CorruptObjectError, ObjectMissingError
 from dws.store.chunking import hash_zeros, is_zeros, pieces, zero_piece
 from dws.store.chunklist import MAX_PIECES, ChunkList, Piece, decode_chunk_list
 from dws.store.fileio import removing_on_error, temp_name, write_new_file
@@ -212,6 +213,24 @@ def each_piece(
         use(offset, data)
     if whole.hexdigest() != oid:
         raise CorruptObjectError(oid)
+
+
+def chunks_intact(oid: str, read_list: Callable[[], ChunkList | None], sink: ChunkSink) -> bool:
+    """``verify`` of a chunked object: False when its list (``read_list()``) does not
+    decode, or a chunk is damaged or missing, or the whole does not match; the object
+    itself absent (no list) is ObjectMissingError, as for any store."""
+    try:
+        chunks = read_list()
+        if chunks is None:
+            raise ObjectMissingError(oid)
+        each_piece(oid, chunks, sink, lambda offset, data: None)
+    except ObjectMissingError as exc:
+        if exc.oid == oid:
+            raise
+        return False  # a chunk is missing
+    except IntegrityError:  # a list that does not decode, a damaged chunk
+        return False
+    return True
 
 
 def _write_at(fd: int, data: bytes, offset: int) -> None:

@@ -25,7 +25,7 @@ from dws.store.chunked import (
     ListFiles,
     TooManyPieces,
     assemble,
-    each_piece,
+    chunks_intact,
     lacking_chunks,
     rebuild,
     store_chunks,
@@ -384,18 +384,9 @@ class PackedObjectStore(ObjectStore):
                 return hash_bytes(self._read_packed(oid, *found)) == oid
             except CorruptObjectError:
                 return False
-        try:
-            chunks = None if self.loose.has(oid) else self.chunk_list(oid)
-            if chunks is None:
-                return self.loose.verify(oid)
-            each_piece(oid, chunks, self, lambda offset, data: None)
-        except ObjectMissingError as exc:
-            if exc.oid == oid:
-                raise
-            return False  # a chunk is missing
-        except IntegrityError:  # a list that does not decode, a damaged chunk
-            return False
-        return True
+        if self.loose.has(oid) or (not self.lists.has(oid) and oid not in self._pending_lists):
+            return self.loose.verify(oid)
+        return chunks_intact(oid, lambda: self.chunk_list(oid), self)
 
     def check_structure(self) -> list[str]:
         """Pack indexes whose checksum fails; chunk lists that do not decode or name a

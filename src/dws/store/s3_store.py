@@ -22,7 +22,7 @@ from dws.errors import DwsError, IntegrityError
 from dws.model.digest import hash_bytes
 from dws.model.ids import check_object_id, is_object_id
 from dws.store.base import CorruptObjectError, ObjectMissingError, ObjectStore, PruneReport
-from dws.store.chunked import assemble, each_piece, lacking_chunks, rebuild
+from dws.store.chunked import assemble, chunks_intact, lacking_chunks, rebuild
 from dws.store.chunklist import ChunkList, decode_chunk_list
 from dws.store.framing import decoded_size, frame
 from dws.store.hashing import hash_file
@@ -304,18 +304,7 @@ class S3ObjectStore(ObjectStore):
                 return False
         response = self._get(self.key(oid))
         if response is None:
-            try:
-                chunks = self.chunk_list(oid)
-                if chunks is None:
-                    raise ObjectMissingError(oid)
-                each_piece(oid, chunks, self, lambda offset, data: None)
-            except ObjectMissingError as exc:
-                if exc.oid == oid:
-                    raise
-                return False  # a chunk is missing
-            except IntegrityError:
-                return False
-            return True
+            return chunks_intact(oid, lambda: self.chunk_list(oid), self)
         hasher = blake3()
         with self.conn.errors(self.bucket, self.key(oid)):
             for chunk in response["Body"].iter_chunks(_CHUNK):
