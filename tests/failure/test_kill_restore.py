@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import dws
+from dws.store.fileio import TEMP_PREFIX
 from helpers.failure import (
     STANDARD_RESOURCES,
     Manifest,
@@ -236,13 +237,14 @@ def test_forked_restore_killed_at_crash_point(
 def test_temp_files_of_a_killed_restore_do_not_leak_into_later_states(
     small_versions: Versions, tmp_path: Path
 ) -> None:
-    """Killed while a_only/ (only in v1) gets its first file; after the rerun, restoring
-    v2 (which has no a_only/) must give v2 exactly and a clean status: a leftover
-    temporary file must neither keep a_only/ alive nor show up anywhere."""
+    """Killed while a_only/ (only in v1, so built under a temporary name) gets its first
+    file; after the rerun, restoring v2 (which has no a_only/) must give v2 exactly and a
+    clean status: a leftover temporary file or directory must neither keep a_only/ alive
+    nor show up anywhere."""
     ws = copy_workspace(small_versions.root, tmp_path / "ws")
     point = RESTORE_POINTS["first-temp-complete"]
     assert run_crashing(point, "restore", "v1", cwd=ws).code == -9
-    assert any(p.startswith("data/raw/a_only/") for p in temp_files(ws)), temp_files(ws)
+    assert any(p.startswith("data/raw/") for p in temp_files(ws)), temp_files(ws)
     assert_ok(run_dws("restore", "v1", cwd=ws))
     assert_ok(run_dws("restore", "v2", cwd=ws))
     assert without_temp(manifest(ws / "data/raw")) == small_versions.old["raw"]
@@ -260,4 +262,26 @@ def test_after_a_killed_restore_going_back_needs_no_force(
     assert run_crashing(RESTORE_POINTS[point], "restore", "v1", cwd=ws).code == -9
     assert_ok(run_dws("restore", "v2", cwd=ws))
     assert without_temp(manifest(ws / "data/raw")) == small_versions.old["raw"]
+    assert not status_changes(ws)["raw"]
+
+
+@pytest.mark.parametrize("forked", [False, True], ids=["one-process", "forked"])
+def test_a_missing_resource_directory_appears_whole_or_not_at_all(
+    forked: bool, small_versions: Versions, tmp_path: Path
+) -> None:
+    """A restore into a resource whose directory is gone builds it under a temporary name
+    beside it: killed midway, the directory is not there at all (never half there); the
+    rerun removes what the killed one left and gives the snapshot's exact bytes."""
+    ws = copy_workspace(small_versions.root, tmp_path / "ws")
+    shutil.rmtree(ws / "data/raw")
+    env = FORKED_ENV if forked else None
+    point = FORKED_POINTS["forked-midway"] if forked else RESTORE_POINTS["midway-in-raw"]
+    crashed = run_crashing(point, "restore", "--force", "v1", cwd=ws, env=env)
+    assert crashed.code == -9, crashed.err
+    assert not (ws / "data/raw").exists()
+    left = [p.name for p in (ws / "data").iterdir() if p.name.startswith(TEMP_PREFIX)]
+    assert len(left) == 1 and left[0].startswith(f"{TEMP_PREFIX}root.raw."), left
+    assert_ok(run_dws("restore", "--force", "v1", cwd=ws))
+    assert manifest(ws / "data/raw") == small_versions.new["raw"]
+    assert sorted(p.name for p in (ws / "data").iterdir()) == ["features", "raw"]
     assert not status_changes(ws)["raw"]

@@ -256,14 +256,19 @@ def assert_store_ok(root: Path, context: str) -> None:
     assert store_problems(root) == [], context
 
 
+def _temporary(rel: str) -> bool:
+    return any(part.startswith(TEMP_PREFIX) for part in Path(rel).parts)
+
+
 def without_temp(files: Manifest) -> Manifest:
-    """A manifest without the temporary files dws leaves when killed."""
-    return {p: v for p, v in files.items() if not Path(p).name.startswith(TEMP_PREFIX)}
+    """A manifest without the temporary files and directories (and what they hold) dws
+    leaves when killed."""
+    return {p: v for p, v in files.items() if not _temporary(p)}
 
 
 def temp_files(root: Path) -> list[str]:
-    """Temporary files (``.dws-tmp.*``) anywhere below ``root``."""
-    return sorted(p for p in manifest(root) if Path(p).name.startswith(TEMP_PREFIX))
+    """Temporary files (``.dws-tmp.*``, or inside such a directory) anywhere below ``root``."""
+    return sorted(p for p in manifest(root) if _temporary(p))
 
 
 def _machine_local(rel: str) -> bool:

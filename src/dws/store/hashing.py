@@ -9,6 +9,21 @@ from blake3 import blake3
 
 SMALL_FILE = 4 << 20
 CHUNK = 8 << 20
+_threads = [blake3.AUTO]
+
+
+def _single_threaded() -> None:
+    # BLAKE3's thread pool is made once per process; a forked child (a restore worker)
+    # inherits the pool but none of its threads, and would wait for them forever
+    _threads[0] = 1
+
+
+os.register_at_fork(after_in_child=_single_threaded)
+
+
+def hash_threads() -> int:
+    """How many threads a large file's hash may use (one in a forked process)."""
+    return _threads[0]
 
 
 def hash_file(path: str) -> tuple[str, int]:
@@ -18,7 +33,7 @@ def hash_file(path: str) -> tuple[str, int]:
         if size <= SMALL_FILE:
             data = handle.read()
             return blake3(data).hexdigest(), len(data)
-        hasher = blake3(max_threads=blake3.AUTO)
+        hasher = blake3(max_threads=hash_threads())
         buffer = bytearray(CHUNK)
         with memoryview(buffer) as view:
             total = 0

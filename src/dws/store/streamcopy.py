@@ -25,7 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from blake3 import blake3
 
 from dws.store.fileio import errors_naming, try_reflink, write_all
-from dws.store.hashing import CHUNK, hash_file
+from dws.store.hashing import CHUNK, hash_file, hash_threads
 
 DIRECT_ALIGN = 4096  # O_DIRECT needs lengths and offsets aligned to the logical block size
 _direct_works: dict[int, bool] = {}  # per device: does O_DIRECT open and write?
@@ -61,7 +61,7 @@ def _create(dst: str, mode: int) -> int:
 
 def _stream(src_fd: int, dst_fd: int) -> tuple[str, int]:
     """Read and hash chunk i+1 while chunk i is written: two buffers, one writer thread."""
-    hasher = blake3(max_threads=blake3.AUTO)
+    hasher = blake3(max_threads=hash_threads())
     size = 0
     views: list[memoryview] = []
     # page-aligned buffers, as O_DIRECT wants; they outlive the writer (closed after it)

@@ -1,11 +1,19 @@
-"""Carrying out a local-files restore plan: each file written to a temp name and renamed
-into place, so every path holds wholly its old or its new content at any moment."""
+"""Carrying out a local-files restore plan so that every path holds wholly its old or its
+new content at any moment.
+
+A file replacing or joining existing content is written to a temporary name and renamed
+into place. A directory the restore creates is built under a temporary name instead: its
+files are written straight to their names in it (one directory operation per file instead
+of two, which halves the kernel's work in a large directory), and the finished directory is
+renamed into place at the end, all at once. A killed restore leaves only temporary names,
+which the next scan reports and the next restore removes."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
 import os
+import shutil
 import stat as stat_module
 from collections.abc import Callable
 
@@ -15,7 +23,7 @@ from dws.model.tree import TreeEntry
 from dws.model.treediff import Change
 from dws.resources.local_files import workers
 from dws.store.base import ObjectStore
-from dws.store.fileio import removing_on_error, temp_name
+from dws.store.fileio import TEMP_PREFIX, removing_on_error, temp_name
 
 PROGRESS_EVERY = 256
 
@@ -45,11 +53,33 @@ class Restorer:
         self.written: list[tuple[str, str, workers.Signature | None]] = []
         self._real_dirs: set[str] = set()
         self.removed: list[str] = []
+        # directories this restore creates: final path -> where it is being built (the
+        # outermost ones under a temporary name in their parent, the others inside them)
+        self._building: dict[str, str] = {}
+        self._staged: list[tuple[str, str]] = []  # (temporary path, final path), outermost
+
+    def build_root(self) -> None:
+        """The root directory does not exist: build all of it under a temporary name next
+        to it (see ``staged_root_prefix``), renamed into place when the restore ends."""
+        parent, name = os.path.split(self.root)
+        remove_staged_roots(self.root)
+        tmp = temp_name(parent).replace(TEMP_PREFIX, staged_root_prefix(name), 1)
+        os.mkdir(tmp)
+        self._building[""] = tmp
+        self._staged.append((tmp, self.root))
 
     def apply(self, changes: list[Change], progress: Progress) -> None:
         """Apply ``changes`` (ordered parents-first for creation, children-first for
         removal): removals, directories and links in order, then the file writes, which
-        only need their directories, on several processes when there are many."""
+        only need their directories, on several processes when there are many; last, the
+        directories built under temporary names go into place (also when a write failed:
+        what they hold is finished)."""
+        try:
+            self._apply_all(changes, progress)
+        finally:
+            self._publish()
+
+    def _apply_all(self, changes: list[Change], progress: Progress) -> None:
         total = len(changes)
         writes: list[Change] = []
         done = 0
@@ -87,6 +117,19 @@ class Restorer:
         workers.raise_first_error(results)
         progress("restoring", total, total)
 
+    def _publish(self) -> None:
+        """Rename the directories built under temporary names into place. A name taken
+        meanwhile by anything but an empty directory stops the restore (rename fails)."""
+        staged, self._staged = self._staged, []
+        for tmp, path in staged:
+            try:
+                os.rename(tmp, path)
+            except OSError as exc:
+                raise DwsError(
+                    f"cannot restore directory {path}: {exc.strerror or exc} (its restored "
+                    f"content is in {tmp})"
+                ) from None
+
     def _write_share(
         self, share: list[Change], report: Callable[[int], None]
     ) -> workers.PartResult:
@@ -95,7 +138,7 @@ class Restorer:
         try:
             for count, change in enumerate(share, 1):
                 self._apply_guarded(change)
-                result.signatures.append(_signature(os.path.join(self.root, change.path)))
+                result.signatures.append(_signature(self._where(change.path)))
                 if count % PROGRESS_EVERY == 0:
                     report(count)
         except DwsError as exc:
@@ -111,14 +154,26 @@ class Restorer:
             where = os.path.join(self.root, change.path)
             raise DwsError(f"cannot restore {where}: {exc.strerror or exc}") from None
 
+    def _where(self, rel: str) -> str:
+        """Where ``rel`` is written now: inside a directory being built, or in place."""
+        directory, _, name = rel.rpartition("/")
+        building = self._building.get(directory) if self._building else None
+        return os.path.join(building, name) if building else os.path.join(self.root, rel)
+
     def _apply_one(self, change: Change) -> None:
-        path = os.path.join(self.root, change.path)
         new = change.new
+        if new is not None and self._building:
+            directory, _, name = change.path.rpartition("/")
+            building = self._building.get(directory)
+            if building is not None:  # nothing is there yet: no temporary name needed
+                self._create_inside(os.path.join(building, name), change.path, new)
+                return
+        path = os.path.join(self.root, change.path)
         if new is None:
             self._real_dirs.discard(path)
             self._remove(path, change)
         elif new.kind == "dir":
-            self._make_dir(path)
+            self._make_dir(path, change.path)
         elif new.kind == "symlink":
             self._ensure_parent(path)
             assert new.target is not None
@@ -144,15 +199,32 @@ class Restorer:
                 os.unlink(path)
             self.removed.append(change.path)
 
-    def _make_dir(self, path: str) -> None:
+    def _make_dir(self, path: str, rel: str) -> None:
         self._ensure_parent(path)
         try:
             st = os.lstat(path)
         except FileNotFoundError:
-            os.mkdir(path)
+            tmp = temp_name(os.path.dirname(path))
+            os.mkdir(tmp)
+            self._building[rel] = tmp
+            self._staged.append((tmp, path))
             return
         if not stat_module.S_ISDIR(st.st_mode):
             raise DwsError(f"cannot restore directory {path}: something else is in the way")
+
+    def _create_inside(self, path: str, rel: str, new: TreeEntry) -> None:
+        """Create ``path`` in a directory this restore is building (so nothing else is
+        there): subdirectories, links and files straight under their own names."""
+        if new.kind == "dir":
+            os.mkdir(path)
+            self._building[rel] = path
+        elif new.kind == "symlink":
+            assert new.target is not None
+            os.symlink(new.target, path)
+            self.removed.append(rel)  # any cache row of an earlier file there goes
+        else:
+            with removing_on_error(path):
+                self._fill(path, new)
 
     def _ensure_parent(self, path: str) -> None:
         parent = os.path.dirname(path)
@@ -171,15 +243,37 @@ class Restorer:
         if old is not None and old.kind == "file" and old.id == new.id and not _linked(path):
             os.chmod(path, mode)
         else:
-            assert self.store is not None
             tmp = temp_name(os.path.dirname(path))
             with removing_on_error(tmp):
-                # a link shares the object's mode (read-only, not executable)
-                if self.link and not new.exec and self.store.link(new.id, tmp):
-                    self.linked += 1
-                else:
-                    self.store.materialize(new.id, tmp, mode)  # created with ``mode``
+                self._fill(tmp, new)
                 os.replace(tmp, path)
+
+    def _fill(self, path: str, new: TreeEntry) -> None:
+        """Create ``path`` (which must not exist) with the content of ``new``."""
+        assert self.store is not None
+        # a link shares the object's mode (read-only, not executable)
+        if self.link and not new.exec and self.store.link(new.id, path):
+            self.linked += 1
+            return
+        writable = 0o222 if not self.link else 0
+        mode = ((0o555 if new.exec else 0o444) | writable) & ~self._umask
+        self.store.materialize(new.id, path, mode)  # created with ``mode``
+
+
+def staged_root_prefix(name: str) -> str:
+    """How the temporary name of a root directory being built starts."""
+    return f"{TEMP_PREFIX}root.{name}."
+
+
+def remove_staged_roots(root: str) -> None:
+    """Delete what a killed restore left while building ``root`` (files restored from the
+    store, so nothing is lost)."""
+    parent, name = os.path.split(root)
+    prefix = staged_root_prefix(name)
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(parent):
+            if entry.name.startswith(prefix) and entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
 
 
 def _is_file_write(change: Change) -> bool:

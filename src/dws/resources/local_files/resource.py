@@ -180,14 +180,24 @@ class LocalFilesResource(Resource):
         return plan
 
     def apply_restore(self, plan: RestorePlan) -> None:
-        os.makedirs(self.local_path(), exist_ok=True)
-        root = self._root()
-        _remove_leftovers(root, plan.leftovers)
-        if not plan.changes:
-            return
-        _clear_the_way(root, plan)
+        path = self.local_path()
+        fresh = not os.path.lexists(path)  # built whole, then renamed into place
+        if fresh:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            if not plan.changes:
+                os.mkdir(path)
+                return
+            root = path
+        else:
+            root = self._root()
+            _remove_leftovers(root, plan.leftovers)
+            if not plan.changes:
+                return
+            _clear_the_way(root, plan)
         restorer = Restorer(root, self.context.store, self.context.store_generation, link=plan.link)
         try:
+            if fresh:
+                restorer.build_root()
             restorer.apply(plan.changes, self.context.progress)
             if restorer.linked:
                 plan.notes.append(
@@ -196,7 +206,7 @@ class LocalFilesResource(Resource):
                     "--link copies the files it rewrites)"
                 )
         finally:
-            sync_filesystem(root)
+            sync_filesystem(os.path.dirname(root) if fresh else root)
             cache = self._cache()
             try:
                 session = cache.session(self.name, defer_stored=False)
@@ -416,10 +426,15 @@ def _clear_the_way(root: str, plan: RestorePlan) -> None:
 
 
 def _remove_leftovers(root: str, leftovers: list[str]) -> None:
-    """Delete temporary files an interrupted restore left (callers hold the lock)."""
+    """Delete the temporary files and directories an interrupted restore left (callers
+    hold the lock; what a directory holds was restored from the store)."""
     for rel in leftovers:
+        path = os.path.join(root, rel)
         with contextlib.suppress(OSError):
-            os.unlink(os.path.join(root, rel))
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
 
 
 def _matches(path: str, names: list[str]) -> bool:

@@ -88,20 +88,39 @@ def can_fork() -> bool:
 def split(
     items: Sequence[Item], group: Callable[[Item], str], weight: Callable[[Item], int], parts: int
 ) -> list[list[Item]]:
-    """``items`` in ``parts`` shares of about equal weight, each group (a directory) whole
-    in one share, the original order kept within a share; empty shares dropped."""
+    """``items`` in ``parts`` shares of about equal weight, the original order kept within a
+    share; empty shares dropped. Each group (a directory) stays whole in one share, unless
+    it alone outweighs a fair share (one flat directory of 100,000 images): it is then cut
+    into runs of consecutive items, each at most a fair share. Processes creating files in
+    one directory contend for its lock, but still finish sooner than one process alone."""
     groups: dict[str, int] = {}
     for item in items:
         key = group(item)
         groups[key] = groups.get(key, 0) + weight(item)
-    shares: list[Share[Item]] = [Share() for _ in range(parts)]
-    owner: dict[str, int] = {}
-    for key, total in sorted(groups.items(), key=lambda kv: (-kv[1], kv[0])):
-        lightest = min(range(parts), key=lambda i: shares[i].weight)
-        owner[key] = lightest
-        shares[lightest].weight += total
+    fair = max(1, -(-sum(groups.values()) // parts))
+    keys: list[tuple[str, int]] = []  # the (group, run) of each item
+    filled: dict[str, tuple[int, int]] = {}  # heavy group -> (current run, its weight)
     for item in items:
-        shares[owner[group(item)]].items.append(item)
+        key = group(item)
+        if groups[key] <= fair:
+            keys.append((key, 0))
+            continue
+        run, load = filled.get(key, (0, 0))
+        if load and load + weight(item) > fair:
+            run, load = run + 1, 0
+        filled[key] = (run, load + weight(item))
+        keys.append((key, run))
+    runs: dict[tuple[str, int], int] = {}
+    for item, run_key in zip(items, keys, strict=True):
+        runs[run_key] = runs.get(run_key, 0) + weight(item)
+    shares: list[Share[Item]] = [Share() for _ in range(parts)]
+    owner: dict[tuple[str, int], int] = {}
+    for run_key, total in sorted(runs.items(), key=lambda kv: (-kv[1], kv[0])):
+        lightest = min(range(parts), key=lambda i: shares[i].weight)
+        owner[run_key] = lightest
+        shares[lightest].weight += total
+    for item, run_key in zip(items, keys, strict=True):
+        shares[owner[run_key]].items.append(item)
     return [share.items for share in shares if share.items]
 
 
