@@ -238,7 +238,7 @@ def render_table(rows: list[dict[str, Any]]) -> str:
 def _nice_step(span: float, target: int = 6) -> float:
     """A 1-2-5 step giving about `target` ticks over `span`."""
     raw = span / target if span > 0 else 1.0
-    mag = 10 ** math.floor(math.log10(raw))
+    mag = 10.0 ** math.floor(math.log10(raw))
     return next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
 
 
@@ -445,13 +445,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.plot_only is not None:
         try:
-            result = json.loads(args.plot_only.read_text())
-            rows = result["rows"]
+            saved = json.loads(args.plot_only.read_text())
+            table, svg = render_table(saved["rows"]), render_svg(saved)
         except (OSError, ValueError, KeyError, TypeError) as e:
-            print(f"error: cannot read results from {args.plot_only}: {e}", file=sys.stderr)
+            print(f"error: cannot read results from {args.plot_only}: {e!r}", file=sys.stderr)
             return 2
-        print(render_table(rows))
-        write_svg(result, args.svg)
+        print(table)
+        args.svg.parent.mkdir(parents=True, exist_ok=True)
+        args.svg.write_text(svg, encoding="utf-8")
+        print(f"plot: {args.svg}")
         return 0
 
     dws = dws_command()
