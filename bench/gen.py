@@ -4,13 +4,16 @@
 Usage:
   gen.py large  DIR [--seed N]   8 files x 128 MiB of random bytes (1 GiB)
   gen.py many   DIR [--seed N]   50,000 files x 2 KiB in 500 subdirectories (~98 MiB)
+  gen.py flat   DIR [--seed N]   100,000 files of 200-3,000 random bytes, all in DIR/imgs/
+                                 (~153 MiB)
   gen.py mutate DIR [--seed N]   rewrite 1% of the files (same size, new content),
                                  add 0.5% new files, delete 0.5% (at least 1 rewrite;
                                  adds and deletes are rounded, so may be 0 for tiny trees)
   gen.py manifest DIR            print "<md5>  <size>  <relpath>" for every file (sorted)
 
-`--count N` and `--size BYTES` shrink or grow `large` and `many` (the smoke run uses
-them); with the defaults the trees are the standard workloads.
+`--count N` shrinks or grows `large`, `many` and `flat`, `--size BYTES` `large` and `many`
+(the smoke run uses them); with the defaults the trees are the standard workloads. A `flat`
+tree of N files is the first N files of the full one, byte for byte.
 
 Everything is a pure function of (mode, seed, parameters, existing tree): two runs with the
 same arguments on the same input produce byte-identical trees. Names starting with a dot
@@ -34,6 +37,9 @@ LARGE_SIZE = 128 * MiB
 MANY_COUNT = 50_000
 MANY_SIZE = 2 * KiB
 FILES_PER_DIR = 100
+FLAT_COUNT = 100_000
+FLAT_MIN = 200
+FLAT_MAX = 3000
 
 
 def _write(path: str, data: bytes) -> None:
@@ -64,6 +70,20 @@ def gen_many(root: str, seed: int, count: int = MANY_COUNT, size: int = MANY_SIZ
                 f.write(buf[n * size : (n + 1) * size])
             n += 1
         d += 1
+
+
+def gen_flat(root: str, seed: int, count: int = FLAT_COUNT) -> None:
+    """`count` files of FLAT_MIN..FLAT_MAX random bytes in one directory: imgs/000000.bin, ...
+
+    Per file, one `randint` for the size, then the bytes, from one generator: the same as
+    the shared workload generator's `flat` tree.
+    """
+    rng = random.Random(seed)
+    sub = os.path.join(root, "imgs")
+    os.makedirs(sub, exist_ok=True)
+    for i in range(count):
+        with open(os.path.join(sub, f"{i:06d}.bin"), "wb") as f:
+            f.write(rng.randbytes(rng.randint(FLAT_MIN, FLAT_MAX)))
 
 
 def list_files(root: str) -> list[str]:
@@ -125,19 +145,23 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("mode", choices=["large", "many", "mutate", "manifest"])
+    ap.add_argument("mode", choices=["large", "many", "flat", "mutate", "manifest"])
     ap.add_argument("dir")
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--count", type=int, default=None, help="number of files (large, many)")
+    ap.add_argument("--count", type=int, default=None, help="number of files (large, many, flat)")
     ap.add_argument("--size", type=int, default=None, help="bytes per file (large, many)")
     a = ap.parse_args(argv)
-    if a.mode in ("large", "many"):
+    if a.mode == "flat" and a.size is not None:
+        ap.error("--size does not apply to flat (its files are 200-3,000 bytes)")
+    if a.mode in ("large", "many", "flat"):
         if os.path.exists(a.dir) and os.listdir(a.dir):
             print(f"refusing to write into non-empty {a.dir}", file=sys.stderr)
             return 1
         os.makedirs(a.dir, exist_ok=True)
         if a.mode == "large":
             gen_large(a.dir, a.seed, a.count or LARGE_COUNT, a.size or LARGE_SIZE)
+        elif a.mode == "flat":
+            gen_flat(a.dir, a.seed, a.count or FLAT_COUNT)
         else:
             gen_many(a.dir, a.seed, a.count or MANY_COUNT, a.size or MANY_SIZE)
     elif a.mode == "mutate":

@@ -9,15 +9,18 @@ it times these operations as whole processes (wall time and peak RSS):
   snapshot after 1% change  the same as the first, after `gen.py mutate`
   restore into empty dir    dws restore --force | dvc checkout | restic restore | git checkout
   restore, hard links       dws restore --force --link hardlink (dws only)
+  restore, cold page cache  (--cold, root only) each tool's restore again, after `sync` and
+                            dropping the page cache
 
-Tools alternate within each round; the table shows medians over the rounds, the ratio
-peer time / dws time (5.0x = dws is five times faster) and peak RSS. Raw figures go to
-<work dir>/results.json. A last section runs bench/run_overhead.py (what `dws run` adds to
-a Python step; with --smoke, its --quick form) unless --no-run-overhead. See
-bench/README.md.
+Workloads: many (50,000 x 2 KiB), large (8 x 128 MiB), flat (100,000 files of 200-3,000
+bytes in one directory; DVC runs on it only when --tools names dvc). Tools alternate within
+each round; the table shows medians over the rounds, the ratio peer time / dws time (5.0x =
+dws is five times faster) and peak RSS. Raw figures go to <work dir>/results.json. A last
+section runs bench/run_overhead.py (what `dws run` adds to a Python step; with --smoke, its
+--quick form) unless --no-run-overhead. See bench/README.md.
 
-Usage: run.py [--workloads many,large] [--tools dws,dvc,restic,git] [--rounds N] [--smoke]
-              [--no-run-overhead]
+Usage: run.py [--workloads many,large,flat] [--tools dws,dvc,restic,git] [--rounds N]
+              [--smoke] [--cold] [--no-run-overhead]
 """
 
 from __future__ import annotations
@@ -59,24 +62,36 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("restore", "restore into empty dir"),
     # dws alone: the same restore with --link hardlink; peers are shown with their restore
     ("restore_link", "restore, dws --link hardlink"),
+    # --cold only: each tool's restore after dropping the page cache
+    ("restore_cold", "restore, cold page cache"),
 )
-RESTORES = ("restore", "restore_link")
+RESTORES = ("restore", "restore_link", "restore_cold")
+DROP_CACHES = "/proc/sys/vm/drop_caches"
 
 
 @dataclasses.dataclass(frozen=True)
 class Workload:
-    """One generated tree: `gen.py MODE --count COUNT --size SIZE`."""
+    """One generated tree: `gen.py MODE --count COUNT --size SIZE` (no --size when size is
+    0: the mode picks each file's size). Tools in `opt_in` run on it only when --tools
+    names them."""
 
     name: str
     mode: str
     count: int
     size: int
+    opt_in: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
-        return f"{self.mode}-{self.count}x{self.size}"
+        return f"{self.mode}-{self.count}" + (f"x{self.size}" if self.size else "")
+
+    def gen_args(self) -> list[str]:
+        """gen.py's arguments after `MODE DIR --seed N`."""
+        return ["--count", str(self.count), *(["--size", str(self.size)] if self.size else [])]
 
     def describe(self) -> str:
+        if not self.size:
+            return f"{self.name}: {self.count} files of {gen.FLAT_MIN}-{gen.FLAT_MAX} bytes"
         size = f"{self.size // MiB} MiB" if self.size >= MiB else f"{self.size // 1024} KiB"
         return f"{self.name}: {self.count} files x {size}"
 
@@ -84,10 +99,13 @@ class Workload:
 WORKLOADS = {
     "many": Workload("many", "many", gen.MANY_COUNT, gen.MANY_SIZE),
     "large": Workload("large", "large", gen.LARGE_COUNT, gen.LARGE_SIZE),
+    # DVC needs minutes on 100,000 files: only when asked for
+    "flat": Workload("flat", "flat", gen.FLAT_COUNT, 0, opt_in=("dvc",)),
 }
 SMOKE_WORKLOADS = {
     "many": Workload("many", "many", 500, gen.MANY_SIZE),
     "large": Workload("large", "large", 2, 4 * MiB),
+    "flat": Workload("flat", "flat", 2000, 0, opt_in=("dvc",)),
 }
 
 
@@ -217,6 +235,10 @@ class Tool:
     def restore_link(self, ws: Path) -> list[Cmd]:
         """Restore by hard links (dws only); peers have no such row."""
         return []
+
+    def restore_cold(self, ws: Path) -> list[Cmd]:
+        """The restore row's command again, timed from a cold page cache (--cold)."""
+        return self.restore(ws)
 
     def warm(self) -> list[str]:
         """A cheap command run once, untimed, so the tool's own files are in the page cache."""
@@ -483,7 +505,7 @@ def ensure_workload(w: Workload, work: Path) -> Path:
     base.mkdir(parents=True)
     # gen.py runs as its own process here and for `mutate`, so that this script never holds
     # the random buffers: with os.wait4 the child's peak RSS would include this process's
-    _gen(w.mode, str(base), "--seed", str(SEED), "--count", str(w.count), "--size", str(w.size))
+    _gen(w.mode, str(base), "--seed", str(SEED), *w.gen_args())
     os.sync()
     marker.write_text(json.dumps(spec) + "\n")
     return base
@@ -495,6 +517,25 @@ def _gen(*args: str, log: TextIO | None = None) -> None:
         log.write(f"# (untimed) {' '.join(argv)}\n")
         log.flush()
     subprocess.run(argv, check=True, stdout=log, stderr=log)
+
+
+def cold_unavailable() -> str | None:
+    """Why --cold cannot drop the page cache here, or None when it can."""
+    if os.geteuid() != 0:
+        return (
+            f"--cold needs root (it writes 3 to {DROP_CACHES}); run as root to get the"
+            " row; skipping 'restore, cold page cache'"
+        )
+    if not os.access(DROP_CACHES, os.W_OK):
+        return f"--cold: {DROP_CACHES} is not writable here; skipping 'restore, cold page cache'"
+    return None
+
+
+def drop_caches() -> None:
+    """`sync`, then drop the page cache, dentries and inodes of the whole machine (root)."""
+    os.sync()
+    with open(DROP_CACHES, "w") as f:
+        f.write("3\n")
 
 
 def warm_cache(base: Path) -> None:
@@ -509,9 +550,17 @@ def warm_cache(base: Path) -> None:
 
 
 def run_tool(
-    tool: Tool, w: Workload, base: Path, work: Path, rnd: int, runner: Runner
+    tool: Tool,
+    w: Workload,
+    base: Path,
+    work: Path,
+    rnd: int,
+    runner: Runner,
+    ops: Sequence[str],
 ) -> dict[str, Any]:
-    """All operations of one tool on a fresh copy of the tree."""
+    """The operations `ops` (keys of OPERATIONS, in its order) of one tool on a fresh copy
+    of the tree. `planned` in the record lists those the tool has a command for; when the
+    page cache cannot be dropped, the cold restore leaves it and `cold_error` says why."""
     ws = work / "runs" / f"{w.key}-{tool.name}"
     _rmtree(ws)
     ws.mkdir(parents=True)
@@ -522,6 +571,7 @@ def run_tool(
         "workload": w.name,
         "tool": tool.name,
         "round": rnd + 1,
+        "planned": [op for op, _ in OPERATIONS if op in ops and getattr(tool, op)(ws)],
         "ops": {},
         "error": None,
         "verified": None,
@@ -537,15 +587,24 @@ def run_tool(
                 return rec
         expected: list[str] = []
         for op, label in OPERATIONS:
-            step = getattr(tool, op)(ws)
-            if not step:
+            if op not in rec["planned"]:
                 continue
+            step = getattr(tool, op)(ws)
             if op == "change":
                 _gen("mutate", str(data), "--seed", str(MUTATE_SEED), log=runner.log)
                 expected = gen.manifest_lines(str(data))
             elif op in RESTORES:
                 empty_dir(data)
-            os.sync()
+            if op == "restore_cold":
+                try:
+                    drop_caches()  # includes the sync
+                except OSError as e:
+                    rec["planned"].remove(op)
+                    rec["cold_error"] = f"cannot drop the page cache: {DROP_CACHES}: {e}"
+                    print(f"  skipping '{label}': {rec['cold_error']}", flush=True)
+                    continue
+            else:
+                os.sync()
             m = runner.measure(step, env)
             rec["ops"][op] = m.as_json()
             failed = "" if m.rc == 0 else f"  FAILED (exit {m.rc})"
@@ -599,7 +658,7 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     keys: list[tuple[str, str, str]] = []
     for r in runs:
         for op, _ in OPERATIONS:
-            if op == "restore_link" and r["tool"] != "dws":
+            if op not in r["planned"]:
                 continue
             k = (r["workload"], op, r["tool"])
             if k not in keys:
@@ -607,7 +666,7 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for wname, op, tname in keys:
         walls, rss, failed = [], [], 0
         for r in runs:
-            if (r["workload"], r["tool"]) != (wname, tname):
+            if (r["workload"], r["tool"]) != (wname, tname) or op not in r["planned"]:
                 continue
             m = r["ops"].get(op)
             ok = m is not None and m["rc"] == 0 and not (op in RESTORES and not r["verified"])
@@ -631,7 +690,10 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def render_table(summary: list[dict[str, Any]], workloads: list[str], tools: list[str]) -> str:
+    """One row per (workload, operation) measured for any tool; "-" where a tool did not run
+    on that workload."""
     cell = {(s["workload"], s["operation"], s["tool"]): s for s in summary}
+    measured = {(s["workload"], s["operation"]) for s in summary}
     peers = [t for t in tools if t != "dws"]
     head = ["workload", "operation"]
     for t in tools:
@@ -641,11 +703,13 @@ def render_table(summary: list[dict[str, Any]], workloads: list[str], tools: lis
     rows: list[list[str]] = []
     for wname in workloads:
         for op, label in OPERATIONS:
+            if (wname, op) not in measured:
+                continue
             row = [wname, label]
             dws_s = cell.get((wname, op, "dws"), {}).get("median_s")
             for t in tools:
-                # peers have one restore: the hard-link row compares dws with it
-                s = cell.get((wname, "restore" if t != "dws" and op in RESTORES else op, t))
+                # peers have no hard-link restore: that row compares dws with their restore
+                s = cell.get((wname, "restore" if t != "dws" and op == "restore_link" else op, t))
                 if s is None or s["median_s"] is None:
                     row.append("FAILED" if s else "-")
                 else:
@@ -675,7 +739,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--workloads", default="many,large", help="comma-separated: many,large")
+    ap.add_argument(
+        "--workloads", default="many,large,flat", help="comma-separated: many,large,flat"
+    )
     ap.add_argument(
         "--tools", default=None, help="comma-separated: dws,dvc,restic,git (default: all)"
     )
@@ -683,8 +749,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument(
         "--smoke",
         action="store_true",
-        help="tiny workloads (500 files; 2 x 4 MiB), 1 round, dws plus only the peers that "
-        "are already installed",
+        help="tiny workloads (500 files; 2 x 4 MiB; 2,000 flat files), 1 round, dws plus "
+        "only the peers that are already installed",
+    )
+    ap.add_argument(
+        "--cold",
+        action="store_true",
+        help="add the row 'restore, cold page cache' for every tool: sync and drop the page "
+        f"cache ({DROP_CACHES}, root only) before a second restore",
     )
     ap.add_argument(
         "--work-dir", type=Path, default=DEFAULT_WORK, help="cache and scratch (bench/.work)"
@@ -778,6 +850,13 @@ def main(argv: list[str] | None = None) -> int:
     logs = work / "logs"
     logs.mkdir(exist_ok=True)
     log_path = logs / ("run-smoke.log" if a.smoke else "run.log")
+    ops = [op for op, _ in OPERATIONS if op != "restore_cold"]
+    cold_skipped = cold_unavailable() if a.cold else None
+    if cold_skipped:
+        print(cold_skipped, flush=True)
+    elif a.cold:
+        ops.append("restore_cold")
+    left_out: dict[str, list[str]] = {}
     runs: list[dict[str, Any]] = []
     started = datetime.datetime.now(datetime.UTC)
     with open(log_path, "w") as log:
@@ -791,16 +870,36 @@ def main(argv: list[str] | None = None) -> int:
             if tool.warm():
                 subprocess.run(tool.warm(), capture_output=True, check=False, env=tool.env(work))
         for w in workloads:
+            # a tool in w.opt_in runs on w only when --tools names it
+            wtools = [t for t in tools if a.explicit_tools or t.name not in w.opt_in]
+            if len(wtools) < len(tools):
+                left_out[w.name] = [t.name for t in tools if t not in wtools]
+                print(
+                    f"{w.name}: without {', '.join(left_out[w.name])} (name it in --tools to"
+                    " include it)",
+                    flush=True,
+                )
             base = ensure_workload(w, work)
             warm_cache(base)
             print(f"{w.describe()} ({base})", flush=True)
             for rnd in range(a.rounds):
-                k = rnd % len(tools)
-                for tool in tools[k:] + tools[:k]:  # alternate who goes first
-                    rec = run_tool(tool, w, base, work, rnd, runner)
+                k = rnd % len(wtools)
+                for tool in wtools[k:] + wtools[:k]:  # alternate who goes first
+                    rec = run_tool(tool, w, base, work, rnd, runner, ops)
                     runs.append(rec)
                     if rec["error"]:
                         print(f"  !! {w.name} {tool.name}: {rec['error']} (see {log_path})")
+                    if rec.get("cold_error"):
+                        # the same failure every time: no more cold rows in this run
+                        cold_skipped = rec["cold_error"]
+                        ops.remove("restore_cold")
+                    if "restore_cold" in rec["ops"]:
+                        # the next tool starts with its own files in the page cache again
+                        for t in tools:
+                            if t.warm():
+                                subprocess.run(
+                                    t.warm(), capture_output=True, check=False, env=t.env(work)
+                                )
 
     summary = summarise(runs)
     names = [t.name for t in tools]
@@ -808,8 +907,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table)
     print()
+    cold_note = " (except the cold row)" if "restore_cold" in ops else ""
     print(
-        f"Median wall time of {a.rounds} round(s), whole process, warm page cache;"
+        f"Median wall time of {a.rounds} round(s), whole process, warm page cache{cold_note};"
         " peak RSS is the largest over the rounds."
     )
     if len(names) > 1 and "dws" in names:
@@ -818,6 +918,10 @@ def main(argv: list[str] | None = None) -> int:
         print("* some rounds failed; the median is over the others (see results JSON).")
     for name, why in skipped.items():
         print(f"skipped {name}: {why}")
+    for wname, names_out in left_out.items():
+        print(f"{wname}: {', '.join(names_out)} not run (opt-in: name it in --tools)")
+    if cold_skipped:
+        print(f"cold restore row skipped: {cold_skipped}")
 
     result = {
         "started": started.isoformat(timespec="seconds"),
@@ -828,6 +932,8 @@ def main(argv: list[str] | None = None) -> int:
         "rss_method": runner.method,
         "tools": {t.name: t.version for t in tools},
         "skipped": skipped,
+        "left_out": left_out,
+        "cold": {"requested": a.cold, "skipped": cold_skipped},
         "workloads": {w.name: dataclasses.asdict(w) for w in workloads},
         "operations": dict(OPERATIONS),
         "runs": runs,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / "bench" / "run.py"
-WORKLOADS = ("many", "large")
+WORKLOADS = ("many", "large", "flat")
 OPERATIONS = (
     "first snapshot",
     "no-op snapshot",
