@@ -4,42 +4,19 @@ from __future__ import annotations
 
 import os
 import stat as stat_module
-from collections.abc import Iterable
 
 from dws.model.digest import hash_bytes
 from dws.model.runs import PathKind
 from dws.model.tree import Tree
 from dws.model.treediff import TreeLoader
 from dws.resources.local_files.scanner import Scanner
-from dws.resources.local_files.statcache import StatRow
+from dws.resources.local_files.statcache import NoCache
 from dws.store.base import ObjectStore
 from dws.store.hashing import hash_file
 from dws.store.trees import put_tree
 
 PathId = tuple[PathKind, str | None]
 MISSING: PathId = ("missing", None)
-
-
-class _NoCache:
-    """A stat cache that remembers nothing (for directories outside local-files)."""
-
-    def cached_dirs(self) -> set[str]:
-        return set()
-
-    def rows(self, directory: str) -> dict[str, StatRow]:
-        return {}
-
-    def upsert(self, directory: str, name: str, row: StatRow) -> None:
-        return None
-
-    def delete(self, directory: str, names: Iterable[str]) -> None:
-        return None
-
-    def drop_dirs(self, directories: Iterable[str]) -> None:
-        return None
-
-    def flush(self) -> None:
-        return None
 
 
 def hash_path(path: str, tree_store: ObjectStore | None = None) -> PathId:
@@ -53,7 +30,7 @@ def hash_path(path: str, tree_store: ObjectStore | None = None) -> PathId:
         return "symlink", hash_bytes(os.fsencode(os.readlink(path)))
     if stat_module.S_ISDIR(st.st_mode):
         scanner = Scanner(
-            path, _NoCache(), store=None, generation=0, tree_store=tree_store, put_trees=True
+            path, NoCache(), store=None, generation=0, tree_store=tree_store, put_trees=True
         )
         return "dir", scanner.scan().root_id
     return "file", hash_file(path)[0]

@@ -16,7 +16,7 @@ from dws.resources.base import ResourceContext
 from dws.resources.local_files import scanner as scanner_module
 from dws.resources.local_files.resource import LocalFilesResource
 from dws.resources.local_files.scanner import Scanner, ScanResult
-from dws.resources.local_files.statcache import StatRow, split_path
+from dws.resources.local_files.statcache import DirRow, StatRow, split_path
 from dws.store.base import ObjectStore
 from dws.store.hashing import hash_file
 from dws.store.loose import LooseObjectStore
@@ -74,6 +74,7 @@ class MemoryCache:
         self.upserts: dict[str, StatRow] = {}
         self.deletes: list[str] = []
         self.read_dirs: list[str] = []
+        self.dir_rows: dict[str, DirRow] = {}
 
     @staticmethod
     def _join(directory: str, name: str) -> str:
@@ -99,6 +100,12 @@ class MemoryCache:
     def drop_dirs(self, directories: Iterable[str]) -> None:
         gone = set(directories)
         self.deletes.extend(sorted(p for p in self.by_path if split_path(p)[0] in gone))
+
+    def dir_row(self, directory: str) -> DirRow | None:
+        return self.dir_rows.get(directory)
+
+    def put_dir(self, directory: str, row: DirRow) -> None:
+        self.dir_rows[directory] = row
 
     def flush(self) -> None:
         pass

@@ -17,9 +17,11 @@ class IgnoreRules:
     def __init__(self, root: str) -> None:
         path = os.path.join(root, IGNORE_FILE)
         lines: list[str] = []
+        self.digest = b""  # the rules' bytes: what a cached listing depends on besides itself
         if os.path.isfile(path):
-            with open(path, encoding="utf-8", errors="replace") as handle:
-                lines = handle.read().splitlines()
+            with open(path, "rb") as handle:
+                self.digest = handle.read()
+            lines = self.digest.decode("utf-8", errors="replace").splitlines()
         self._spec: pathspec.GitIgnoreSpec | None = None
         if lines:
             import pathspec  # only with patterns: importing it costs about 10 ms

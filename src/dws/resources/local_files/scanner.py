@@ -2,7 +2,9 @@
 
 The walk is depth first and builds each directory's tree as soon as its subdirectories
 are done (children before parents). For each directory it lists the entries (one stat
-each), reads the stat-cache rows of just that directory, hashes or stores only the files
+each). A directory without subdirectories whose listing digest (names and stat signatures
+of every entry) equals its cached one is done at that: its tree is the cached one. Any other
+directory reads the stat-cache rows of just that directory, hashes or stores only the files
 the cache does not vouch for, and hands the cache changes to the cache in batches. Memory
 therefore holds one directory's listing, the entries of the directories on the current
 path, and the trees a caller asked to keep, never the whole resource.
@@ -10,6 +12,8 @@ path, and the trees a caller asked to keep, never the whole resource.
 
 from __future__ import annotations
 
+import builtins
+import marshal
 import os
 import stat as stat_module
 import time
@@ -17,13 +21,15 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from blake3 import blake3
+
 from dws.errors import DwsError, UsageError
 from dws.model.digest import hash_bytes
 from dws.model.progress import Progress, no_progress
 from dws.model.tree import TreeEntry, encode_tree, make_tree
 from dws.resources.local_files.ignore import IgnoreRules
 from dws.resources.local_files.scanresult import ScanResult
-from dws.resources.local_files.statcache import ScanCache, StatRow, is_racy
+from dws.resources.local_files.statcache import DirRow, ScanCache, StatRow, is_racy
 from dws.store.base import ObjectStore
 from dws.store.fileio import TEMP_PREFIX
 from dws.store.hashing import hash_file
@@ -69,6 +75,31 @@ class _Frame:
     entries: list[TreeEntry] = field(default_factory=list)
     bytes: int = 0
     reading: list[tuple[_File, Future[None]]] = field(default_factory=list)
+    listing: builtins.bytes = b""  # digest of the listing; empty: no directory row kept
+    gen: int = -1  # the lowest generation of its files' rows (see DirRow)
+    known: DirRow | None = None  # the cached row that settled it without reading
+
+
+LISTING_BATCH = 1024
+
+
+def _listing_digest(found: list[os.DirEntry[str]], salt: bytes) -> bytes:
+    """A digest of every entry's name and stat signature, in listing order; empty when the
+    directory has a subdirectory (its tree then depends on more than its listing)."""
+    hasher = blake3(salt)
+    batch: list[tuple[str, int, int, int, int, int]] = []
+    for entry in found:
+        st = entry.stat(follow_symlinks=False)
+        if S_ISDIR(st.st_mode):
+            return b""
+        batch.append(
+            (entry.name, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+        )
+        if len(batch) == LISTING_BATCH:
+            hasher.update(marshal.dumps(batch))
+            batch.clear()
+    hasher.update(marshal.dumps(batch))
+    return hasher.digest()
 
 
 class FileChangingError(DwsError):
@@ -138,6 +169,7 @@ class Scanner:
         self._result, self._hashed = ScanResult("", {}, 0, 0), 0
         rules = IgnoreRules(self.root)  # read afresh by every scan
         self._ignore = rules if rules.active else None
+        self._salt = b"dws-listing-1\0" + rules.digest
         self._known_dirs = self.cache.cached_dirs()
         try:
             stack = [self._open("")]
@@ -177,9 +209,17 @@ class Scanner:
                 found = list(listing)
         except OSError as exc:
             raise DwsError(f"cannot read directory {where}: {exc.strerror}") from None
-        cached = self.cache.rows(rel) if rel in self._known_dirs else {}
-        self._known_dirs.discard(rel)
-        frame = _Frame(rel, [])
+        digest = _listing_digest(found, self._salt) if found else b""
+        if rel in self._known_dirs:
+            self._known_dirs.discard(rel)
+            known = self.cache.dir_row(rel) if digest else None
+            if known is not None and known.listing == digest and self._trusted(known):
+                self._result.files += known.files
+                return _Frame(rel, [], known=known)
+            cached = self.cache.rows(rel)
+        else:
+            cached = {}
+        frame = _Frame(rel, [], listing=digest, gen=self.generation)
         prefix = f"{rel}/" if rel else ""
         rules = self._ignore
         trusted_gen = self.generation if self.store is not None else None
@@ -189,6 +229,7 @@ class Scanner:
             name = entry.name
             if name.startswith(TEMP_PREFIX):
                 self._result.leftovers.append(prefix + name)
+                frame.listing = b""
                 continue
             st = entry.stat(follow_symlinks=False)
             mode = st.st_mode
@@ -196,6 +237,7 @@ class Scanner:
                 continue
             if not name.isascii() and (shown := _escaped(name)) is not None:
                 self._result.unreadable.append(prefix + shown)  # left out of the tree
+                frame.listing = b""
                 continue
             if S_ISREG(mode):
                 seen.add(name)
@@ -213,6 +255,8 @@ class Scanner:
                 elif trusted_gen is None or row.gen == trusted_gen:
                     entries.append(TreeEntry(name, "file", row.oid, row.size, executable))
                     frame.bytes += row.size
+                    if row.gen < frame.gen:
+                        frame.gen = row.gen
                 else:  # content known, blob not known stored
                     unknown.append(_File(name, *signature, executable, row.oid, row.gen, True))
             elif S_ISDIR(mode):
@@ -221,10 +265,13 @@ class Scanner:
                 link = self._link(entry.path, name, prefix + name)
                 if link is not None:
                     entries.append(link)
+                else:
+                    frame.listing = b""
             else:
                 self._result.warnings.append(
                     f"skipped {prefix}{name}: not a regular file, directory or symlink"
                 )
+                frame.listing = b""
         self._result.files += len(seen)
         frame.subdirs.sort(reverse=True)
         if cached:
@@ -274,29 +321,51 @@ class Scanner:
         young to vouch for (then any old row goes)."""
         frame.entries.append(TreeEntry(f.name, "file", f.oid, f.size, f.exec))
         frame.bytes += f.size
+        if f.gen < frame.gen:
+            frame.gen = f.gen
         if f.fresh:
             row = StatRow(f.size, f.mtime_ns, f.ino, f.ctime_ns, f.oid, f.gen)
             if not is_racy(row, self._started_ns):
                 self.cache.upsert(frame.rel, f.name, row)
-            elif f.cached:
-                self.cache.delete(frame.rel, [f.name])
+            else:
+                frame.listing = b""  # too young to vouch for: so is its directory
+                if f.cached:
+                    self.cache.delete(frame.rel, [f.name])
         self._hashed += 1
         if self._hashed % PROGRESS_EVERY == 0:
             self.progress("hashing", self._hashed, None)
 
+    def _trusted(self, row: DirRow) -> bool:
+        """Whether a directory row whose listing matches may stand for the directory: its
+        blobs (and tree) known stored when this scan stores, its tree at hand otherwise."""
+        if self.store is not None or self.put_trees:
+            return row.gen == self.generation
+        if self.tree_store is None:
+            return False  # the caller keeps every tree: it needs the bytes
+        return row.gen == self.generation or self.tree_store.has(row.tree)
+
     def _close(self, frame: _Frame) -> tuple[str, int]:
         """Await the directory's large files, then build, encode and hand on its tree."""
+        if frame.known is not None:
+            return frame.known.tree, frame.known.bytes
         for f, future in frame.reading:
             future.result()
             self._settle(frame, f)
         data = encode_tree(make_tree(frame.entries))
         oid = hash_bytes(data)
+        stored = True
         if self.tree_store is None:
             self._result.trees[oid] = data
+            stored = False
         elif self.put_trees:
             self.tree_store.put_bytes(data)
         elif not self.tree_store.has(oid):
             self._result.trees[oid] = data
+            stored = False
+        if frame.listing:
+            files = sum(1 for entry in frame.entries if entry.kind == "file")
+            gen = frame.gen if stored and frame.gen == self.generation else -1
+            self.cache.put_dir(frame.rel, DirRow(frame.listing, oid, files, frame.bytes, gen))
         return oid, frame.bytes
 
     # ---- reading one file -------------------------------------------------------------

@@ -3,8 +3,12 @@ are never re-read. ``gen`` is the store generation at which the blob was known s
 (-1 when only hashed); ``dws gc`` bumps the generation, which invalidates that knowledge.
 
 Rows are keyed by (resource, directory, name) so a scan reads the rows of one directory
-at a time. The cache is machine-local and disposable: its schema carries a version
-(``PRAGMA user_version``) and a cache of any other version is dropped and rebuilt empty.
+at a time. A directory without subdirectories also gets one row of its own: a digest of
+its whole listing (every entry's name and stat signature) -> its tree id, so an unchanged
+directory costs its listing and nothing else (see ``DirRow``). The cache is machine-local
+and disposable: its schema carries a version (``PRAGMA user_version``) and a cache of any
+other version is dropped and rebuilt empty; the directory tables are added to a cache
+that lacks them.
 """
 
 from __future__ import annotations
@@ -30,12 +34,27 @@ _SCHEMA = (
     f"CREATE TABLE file_stat ({_COLUMNS},\n    PRIMARY KEY (resource, dir, name)\n) WITHOUT ROWID",
     f"CREATE TABLE pending_stat ({_COLUMNS}\n)",
 )
+_DIR_COLUMNS = """
+    resource TEXT NOT NULL,
+    dir TEXT NOT NULL,
+    listing BLOB NOT NULL,
+    tree TEXT NOT NULL,
+    files INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    gen INTEGER NOT NULL"""
+_DIR_SCHEMA = (
+    f"CREATE TABLE IF NOT EXISTS dir_stat ({_DIR_COLUMNS},\n"
+    "    PRIMARY KEY (resource, dir)\n) WITHOUT ROWID",
+    f"CREATE TABLE IF NOT EXISTS pending_dir ({_DIR_COLUMNS}\n)",
+)
+_DIR_INSERT = "INSERT OR REPLACE INTO dir_stat VALUES (?, ?, ?, ?, ?, ?, ?)"
 _FIELDS = "size, mtime_ns, ino, ctime_ns, id, gen"
 _INSERT = "INSERT OR REPLACE INTO file_stat VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _DELETE = "DELETE FROM file_stat WHERE resource=? AND dir=? AND name=?"
 BATCH_ROWS = 2048
 
 _Row = tuple[str, str, str, int, int, int, int, str, int]  # a full row, in column order
+_DirKeyed = tuple[str, str, bytes, str, int, int, int]  # a full directory row
 
 SECOND_NS = 1_000_000_000
 COARSE_WINDOW_NS = 2 * SECOND_NS
@@ -50,6 +69,19 @@ def is_racy(row: StatRow, seen_at_ns: int) -> bool:
     coarse = row.mtime_ns % SECOND_NS == 0 and row.ctime_ns % SECOND_NS == 0
     window = COARSE_WINDOW_NS if coarse else FINE_WINDOW_NS
     return max(row.mtime_ns, row.ctime_ns) >= seen_at_ns - window
+
+
+class DirRow(NamedTuple):
+    """What the cache knows about one directory without subdirectories: the digest of its
+    listing as it was (``listing``), and what that listing held then. Valid only while the
+    listing's digest is the same; ``gen`` as for files (and with gen >= 0 the tree itself
+    is stored too)."""
+
+    listing: bytes
+    tree: str
+    files: int
+    bytes: int
+    gen: int
 
 
 class StatRow(NamedTuple):
@@ -97,6 +129,12 @@ class ScanCache(Protocol):
     def drop_dirs(self, directories: Iterable[str]) -> None:
         """Forget every row of directories that are gone (or now ignored)."""
 
+    def dir_row(self, directory: str) -> DirRow | None:
+        """The row of one directory, if it has one."""
+
+    def put_dir(self, directory: str, row: DirRow) -> None:
+        """Remember a directory's listing."""
+
     def flush(self) -> None:
         """Write what is still buffered."""
 
@@ -118,6 +156,12 @@ class NoCache:
         pass
 
     def drop_dirs(self, directories: Iterable[str]) -> None:
+        pass
+
+    def dir_row(self, directory: str) -> DirRow | None:
+        return None
+
+    def put_dir(self, directory: str, row: DirRow) -> None:
         pass
 
     def flush(self) -> None:
@@ -148,6 +192,10 @@ class StatCache:
             with self.transaction():
                 if self._version() != SCHEMA_VERSION:  # another process may have rebuilt it
                     self._rebuild()
+        if not self._db.execute("SELECT 1 FROM sqlite_master WHERE name='dir_stat'").fetchone():
+            with self.transaction() as db:
+                for statement in _DIR_SCHEMA:
+                    db.execute(statement)
 
     def _version(self) -> int:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
@@ -156,7 +204,7 @@ class StatCache:
         query = "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
         for (table,) in self._db.execute(query).fetchall():
             self._db.execute(f'DROP TABLE IF EXISTS "{table}"')
-        for statement in _SCHEMA:
+        for statement in _SCHEMA + _DIR_SCHEMA:
             self._db.execute(statement)
         self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -189,6 +237,14 @@ class StatCache:
         make = StatRow._make
         return {row[0]: make(row[1:]) for row in cursor}
 
+    def dir_row(self, resource: str, directory: str) -> DirRow | None:
+        """The row of one directory of ``resource``."""
+        found = self._db.execute(
+            "SELECT listing, tree, files, bytes, gen FROM dir_stat WHERE resource=? AND dir=?",
+            (resource, directory),
+        ).fetchone()
+        return DirRow._make(found) if found is not None else None
+
     def load(self, resource: str) -> dict[str, StatRow]:
         """Every row of ``resource``, keyed by relative path (for tools and tests: a scan
         reads one directory at a time)."""
@@ -211,15 +267,19 @@ class StatCache:
         upserts: list[_Row],
         pending: list[_Row],
         deletes: list[tuple[str, str, str]],
+        dirs: tuple[list[_DirKeyed], list[_DirKeyed]] = ([], []),
     ) -> None:
         """One transaction of full rows for ``stat`` and ``pending`` and (resource, dir,
-        name) keys to delete."""
-        if not upserts and not pending and not deletes:
+        name) keys to delete, and directory rows (true now, pending)."""
+        dir_rows, pending_dirs = dirs
+        if not upserts and not pending and not deletes and not dir_rows and not pending_dirs:
             return
         with self.transaction() as db:
             db.executemany(_DELETE, deletes)
             db.executemany(_INSERT, upserts)
             db.executemany("INSERT INTO pending_stat VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", pending)
+            db.executemany(_DIR_INSERT, dir_rows)
+            db.executemany("INSERT INTO pending_dir VALUES (?, ?, ?, ?, ?, ?, ?)", pending_dirs)
 
     def drop_dirs(self, resource: str, directories: Iterable[str]) -> None:
         """Drop every row of these directories of ``resource``."""
@@ -227,25 +287,29 @@ class StatCache:
         if rows:
             with self.transaction() as db:
                 db.executemany("DELETE FROM file_stat WHERE resource=? AND dir=?", rows)
+                db.executemany("DELETE FROM dir_stat WHERE resource=? AND dir=?", rows)
 
     def discard_pending(self, resource: str) -> None:
         """Drop the rows a snapshot of ``resource`` left uncommitted."""
-        self._db.execute("DELETE FROM pending_stat WHERE resource=?", (resource,))
+        with self.transaction() as db:
+            db.execute("DELETE FROM pending_stat WHERE resource=?", (resource,))
+            db.execute("DELETE FROM pending_dir WHERE resource=?", (resource,))
 
     def promote(self, resource: str) -> None:
         """The snapshot of ``resource`` is committed: its rows of stored blobs become true."""
         with self.transaction() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO file_stat SELECT * FROM pending_stat WHERE resource=?",
-                (resource,),
-            )
-            db.execute("DELETE FROM pending_stat WHERE resource=?", (resource,))
+            for table, pending in (("file_stat", "pending_stat"), ("dir_stat", "pending_dir")):
+                db.execute(
+                    f"INSERT OR REPLACE INTO {table} SELECT * FROM {pending} WHERE resource=?",
+                    (resource,),
+                )
+                db.execute(f"DELETE FROM {pending} WHERE resource=?", (resource,))
 
     def forget(self, resource: str) -> None:
         """Drop every row of ``resource``."""
         with self.transaction() as db:
-            db.execute("DELETE FROM file_stat WHERE resource=?", (resource,))
-            db.execute("DELETE FROM pending_stat WHERE resource=?", (resource,))
+            for table in ("file_stat", "pending_stat", "dir_stat", "pending_dir"):
+                db.execute(f"DELETE FROM {table} WHERE resource=?", (resource,))
 
     def close(self) -> None:
         """Close the database."""
@@ -268,6 +332,8 @@ class ResourceCache:
         self._upserts: list[_Row] = []
         self._pending: list[_Row] = []
         self._deletes: list[tuple[str, str, str]] = []
+        self._dirs: list[_DirKeyed] = []
+        self._pending_dirs: list[_DirKeyed] = []
         if defer_stored:
             cache.discard_pending(resource)  # left by a snapshot that never committed
 
@@ -289,10 +355,21 @@ class ResourceCache:
     def drop_dirs(self, directories: Iterable[str]) -> None:
         self._cache.drop_dirs(self.resource, directories)
 
+    def dir_row(self, directory: str) -> DirRow | None:
+        return self._cache.dir_row(self.resource, directory)
+
+    def put_dir(self, directory: str, row: DirRow) -> None:
+        target = self._pending_dirs if self._defer and row.gen >= 0 else self._dirs
+        target.append((self.resource, directory, *row))
+        self._maybe_flush()
+
     def _maybe_flush(self) -> None:
-        if len(self._upserts) + len(self._pending) + len(self._deletes) >= BATCH_ROWS:
+        waiting = len(self._upserts) + len(self._pending) + len(self._deletes)
+        if waiting + len(self._dirs) + len(self._pending_dirs) >= BATCH_ROWS:
             self.flush()
 
     def flush(self) -> None:
-        self._cache.write(self._upserts, self._pending, self._deletes)
+        dirs = (self._dirs, self._pending_dirs)
+        self._cache.write(self._upserts, self._pending, self._deletes, dirs)
         self._upserts, self._pending, self._deletes = [], [], []
+        self._dirs, self._pending_dirs = [], []
