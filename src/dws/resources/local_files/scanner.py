@@ -81,24 +81,45 @@ class _Frame:
 
 
 LISTING_BATCH = 1024
+# one entry of a listing: name, st_mode, st_size, st_mtime_ns, st_ino, st_ctime_ns, st_nlink
+# (a tuple of ints holds a tenth of what the DirEntry with its stat_result holds)
+Listed = tuple[str, int, int, int, int, int, int]
 
 
-def _listing_digest(found: list[os.DirEntry[str]], salt: bytes) -> bytes:
-    """A digest of every entry's name and stat signature, in listing order; empty when the
-    directory has a subdirectory (its tree then depends on more than its listing)."""
+def _list(where: str) -> tuple[list[Listed], bool]:
+    """The entries of a directory with their lstat fields, and whether one is a directory.
+    An entry that vanishes between the listing and its stat is left out."""
+    found: list[Listed] = []
+    append = found.append
+    has_subdir = False
+    with os.scandir(where) as listing:
+        for entry in listing:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            mode = st.st_mode
+            if S_ISDIR(mode):
+                has_subdir = True
+            append(
+                (
+                    entry.name,
+                    mode,
+                    st.st_size,
+                    st.st_mtime_ns,
+                    st.st_ino,
+                    st.st_ctime_ns,
+                    st.st_nlink,
+                )
+            )
+    return found, has_subdir
+
+
+def _listing_digest(found: list[Listed], salt: bytes) -> bytes:
+    """A digest of every entry's name and stat fields, in listing order."""
     hasher = blake3(salt)
-    batch: list[tuple[str, int, int, int, int, int]] = []
-    for entry in found:
-        st = entry.stat(follow_symlinks=False)
-        if S_ISDIR(st.st_mode):
-            return b""
-        batch.append(
-            (entry.name, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
-        )
-        if len(batch) == LISTING_BATCH:
-            hasher.update(marshal.dumps(batch))
-            batch.clear()
-    hasher.update(marshal.dumps(batch))
+    for start in range(0, len(found), LISTING_BATCH):
+        hasher.update(marshal.dumps(found[start : start + LISTING_BATCH]))
     return hasher.digest()
 
 
@@ -205,11 +226,11 @@ class Scanner:
         ones on threads, awaited in ``_close``)."""
         where = os.path.join(self.root, rel) if rel else self.root
         try:
-            with os.scandir(where) as listing:
-                found = list(listing)
+            found, has_subdir = _list(where)
         except OSError as exc:
             raise DwsError(f"cannot read directory {where}: {exc.strerror}") from None
-        digest = _listing_digest(found, self._salt) if found else b""
+        # a directory with subdirectories gets no digest: its tree depends on more
+        digest = _listing_digest(found, self._salt) if found and not has_subdir else b""
         if rel in self._known_dirs:
             self._known_dirs.discard(rel)
             known = self.cache.dir_row(rel) if digest else None
@@ -225,14 +246,11 @@ class Scanner:
         trusted_gen = self.generation if self.store is not None else None
         entries, unknown = frame.entries, []
         seen: set[str] = set()
-        for entry in found:
-            name = entry.name
+        for name, mode, size, mtime_ns, ino, ctime_ns, nlink in found:
             if name.startswith(TEMP_PREFIX):
                 self._result.leftovers.append(prefix + name)
                 frame.listing = b""
                 continue
-            st = entry.stat(follow_symlinks=False)
-            mode = st.st_mode
             if rules is not None and rules.ignored(prefix + name, S_ISDIR(mode)):
                 continue
             if not name.isascii() and (shown := _escaped(name)) is not None:
@@ -241,14 +259,14 @@ class Scanner:
                 continue
             if S_ISREG(mode):
                 seen.add(name)
-                signature = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+                signature = (size, mtime_ns, ino, ctime_ns)
                 executable = bool(mode & S_IXUSR)
                 row = cached.get(name)
                 if row is None:
                     unknown.append(_File(name, *signature, executable))
                 elif row[:4] != signature:
-                    if st.st_nlink > 1 and row.ino == st.st_ino:
-                        self._check_link(prefix + name, row.oid, st)
+                    if nlink > 1 and row.ino == ino:
+                        self._check_link(prefix + name, row.oid)
                     unknown.append(
                         _File(name, *signature, executable, cached=True, previous=row.oid)
                     )
@@ -262,7 +280,7 @@ class Scanner:
             elif S_ISDIR(mode):
                 frame.subdirs.append(name)
             elif S_ISLNK(mode):
-                link = self._link(entry.path, name, prefix + name)
+                link = self._link(os.path.join(where, name), name, prefix + name)
                 if link is not None:
                     entries.append(link)
                 else:
@@ -279,11 +297,15 @@ class Scanner:
         self._read(frame, unknown)
         return frame
 
-    def _check_link(self, rel: str, oid: str, st: os.stat_result) -> None:
+    def _check_link(self, rel: str, oid: str) -> None:
         """A file changed in place that may be a hard link to its old store object
         (restore --link hardlink): that object then changed with it. It is dropped (a
         pull can bring it back), and the scan says so."""
         store = self.store or self.tree_store
+        try:
+            st = os.lstat(os.path.join(self.root, rel))  # rare: a multiply linked, changed file
+        except FileNotFoundError:
+            return
         if store is not None and store.release_link(oid, st):
             self._result.warnings.append(
                 f"{rel} was changed in place while hard-linked to the object store: the "
