@@ -74,7 +74,7 @@ class MemoryCache:
         self.upserts: dict[str, StatRow] = {}
         self.deletes: list[str] = []
         self.read_dirs: list[str] = []
-        self.dir_rows: dict[str, DirRow] = {}
+        self.by_dir: dict[str, DirRow] = {}
 
     @staticmethod
     def _join(directory: str, name: str) -> str:
@@ -102,10 +102,13 @@ class MemoryCache:
         self.deletes.extend(sorted(p for p in self.by_path if split_path(p)[0] in gone))
 
     def dir_row(self, directory: str) -> DirRow | None:
-        return self.dir_rows.get(directory)
+        return self.by_dir.get(directory)
+
+    def dir_rows(self) -> dict[str, DirRow]:
+        return dict(self.by_dir)
 
     def put_dir(self, directory: str, row: DirRow) -> None:
-        self.dir_rows[directory] = row
+        self.by_dir[directory] = row
 
     def flush(self) -> None:
         pass

@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dws.model.treediff import walk_tree
+from dws.resources.local_files import scanner as scanner_module
+from dws.resources.local_files import workers
 from dws.resources.local_files.resource import LocalFilesResource
-from dws.resources.local_files.statcache import StatCache
+from dws.resources.local_files.scanner import Scanner
+from dws.resources.local_files.statcache import DirRow, StatCache
 from dws.store.trees import store_loader
 from helpers.common import write_files
 
-from .conftest import HashCounter, ResourceFactory
+from .conftest import HashCounter, MemoryCache, ResourceFactory
 
 TREE = {"imgs/a.bin": "a", "imgs/b.bin": "bb", "imgs/c.bin": "ccc", "top.txt": "t", "sub/x": "x"}
 
@@ -185,3 +189,81 @@ def test_status_after_a_snapshot_uses_the_rows_and_a_status_row_never_vouches_fo
     resource.committed()
     assert sorted(stored) == ["a.bin", "b.bin", "c.bin", "top.txt", "x"]
     assert set(paths(resource, str(state["tree"]))) == set(TREE)
+
+
+# ---- checked ahead of the walk by forked processes ---------------------------------------
+
+
+@pytest.fixture
+def verify_forked(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Make every scan check its directory rows on forked processes (two, whatever the
+    machine has); return what each process found unchanged, per scan."""
+    monkeypatch.setenv("DWS_SCAN_FORK_FROM", "1")
+    monkeypatch.setattr(workers, "can_fork", lambda: True)
+    monkeypatch.setattr(workers, "worker_count", lambda: 2)
+    seen: list[list[str]] = []
+    real = workers.fork_map
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        results = real(*args, **kwargs)
+        seen.append(sorted(rel for result in results for rel in result))
+        return results
+
+    monkeypatch.setattr(workers, "fork_map", recording)
+    return seen
+
+
+WIDE = {f"d{d}/f{i}.bin": f"{d}-{i}" for d in range(6) for i in range(5)}
+
+
+@pytest.mark.usefixtures("files_are_old")
+def test_unchanged_directories_checked_on_other_processes_are_taken_as_they_are(
+    make_resource: ResourceFactory, hash_counter: HashCounter, verify_forked: list[list[str]]
+) -> None:
+    write_files(root_of(make_resource()), WIDE)
+    first = snapshot(make_resource)
+    hash_counter.paths.clear()
+    verify_forked.clear()
+    assert snapshot(make_resource) == first
+    assert verify_forked == [[f"d{d}" for d in range(6)]]
+    assert hash_counter.paths == []
+
+
+@pytest.mark.usefixtures("files_are_old")
+def test_a_change_seen_by_no_checking_process_still_gives_the_new_tree(
+    make_resource: ResourceFactory, verify_forked: list[list[str]]
+) -> None:
+    root = root_of(make_resource())
+    write_files(root, WIDE)
+    snapshot(make_resource)
+    stat = (root / "d3/f1.bin").stat()
+    (root / "d3/f1.bin").write_text("3-X")  # same size, same mtime: only the ctime moves
+    os.utime(root / "d3/f1.bin", ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    (root / "d5/new.bin").write_text("new")
+    verify_forked.clear()
+    second = snapshot(make_resource)
+    assert verify_forked == [["d0", "d1", "d2", "d4"]]
+    files = paths(make_resource(), second)
+    assert set(files) == set(WIDE) | {"d5/new.bin"}
+    (root.parent / ".dataworkspace/local/statcache.sqlite").unlink()
+    assert snapshot(make_resource) == second
+
+
+def test_a_checking_process_gives_up_when_most_directories_changed(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    write_files(root, {f"d{d:02d}/f": str(d) for d in range(40)})
+    rows = {f"d{d:02d}": DirRow(b"stale", "0" * 64, 1, 1, 0) for d in range(40)}
+    scanner = Scanner(str(root), MemoryCache(), store=None, generation=0)
+    checked: list[str] = []
+    real = scanner_module._list
+
+    def counting(where: str) -> Any:
+        checked.append(where)
+        return real(where)
+
+    scanner_module._list = counting  # type: ignore[assignment]
+    try:
+        assert scanner._verify_share(sorted(rows.items())) == []
+    finally:
+        scanner_module._list = real  # type: ignore[assignment]
+    assert len(checked) == scanner_module.GIVE_UP_AFTER

@@ -27,6 +27,7 @@ from dws.errors import DwsError, UsageError
 from dws.model.digest import hash_bytes
 from dws.model.progress import Progress, no_progress
 from dws.model.tree import TreeEntry, encode_tree, make_tree
+from dws.resources.local_files import workers
 from dws.resources.local_files.ignore import IgnoreRules
 from dws.resources.local_files.scanresult import ScanResult
 from dws.resources.local_files.statcache import DirRow, ScanCache, StatRow, is_racy
@@ -81,6 +82,9 @@ class _Frame:
 
 
 LISTING_BATCH = 1024
+# files under directory rows from which forked processes check them (DWS_SCAN_FORK_FROM)
+VERIFY_FROM = 50_000
+GIVE_UP_AFTER = 16  # directories a checking process looks at before it may give up
 # one entry of a listing: name, st_mode, st_size, st_mtime_ns, st_ino, st_ctime_ns, st_nlink
 # (a tuple of ints holds a tenth of what the DirEntry with its stat_result holds)
 Listed = tuple[str, int, int, int, int, int, int]
@@ -183,6 +187,8 @@ class Scanner:
         self._pool: ThreadPoolExecutor | None = None
         self._hashed = 0
         self._result = ScanResult("", {}, 0, 0)
+        self._verified: dict[str, DirRow] = {}  # directories checked ahead of the walk
+        self._salt = b""
 
     def scan(self) -> ScanResult:
         """Walk, hash/store what changed, build trees (children before parents)."""
@@ -191,6 +197,7 @@ class Scanner:
         rules = IgnoreRules(self.root)  # read afresh by every scan
         self._ignore = rules if rules.active else None
         self._salt = b"dws-listing-1\0" + rules.digest
+        self._verified = self._verify_in_parallel()
         self._known_dirs = self.cache.cached_dirs()
         try:
             stack = [self._open("")]
@@ -221,9 +228,45 @@ class Scanner:
 
     # ---- one directory ----------------------------------------------------------------
 
+    def _verify_in_parallel(self) -> dict[str, DirRow]:
+        """The directory rows whose listing still matches, checked ahead of the walk by one
+        process per core, when the rows cover many files: the ``lstat`` of every entry is
+        most of an unchanged scan, and Python does it on one core per process. Empty when
+        it is not worth it (few files, one core, a process with threads)."""
+        rows = {rel: row for rel, row in self.cache.dir_rows().items() if self._trusted(row)}
+        parts = workers.worker_count()
+        enough = workers.fork_from("DWS_SCAN_FORK_FROM", VERIFY_FROM)
+        if not rows or sum(row.files for row in rows.values()) < enough or parts < 2:
+            return {}
+        if not workers.can_fork():
+            return {}
+        shares = workers.split(list(rows.items()), lambda i: i[0], lambda i: i[1].files, parts)
+        checked = workers.fork_map(shares, self._verify_share, lambda why: [])
+        return {rel: rows[rel] for matched in checked for rel in matched}
+
+    def _verify_share(self, share: list[tuple[str, DirRow]]) -> list[str]:
+        """The directories of ``share`` whose listing matches their row. Gives up early when
+        most of them changed (a changed directory is listed again by the walk)."""
+        matched: list[str] = []
+        for checked, (rel, row) in enumerate(share, 1):
+            try:
+                found, has_subdir = _list(os.path.join(self.root, rel))
+            except OSError:
+                continue
+            if found and not has_subdir and _listing_digest(found, self._salt) == row.listing:
+                matched.append(rel)
+            elif checked >= GIVE_UP_AFTER and 2 * len(matched) < checked:
+                break
+        return matched
+
     def _open(self, rel: str) -> _Frame:
         """List ``rel``; settle the files the cache vouches for, read the others (large
         ones on threads, awaited in ``_close``)."""
+        verified = self._verified.pop(rel, None) if self._verified else None
+        if verified is not None:  # checked just now by a process of its own
+            self._known_dirs.discard(rel)
+            self._result.files += verified.files
+            return _Frame(rel, [], known=verified)
         where = os.path.join(self.root, rel) if rel else self.root
         try:
             found, has_subdir = _list(where)

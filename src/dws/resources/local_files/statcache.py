@@ -132,6 +132,9 @@ class ScanCache(Protocol):
     def dir_row(self, directory: str) -> DirRow | None:
         """The row of one directory, if it has one."""
 
+    def dir_rows(self) -> dict[str, DirRow]:
+        """Every directory row, keyed by directory."""
+
     def put_dir(self, directory: str, row: DirRow) -> None:
         """Remember a directory's listing."""
 
@@ -160,6 +163,9 @@ class NoCache:
 
     def dir_row(self, directory: str) -> DirRow | None:
         return None
+
+    def dir_rows(self) -> dict[str, DirRow]:
+        return {}
 
     def put_dir(self, directory: str, row: DirRow) -> None:
         pass
@@ -244,6 +250,14 @@ class StatCache:
             (resource, directory),
         ).fetchone()
         return DirRow._make(found) if found is not None else None
+
+    def dir_rows(self, resource: str) -> dict[str, DirRow]:
+        """Every directory row of ``resource``, keyed by directory."""
+        cursor = self._db.execute(
+            "SELECT dir, listing, tree, files, bytes, gen FROM dir_stat WHERE resource=?",
+            (resource,),
+        )
+        return {row[0]: DirRow._make(row[1:]) for row in cursor}
 
     def load(self, resource: str) -> dict[str, StatRow]:
         """Every row of ``resource``, keyed by relative path (for tools and tests: a scan
@@ -357,6 +371,9 @@ class ResourceCache:
 
     def dir_row(self, directory: str) -> DirRow | None:
         return self._cache.dir_row(self.resource, directory)
+
+    def dir_rows(self) -> dict[str, DirRow]:
+        return self._cache.dir_rows(self.resource)
 
     def put_dir(self, directory: str, row: DirRow) -> None:
         target = self._pending_dirs if self._defer and row.gen >= 0 else self._dirs

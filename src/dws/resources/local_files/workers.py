@@ -28,6 +28,7 @@ from typing import Generic, TypeVar
 from dws.errors import DwsError, IntegrityError, LockedError, RefusedError, UsageError
 
 Item = TypeVar("Item")
+Result = TypeVar("Result")
 Signature = tuple[int, int, int, int]  # size, mtime_ns, ino, ctime_ns
 
 MAX_WORKERS = 4
@@ -49,6 +50,9 @@ class PartResult:
     # survive there; across a pipe only ``error`` travels)
     exception: DwsError | None = None
 
+    def __getstate__(self) -> dict[str, object]:
+        return {**self.__dict__, "exception": None}
+
 
 @dataclass
 class Share(Generic[Item]):
@@ -58,12 +62,13 @@ class Share(Generic[Item]):
     weight: int = 0
 
 
-def fork_from() -> int:
-    """From how many writes on a restore forks (DWS_RESTORE_FORK_FROM; 0 never forks)."""
+def fork_from(variable: str = "DWS_RESTORE_FORK_FROM", default: int = DEFAULT_FORK_FROM) -> int:
+    """From how much work (a restore: file writes) a command forks, from the environment
+    ``variable`` (0: never)."""
     try:
-        value = int(os.environ.get("DWS_RESTORE_FORK_FROM", DEFAULT_FORK_FROM))
+        value = int(os.environ.get(variable, default))
     except ValueError:
-        return DEFAULT_FORK_FROM
+        return default
     return value if value > 0 else sys.maxsize
 
 
@@ -130,6 +135,26 @@ def run_shares(
     """``run`` each share: the first here, the others in forked children at the same time.
     ``run`` returns what it finished, and its error if it stopped early. Results come
     back in the order of ``shares``."""
+
+    def guarded(share: list[Item]) -> PartResult:
+        return _guarded(run, share)
+
+    def died(why: str) -> PartResult:
+        return PartResult(error=(1, f"a restore worker process died ({why})", []))
+
+    return fork_map(shares, guarded, died)
+
+
+def fork_map(
+    shares: list[list[Item]],
+    run: Callable[[list[Item]], Result],
+    died: Callable[[str], Result],
+) -> list[Result]:
+    """``run`` each share: the first here, the others in forked children at the same time
+    (here too when no process can be made); a child that dies gives ``died(why)``. Results
+    come back in the order of ``shares``."""
+    if not shares:
+        return []
     children: dict[int, tuple[int, int]] = {}  # share index -> pid, read end of its pipe
     here = [0]  # shares this process runs: its own, and any no child could be made for
     try:
@@ -138,18 +163,18 @@ def run_shares(
                 children[position] = _fork(shares[position], run)
             except OSError:  # no process to spare (EAGAIN, ENOMEM): do it here
                 here.append(position)
-        results = {position: _guarded(run, shares[position]) for position in here}
+        results = {position: run(shares[position]) for position in here}
     except BaseException:
         for pid, _ in children.values():
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
-        _collect(list(children.values()))
+        _collect(list(children.values()), died)
         raise
-    results.update(zip(children, _collect(list(children.values())), strict=True))
+    results.update(zip(children, _collect(list(children.values()), died), strict=True))
     return [results[position] for position in range(len(shares))]
 
 
-def _fork(share: list[Item], run: Callable[[list[Item]], PartResult]) -> tuple[int, int]:
+def _fork(share: list[Item], run: Callable[[list[Item]], Result]) -> tuple[int, int]:
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns
@@ -157,9 +182,7 @@ def _fork(share: list[Item], run: Callable[[list[Item]], PartResult]) -> tuple[i
         try:
             os.close(read_end)
             _die_with_parent()
-            result = _guarded(run, share)
-            result.exception = None
-            data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+            data = pickle.dumps(run(share), protocol=pickle.HIGHEST_PROTOCOL)
             with os.fdopen(write_end, "wb") as pipe:
                 pipe.write(data)
         except BaseException:
@@ -186,20 +209,19 @@ def _guarded(run: Callable[[list[Item]], PartResult], share: list[Item]) -> Part
         return PartResult(error=(exc.exit_code, exc.message, exc.details))
 
 
-def _collect(children: list[tuple[int, int]]) -> list[PartResult]:
+def _collect(children: list[tuple[int, int]], died: Callable[[str], Result]) -> list[Result]:
     results = []
     for pid, read_end in children:
         with os.fdopen(read_end, "rb") as pipe:
             data = pipe.read()  # before waiting: a child blocks until its result is read
         _, status = os.waitpid(pid, 0)
-        result: PartResult | None = None
-        if data and os.waitstatus_to_exitcode(status) == 0:
+        code = os.waitstatus_to_exitcode(status)
+        result: Result | None = None
+        if data and code == 0:
             with contextlib.suppress(Exception):
                 result = pickle.loads(data)  # our own child's bytes, never from outside
-        if not isinstance(result, PartResult):
-            code = os.waitstatus_to_exitcode(status)
-            why = f"killed by signal {-code}" if code < 0 else f"exit {code}"
-            result = PartResult(error=(1, f"a restore worker process died ({why})", []))
+        if result is None:
+            result = died(f"killed by signal {-code}" if code < 0 else f"exit {code}")
         results.append(result)
     return results
 
