@@ -241,6 +241,8 @@ class Scanner:
         if not workers.can_fork():
             return {}
         shares = workers.split(list(rows.items()), lambda i: i[0], lambda i: i[1].files, parts)
+        if len(shares) < 2:  # one directory: the walk lists it anyway, on this process
+            return {}
         checked = workers.fork_map(shares, self._verify_share, lambda why: [])
         return {rel: rows[rel] for matched in checked for rel in matched}
 
