@@ -4,18 +4,22 @@ ignored files, keep=hashes, symlink safety, parameters."""
 from __future__ import annotations
 
 import os
+import shutil
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import dws
-from dws.errors import IntegrityError, UsageError
+from dws.errors import DwsError, IntegrityError, UsageError
 from dws.model.digest import hash_bytes
 from dws.model.treediff import walk_tree
+from dws.resources.local_files.applying import Restorer
 from dws.resources.local_files.resource import LocalFilesResource
 from dws.resources.local_files.statcache import StatCache, is_racy
+from dws.store.fileio import TEMP_PREFIX
 from dws.store.trees import store_loader
 from helpers.common import manifest, write_files
 
@@ -86,6 +90,37 @@ def test_the_cache_is_not_updated_before_commit(
     finally:
         cache.close()
     assert all(row.gen != resource.context.store_generation for row in rows.values())
+
+
+def test_a_new_directory_appears_whole_and_a_name_taken_meanwhile_stops_the_restore(
+    make_resource: ResourceFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A directory the restore creates is renamed into place only when all its files are
+    written; if something took its name meanwhile, the restore fails naming where the
+    restored content is, and the intruder is left as it was."""
+    resource = make_resource()
+    root = root_of(resource)
+    write_files(root, {"keep": "k", "new/a": "1", "new/sub/b": "2"})
+    state = resource.snapshot(None)
+    resource.committed()
+    shutil.rmtree(root / "new")
+    plan = resource.plan_restore(state, [])
+    seen_during_writes: list[bool] = []
+    real = Restorer._apply_all
+
+    def writing(self: Restorer, changes: Any, progress: Any) -> None:
+        real(self, changes, progress)
+        seen_during_writes.append((root / "new").exists())
+        (root / "new").write_text("someone else's")
+
+    monkeypatch.setattr(Restorer, "_apply_all", writing)
+    with pytest.raises(DwsError, match=r"cannot restore directory .*new.*restored content is in"):
+        resource.apply_restore(plan)
+    assert seen_during_writes == [False]  # not there, not even half, until all was written
+    assert (root / "new").read_text() == "someone else's"
+    (staged,) = [p for p in root.iterdir() if p.name.startswith(TEMP_PREFIX)]
+    files = {path: entry for path, entry in manifest(staged).items() if entry[0] == "file"}
+    assert files == {"a": ("file", b"1", False), "sub/b": ("file", b"2", False)}
 
 
 def test_restore_does_not_vouch_for_files_it_just_wrote(make_resource: ResourceFactory) -> None:

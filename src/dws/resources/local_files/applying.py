@@ -154,20 +154,24 @@ class Restorer:
             where = os.path.join(self.root, change.path)
             raise DwsError(f"cannot restore {where}: {exc.strerror or exc}") from None
 
+    def _inside(self, rel: str) -> str | None:
+        """Where ``rel`` goes when its directory is one this restore is building."""
+        if not self._building:
+            return None
+        directory, _, name = rel.rpartition("/")
+        building = self._building.get(directory)
+        return os.path.join(building, name) if building is not None else None
+
     def _where(self, rel: str) -> str:
         """Where ``rel`` is written now: inside a directory being built, or in place."""
-        directory, _, name = rel.rpartition("/")
-        building = self._building.get(directory) if self._building else None
-        return os.path.join(building, name) if building else os.path.join(self.root, rel)
+        return self._inside(rel) or os.path.join(self.root, rel)
 
     def _apply_one(self, change: Change) -> None:
         new = change.new
-        if new is not None and self._building:
-            directory, _, name = change.path.rpartition("/")
-            building = self._building.get(directory)
-            if building is not None:  # nothing is there yet: no temporary name needed
-                self._create_inside(os.path.join(building, name), change.path, new)
-                return
+        inside = self._inside(change.path) if new is not None else None
+        if inside is not None and new is not None:  # nothing there yet: no temporary name
+            self._create_inside(inside, change.path, new)
+            return
         path = os.path.join(self.root, change.path)
         if new is None:
             self._real_dirs.discard(path)
