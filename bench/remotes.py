@@ -23,18 +23,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from scale import dws_command  # a script beside this one
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 WORK = HERE / ".work" / "remotes"
-
-
-def dws_command() -> str:
-    """The dws executable next to this interpreter, else the one on PATH."""
-    local = Path(sys.executable).parent / "dws"
-    found = str(local) if local.exists() else shutil.which("dws")
-    if found is None:
-        raise SystemExit("dws is not installed (pip install -e '.[dev]' first)")
-    return found
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str]) -> float:
