@@ -64,3 +64,40 @@ def test_bench_smoke_prints_every_row(tmp_path: Path) -> None:
     assert "budget = 10% of the bare step + 0.3 s" in proc.stdout
     left = [p for p in work.glob("run-overhead-*") if p.is_dir()]
     assert not left, f"scratch directory left behind: {left}"
+
+
+def test_scale_smoke_measures_every_operation_and_draws_the_plot(tmp_path: Path) -> None:
+    """bench/scale.py on a tiny tree per layout: every operation measured (restores counted
+    back), the JSON and the SVG written."""
+    svg, results = tmp_path / "scale.svg", tmp_path / "scale.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "scale.py"),
+            "--files",
+            "200",
+            "--work-dir",
+            str(tmp_path / "work"),
+            "--json",
+            str(results),
+            "--svg",
+            str(svg),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = json.loads(results.read_text())["rows"]
+    measured = {(r["layout"], r["files"], r["op"]) for r in rows}
+    expected = {
+        (layout, files, op)
+        for layout in ("tree", "flat")
+        for files in (200,)
+        for op in ("first", "noop", "change", "restore")
+    }
+    assert measured == expected
+    assert all(r["wall_s"] > 0 for r in rows)
+    assert svg.read_text().lstrip().startswith("<svg") and "<polyline" in svg.read_text()
