@@ -25,17 +25,23 @@ OVERHEAD_WORKLOADS = ("read", "compute")
 OVERHEAD_VARIANTS = ("bare", "none", "python")  # and strace, where it can trace
 
 
-def test_bench_smoke_prints_every_row(tmp_path: Path) -> None:
-    work = tmp_path / "work"
+def _bench(script: Path, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run a bench script from the project root; it must succeed."""
     proc = subprocess.run(
-        [sys.executable, str(RUN), "--smoke", "--tools", "dws", "--work-dir", str(work)],
+        [sys.executable, str(script), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+def test_bench_smoke_prints_every_row(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    proc = _bench(RUN, "--smoke", "--tools", "dws", "--work-dir", str(work), timeout=120)
 
     rows = {}
     for line in proc.stdout.splitlines():
@@ -70,26 +76,12 @@ def test_scale_smoke_measures_every_operation_and_draws_the_plot(tmp_path: Path)
     """bench/scale.py on a tiny tree per layout: every operation measured (restores counted
     back), the JSON and the SVG written."""
     svg, results = tmp_path / "scale.svg", tmp_path / "scale.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "scale.py"),
-            "--files",
-            "200",
-            "--work-dir",
-            str(tmp_path / "work"),
-            "--json",
-            str(results),
-            "--svg",
-            str(svg),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    _bench(
+        ROOT / "bench" / "scale.py",
+        *("--files", "200", "--work-dir", str(tmp_path / "work")),
+        *("--json", str(results), "--svg", str(svg)),
         timeout=300,
-        stdin=subprocess.DEVNULL,
     )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = json.loads(results.read_text())["rows"]
     measured = {(r["layout"], r["files"], r["op"]) for r in rows}
     expected = {
