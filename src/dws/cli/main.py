@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        Output().error("interrupted; nothing half-written was recorded (run the command again)", [])
+        Output().error(_INTERRUPTED, [])
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(1)
@@ -79,9 +79,29 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if verbose:
             traceback.print_exc()
+        if _raised_while_interrupted(exc):
+            Output().error(_INTERRUPTED, [])
+            sys.exit(130)
         Output().error(f"internal error: {exc.__class__.__name__}: {exc} (rerun with -v)", [])
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+_INTERRUPTED = "interrupted; nothing half-written was recorded (run the command again)"
+
+
+def _raised_while_interrupted(exc: BaseException) -> bool:
+    """Whether Ctrl-C started this exception: cleanup that runs while a KeyboardInterrupt
+    unwinds (a thread pool joining a thread the interrupt stopped mid-start) can raise its own
+    error, which then hides the interrupt."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__context__
+    return False
 
 
 def _global_verbose(args: list[str]) -> bool:
