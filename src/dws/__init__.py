@@ -17,6 +17,8 @@ if TYPE_CHECKING:
         ResultsRow,
         SnapshotOutcome,
         Workspace,
+        open,
+        snapshot_files,
     )
     from dws.errors import (
         DwsError,
@@ -46,6 +48,8 @@ __all__ = [
     "UsageError",
     "Workspace",
     "__version__",
+    "open",
+    "snapshot_files",
 ]
 
 _ERRORS = frozenset(name for name in __all__ if name.endswith("Error"))

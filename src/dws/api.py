@@ -9,12 +9,19 @@ ws.restore("v1")
 from __future__ import annotations
 
 import functools
+import io
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar, overload
 
 from dws.core import maintenance, recovery, registration, results, views
 from dws.core.maintenance import FsckReport, GcReport
+from dws.core.reading import (
+    ListedEntry,
+    SnapshotFiles,
+    open_closing,
+    workspace_snapshot,
+)
 from dws.core.recovery import PutBackOutcome, RecoveryRecord
 from dws.core.restore import RestoreOutcome, restore_snapshot
 from dws.core.results import ResultsRow
@@ -59,6 +66,24 @@ def _releasing(method: _Method) -> _Method:
     return wrapper  # type: ignore[return-value]
 
 
+class _OpenMethod:
+    """``Workspace.open(directory)`` opens a workspace; ``ws.open(path, snapshot=...)``
+    opens a file of a snapshot of ``ws``."""
+
+    @overload
+    def __get__(self, instance: None, owner: type[Workspace]) -> Callable[..., Workspace]: ...
+
+    @overload
+    def __get__(self, instance: Workspace, owner: type[Workspace]) -> Callable[..., IO[Any]]: ...
+
+    def __get__(
+        self, instance: Workspace | None, owner: type[Workspace]
+    ) -> Callable[..., Workspace] | Callable[..., IO[Any]]:
+        if instance is None:
+            return owner._open_workspace
+        return instance._open_file
+
+
 class Workspace:
     """A data workspace: resources, snapshots, restore, results."""
 
@@ -71,9 +96,11 @@ class Workspace:
         return cls(_CoreWorkspace.init(directory, name))
 
     @classmethod
-    def open(cls, directory: str = ".") -> Workspace:
+    def _open_workspace(cls, directory: str = ".") -> Workspace:
         """Open the workspace containing ``directory``."""
         return cls(_CoreWorkspace.open(directory))
+
+    open = _OpenMethod()
 
     @property
     def root(self) -> str:
@@ -222,6 +249,49 @@ class Workspace:
     def diff(self, ref_a: str, ref_b: str | None = None) -> list[ResourceChanges]:
         """File-level changes between two snapshots, or a snapshot and the working state."""
         return views.diff(self._ws, ref_a, ref_b)
+
+    # ---- reading snapshots ------------------------------------------------------------
+
+    def snapshot_files(self, snapshot: str = "HEAD") -> SnapshotFiles:
+        """The files of ``snapshot`` (a tag, id prefix or HEAD), read without restoring:
+        ``entry``, ``listdir``, ``walk``, ``open`` and ``copy_out`` by snapshot path."""
+        return workspace_snapshot(self._ws, snapshot)
+
+    def ls(
+        self, path: str = "", *, snapshot: str = "HEAD", recursive: bool = False
+    ) -> list[ListedEntry]:
+        """The entries of directory ``path`` of ``snapshot`` (every entry below it with
+        ``recursive``); a file's path lists that file alone."""
+        return self.snapshot_files(snapshot).ls(path, recursive=recursive)
+
+    def _open_file(
+        self,
+        path: str,
+        snapshot: str = "HEAD",
+        mode: str = "rb",
+        *,
+        encoding: str = "utf-8",
+        errors: str = "strict",
+        newline: str | None = None,
+    ) -> IO[Any]:
+        """The recorded bytes of file ``path`` of ``snapshot``, as a seekable read-only file
+        (``mode="r"``: text), checked against the content id before bytes are handed out."""
+        _check_read_mode(mode)
+        handle = self.snapshot_files(snapshot).open(path)
+        if mode == "rb":
+            return handle
+        return io.TextIOWrapper(handle, encoding=encoding, errors=errors, newline=newline)
+
+    def read_bytes(self, path: str, *, snapshot: str = "HEAD") -> bytes:
+        """The whole recorded content of file ``path`` of ``snapshot``."""
+        with self._open_file(path, snapshot) as handle:
+            data: bytes = handle.read()
+        return data
+
+    def get(self, path: str, dest: str, *, snapshot: str = "HEAD") -> tuple[int, int]:
+        """Copy file or directory ``path`` of ``snapshot`` to the new path ``dest`` (into
+        it when it is a directory), touching nothing in the workspace; (files, bytes)."""
+        return self.snapshot_files(snapshot).copy_out(path, dest)
 
     def resolve(self, ref: str) -> str:
         """Full id of a tag, id prefix or HEAD."""
@@ -612,12 +682,79 @@ class Workspace:
 __all__ = [
     "FsckReport",
     "GcReport",
+    "ListedEntry",
     "PutBackOutcome",
     "RecoveryRecord",
     "ResourceChanges",
     "RestoreOutcome",
     "ResultsRow",
+    "SnapshotFiles",
     "SnapshotOutcome",
     "StatusReport",
     "Workspace",
+    "open",
+    "snapshot_files",
 ]
+
+
+# ---- reading snapshots without a Workspace object ----------------------------------------
+
+
+def snapshot_files(
+    snapshot: str = "HEAD",
+    *,
+    workspace: str | None = None,
+    remote: str | None = None,
+    endpoint_url: str | None = None,
+) -> SnapshotFiles:
+    """The files of ``snapshot`` of the workspace containing ``workspace`` (default: the
+    current directory), or of ``remote`` (a URL, or the name of one of the workspace's
+    remotes; on a remote HEAD is its newest snapshot), read without restoring. Close it when
+    done (it is a context manager)."""
+    if remote is None:
+        core = _CoreWorkspace.open(workspace or ".")
+        return workspace_snapshot(core, snapshot, closer=core.release)
+    from dws.core.remote.browse import open_remote_snapshot, remote_location
+
+    core_ws = _workspace_if_any(workspace)
+    url, endpoint = remote_location(remote, endpoint_url, core_ws)
+    cache = os.path.join(core_ws.layout.local, "read-cache") if core_ws is not None else None
+    return open_remote_snapshot(url, snapshot, endpoint_url=endpoint, cache_dir=cache)
+
+
+def _workspace_if_any(directory: str | None) -> _CoreWorkspace | None:
+    """The workspace ``directory`` names (an error if it names none), or the one around the
+    current directory, if any."""
+    if directory is not None:
+        return _CoreWorkspace.open(directory)
+    try:
+        return _CoreWorkspace.open(".")
+    except NotFoundError:
+        return None
+
+
+def open(
+    path: str,
+    snapshot: str = "HEAD",
+    mode: str = "rb",
+    *,
+    workspace: str | None = None,
+    remote: str | None = None,
+    endpoint_url: str | None = None,
+    encoding: str = "utf-8",
+    errors: str = "strict",
+    newline: str | None = None,
+) -> IO[Any]:
+    """File ``path`` of ``snapshot`` as a seekable read-only file (``mode="r"``: text), from
+    a workspace or straight from a remote (see ``snapshot_files``)."""
+    _check_read_mode(mode)
+    files = snapshot_files(snapshot, workspace=workspace, remote=remote, endpoint_url=endpoint_url)
+    handle = open_closing(files, path)
+    if mode == "rb":
+        return handle
+    return io.TextIOWrapper(handle, encoding=encoding, errors=errors, newline=newline)
+
+
+def _check_read_mode(mode: str) -> None:
+    if mode not in ("rb", "r", "rt"):
+        raise UsageError(f"mode {mode!r}: snapshots are read-only (use 'rb' or 'r')")

@@ -15,6 +15,7 @@ from dws.model.records import ResourceSpec
 from dws.model.roles import Role
 from dws.model.treediff import Change
 from dws.resources.pathhash import MISSING, PathId, hash_path
+from dws.resources.recorded import RecordedView
 from dws.store.base import ObjectStore
 
 State = dict[str, Any]
@@ -188,6 +189,14 @@ class Resource(ABC):
     @abstractmethod
     def read_files(self, state: State, names: list[str]) -> Iterator[tuple[str, bytes]]:
         """(path, bytes) of recorded files whose path matches one of the glob ``names``."""
+
+    def recorded_view(self, state: State) -> RecordedView:
+        """A read-only view of what ``state`` records: its directories and the bytes of its
+        files (see ``resources.recorded``). Types that cannot be read so refuse."""
+        raise UsageError(
+            f"resource {self.name!r} ({self.spec.type}) cannot be read from a snapshot; "
+            "restore it instead"
+        )
 
     @abstractmethod
     def describe(self, state: State | None = None) -> dict[str, Any]:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from dws.cli.commands.add import add
+from dws.cli.commands.cat import cat
 from dws.cli.commands.clean import clean
 from dws.cli.commands.clone import clone
 from dws.cli.commands.delete_snapshot import delete_snapshot
 from dws.cli.commands.diff import diff
 from dws.cli.commands.fsck import fsck
 from dws.cli.commands.gc import gc
+from dws.cli.commands.get import get
 from dws.cli.commands.history import history, log
 from dws.cli.commands.init import init
 from dws.cli.commands.lineage import lineage
+from dws.cli.commands.ls import ls
 from dws.cli.commands.pull import pull
 from dws.cli.commands.push import push
 from dws.cli.commands.recover import recover
@@ -41,6 +44,9 @@ COMMANDS = [
     log,
     show,
     diff,
+    ls,
+    cat,
+    get,
     results,
     tag,
     delete_snapshot,

@@ -21,19 +21,12 @@ from dws.core.lines import cloned_lines
 from dws.core.remote import layout
 from dws.core.remote.config import RemoteConfig, check_endpoint, normalize_url, point_remote
 from dws.core.remote.open import open_remote
-from dws.core.remote.pull import PullReport, pull_from, resolve_remote_ref
-from dws.core.remote.records import (
-    read_identity,
-    read_resources,
-    read_snapshot,
-    read_tag,
-    snapshot_ids,
-)
+from dws.core.remote.pull import PullReport, pull_from
+from dws.core.remote.records import read_identity, read_resources, remote_snapshot
 from dws.core.restore import restore_snapshot
 from dws.core.trust import trust_new_resources
 from dws.core.workspace import DEFAULT_CONFIG, GITIGNORE, Workspace
 from dws.errors import FormatError, IntegrityError, NotFoundError, RefusedError, UsageError
-from dws.model.ids import check_tag_name
 from dws.model.lines import OtherLine
 from dws.model.paths import META_DIR_NAME
 from dws.model.records import (
@@ -153,34 +146,6 @@ def _check_repos(
     return out
 
 
-def _read_remote_snapshot(remote: RemoteBackend, snapshot_id: str) -> SnapshotRecord:
-    record = read_snapshot(remote, snapshot_id)
-    if record is None:
-        raise FormatError(f"the remote's snapshot {snapshot_id[:12]} cannot be read")
-    return record
-
-
-def _remote_snapshot(remote: RemoteBackend, ref: str | None) -> SnapshotRecord | None:
-    """The remote's snapshot a clone restores, read before anything is pulled: ``ref`` (a
-    remote tag or id prefix, as pull resolves it), else the latest (None: there is none)."""
-    ids = set(snapshot_ids(remote))
-    if ref is None:
-        if not ids:
-            return None
-        records = [_read_remote_snapshot(remote, i) for i in sorted(ids)]
-        return max(records, key=lambda r: (r.created, r.id))
-    tags = remote.files.list(layout.TAGS)
-    found = None
-    if ref in tags:
-        try:
-            found = read_tag(remote, check_tag_name(ref))
-        except UsageError:
-            found = None  # pull ignores a tag with an invalid name too
-    others = dict.fromkeys((tag for tag in tags if tag != ref), "")  # for did-you-mean
-    chosen = found[0] if found else resolve_remote_ref(ids, others, ref)
-    return _read_remote_snapshot(remote, chosen)
-
-
 def _own_repository(
     remote: RemoteBackend, specs: list[ResourceSpec], urls: dict[str, str], ref: str | None
 ) -> tuple[str | None, str | None, str | None]:
@@ -194,7 +159,7 @@ def _own_repository(
     given = urls.get(own.name) or kind.source_url(own.params, None)
     if given:
         return own.name, given, ref
-    record = _remote_snapshot(remote, ref)
+    record = remote_snapshot(remote, ref)
     if record is None:
         return own.name, None, ref
     recorded = record.resources.get(own.name)

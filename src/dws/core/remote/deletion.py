@@ -15,8 +15,7 @@ from dws.core.catalog import SnapshotCatalog
 from dws.core.remote import layout
 from dws.core.remote.config import get_remote
 from dws.core.remote.open import check_same_workspace, open_remote
-from dws.core.remote.pull import resolve_remote_ref
-from dws.core.remote.records import read_tag, snapshot_ids
+from dws.core.remote.records import read_tag, resolve_remote_ref, snapshot_ids
 from dws.core.remote.tombstones import (
     Deleted,
     deleted_snapshots,

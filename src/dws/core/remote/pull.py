@@ -18,17 +18,22 @@ from dws.core.remote import layout
 from dws.core.remote.cache import RemoteCache, read_unfetched, write_unfetched
 from dws.core.remote.config import RemoteConfig, get_remote
 from dws.core.remote.open import check_same_workspace, open_remote, remote_objects
-from dws.core.remote.records import TagConflict, read_snapshot, read_tag, snapshot_ids
+from dws.core.remote.records import (
+    TagConflict,
+    read_snapshot,
+    read_tag,
+    resolve_remote_ref,
+    snapshot_ids,
+)
 from dws.core.remote.tombstones import deleted_snapshots
 from dws.core.remote.walk import FetchingStore, snapshot_refs
 from dws.core.views import resource_for
 from dws.core.workspace import Workspace
-from dws.errors import DwsError, FormatError, IntegrityError, NotFoundError, UsageError
-from dws.model.ids import check_tag_name, looks_like_id_prefix
+from dws.errors import DwsError, FormatError, IntegrityError, UsageError
+from dws.model.ids import check_tag_name
 from dws.model.lines import OtherLine
 from dws.model.records import SnapshotRecord
 from dws.model.runs import decode_run_record, decode_step_memory
-from dws.model.suggest import did_you_mean
 from dws.store import transfer
 from dws.store.fileio import write_atomic
 from dws.store.remote_backend import RemoteBackend
@@ -321,20 +326,6 @@ def _descends(
         else:
             return False
     return False
-
-
-def resolve_remote_ref(remote_ids: set[str], tags: dict[str, str], ref: str) -> str:
-    """A remote tag, or a unique id prefix of a remote snapshot."""
-    if ref in tags:
-        return tags[ref]
-    lowered = ref.lower()
-    if looks_like_id_prefix(lowered):
-        matches = [i for i in remote_ids if i.startswith(lowered)]
-        if len(matches) == 1:
-            return matches[0]
-        if len(matches) > 1:
-            raise UsageError(f"snapshot prefix {ref!r} is ambiguous on the remote")
-    raise NotFoundError(f"the remote has no snapshot or tag named {ref!r}{did_you_mean(ref, tags)}")
 
 
 def _collect_runs(

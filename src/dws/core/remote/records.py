@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from dws.core.remote import layout
-from dws.errors import FormatError
-from dws.model.ids import is_object_id
+from dws.errors import FormatError, NotFoundError, UsageError
+from dws.model.ids import check_tag_name, is_object_id, looks_like_id_prefix
 from dws.model.records import (
     SnapshotRecord,
     WorkspaceInfo,
@@ -17,6 +17,7 @@ from dws.model.records import (
     decode_snapshot,
     decode_workspace_info,
 )
+from dws.model.suggest import did_you_mean
 from dws.store.remote_backend import RemoteBackend
 
 
@@ -105,3 +106,45 @@ def read_tag(remote: RemoteBackend, tag: str) -> tuple[str, bytes] | None:
 def tag_bytes(snapshot_id: str) -> bytes:
     """What a tag file naming ``snapshot_id`` holds."""
     return (snapshot_id + "\n").encode()
+
+
+def resolve_remote_ref(remote_ids: set[str], tags: dict[str, str], ref: str) -> str:
+    """A remote tag, or a unique id prefix of a remote snapshot."""
+    if ref in tags:
+        return tags[ref]
+    lowered = ref.lower()
+    if looks_like_id_prefix(lowered):
+        matches = [i for i in remote_ids if i.startswith(lowered)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise UsageError(f"snapshot prefix {ref!r} is ambiguous on the remote")
+    raise NotFoundError(f"the remote has no snapshot or tag named {ref!r}{did_you_mean(ref, tags)}")
+
+
+def _read_listed_snapshot(remote: RemoteBackend, snapshot_id: str) -> SnapshotRecord:
+    record = read_snapshot(remote, snapshot_id)
+    if record is None:
+        raise FormatError(f"the remote's snapshot {snapshot_id[:12]} cannot be read")
+    return record
+
+
+def remote_snapshot(remote: RemoteBackend, ref: str | None) -> SnapshotRecord | None:
+    """The remote's snapshot a clone restores, read before anything is pulled: ``ref`` (a
+    remote tag or id prefix, as pull resolves it), else the latest (None: there is none)."""
+    ids = set(snapshot_ids(remote))
+    if ref is None:
+        if not ids:
+            return None
+        records = [_read_listed_snapshot(remote, i) for i in sorted(ids)]
+        return max(records, key=lambda r: (r.created, r.id))
+    tags = remote.files.list(layout.TAGS)
+    found = None
+    if ref in tags:
+        try:
+            found = read_tag(remote, check_tag_name(ref))
+        except UsageError:
+            found = None  # pull ignores a tag with an invalid name too
+    others = dict.fromkeys((tag for tag in tags if tag != ref), "")  # for did-you-mean
+    chosen = found[0] if found else resolve_remote_ref(ids, others, ref)
+    return _read_listed_snapshot(remote, chosen)

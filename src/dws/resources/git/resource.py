@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import io
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, BinaryIO
 
-from dws.errors import DwsError, UsageError
+from dws.errors import DwsError, IntegrityError, UsageError
 from dws.model.paths import default_resource_name
 from dws.model.roles import Role
 from dws.model.treediff import Change, TreeLoader
@@ -26,6 +27,8 @@ from dws.resources.git.urls import looks_like_url, name_from_url, strip_credenti
 from dws.resources.git.views import Commits, View, compare
 from dws.resources.git.worktree import read_work_state
 from dws.resources.pathhash import MISSING, PathId
+from dws.resources.recorded import FlatView, RecordedView
+from dws.store.objectreader import open_object
 from dws.store.trees import store_loader
 
 
@@ -234,6 +237,21 @@ class GitResource(Resource):
             data = found[path]
             if data is not None:
                 yield path, data
+
+    def recorded_view(self, state: State) -> RecordedView:
+        git, commits, view, committed = self._recorded_files(state)
+        files = {**commits.entries(view.commit, committed), **view.work}
+        blobs = commits.listing(view.commit)
+
+        def open_file(path: str) -> BinaryIO:
+            if path in view.work:
+                return open_object(self.context.store, view.work[path].id)
+            found = dict(git.read_blobs([blobs[path][1]])).get(blobs[path][1])
+            if found is None:
+                raise IntegrityError(f"git object {blobs[path][1]} is missing from {git.worktree}")
+            return io.BytesIO(found)
+
+        return FlatView(files, open_file)
 
     def describe(self, state: State | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {"path": self.spec.params.get("path")}

@@ -8,7 +8,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, BinaryIO
 
 from dws.errors import DwsError, IntegrityError, RefusedError, UsageError
 from dws.model.ids import check_object_id
@@ -30,7 +30,10 @@ from dws.resources.local_files.statcache import (
     split_path,
 )
 from dws.resources.pathhash import MISSING, PathId, persist_trees
+from dws.resources.recorded import RecordedView, TreeView
+from dws.store.base import CorruptObjectError
 from dws.store.fileio import sync_filesystem
+from dws.store.objectreader import open_checked_file
 from dws.store.trees import store_loader
 
 KEEP_CONTENT = "content"
@@ -321,6 +324,32 @@ class LocalFilesResource(Resource):
                 yield path, self.context.store.get_verified(entry.id)
             else:
                 yield path, self._read_current(path, entry.id)
+
+    def recorded_view(self, state: State) -> RecordedView:
+        opener = None
+        if state.get("keep", KEEP_CONTENT) != KEEP_CONTENT:
+            opener = self._open_current
+        return TreeView(
+            self.context.store,
+            self._loader(),
+            self._tree_of(state),
+            int(state.get("bytes", 0)),
+            opener=opener,
+            spill_dir=self.context.local_dir,
+        )
+
+    def _open_current(self, path: str, entry: TreeEntry) -> BinaryIO:
+        """A file of a resource that keeps hashes only: the working file, while it still
+        holds the recorded bytes."""
+        try:
+            return open_checked_file(os.path.join(self.local_path(), path), entry.id)
+        except OSError as exc:
+            raise DwsError(f"cannot read {path} of {self.name!r}: {exc.strerror}") from None
+        except CorruptObjectError:
+            raise IntegrityError(
+                f"{path} of {self.name!r} changed since it was recorded, and the resource "
+                "keeps hashes only"
+            ) from None
 
     def _read_current(self, path: str, oid: str) -> bytes:
         from dws.model.digest import hash_bytes

@@ -6,11 +6,12 @@ recorded versions back server-side, so it needs bucket versioning (``keep: versi
 from __future__ import annotations
 
 import fnmatch
+import io
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
-from typing import Any
+from typing import Any, BinaryIO
 
 from dws.errors import DwsError, FormatError, IntegrityError, UnreachableError, UsageError
 from dws.model.ids import check_object_id
@@ -18,6 +19,7 @@ from dws.model.roles import Role
 from dws.model.tree import TreeEntry
 from dws.model.treediff import Change, diff_trees, walk_tree
 from dws.resources.base import ObjectRef, Resource, RestorePlan, State
+from dws.resources.recorded import RecordedView, TreeView
 from dws.resources.s3.applying import S3RestorePlan, apply_plan
 from dws.resources.s3.copies import CopyMemory
 from dws.resources.s3.listing import Listing, bucket_versioning, check_listable, list_prefix
@@ -253,6 +255,19 @@ class S3Resource(Resource):
         current_only = state.get("keep", KEEP_VERSIONS) != KEEP_VERSIONS
         for path, record in self._recorded_files(state, names):
             yield path, fetch_version(self.conn, self.location, path, record, current_only)
+
+    def recorded_view(self, state: State) -> RecordedView:
+        current_only = state.get("keep", KEEP_VERSIONS) != KEEP_VERSIONS
+
+        def open_version(path: str, entry: TreeEntry) -> BinaryIO:
+            record = self.reader.record(entry.id)
+            with _reaching():
+                data = fetch_version(self.conn, self.location, path, record, current_only)
+            return io.BytesIO(data)
+
+        manifest = self._manifest_of(state)
+        size = int(state.get("bytes", 0))
+        return TreeView(self.context.store, self.reader.load, manifest, size, opener=open_version)
 
     def describe(self, state: State | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {"url": self.spec.params.get("url"), "keep": self.keep}
