@@ -57,10 +57,13 @@ def _private_temporary_directory(tmp_path_factory: pytest.TempPathFactory):
     """Temporary files of this test process and of everything it starts (`dws`, the S3
     server) go below pytest's own temporary directory, so a killed `dws` leaves nothing
     in the machine's /tmp; at the end, any ``dws-*`` temporary file left there or in the
-    machine's /tmp fails the session."""
+    machine's /tmp fails the session. The user's cache directory (where reads from a
+    remote keep what they fetched) is redirected there too."""
     import tempfile
 
     private = tmp_path_factory.mktemp("tmp")
+    saved_cache = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
     saved = os.environ.get("TMPDIR")
     machine_tmp = tempfile.gettempdir()
     before = set(_dws_entries(machine_tmp))
@@ -74,6 +77,10 @@ def _private_temporary_directory(tmp_path_factory: pytest.TempPathFactory):
         else:
             os.environ["TMPDIR"] = saved
         tempfile.tempdir = None
+        if saved_cache is None:
+            os.environ.pop("XDG_CACHE_HOME", None)
+        else:
+            os.environ["XDG_CACHE_HOME"] = saved_cache
     leaked = sorted(set(_dws_entries(machine_tmp)) - before) + _dws_entries(str(private))
     assert not leaked, f"dws left temporary files behind: {leaked[:10]}"
 

@@ -166,6 +166,7 @@ class S3Harness(ResourceHarness):
             "the manifest's per-key records are small blobs in either mode"
         ),
         "test_read_files_never_returns_corrupt_bytes": _BYTES_IN_BUCKET,
+        "test_recorded_view_never_returns_corrupt_bytes": _BYTES_IN_BUCKET,
         "test_export_of_a_corrupt_blob_fails": _BYTES_IN_BUCKET,
         "test_restore_never_writes_a_corrupt_blob": _BYTES_IN_BUCKET,
     }

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from dws.errors import IntegrityError
+from dws.errors import IntegrityError, NotFoundError, UsageError
 from dws.model.digest import hash_bytes
 from dws.model.treediff import Change
 from dws.resources.base import State
@@ -349,6 +349,33 @@ def test_read_files_never_returns_corrupt_bytes(harness: ResourceHarness) -> Non
     harness.corrupt(hash_bytes(b'{"loss": 1.0}'), b'{"loss": 0.0}')
     with pytest.raises(IntegrityError):
         dict(harness.resource.read_files(state, ["metrics.json"]))
+
+
+def test_recorded_view_reads_back_what_was_recorded(harness: ResourceHarness) -> None:
+    """What `dws ls`/`cat`/`get` read: the recorded state, whatever the files hold now."""
+    state = snapshot_initial(harness)
+    mutate(harness)
+    view = harness.fresh().recorded_view(state)
+    for path, data in INITIAL.items():
+        with view.open(path) as handle:
+            assert handle.read() == data, path
+        entry = view.entry(path)
+        assert entry is not None and entry.kind == "file" and entry.size == len(data)
+    top = {entry.name: entry.kind for entry in view.listdir("")}
+    assert top.items() >= {"a.txt": "file", "dir": "dir", "with space": "dir"}.items()
+    assert [entry.name for entry in view.listdir("dir")] == ["c.bin", "sub"]
+    assert view.entry("new") is None and view.entry("dir/zzz") is None
+    with pytest.raises(UsageError):
+        view.open("dir")
+    with pytest.raises(NotFoundError):
+        view.open("new/deep/e.txt")
+
+
+def test_recorded_view_never_returns_corrupt_bytes(harness: ResourceHarness) -> None:
+    state = snapshot_initial(harness)
+    harness.corrupt(hash_bytes(b"alpha"), b"omega")
+    with pytest.raises(IntegrityError), harness.fresh().recorded_view(state).open("a.txt") as f:
+        f.read()
 
 
 def test_export_of_a_corrupt_blob_fails(harness: ResourceHarness, tmp_path: Path) -> None:

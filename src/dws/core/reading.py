@@ -26,7 +26,7 @@ from dws.model.paths import is_within
 from dws.model.records import ResourceSnapshot, ResourceSpec, SnapshotRecord
 from dws.model.tree import TreeEntry
 from dws.resources.base import Resource
-from dws.resources.recorded import RecordedView
+from dws.resources.recorded import NotHereError, RecordedView
 from dws.store.fileio import removing_on_error, temp_name
 
 BY_NAME = "@"  # a path starting with "@NAME" names a resource by name
@@ -103,6 +103,16 @@ class SnapshotFiles:
             found = self._views[mount.name] = mount.view()
         return found
 
+    def _entry_in(self, mount: _Mount, inner: str, nested: bool) -> TreeEntry | None:
+        """The entry at ``inner`` of ``mount``; where that resource cannot be read from
+        here, None when other resources lie below (their directories still show)."""
+        try:
+            return self._view(mount).entry(inner)
+        except NotHereError:
+            if nested:
+                return None
+            raise
+
     def _locate(self, path: str) -> tuple[_Mount | None, str]:
         """(the innermost resource holding ``path``, the path inside it)."""
         if path.startswith(BY_NAME):
@@ -146,17 +156,18 @@ class SnapshotFiles:
         """What the snapshot holds at ``path``, or None."""
         path = normalise_path(path)
         mount, inner = self._locate(path)
+        nested = self._nested(path)
         if mount is not None and (inner == "" or mount.at is None):
-            found = self._view(mount).entry(inner)
+            found = self._entry_in(mount, inner, bool(nested))
             if found is not None and inner == "":
                 return TreeEntry(_last(path), "dir", found.id, found.size)
-            return found
-        nested = self._nested(path)
+            if found is not None or not nested:
+                return found
         if nested and (mount is None or path == ""):
             return TreeEntry(_last(path), "dir", "", _total(nested))
         if mount is None:
             return None
-        found = self._view(mount).entry(inner)
+        found = self._entry_in(mount, inner, bool(nested))
         if found is None and nested:
             return TreeEntry(_last(path), "dir", "", _total(nested))
         return found
@@ -172,12 +183,13 @@ class SnapshotFiles:
             raise UsageError(f"{shown(path)} is a {entry.kind}, not a directory")
         mount, inner = self._locate(path)
         found: dict[str, ListedEntry] = {}
-        if mount is not None:
+        nested = self._nested(path)
+        if mount is not None and self._entry_in(mount, inner, bool(nested)) is not None:
             view = self._view(mount)
             if view.entry(inner) is not None:
                 for child in view.listdir(inner):
                     found[child.name] = ListedEntry(_join(path, child.name), child, mount.name)
-        for name, mounts in self._nested(path).items():
+        for name, mounts in nested.items():
             child_path = _join(path, name)
             exact = [m for m in mounts if m.at == child_path or name.startswith(BY_NAME)]
             size = _total({name: mounts})

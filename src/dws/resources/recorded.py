@@ -11,12 +11,17 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
-from dws.errors import NotFoundError, UsageError
+from dws.errors import DwsError, NotFoundError, UsageError
 from dws.model.ids import shown
 from dws.model.tree import EMPTY_TREE_ID, TreeEntry
 from dws.model.treediff import TreeLoader, lookup
 from dws.store.base import ObjectStore
 from dws.store.objectreader import open_object
+
+
+class NotHereError(DwsError):
+    """The recorded files are not readable from here (a git resource's commit is read from
+    its repository, which this machine does not have)."""
 
 
 def top_entry(tree_id: str, size: int) -> TreeEntry:

@@ -345,3 +345,26 @@ def test_hostile_resources_json_is_a_format_error(
     result = dws(ws, s3_server, "status")
     assert result.code == 4, result.err
     assert "secret" not in result.err
+
+
+# ---- reading without restoring ------------------------------------------------------------
+
+
+def test_ls_and_cat_read_the_recorded_versions(ws: Path, s3_server: Any, client: Any) -> None:
+    bucket = add_versioned(ws, s3_server, client)
+    name = json.loads(ok(dws(ws, s3_server, "resources", "--json")).out)[0]["name"]
+    ok(dws(ws, s3_server, "snapshot", "v1"))
+    change_bucket(client, bucket)
+    listed = json.loads(ok(dws(ws, s3_server, "ls", f"v1:@{name}", "--json")).out)
+    assert {e["name"]: e["type"] for e in listed} == {
+        "a.txt": "file",
+        "c.bin": "file",
+        "d": "dir",
+        "empty": "file",
+    }
+    top = json.loads(ok(dws(ws, s3_server, "ls", "v1", "--json")).out)
+    assert [e["name"] for e in top] == [f"@{name}"]
+    assert ok(dws(ws, s3_server, "cat", f"v1:@{name}/a.txt")).out == "alpha"
+    assert ok(dws(ws, s3_server, "cat", f"v1:@{name}/d/b.csv")).out == "1,2\n"
+    result = dws(ws, s3_server, "cat", f"v1:@{name}/new/e.txt")
+    assert result.code == 2 and "not in snapshot" in result.err

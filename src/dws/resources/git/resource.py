@@ -27,7 +27,7 @@ from dws.resources.git.urls import looks_like_url, name_from_url, strip_credenti
 from dws.resources.git.views import Commits, View, compare
 from dws.resources.git.worktree import read_work_state
 from dws.resources.pathhash import MISSING, PathId
-from dws.resources.recorded import FlatView, RecordedView
+from dws.resources.recorded import FlatView, NotHereError, RecordedView
 from dws.store.objectreader import open_object
 from dws.store.trees import store_loader
 
@@ -239,6 +239,13 @@ class GitResource(Resource):
                 yield path, data
 
     def recorded_view(self, state: State) -> RecordedView:
+        if not self._present():
+            commit = GitState.parse(state).commit
+            raise NotHereError(
+                f"the files of code resource {self.name!r} are read from its git repository, "
+                f"which is not here; clone the workspace, or read commit {str(commit)[:12]} "
+                "with git"
+            )
         git, commits, view, committed = self._recorded_files(state)
         files = {**commits.entries(view.commit, committed), **view.work}
         blobs = commits.listing(view.commit)
