@@ -13,6 +13,7 @@ from dws.model.paths import default_resource_name
 from dws.model.progress import Progress, no_progress
 from dws.model.records import ResourceSpec
 from dws.model.roles import Role
+from dws.model.runs import ImageVersion
 from dws.model.treediff import Change
 from dws.resources.pathhash import MISSING, PathId, hash_path
 from dws.store.base import ObjectStore
@@ -312,6 +313,11 @@ class Resource(ABC):
 
     def code_version(self) -> tuple[str | None, str | None, list[str]] | None:
         """For a code resource: (commit, branch, uncommitted paths) now; else None."""
+        return None
+
+    def image_version(self) -> ImageVersion | None:
+        """For a code resource that is a container image: the image its reference names
+        now (id and registry digests), recorded with every run; else None."""
         return None
 
     def code_location(self) -> str | None:

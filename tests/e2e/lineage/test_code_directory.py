@@ -10,7 +10,8 @@ from pathlib import Path
 from blake3 import blake3
 
 import dws
-from helpers.cli import as_json, assert_error, assert_unchanged, disk_state, dws as run, ok
+from helpers.cli import as_json, assert_error, assert_unchanged, disk_state, ok
+from helpers.cli import dws as run
 from helpers.common import write_files
 
 from .conftest import git
