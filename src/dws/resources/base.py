@@ -218,6 +218,9 @@ class Resource(ABC):
     # A type whose content a clone fetches from the resource's own source (a repository),
     # not from the remote's object store, sets ``fetched_from_source`` and implements these.
     fetched_from_source: ClassVar[bool] = False
+    # A type a clone leaves alone (``shared_note``) unless asked by name (clone
+    # --pull-image NAME: a container image, pulled by its recorded digest).
+    pulled_on_request: ClassVar[bool] = False
 
     @classmethod
     def source_url(cls, params: dict[str, Any], recorded: State | None) -> str | None:
@@ -235,6 +238,16 @@ class Resource(ABC):
     def shown_source(cls, url: str) -> str:
         """``url`` as a message may show it (without credentials)."""
         return url
+
+    def shared_note(self) -> str | None:
+        """Why a clone leaves this resource as it is (its content is shared storage, not
+        copied into the workspace), or None when a clone restores it."""
+        if self.local_path() is not None:
+            return None
+        return (
+            "it is shared storage (a bucket) that a clone never changes; `dws restore --only` "
+            "it if you mean to change it"
+        )
 
     def is_fetched(self) -> bool:
         """True when the content's source is already here (a clone does not fetch it)."""

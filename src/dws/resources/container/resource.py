@@ -36,6 +36,7 @@ class ContainerResource(Resource):
     type_name = "container"
     allowed_roles = frozenset({Role.CODE})
     add_options = frozenset({"container_tool"})
+    pulled_on_request = True
 
     # ---- set-up -----------------------------------------------------------------------
 
@@ -86,6 +87,12 @@ class ContainerResource(Resource):
 
     def local_path(self) -> str | None:
         return None
+
+    def shared_note(self) -> str | None:
+        return (
+            "its image stays in its registry; clone --pull-image NAME, or `dws restore "
+            "--only NAME` later, pulls it by digest"
+        )
 
     def check_reachable(self) -> None:
         """The tool is installed and answers (the image itself may be gone: status says so)."""
