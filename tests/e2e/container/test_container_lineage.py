@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 
 import dws
-from helpers.cli import as_json, dws as run, ok
+from helpers.cli import as_json, ok
+from helpers.cli import dws as run
 from helpers.common import write_files
 from helpers.containers import Podman, Registry
 
