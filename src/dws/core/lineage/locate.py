@@ -148,7 +148,6 @@ class CurrentIds:
                 self._external[path] = None
         return self._external[path]
 
-
     def image(self, image: ImageVersion) -> str | None:
         """The id the recorded image reference names now (None: no image; ``UNKNOWN`` of
         ``lineage.images`` when its tool cannot be asked)."""
