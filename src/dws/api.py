@@ -650,13 +650,15 @@ class Workspace:
         progress: Progress | None = None,
         repos: dict[str, str] | None = None,
         relative_to: str | None = None,
+        pull_images: list[str] | None = None,
     ) -> tuple[Workspace, CloneReport]:
         """A new workspace in ``directory`` from the remote at ``url``, restored to
         ``snapshot`` (default: the remote's latest); ``maps`` gives local paths of
         resources that lived outside the workspace; ``repos`` the URLs to clone git
         resources from instead of their recorded ones (key: resource name, or "." for the
         workspace's own repository); a repository given as a relative local path is
-        relative to ``relative_to`` (default: the current directory)."""
+        relative to ``relative_to`` (default: the current directory); ``pull_images`` names
+        container resources whose recorded image is pulled by digest (default: none)."""
         from dws.core.remote import clone as remote_clone
 
         def configure(core: _CoreWorkspace) -> None:
@@ -672,6 +674,7 @@ class Workspace:
             configure=configure,
             repos=repos,
             relative_to=relative_to,
+            pull_images=pull_images,
         )
         return cls(core), report
 

@@ -226,12 +226,113 @@ class S3Harness(ResourceHarness):
         return out
 
 
+_PER_FILE = (
+    "a reference names one image: status, plans and diffs say whether it changed, not which files"
+)
+_NOT_STORED = (
+    "the image stays in the tool's local store and its registries; dws's store holds nothing of it"
+)
+_NOTHING_LOST = (
+    "restore re-tags and never removes an image: the one replaced stays in the local store, "
+    "so nothing is lost and nothing is a conflict"
+)
+
+
+class ContainerHarness(ResourceHarness):
+    """A container resource over ``localhost/conformance:latest`` in a private podman store;
+    the working state is the image the reference names, built from the files the suite
+    writes (one `podman import` per distinct content; the same content again re-tags the
+    image it made before, as a rebuild with a cache would)."""
+
+    not_applicable: ClassVar[dict[str, str]] = {
+        "test_status_without_a_base_lists_everything_as_added": _PER_FILE,
+        "test_status_lists_exactly_the_changed_paths": _PER_FILE,
+        "test_status_changes_carry_the_recorded_and_current_entries": _PER_FILE,
+        "test_status_reverting_a_change_is_clean_again": _PER_FILE,
+        "test_plan_restore_describes_the_changes": _PER_FILE,
+        "test_diff_states": _PER_FILE,
+        "test_diff_against_the_working_state": _PER_FILE,
+        "test_unsaved_changes_are_conflicts": _NOTHING_LOST,
+        "test_without_a_base_every_overwritten_file_is_a_conflict": _NOTHING_LOST,
+        "test_restore_reports_missing_objects_before_touching_anything": (
+            "the image is not in dws's store (tests/e2e/container removes it from the local "
+            "store and the registry instead)"
+        ),
+        "test_references_include_every_blob_when_keeping_content": _NOT_STORED,
+        "test_references_include_no_blob_when_keeping_hashes": _NOT_STORED,
+        "test_referenced_objects_suffice_to_restore": _NOT_STORED,
+        "test_export_writes_the_recorded_files": _NOT_STORED + " (export: podman save)",
+        "test_read_files_returns_recorded_bytes_of_matching_paths": _NOT_STORED,
+        "test_read_files_never_returns_corrupt_bytes": _NOT_STORED,
+        "test_export_of_a_corrupt_blob_fails": _NOT_STORED,
+        "test_restore_never_writes_a_corrupt_blob": _NOT_STORED,
+    }
+    REF = "localhost/conformance:latest"
+
+    @staticmethod
+    def fixtures(request: pytest.FixtureRequest) -> dict[str, Any]:
+        from helpers.containers import Podman
+
+        monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+        tmp: Path = request.getfixturevalue("tmp_path")
+        podman = Podman(tmp / "podman")
+        for key, value in podman.env.items():
+            monkeypatch.setenv(key, value)
+        return {"podman": podman}
+
+    def __init__(self, tmp: Path, keep: str, podman: Any) -> None:
+        from dws.resources.container.resource import ContainerResource
+
+        if keep != "content":
+            pytest.skip("a container resource records its image by id; it has no keep mode")
+        self._type = ContainerResource
+        self.podman = podman
+        self.files: dict[str, bytes] = {}
+        self.images: dict[tuple[tuple[str, bytes], ...], str] = {}
+        self.workspace = tmp / "ws"
+        local = self.workspace / ".dataworkspace" / "local"
+        local.mkdir(parents=True)
+        self.store = LooseObjectStore.create(str(self.workspace / ".dataworkspace" / "objects"))
+        self.spec = ResourceSpec("env", "container", Role.CODE, {"ref": self.REF})
+        self.context = ResourceContext(str(self.workspace), str(local), self.store, 0)
+        self.resource = self.fresh()
+
+    def fresh(self) -> Resource:
+        return self._type(self.spec, self.context)
+
+    def _build(self) -> None:
+        key = tuple(sorted(self.files.items()))
+        made = self.images.get(key)
+        if made is not None:
+            self.podman.run("tag", made, self.REF)
+            return
+        texts = {path: data.decode("latin-1") for path, data in self.files.items()}
+        self.images[key] = self.podman.make_image(self.REF, texts)
+
+    def write(self, files: dict[str, bytes]) -> None:
+        self.files.update(files)
+        self._build()
+
+    def delete(self, path: str) -> None:
+        del self.files[path]
+        self._build()
+
+    def corrupt(self, oid: str, data: bytes) -> None:
+        raise NotImplementedError("not applicable to container resources")
+
+    def working_manifest(self) -> dict[str, Any]:
+        """The image the reference names (its id identifies its content)."""
+        found = self.podman.exists(self.REF)
+        return {"image": self.podman.image_id(self.REF) if found else None}
+
+
 HarnessFactory = Callable[..., ResourceHarness]
 
 RESOURCE_KINDS = [
     pytest.param(LocalFilesHarness, id="local-files"),
     pytest.param(GitHarness, id="git"),
     pytest.param(S3Harness, id="s3"),
+    pytest.param(ContainerHarness, id="container"),
 ]
 
 

@@ -11,7 +11,7 @@ from dws.core.workspace import Workspace
 from dws.errors import UsageError
 from dws.model.paths import check_resource_name, is_within
 from dws.model.records import ResourceSpec
-from dws.model.roles import parse_role
+from dws.model.roles import Role, parse_role
 from dws.resources.base import Resource
 from dws.resources.registry import resource_type
 
@@ -93,11 +93,22 @@ def _check_overlap(ws: Workspace, new: Resource, existing: list[Resource]) -> No
             shown = recorded if isinstance(recorded, str) else other_path
             raise UsageError(f"{shown} is already the resource {other.name!r}")
         if is_within(real, other_real) and _nests(other, new):
+            _refuse_code_in_code(other, new, path)
             continue
         if is_within(other_real, real) and _nests(new, other):
+            _refuse_code_in_code(new, other, other_path)
             continue
         if is_within(real, other_real) or is_within(other_real, real):
             raise UsageError(f"{path} overlaps resource {other.name!r} ({other_path})")
+
+
+def _refuse_code_in_code(outer: Resource, inner: Resource, inner_path: str) -> None:
+    """A code directory inside a code resource (a repository) is recorded by it already."""
+    if outer.role is Role.CODE and inner.role is Role.CODE:
+        raise UsageError(
+            f"{inner_path} lies inside the {outer.spec.type} code resource {outer.name!r}, "
+            "which already records it as code; add it with a data role, or not at all"
+        )
 
 
 @dataclass

@@ -66,6 +66,22 @@ class CodeVersion(msgspec.Struct, frozen=True):
     dirty: list[str] = []
 
 
+class ImageVersion(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A container image a run's code ran in: the reference as named (by a container code
+    resource, or on a ``docker run``/``podman run`` command line), the image id it resolved
+    to when the run started (``sha256:<hex>``), the ``repo@sha256:...`` digests the image is
+    known by in registries, the tool that answered and the global options given to it on
+    the command line (``--root DIR``), and the container resource naming it (None for an
+    image only the command line named)."""
+
+    ref: str
+    id: str
+    digests: list[str] = []
+    tool: str = ""
+    options: list[str] = []
+    resource: str | None = None
+
+
 class ExternalCode(msgspec.Struct, frozen=True):
     """Code a run executed from outside every resource: its absolute path as run (or the
     name an interpreter gave code that only memory held, such as ``<ipython-input-3>``
@@ -87,7 +103,15 @@ class RunRecord(msgspec.Struct, frozen=True, kw_only=True):
     found after it); ``unobserved`` programs the run started that nothing observed."""
 
     omit_when_empty: ClassVar[frozenset[str]] = frozenset(
-        {"observer", "removed", "unexplained", "unstable", "unobserved", "external_code"}
+        {
+            "observer",
+            "removed",
+            "unexplained",
+            "unstable",
+            "unobserved",
+            "external_code",
+            "images",
+        }
     )
 
     format: int = RUN_FORMAT
@@ -115,6 +139,7 @@ class RunRecord(msgspec.Struct, frozen=True, kw_only=True):
     unstable: list[PathVersion] = []
     unobserved: list[str] = []
     external_code: list[ExternalCode] = []
+    images: list[ImageVersion] = []
 
     def with_id(self) -> RunRecord:
         """The record with its content-derived id filled in."""
@@ -213,9 +238,34 @@ def decode_run_record(data: bytes, expected_id: str | None = None) -> RunRecord:
             ) from None
         if code.commit is not None and not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", code.commit):
             raise FormatError(f"run {record.id[:12]}: malformed commit {code.commit[:80]!r}")
+    for image in record.images:
+        _check_image(image, record.id[:12])
     if record_id_of(data, "run record") != record.id or (expected_id and record.id != expected_id):
         raise FormatError(f"run record {(expected_id or record.id)[:12]} fails its checksum")
     return record
+
+
+_IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}")
+_DIGEST_REF = re.compile(r"[^\s@]{1,512}@sha256:[0-9a-f]{64}")
+
+
+def _check_image(image: ImageVersion, run: str) -> None:
+    """An image of a run record: a plausible reference, an id, digests, tool and options."""
+    if not image.ref or len(image.ref) > 512 or any(c.isspace() for c in image.ref):
+        raise FormatError(f"run {run}: malformed image reference {image.ref[:80]!r}")
+    if not _IMAGE_ID.fullmatch(image.id):
+        raise FormatError(f"run {run}: malformed image id {image.id[:80]!r}")
+    if any(not _DIGEST_REF.fullmatch(d) for d in image.digests):
+        raise FormatError(f"run {run}: malformed image digest of {image.ref[:80]!r}")
+    if image.tool not in ("docker", "podman") or len(image.options) > 100:
+        raise FormatError(f"run {run}: implausible container tool for {image.ref[:80]!r}")
+    if any("\x00" in option or len(option) > 4096 for option in image.options):
+        raise FormatError(f"run {run}: implausible container tool options")
+    if image.resource is not None:
+        try:
+            check_resource_name(image.resource)
+        except UsageError:
+            raise FormatError(f"run {run} names an invalid container resource") from None
 
 
 def decode_step_memory(data: bytes, step: str) -> StepMemory:

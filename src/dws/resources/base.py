@@ -13,6 +13,7 @@ from dws.model.paths import default_resource_name
 from dws.model.progress import Progress, no_progress
 from dws.model.records import ResourceSpec
 from dws.model.roles import Role
+from dws.model.runs import ImageVersion
 from dws.model.treediff import Change
 from dws.resources.pathhash import MISSING, PathId, hash_path
 from dws.resources.recorded import RecordedView
@@ -226,6 +227,9 @@ class Resource(ABC):
     # A type whose content a clone fetches from the resource's own source (a repository),
     # not from the remote's object store, sets ``fetched_from_source`` and implements these.
     fetched_from_source: ClassVar[bool] = False
+    # A type a clone leaves alone (``shared_note``) unless asked by name (clone
+    # --pull-image NAME: a container image, pulled by its recorded digest).
+    pulled_on_request: ClassVar[bool] = False
 
     @classmethod
     def source_url(cls, params: dict[str, Any], recorded: State | None) -> str | None:
@@ -243,6 +247,16 @@ class Resource(ABC):
     def shown_source(cls, url: str) -> str:
         """``url`` as a message may show it (without credentials)."""
         return url
+
+    def shared_note(self) -> str | None:
+        """Why a clone leaves this resource as it is (its content is shared storage, not
+        copied into the workspace), or None when a clone restores it."""
+        if self.local_path() is not None:
+            return None
+        return (
+            "it is shared storage (a bucket) that a clone never changes; `dws restore --only` "
+            "it if you mean to change it"
+        )
 
     def is_fetched(self) -> bool:
         """True when the content's source is already here (a clone does not fetch it)."""
@@ -321,6 +335,11 @@ class Resource(ABC):
 
     def code_version(self) -> tuple[str | None, str | None, list[str]] | None:
         """For a code resource: (commit, branch, uncommitted paths) now; else None."""
+        return None
+
+    def image_version(self) -> ImageVersion | None:
+        """For a code resource that is a container image: the image its reference names
+        now (id and registry digests), recorded with every run; else None."""
         return None
 
     def code_location(self) -> str | None:

@@ -14,6 +14,7 @@ RESOURCE_TYPES: dict[str, tuple[str, str]] = {
     "local-files": ("dws.resources.local_files.resource", "LocalFilesResource"),
     "git": ("dws.resources.git.resource", "GitResource"),
     "s3": ("dws.resources.s3.resource", "S3Resource"),
+    "container": ("dws.resources.container.resource", "ContainerResource"),
 }
 
 

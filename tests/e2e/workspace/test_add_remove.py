@@ -152,7 +152,6 @@ def _with_raw(bare: Path) -> Path:
 
 ADD_ERRORS = {
     "unknown-role": (["local-files", "data/features", "--role", "inputs"], "unknown role"),
-    "code-role-for-local-files": (["local-files", "data/features", "--role", "code"], "role"),
     "name-starts-with-digit": (["local-files", "data/features", "-r", "i", "--name", "1x"], "name"),
     "name-starts-with-dash": (["local-files", "data/features", "-r", "i", "--name=-f"], "name"),
     "name-with-dot": (["local-files", "data/features", "-r", "i", "--name", "my.f"], "name"),

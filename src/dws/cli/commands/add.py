@@ -39,6 +39,13 @@ if TYPE_CHECKING:
     metavar="DIR",
     help="git URL only: where to clone it (default: the workspace directory NAME).",
 )
+@click.option(
+    "--container-tool",
+    type=click.Choice(["docker", "podman"]),
+    default=None,
+    help="container only: the tool that answers for the image (default: DWS_CONTAINER_TOOL, "
+    "else the first of docker and podman that is installed and answers).",
+)
 @json_option
 @pass_state
 def add(
@@ -51,12 +58,14 @@ def add(
     create: bool,
     endpoint_url: str | None,
     clone_path: str | None,
+    container_tool: str | None,
 ) -> None:
-    """Register a resource of TYPE (local-files, git or s3) at LOCATION.
+    """Register a resource of TYPE (local-files, git, s3 or container) at LOCATION.
 
     A git LOCATION is a repository's top directory, or a URL to clone (file:// too).
     An s3 LOCATION is s3://bucket/prefix/; credentials come from the AWS environment
-    or profile and are never recorded.
+    or profile and are never recorded. A container LOCATION is an image reference
+    (registry/repo:tag, or a local name) in the local store of docker or podman.
 
     \b
     Examples:
@@ -66,9 +75,13 @@ def add(
       dws add git . --role code --name project
       dws add git https://github.com/org/lib.git --role code --name lib
       dws add s3 s3://raw-bucket/events/ --role source-data --name events
+      dws add local-files notebooks --role code
+      dws add container registry.example.com/team/train:cuda12 --role code --name env
     """
     ws = state.open()
     options: dict[str, Any] = {"keep": keep, "create": create, "endpoint_url": endpoint_url}
+    if container_tool is not None:
+        options["container_tool"] = container_tool
     if clone_path is not None:
         options["path"] = state.abspath(clone_path)
     relative_to = state.abspath(".")
@@ -76,7 +89,7 @@ def add(
     if state.output.json:
         state.output.emit_json(spec.to_json_obj())
     else:
-        path, url = spec.params.get("path"), spec.params.get("url")
+        path, url = spec.params.get("path"), spec.params.get("url") or spec.params.get("ref")
         where = f"{path} (cloned from {url})" if path and url else path or url or location
         state.output.line(
             f"Added {spec.type} resource {spec.name!r} ({spec.role.value}) at {where}"

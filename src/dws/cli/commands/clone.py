@@ -65,6 +65,14 @@ def _parse_repos(values: tuple[str, ...], state: CliState) -> dict[str, str]:
     "instead of its recorded URL.",
 )
 @click.option("--endpoint-url", metavar="URL", help="S3-compatible endpoint for s3:// URLs.")
+@click.option(
+    "--pull-image",
+    "pull_images",
+    multiple=True,
+    metavar="NAME",
+    help="Pull container resource NAME's recorded image by digest (default: images stay "
+    "in their registries).",
+)
 @json_option
 @pass_state
 def clone(
@@ -75,6 +83,7 @@ def clone(
     maps: tuple[str, ...],
     repos: tuple[str, ...],
     endpoint_url: str | None,
+    pull_images: tuple[str, ...],
 ) -> None:
     """Make DIRECTORY a copy of the workspace at URL (a directory or s3://bucket/prefix),
     restored to its latest snapshot. Git code resources are cloned from their recorded URLs
@@ -116,6 +125,7 @@ def clone(
             progress=progress,
             repos=repo_urls,
             relative_to=state.abspath("."),
+            pull_images=list(pull_images),
         )
     if out.json:
         out.emit_json(

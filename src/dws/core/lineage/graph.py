@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from dws.core.lineage.images import UNKNOWN
 from dws.core.lineage.locate import CurrentIds, PathKey
 from dws.model.runs import PathVersion, RunRecord
 from dws.model.treediff import TreeLoader, lookup, walk_tree
@@ -193,6 +194,12 @@ class LineageGraph:
         for code in run.external_code:
             if code.path.startswith("/") and current.external(code.path) != code.id:
                 result.reasons.append(f"{code.path} changed")
+        for image in run.images:
+            now_id = current.image(image)
+            if now_id is None:
+                result.reasons.append(f"image {image.ref} is gone")
+            elif now_id not in (image.id, UNKNOWN):
+                result.reasons.append(f"image {image.ref} changed")
         return result
 
     def _upstream_reason(

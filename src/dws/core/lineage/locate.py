@@ -7,11 +7,12 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from dws.core.lineage.images import current_image_id
 from dws.core.workspace import Workspace
 from dws.errors import DwsError
 from dws.model.paths import META_DIR_NAME
 from dws.model.records import ResourceSnapshot
-from dws.model.runs import PathVersion
+from dws.model.runs import ImageVersion, PathVersion
 from dws.model.tree import listing_id
 from dws.resources.base import Resource
 from dws.resources.pathhash import MISSING, PathId
@@ -101,6 +102,7 @@ class CurrentIds:
         self._known: dict[PathKey, PathId] = {}
         self._listings: dict[PathKey, str | None] = {}
         self._external: dict[str, str | None] = {}
+        self._images: dict[tuple[str, tuple[str, ...], str], str | None] = {}
 
     def forget(self) -> None:
         """Drop remembered answers (after a command changed files)."""
@@ -145,6 +147,14 @@ class CurrentIds:
             except OSError:
                 self._external[path] = None
         return self._external[path]
+
+    def image(self, image: ImageVersion) -> str | None:
+        """The id the recorded image reference names now (None: no image; ``UNKNOWN`` of
+        ``lineage.images`` when its tool cannot be asked)."""
+        key = (image.tool, tuple(image.options), image.ref)
+        if key not in self._images:
+            self._images[key] = current_image_id(image)
+        return self._images[key]
 
 
 class RecordedIds(CurrentIds):

@@ -23,14 +23,16 @@ from dws.core.lineage.accounting import RunAccounting, account_observation, sign
 from dws.core.lineage.approvals import CommandApprovals, command_digest
 from dws.core.lineage.catalog import RunCatalog
 from dws.core.lineage.census import Census, take_census
+from dws.core.lineage.images import command_image, resolve
 from dws.core.lineage.locate import Located
 from dws.core.lineage.observe import Observation, Signature
 from dws.core.workspace import Workspace, utc_now
-from dws.errors import RefusedError, UsageError
+from dws.errors import DwsError, RefusedError, UsageError
 from dws.model.argclass import looks_secret
 from dws.model.distribution import DISTRIBUTION
 from dws.model.roles import Role
-from dws.model.runs import DEFAULT_ENV_VARS, CodeVersion, PathVersion, RunRecord
+from dws.model.runs import DEFAULT_ENV_VARS, CodeVersion, ImageVersion, PathVersion, RunRecord
+from dws.resources.base import Resource
 
 RECORD_WAIT_SECONDS = 600.0
 
@@ -122,6 +124,7 @@ class RunRecorder:
     started: str = ""
     started_ns: int = 0
     code: list[CodeVersion] = field(default_factory=list)
+    images: list[ImageVersion] = field(default_factory=list)
     census: Census = field(default_factory=dict)
     output_signatures: dict[str, Signature | None] = field(default_factory=dict)
     source_writes: list[PathVersion] = field(default_factory=list)
@@ -143,6 +146,7 @@ class RunRecorder:
                 if version is not None:
                     commit, branch, dirty = version
                     self.code.append(CodeVersion(resource.name, commit, branch, dirty[:1000]))
+            self.images = self._images(resources)
             self.ws.release()
         self.started = utc_now()
         self.started_ns = time.time_ns()
@@ -189,6 +193,7 @@ class RunRecorder:
                 unstable=facts.unstable,
                 unobserved=facts.unobserved,
                 external_code=facts.external_code,
+                images=self._command_image_after(),
             ).with_id()
             self.ws.store.flush()  # trees and code the record names are durable first
             RunCatalog(self.ws.layout).put(record)
@@ -196,6 +201,37 @@ class RunRecorder:
                 CommandApprovals(self.ws.layout).approve([command_digest(record)])
             self.ws.release()
         return record
+
+    def _images(self, resources: list[Resource]) -> list[ImageVersion]:
+        """The image of every container code resource, and the image a ``docker run`` /
+        ``podman run`` command line runs, as they are when the run starts."""
+        images = []
+        for resource in resources:
+            try:
+                version = resource.image_version()
+            except DwsError:
+                continue  # its tool cannot be asked here: nothing to pin
+            if version is not None:
+                images.append(version)
+        named = command_image(self.argv) if self.via == "command" else None
+        if named is not None:
+            tool, ref = named
+            owner = next((i.resource for i in images if i.ref == ref), None)
+            found = resolve(tool, ref, owner)
+            if found is not None and found not in images:
+                images.append(found)
+        return images
+
+    def _command_image_after(self) -> list[ImageVersion]:
+        """The images of ``begin``; an image the command line names that was not local
+        when the run started (``run`` pulled it) is resolved now."""
+        named = command_image(self.argv) if self.via == "command" else None
+        if named is None or any(
+            i.ref == named[1] and i.options == list(named[0].options) for i in self.images
+        ):
+            return self.images
+        found = resolve(*named)
+        return [*self.images, found] if found is not None else self.images
 
     def _relative_cwd(self) -> str:
         rel = os.path.relpath(os.path.realpath(self.cwd), os.path.realpath(self.ws.root))

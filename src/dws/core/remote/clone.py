@@ -286,12 +286,14 @@ def clone(
     configure: Callable[[Workspace], None] | None = None,
     repos: dict[str, str] | None = None,
     relative_to: str | None = None,
+    pull_images: list[str] | None = None,
 ) -> tuple[Workspace, CloneReport]:
     """Make ``directory`` a copy of the workspace at ``url``, restored to ``snapshot`` (or
     the remote's latest snapshot); ``repos`` gives the URLs to clone git resources from
     (key: resource name, or ``"."`` for the workspace's own repository) instead of the
     recorded ones; ``configure`` sees the workspace before anything is pulled (to attach
-    progress reporting)."""
+    progress reporting); ``pull_images`` names the container resources whose recorded
+    image is pulled by digest (by default a clone leaves them alone)."""
     dest = os.path.abspath(directory)
     if os.path.lexists(dest) and not (os.path.isdir(dest) and not os.listdir(dest)):
         raise UsageError(f"{directory} already exists and is not an empty directory")
@@ -316,7 +318,7 @@ def clone(
             point_remote(ws, "origin", normalized, config.endpoint_url)
             if configure is not None:
                 configure(ws)
-            report = _fill(ws, config, remote, ref, urls)
+            report = _fill(ws, config, remote, ref, urls, pull_images or [])
             report.leftovers = leftovers
             if own is not None and own_url is not None:
                 report.cloned.insert(0, own)
@@ -337,6 +339,7 @@ def _fill(
     remote: RemoteBackend,
     ref: str | None,
     urls: dict[str, str],
+    pull_images: list[str],
 ) -> CloneReport:
     with ws.locked("clone"):
         pulled = pull_from(
@@ -350,12 +353,18 @@ def _fill(
     recorded = as_recorded(specs, record)  # the remote's list may name another resource so
     if recorded != specs:
         ws.save_resource_specs(recorded)
-    for resource in ws.resources():
-        if resource.local_path() is None:  # shared storage (a bucket): never changed by a clone
-            report.skipped[resource.name] = (
-                "it is shared storage (a bucket) that a clone never changes; `dws restore --only` "
-                "it if you mean to change it"
+    resources = ws.resources()
+    shared = {r.name: note for r in resources if (note := r.shared_note()) is not None}
+    images = [r.name for r in resources if type(r).pulled_on_request and r.name in record.resources]
+    for name in pull_images:
+        if name not in images:
+            hint = did_you_mean(name, images)
+            raise UsageError(
+                f"--pull-image names no container resource of the snapshot: {name!r}{hint}"
             )
+    for name, note in shared.items():  # shared storage: never changed by a clone unless asked
+        if name not in pull_images:
+            report.skipped[name] = note
     _clone_repositories(ws, record, report, urls)
     outcome = restore_snapshot(ws, record.id, exclude=list(report.skipped) or None)
     report.notes = {plan.resource: list(plan.notes) for plan in outcome.plans if plan.notes}

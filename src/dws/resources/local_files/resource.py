@@ -12,7 +12,6 @@ from typing import Any, BinaryIO
 
 from dws.errors import DwsError, IntegrityError, RefusedError, UsageError
 from dws.model.ids import check_object_id
-from dws.model.roles import Role
 from dws.model.tree import EMPTY_TREE, EMPTY_TREE_ID, TreeEntry, encode_tree, listing_id
 from dws.model.treediff import Change, TreeLoader, diff_trees, lookup, walk_tree
 from dws.resources.base import ObjectRef, PutBackPlan, Resource, RestorePlan, State
@@ -41,10 +40,11 @@ KEEP_HASHES = "hashes"
 
 
 class LocalFilesResource(Resource):
-    """A directory; ``keep: hashes`` records only hashes (for huge external data)."""
+    """A directory; ``keep: hashes`` records only hashes (for huge external data). As a
+    code resource it holds scripts and notebooks kept outside any repository, recorded as
+    content like data (docs/code-resources.md)."""
 
     type_name = "local-files"
-    allowed_roles = frozenset({Role.SOURCE_DATA, Role.INTERMEDIATE_DATA, Role.RESULTS})
 
     # ---- set-up -----------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""Container images as code resources (docs/code-resources.md)."""
