@@ -193,10 +193,12 @@ class SnapshotFiles:
             child_path = _join(path, name)
             exact = [m for m in mounts if m.at == child_path or name.startswith(BY_NAME)]
             size = _total({name: mounts})
+            if not exact and name in found and found[name].entry.is_dir:
+                continue  # a directory of the resource around, with resources inside
             owner = exact[0].name if exact else None
-            entry_id = self._view(exact[0]).entry("") if exact else None
+            top = self._entry_in(exact[0], "", True) if exact else None
             found[name] = ListedEntry(
-                child_path, TreeEntry(name, "dir", entry_id.id if entry_id else "", size), owner
+                child_path, TreeEntry(name, "dir", top.id if top else "", size), owner
             )
         return [found[name] for name in sorted(found)]
 

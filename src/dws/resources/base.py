@@ -16,7 +16,7 @@ from dws.model.roles import Role
 from dws.model.runs import ImageVersion
 from dws.model.treediff import Change
 from dws.resources.pathhash import MISSING, PathId, hash_path
-from dws.resources.recorded import RecordedView
+from dws.resources.recorded import NotHereError, RecordedView
 from dws.store.base import ObjectStore
 
 State = dict[str, Any]
@@ -194,9 +194,8 @@ class Resource(ABC):
     def recorded_view(self, state: State) -> RecordedView:
         """A read-only view of what ``state`` records: its directories and the bytes of its
         files (see ``resources.recorded``). Types that cannot be read so refuse."""
-        raise UsageError(
-            f"resource {self.name!r} ({self.spec.type}) cannot be read from a snapshot; "
-            "restore it instead"
+        raise NotHereError(
+            f"resource {self.name!r} ({self.spec.type}) has no files to read from a snapshot"
         )
 
     @abstractmethod

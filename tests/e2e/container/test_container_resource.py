@@ -195,3 +195,13 @@ def test_clone_keeps_the_record_and_pulls_only_when_asked(
     assert _state(tmp_path / "copy", "v1")["state"]["image"] == first
     ok(run(tmp_path, "clone", str(remote), "copy2", "--pull-image", "env"))
     assert podman.image_id(ref) == first
+
+
+def test_reading_a_snapshot_lists_the_image_beside_the_data(tmp_path: Path, podman: Podman) -> None:
+    podman.make_image("localhost/tiny:v1", {"hello.txt": "v1\n"})
+    root = _workspace(tmp_path, "localhost/tiny:v1")
+    ok(run(root, "snapshot", "v1"))
+    listed = {e["name"]: e["resource"] for e in as_json(run(root, "ls", "v1", "--json"))}
+    assert listed == {"data": None, "@env": "env"}
+    assert ok(run(root, "cat", "v1:data/out/a.txt")).out == "one\n"
+    assert_error(run(root, "cat", "v1:@env/hello.txt"), 1, contains="no files to read")
