@@ -40,8 +40,11 @@ except ImportError:
 
 PROTOCOL = "dws"
 READ_ONLY = "dws:// is read-only: snapshots cannot be changed (write to the workspace and snapshot)"
-# options fsspec itself may pass to any filesystem (the listings cache); accepted, unused
-_FSSPEC_OPTIONS = frozenset({"use_listings_cache", "listings_expiry_time", "max_paths"})
+# options fsspec may pass to any filesystem, and pandas adds anon=True when it retries a
+# refused write: accepted, unused
+_FSSPEC_OPTIONS = frozenset(
+    {"use_listings_cache", "listings_expiry_time", "max_paths", "asynchronous", "loop", "anon"}
+)
 
 
 class DwsFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec is untyped
@@ -58,7 +61,7 @@ class DwsFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec is unty
         endpoint_url: str | None = None,
         **options: Any,
     ) -> None:
-        unknown = sorted(set(options) - _FSSPEC_OPTIONS - {"asynchronous", "loop"})
+        unknown = sorted(set(options) - _FSSPEC_OPTIONS)
         if unknown:
             raise TypeError(
                 f"dws:// takes the storage options workspace, remote and endpoint_url, "
