@@ -42,12 +42,36 @@ PROTOCOL = "dws"
 READ_ONLY = "dws:// is read-only: snapshots cannot be changed (write to the workspace and snapshot)"
 # options fsspec may pass to any filesystem, and pandas adds anon=True when it retries a
 # refused write: accepted, unused
+_OPTIONS = frozenset({"workspace", "remote", "endpoint_url"})
 _FSSPEC_OPTIONS = frozenset(
     {"use_listings_cache", "listings_expiry_time", "max_paths", "asynchronous", "loop", "anon"}
 )
 
 
-class DwsFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec is untyped
+_FsspecMeta: Any = type(AbstractFileSystem)
+
+
+class _Pinned(_FsspecMeta):  # type: ignore[misc]
+    """fsspec's instance cache, keyed by where the snapshots are, found before the cache is
+    asked: the workspace's root (the one around the current directory by default) and the
+    remote's URL and endpoint. So an instance made in one workspace is never reused in
+    another, and a pickled one (fsspec pickles an instance as its storage options) opens the
+    same place in any process."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        unknown = sorted(set(kwargs) - _OPTIONS - _FSSPEC_OPTIONS - {"skip_instance_cache"})
+        if args or unknown:
+            raise TypeError(
+                "dws:// takes the storage options workspace, remote and endpoint_url (by name)"
+                + (f", not {', '.join(unknown)}" if unknown else "")
+            )
+        kwargs.update(
+            _located(kwargs.get("workspace"), kwargs.get("remote"), kwargs.get("endpoint_url"))
+        )
+        return super().__call__(**kwargs)
+
+
+class DwsFileSystem(AbstractFileSystem, metaclass=_Pinned):  # type: ignore[misc]
     """The files of any snapshot of a workspace or a remote, read-only, as an fsspec
     filesystem (protocol ``dws``). Paths are ``SNAPSHOT/PATH``."""
 
@@ -56,48 +80,20 @@ class DwsFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec is unty
 
     def __init__(
         self,
+        *,
         workspace: str | None = None,
         remote: str | None = None,
         endpoint_url: str | None = None,
         **options: Any,
     ) -> None:
-        unknown = sorted(set(options) - _FSSPEC_OPTIONS)
-        if unknown:
-            raise TypeError(
-                f"dws:// takes the storage options workspace, remote and endpoint_url, "
-                f"not {', '.join(unknown)}"
-            )
         super().__init__(**options)
         self._lock = threading.RLock()
         self._snapshots: dict[str, SnapshotFiles] = {}  # snapshot id (workspace) or ref (remote)
-        self._workspace: Workspace | None = None
-        self._root: str | None = None  # the workspace's root, when one is used
-        self._remote: tuple[str, str | None] | None = None  # (URL, endpoint)
-        self._cache_dir: str | None = None
-        if remote is None:
-            if endpoint_url is not None:
-                raise ValueError("dws://: endpoint_url applies with remote= only")
-            self._workspace = _open_workspace(workspace)
-            self._root = self._workspace.root
-        else:
-            from dws.core.remote.browse import remote_location
-
-            found = _workspace_if_any(workspace)
-            self._root = found.root if found is not None else None
-            self._remote = remote_location(remote, endpoint_url, found)
-            if found is not None:
-                self._cache_dir = os.path.join(found.layout.local, "read-cache")
-
-    # ---- pickling: a worker opens the same workspace or remote again ---------------------
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        from fsspec.spec import make_instance
-
-        options: dict[str, Any] = dict(self.storage_options)
-        options["workspace"] = self._root
-        if self._remote is not None:
-            options["remote"], options["endpoint_url"] = self._remote
-        return make_instance, (type(self), (), options)
+        # where the snapshots are (as _located made it: absolute, checked)
+        self._root = workspace
+        self._remote = remote
+        self._endpoint = endpoint_url
+        self._workspace = Workspace.open(workspace) if remote is None and workspace else None
 
     # ---- paths ------------------------------------------------------------------------
 
@@ -143,8 +139,8 @@ class DwsFileSystem(AbstractFileSystem):  # type: ignore[misc]  # fsspec is unty
             return snapshot_files(key, workspace=self._root)
         from dws.core.remote.browse import open_remote_snapshot
 
-        url, endpoint = self._remote
-        return open_remote_snapshot(url, key, endpoint_url=endpoint, cache_dir=self._cache_dir)
+        cache = None if self._root is None else _read_cache(self._root)
+        return open_remote_snapshot(self._remote, key, endpoint_url=self._endpoint, cache_dir=cache)
 
     def _entry(self, path: str) -> tuple[str, str, SnapshotFiles, TreeEntry]:
         ref, inner = self._split(path)
@@ -303,23 +299,38 @@ def _info(ref: str, inner: str, entry: TreeEntry, files: SnapshotFiles) -> dict[
     return out
 
 
-def _open_workspace(directory: str | None) -> Workspace:
-    try:
-        return Workspace.open(directory or ".")
-    except NotFoundError as exc:
-        if directory is not None:
-            raise
-        raise NotFoundError(
-            f"{exc.message}; or give dws:// the storage option workspace=DIR or remote=URL"
-        ) from None
+def _located(
+    workspace: str | None, remote: str | None, endpoint_url: str | None
+) -> dict[str, str | None]:
+    """The storage options naming where the snapshots are, made absolute and checked:
+    ``workspace`` is the root of the workspace it names (default: the one around the
+    current directory: needed without a remote, else the place of the read cache and of
+    remote names); ``remote`` a URL and ``endpoint_url`` its endpoint."""
+    if remote is None:
+        if endpoint_url is not None:
+            raise ValueError("dws://: endpoint_url applies with remote= only")
+        try:
+            root = CoreWorkspace.open(workspace or ".").root
+        except NotFoundError as exc:
+            if workspace is not None:
+                raise
+            raise NotFoundError(
+                f"{exc.message}; or give dws:// the storage option workspace=DIR or remote=URL"
+            ) from None
+        return {"workspace": root, "remote": None, "endpoint_url": None}
+    from dws.core.remote.browse import remote_location
+
+    if workspace is not None:
+        found: CoreWorkspace | None = CoreWorkspace.open(workspace)
+    else:
+        try:
+            found = CoreWorkspace.open(".")
+        except NotFoundError:
+            found = None
+    url, endpoint = remote_location(remote, endpoint_url, found)
+    return {"workspace": found.root if found else None, "remote": url, "endpoint_url": endpoint}
 
 
-def _workspace_if_any(directory: str | None) -> CoreWorkspace | None:
-    """The workspace ``directory`` names, or the one around the current directory, if any
-    (a remote's name is looked up there, and its read cache is there)."""
-    if directory is not None:
-        return CoreWorkspace.open(directory)
-    try:
-        return CoreWorkspace.open(".")
-    except NotFoundError:
-        return None
+def _read_cache(root: str) -> str:
+    """Where reads of a remote are cached when a workspace is around (as ``dws.open``)."""
+    return os.path.join(CoreWorkspace.open(root).layout.local, "read-cache")

@@ -202,6 +202,26 @@ def test_pickled_filesystem_reads_from_anywhere(
     assert again.cat(f"v1/{CSV}") == versions.csv["v1"]
 
 
+def test_the_default_workspace_is_the_current_one(
+    versions: Versions, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    other = tmp_path / "other"
+    (other / "data/raw").mkdir(parents=True)
+    (other / CSV).write_bytes(b"other\n")
+    for args in (
+        ["init"],
+        ["add", "local-files", "data/raw", "-r", "source-data"],
+        ["snapshot", "v1"],
+    ):
+        ok(*args, cwd=other)
+    monkeypatch.chdir(versions.root)
+    assert fsspec.filesystem("dws").cat(f"v1/{CSV}") == versions.csv["v1"]
+    monkeypatch.chdir(other / "data")
+    assert fsspec.filesystem("dws").cat(f"v1/{CSV}") == b"other\n"
+    with fsspec.open(f"dws://v1/{CSV}") as handle:
+        assert handle.read() == b"other\n"
+
+
 def test_threads_share_one_filesystem(versions: Versions) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
