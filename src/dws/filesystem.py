@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, BinaryIO, NoReturn
@@ -39,6 +40,7 @@ except ImportError:
     raise ModuleNotFoundError(INSTALL_HINT, name="fsspec") from None
 
 PROTOCOL = "dws"
+KEPT_SNAPSHOTS = 8  # snapshots of a workspace one instance keeps open (each has a store)
 READ_ONLY = "dws:// is read-only: snapshots cannot be changed (write to the workspace and snapshot)"
 # options fsspec may pass to any filesystem, and pandas adds anon=True when it retries a
 # refused write: accepted, unused
@@ -88,7 +90,8 @@ class DwsFileSystem(AbstractFileSystem, metaclass=_Pinned):  # type: ignore[misc
     ) -> None:
         super().__init__(**options)
         self._lock = threading.RLock()
-        self._snapshots: dict[str, SnapshotFiles] = {}  # snapshot id (workspace) or ref (remote)
+        # snapshot id (workspace) or name (remote) -> its files, the one used last at the end
+        self._snapshots: OrderedDict[str, SnapshotFiles] = OrderedDict()
         # where the snapshots are (as _located made it: absolute, checked)
         self._root = workspace
         self._remote = remote
@@ -132,6 +135,11 @@ class DwsFileSystem(AbstractFileSystem, metaclass=_Pinned):  # type: ignore[misc
             found = self._snapshots.get(key)
             if found is None:
                 found = self._snapshots[key] = self._load(key)
+                if self._workspace is not None and len(self._snapshots) > KEPT_SNAPSHOTS:
+                    # the one used longest ago; its readers go on (a store opens again)
+                    self._snapshots.pop(next(iter(self._snapshots))).close()
+            else:
+                self._snapshots.move_to_end(key)
             return found
 
     def _load(self, key: str) -> SnapshotFiles:
@@ -218,7 +226,7 @@ class DwsFileSystem(AbstractFileSystem, metaclass=_Pinned):  # type: ignore[misc
         """Close every snapshot this instance opened (a workspace's store, a remote's
         connections); it opens them again when used."""
         with self._lock:
-            opened, self._snapshots = list(self._snapshots.values()), {}
+            opened, self._snapshots = list(self._snapshots.values()), OrderedDict()
         for files in opened:
             files.close()
 

@@ -222,6 +222,22 @@ def test_the_default_workspace_is_the_current_one(
         assert handle.read() == b"other\n"
 
 
+def test_snapshots_used_long_ago_are_closed_and_open_again(
+    versions: Versions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dws.filesystem
+
+    monkeypatch.setattr(dws.filesystem, "KEPT_SNAPSHOTS", 1)
+    fs = _fs(versions)
+    part = f"{FEATURES}/part-1.parquet"
+    with fs.open(f"v1/{part}") as reading:
+        assert reading.read(4) == versions.parts["v1"]["part-1.parquet"][:4]
+        assert fs.cat(f"v2/{part}") == versions.parts["v2"]["part-1.parquet"]  # closes v1
+        assert len(fs._snapshots) == 1
+        assert reading.read() == versions.parts["v1"]["part-1.parquet"][4:]
+    assert fs.cat(f"v1/{part}") == versions.parts["v1"]["part-1.parquet"]
+
+
 def test_threads_share_one_filesystem(versions: Versions) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
