@@ -8,7 +8,7 @@ import traceback
 
 import click
 
-from dws.cli.commands import COMMANDS
+from dws.cli.commands import LazyGroup
 from dws.cli.context import CliState
 from dws.cli.output import Output
 from dws.model.distribution import DISTRIBUTION
@@ -19,7 +19,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 refused to avoid data loss,
 """
 
 
-@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-C", "directory", default=".", metavar="DIR", help="Run as if started in DIR.")
 @click.option("--batch", is_flag=True, help="Never ask questions; no progress bars.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
@@ -42,10 +42,6 @@ def cli(
     """
     output = Output(json=as_json, quiet=quiet, verbose=verbose, batch=batch)
     ctx.obj = CliState(directory, output)
-
-
-for _command in COMMANDS:
-    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> None:

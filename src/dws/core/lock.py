@@ -9,8 +9,6 @@ import socket
 import time
 from collections.abc import Iterator
 
-from filelock import FileLock, Timeout
-
 from dws.errors import LockedError
 
 DEFAULT_WAIT_SECONDS = 3.0
@@ -27,6 +25,8 @@ def _wait_seconds() -> float:
 def workspace_lock(lock_path: str, command: str, *, at_least: float = 0.0) -> Iterator[None]:
     """Hold the lock for the duration of a mutating command (waiting for it up to
     DWS_LOCK_TIMEOUT seconds, or ``at_least``)."""
+    from filelock import FileLock, Timeout  # only commands that change something lock
+
     holder_path = lock_path + ".holder"
     lock = FileLock(lock_path)
     try:

@@ -1,64 +1,68 @@
-"""One module per verb; COMMANDS lists them for registration."""
+"""One module per verb. ``COMMANDS`` names each command's module and attribute; a command's
+module is imported only when that command runs (or ``--help`` lists them all), so
+`dws cat` does not pay for importing what `dws clone` needs."""
 
 from __future__ import annotations
 
-from dws.cli.commands.add import add
-from dws.cli.commands.cat import cat
-from dws.cli.commands.clean import clean
-from dws.cli.commands.clone import clone
-from dws.cli.commands.delete_snapshot import delete_snapshot
-from dws.cli.commands.diff import diff
-from dws.cli.commands.fsck import fsck
-from dws.cli.commands.gc import gc
-from dws.cli.commands.get import get
-from dws.cli.commands.history import history, log
-from dws.cli.commands.init import init
-from dws.cli.commands.lineage import lineage
-from dws.cli.commands.ls import ls
-from dws.cli.commands.pull import pull
-from dws.cli.commands.push import push
-from dws.cli.commands.recover import recover
-from dws.cli.commands.remote import remote
-from dws.cli.commands.remove import remove
-from dws.cli.commands.rerun import rerun
-from dws.cli.commands.resources import resources
-from dws.cli.commands.restore import restore
-from dws.cli.commands.results import results
-from dws.cli.commands.run import run
-from dws.cli.commands.show import show
-from dws.cli.commands.snapshot import snapshot
-from dws.cli.commands.status import status
-from dws.cli.commands.swap import swap
-from dws.cli.commands.tag import tag
+import importlib
 
-COMMANDS = [
-    init,
-    add,
-    remove,
-    resources,
-    status,
-    snapshot,
-    restore,
-    recover,
-    history,
-    log,
-    show,
-    diff,
-    ls,
-    cat,
-    get,
-    results,
-    tag,
-    delete_snapshot,
-    gc,
-    fsck,
-    run,
-    lineage,
-    swap,
-    clean,
-    rerun,
-    remote,
-    push,
-    pull,
-    clone,
-]
+import click
+
+# command name -> "module:attribute" below dws.cli.commands, in the order they were added
+COMMANDS: dict[str, str] = {
+    "init": "init:init",
+    "add": "add:add",
+    "remove": "remove:remove",
+    "resources": "resources:resources",
+    "status": "status:status",
+    "snapshot": "snapshot:snapshot",
+    "restore": "restore:restore",
+    "recover": "recover:recover",
+    "history": "history:history",
+    "log": "history:log",
+    "show": "show:show",
+    "diff": "diff:diff",
+    "ls": "ls:ls",
+    "cat": "cat:cat",
+    "get": "get:get",
+    "results": "results:results",
+    "tag": "tag:tag",
+    "delete-snapshot": "delete_snapshot:delete_snapshot",
+    "gc": "gc:gc",
+    "fsck": "fsck:fsck",
+    "run": "run:run",
+    "lineage": "lineage:lineage",
+    "swap": "swap:swap",
+    "clean": "clean:clean",
+    "rerun": "rerun:rerun",
+    "remote": "remote:remote",
+    "push": "push:push",
+    "pull": "pull:pull",
+    "clone": "clone:clone",
+}
+
+
+def load_command(name: str) -> click.Command | None:
+    """The click command ``name``, its module imported now; None for an unknown name."""
+    where = COMMANDS.get(name)
+    if where is None:
+        return None
+    module, attribute = where.split(":")
+    command = getattr(importlib.import_module(f"dws.cli.commands.{module}"), attribute)
+    assert isinstance(command, click.Command) and command.name == name
+    return command
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported when they are first asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = self.commands.get(cmd_name)
+        if found is None:
+            found = load_command(cmd_name)
+            if found is not None:
+                self.commands[cmd_name] = found
+        return found
