@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from dws.core.remote.push import PushReport
     from dws.model.argclass import ArgKind, Classified
     from dws.model.lines import OtherLine
+    from dws.model.rowdiff import RowDiff
     from dws.model.runs import RunRecord
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
@@ -292,6 +293,25 @@ class Workspace:
         """Copy file or directory ``path`` of ``snapshot`` to the new path ``dest`` (into
         it when it is a directory), touching nothing in the workspace; (files, bytes)."""
         return self.snapshot_files(snapshot).copy_out(path, dest)
+
+    def diff_rows(
+        self,
+        ref_a: str,
+        ref_b: str,
+        path: str,
+        *,
+        key: list[str] | None = None,
+        limit: int = 10,
+    ) -> RowDiff:
+        """Row-level changes of the table at ``path`` (CSV, TSV or Parquet) from snapshot
+        ``ref_a`` to ``ref_b``: rows added, removed and (with ``key`` columns) changed, exact
+        counts and the first ``limit`` rows of each."""
+        from dws.core.tables import diff_rows
+
+        if limit < 0:
+            raise UsageError("limit must be 0 or more")
+        with self.snapshot_files(ref_a) as old, self.snapshot_files(ref_b) as new:
+            return diff_rows(old, new, path, key=key, limit=limit)
 
     def resolve(self, ref: str) -> str:
         """Full id of a tag, id prefix or HEAD."""
