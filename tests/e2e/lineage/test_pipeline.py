@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from xml.etree import ElementTree
 
 from helpers.cli import run_dws
 
@@ -85,6 +86,9 @@ def test_lineage_show_goes_down_to_source(pipeline: Path) -> None:
     assert "step prepare" in text.out and "data/raw/train.csv" in text.out
 
 
+SVG = "{http://www.w3.org/2000/svg}"
+
+
 def test_graph_formats(pipeline: Path) -> None:
     run_all(pipeline)
     doc = dws_json(pipeline, "lineage", "graph", "--format", "json")
@@ -95,6 +99,19 @@ def test_graph_formats(pipeline: Path) -> None:
     assert dot.code == 0 and dot.out.startswith("digraph lineage {") and "->" in dot.out
     mermaid = run_dws("lineage", "graph", "--format", "mermaid", cwd=pipeline)
     assert mermaid.out.startswith("flowchart LR") and "-->" in mermaid.out
+    svg = run_dws("lineage", "graph", "--format", "svg", cwd=pipeline)
+    assert svg.code == 0, svg.err
+    drawn = ElementTree.fromstring(svg.out)
+    groups = [g for g in drawn.iter(f"{SVG}g") if "node" in g.get("class", "").split()]
+    assert sorted(g.get("data-id") for g in groups) == sorted(n["id"] for n in doc["nodes"])
+    assert len([p for p in drawn.iter(f"{SVG}path") if p.get("class") == "edge"]) == len(
+        doc["edges"]
+    )
+    boxes = {g.get("data-id"): g.find(f"{SVG}rect") for g in groups}
+    for edge in doc["edges"]:  # data flows left to right
+        if edge["kind"] != "part-of":
+            source, target = boxes[edge["from"]], boxes[edge["to"]]
+            assert float(source.get("x")) < float(target.get("x")), edge
 
 
 def test_source_change_makes_everything_downstream_stale(pipeline: Path) -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from dws.cli.context import CliState, json_option, pass_state
-from dws.cli.graphformats import to_dot, to_mermaid
+from dws.cli.graphformats import to_dot, to_mermaid, to_svg
 from dws.cli.output import Output, short
 from dws.cli.render import run_json
 
@@ -135,7 +135,7 @@ def show(state: CliState, path: str, snapshot: str | None) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["dot", "mermaid", "json"]),
+    type=click.Choice(["dot", "mermaid", "svg", "json"]),
     default="dot",
     show_default=True,
 )
@@ -152,13 +152,14 @@ def graph(state: CliState, fmt: str, everything: bool, snapshot: str | None) -> 
 
     \b
     Example:
-      dws lineage graph --format dot | dot -Tsvg > lineage.svg
+      dws lineage graph --format svg > lineage.svg
     """
     doc = _open(state).lineage_graph(snapshot=snapshot, everything=everything)
     if fmt == "json" or state.output.json:
         state.output.emit_json(doc)
     else:
-        sys.stdout.write(to_dot(doc) if fmt == "dot" else to_mermaid(doc))
+        writers = {"dot": to_dot, "mermaid": to_mermaid, "svg": to_svg}
+        sys.stdout.write(writers[fmt](doc))
 
 
 @lineage.command("runs")
