@@ -298,3 +298,28 @@ def test_results_whole_numbers_print_as_integers(ws_v1: Path) -> None:
 
     assert piped[2].split("\t")[2:] == ["5000", "1000000000"]
     assert shown[2].split()[2:] == ["5000", "1000000000"]
+
+
+def test_results_plot_draws_one_chart_per_metric(two_runs: Path, tmp_path: Path) -> None:
+    from xml.etree import ElementTree
+
+    svg_ns = "{http://www.w3.org/2000/svg}"
+    write_files(two_runs, {"results/metrics.json": json.dumps({"accuracy": 0.9, "<b>x</b>": 1})})
+    api_snapshot(two_runs, "v3")
+    before = disk_state(two_runs)
+    out = tmp_path / "charts.svg"
+    ok(dws(two_runs, "results", "--metric", "accuracy", "--metric", "<b>x</b>", "--plot", str(out)))
+    assert_unchanged(two_runs, before)
+    drawn = ElementTree.fromstring(out.read_text())
+    charts = {g.get("data-metric"): g for g in drawn.iter(f"{svg_ns}g")}
+    assert set(charts) == {"metrics/accuracy", "metrics/<b>x</b>"}  # names as the table's
+    points = [c.get("data-snapshot") for c in charts["metrics/accuracy"].iter(f"{svg_ns}circle")]
+    assert points == [tag_target(two_runs, tag) for tag in ("v1", "v2", "v3")]
+    assert len(list(charts["metrics/<b>x</b>"].iter(f"{svg_ns}circle"))) == 1  # only v3 has it
+    assert not [e for e in drawn.iter() if e.tag.endswith("}b")]  # the name stays text
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".dws-tmp")]
+
+
+def test_results_plot_writes_svg_only(two_runs: Path, tmp_path: Path) -> None:
+    assert_usage_error(dws(two_runs, "results", "--plot", str(tmp_path / "x.png")))
+    assert not (tmp_path / "x.png").exists()

@@ -31,9 +31,14 @@ STALE_LEGEND = (
     "shown ('a/acc', 'a/*'), the key alone ('acc', 'eval.*') or in full "
     "('results/a/metrics.json:acc').",
 )
+@click.option(
+    "--plot",
+    metavar="FILE.svg",
+    help="Also draw one chart per metric across snapshots into FILE.svg (standalone SVG).",
+)
 @json_option
 @click.pass_context
-def results(ctx: click.Context, patterns: tuple[str, ...]) -> None:
+def results(ctx: click.Context, patterns: tuple[str, ...], plot: str | None) -> None:
     """Metrics found in results resources, one row per snapshot (nothing is restored).
 
     Metrics are the numeric leaves of metrics.json / results.json files (configurable in
@@ -48,21 +53,26 @@ def results(ctx: click.Context, patterns: tuple[str, ...]) -> None:
     Examples:
       dws results
       dws results --metric 'a/*' --metric loss
+      dws results --plot metrics.svg
       dws results export v1 /tmp/v1-results
     """
+    if plot is not None and not plot.lower().endswith(".svg"):
+        raise click.UsageError(f"--plot writes SVG: give a file name ending in .svg, not {plot!r}")
     if ctx.invoked_subcommand is None:
         state = ctx.find_object(CliState)
         assert state is not None
-        _table(state, list(patterns))
+        _table(state, list(patterns), plot)
 
 
-def _table(state: CliState, patterns: list[str]) -> None:
+def _table(state: CliState, patterns: list[str], plot: str | None = None) -> None:
     from dws.model.metrics import metric_names, select_metrics
 
     rows = state.open().results()
     out = state.output
     every = list(dict.fromkeys(key for row in rows for key in row.metrics))
     columns = select_metrics(every, patterns) if patterns and rows else every
+    if plot is not None:
+        _plot(state, rows, columns, metric_names(every), plot)
     if out.json:
         chosen = set(columns)
         out.emit_json(
@@ -92,6 +102,33 @@ def _table(state: CliState, patterns: list[str]) -> None:
         legend = textwrap.wrap(STALE_LEGEND, width) if width else [STALE_LEGEND]
         for line in legend:
             out.line(line)
+
+
+def _plot(
+    state: CliState, rows: list[ResultsRow], columns: list[str], names: dict[str, str], path: str
+) -> None:
+    """Write the charts of ``columns`` to ``path`` (atomically: a temporary file renamed)."""
+    import os
+    import tempfile
+
+    from dws.cli.charts import metrics_svg
+
+    labels = [", ".join(row.tags) or short(row.snapshot) for row in rows]
+    series = [
+        (names[c], [row.metrics.get(c) for row in rows], [c in row.stale for row in rows])
+        for c in columns
+    ]
+    picture = metrics_svg(labels, [row.snapshot for row in rows], series)
+    target = state.abspath(path)
+    fd, tmp = tempfile.mkstemp(prefix=".dws-tmp.", dir=os.path.dirname(target))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(picture)
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    state.output.note(f"wrote {len(series)} chart(s) to {path}", "green")
 
 
 def _tab_separated(out: Output, rows: list[ResultsRow], columns: list[str]) -> None:
