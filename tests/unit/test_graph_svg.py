@@ -9,8 +9,8 @@ from xml.etree import ElementTree
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dws.cli.graphformats import to_svg
 from dws.model.graphlayout import layout
+from dws.pictures.graph import lineage_svg as to_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 

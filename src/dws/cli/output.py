@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import sys
 from collections.abc import Iterator
@@ -166,20 +165,6 @@ def short(ident: str | None, length: int = 10) -> str:
 def count(number: int) -> str:
     """12345 -> '12,345'."""
     return f"{number:,}"
-
-
-def number(value: float) -> str:
-    """A metric for people: whole numbers as integers (5000.0 -> '5000'), others to four
-    decimals (12.345678 -> '12.3457') or, below 1, four significant digits (0.0123456 ->
-    '0.01235')."""
-    if not math.isfinite(value):
-        return str(value)
-    if value.is_integer() and abs(value) < 1e16:
-        return str(int(value))
-    if abs(value) >= 1:
-        text = f"{value:.4f}".rstrip("0").rstrip(".")
-        return text if abs(value) < 1e16 else f"{value:.6g}"
-    return f"{value:.4g}"
 
 
 def align(rows: list[list[str]], right: list[bool], gap: int = 2) -> list[str]:

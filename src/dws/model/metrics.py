@@ -94,3 +94,17 @@ def select_metrics(columns: list[str], patterns: list[str]) -> list[str]:
             raise UsageError(f"no metric matches {pattern!r}", details=[f"metrics: {known}{more}"])
         chosen |= found
     return [c for c in columns if c in chosen]
+
+
+def shown_number(value: float) -> str:
+    """A metric for people: whole numbers as integers (5000.0 -> '5000'), others to four
+    decimals (12.345678 -> '12.3457') or, below 1, four significant digits (0.0123456 ->
+    '0.01235')."""
+    if not math.isfinite(value):
+        return str(value)
+    if value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    if abs(value) >= 1:
+        text = f"{value:.4f}".rstrip("0").rstrip(".")
+        return text if abs(value) < 1e16 else f"{value:.6g}"
+    return f"{value:.4g}"

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from dws.cli.context import CliState, json_option, pass_state
-from dws.cli.graphformats import to_dot, to_mermaid, to_svg
+from dws.cli.graphformats import to_dot, to_mermaid
 from dws.cli.output import Output, short
 from dws.cli.render import run_json
+from dws.pictures.graph import lineage_svg
 
 if TYPE_CHECKING:
     from dws.api import Workspace
@@ -158,7 +159,7 @@ def graph(state: CliState, fmt: str, everything: bool, snapshot: str | None) -> 
     if fmt == "json" or state.output.json:
         state.output.emit_json(doc)
     else:
-        writers = {"dot": to_dot, "mermaid": to_mermaid, "svg": to_svg}
+        writers = {"dot": to_dot, "mermaid": to_mermaid, "svg": lineage_svg}
         sys.stdout.write(writers[fmt](doc))
 
 

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import click
 
 from dws.cli.context import CliState, json_option, pass_state
-from dws.cli.output import Output, align, clip, number, short
+from dws.cli.output import Output, align, clip, short
+from dws.model.metrics import shown_number as number
 
 if TYPE_CHECKING:
     from dws.core.results import ResultsRow
@@ -111,7 +112,7 @@ def _plot(
     import os
     import tempfile
 
-    from dws.cli.charts import metrics_svg
+    from dws.pictures.charts import metrics_svg
 
     labels = [", ".join(row.tags) or short(row.snapshot) for row in rows]
     series = [

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape, quoteattr
 
-from dws.cli.output import number
+from dws.model.metrics import shown_number as number
 
 PANEL_WIDTH = 380.0
 PANEL_HEIGHT = 200.0

@@ -1,0 +1,90 @@
+"""The lineage graph as a standalone SVG picture, laid out with ``model.graphlayout`` (no
+Graphviz): for `dws lineage graph --format svg`, `dws report` and the web UI."""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+from dws.model.graphlayout import layout
+
+
+def _node_label(node: dict[str, Any]) -> str:
+    if node["type"] == "step":
+        suffix = " (stale)" if node.get("stale") else ""
+        return f"{node['step']}{suffix}"
+    return str(node.get("label") or node["id"])
+
+
+NODE_HEIGHT = 28.0
+CHAR_WIDTH = 7.0
+MAX_LABEL = 48
+_FILLS = {
+    "source-data": "#e6f4ea",
+    "intermediate-data": "#e8f0fe",
+    "results": "#fef7e0",
+    "code": "#f3e8fd",
+}
+
+
+def _clipped(text: str) -> str:
+    return text if len(text) <= MAX_LABEL else "…" + text[-(MAX_LABEL - 1) :]
+
+
+def lineage_svg(doc: dict[str, Any]) -> str:
+    """A standalone SVG picture of the graph, laid out left to right (source data, steps,
+    outputs) with no Graphviz: steps as boxes, data as rounded boxes coloured by role,
+    stale steps dashed in red; every node carries its full name as a tooltip."""
+    nodes = [node["id"] for node in doc["nodes"]]
+    by_id = {node["id"]: node for node in doc["nodes"]}
+    labels = {n: _clipped(_node_label(by_id[n])) for n in nodes}
+    sizes = {n: (16 + CHAR_WIDTH * len(labels[n]), NODE_HEIGHT) for n in nodes}
+    edges = [(edge["from"], edge["to"]) for edge in doc["edges"]]
+    boxes = layout(nodes, edges, sizes)
+    margin = 12.0
+    width = max((b.x + b.width for b in boxes.values()), default=0.0) + 2 * margin
+    height = max((b.y + b.height for b in boxes.values()), default=0.0) + 2 * margin
+    out = [
+        '<svg xmlns="http://www.w3.org/2000/svg" '
+        f'width="{width:.0f}" height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" '
+        'font-family="sans-serif" font-size="12">',
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" '
+        'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
+        '<path d="M 0 0 L 10 5 L 0 10 z" fill="#5f6368"/></marker></defs>',
+        f'<g transform="translate({margin:.0f},{margin:.0f})">',
+    ]
+    for edge in doc["edges"]:
+        a, b = boxes.get(edge["from"]), boxes.get(edge["to"])
+        if a is None or b is None:
+            continue
+        x1, y1 = a.x + a.width, a.y + a.height / 2
+        x2, y2 = b.x, b.y + b.height / 2
+        if b.layer <= a.layer:  # an edge that closes a cycle: leave from the bottom
+            x1, y1, x2, y2 = a.x + a.width / 2, a.y + a.height, b.x + b.width / 2, b.y + b.height
+        bend = max(abs(x2 - x1) / 2, 20.0)
+        dotted = edge.get("kind") == "part-of"
+        style = 'stroke-dasharray="2 3"' if dotted else 'marker-end="url(#arrow)"'
+        out.append(
+            f'<path class="edge" d="M {x1:.1f} {y1:.1f} C {x1 + bend:.1f} {y1:.1f} '
+            f'{x2 - bend:.1f} {y2:.1f} {x2:.1f} {y2:.1f}" fill="none" stroke="#5f6368" '
+            f"{style}/>"
+        )
+    for node_id in nodes:
+        node, box = by_id[node_id], boxes[node_id]
+        step = node["type"] == "step"
+        stale = bool(node.get("stale"))
+        fill = "#ffffff" if step else _FILLS.get(str(node.get("role")), "#f1f3f4")
+        stroke = "#d93025" if stale else ("#3367d6" if step else "#5f6368")
+        dash = ' stroke-dasharray="5 3"' if stale else ""
+        full = " ".join(node.get("argv") or []) if step else str(node.get("label") or node_id)
+        out.append(
+            f'<g class="node {node["type"]}{" stale" if stale else ""}" '
+            f"data-id={quoteattr(node_id)}><title>{escape(full)}</title>"
+            f'<rect x="{box.x:.1f}" y="{box.y:.1f}" width="{box.width:.1f}" '
+            f'height="{box.height:.1f}" rx="{3 if step else 12}" fill="{fill}" '
+            f'stroke="{stroke}" stroke-width="1.5"{dash}/>'
+            f'<text x="{box.x + box.width / 2:.1f}" y="{box.y + box.height / 2 + 4:.1f}" '
+            f'text-anchor="middle">{escape(labels[node_id])}</text></g>'
+        )
+    out.append("</g></svg>")
+    return "\n".join(out) + "\n"
