@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar, overload
 from dws.core import maintenance, recovery, registration, results, views
 from dws.core.maintenance import FsckReport, GcReport
 from dws.core.reading import (
+    Copied,
     ListedEntry,
     SnapshotFiles,
     open_closing,
@@ -268,9 +269,9 @@ class Workspace:
     def _open_file(
         self,
         path: str,
-        snapshot: str = "HEAD",
         mode: str = "rb",
         *,
+        snapshot: str = "HEAD",
         encoding: str = "utf-8",
         errors: str = "strict",
         newline: str | None = None,
@@ -285,13 +286,14 @@ class Workspace:
 
     def read_bytes(self, path: str, *, snapshot: str = "HEAD") -> bytes:
         """The whole recorded content of file ``path`` of ``snapshot``."""
-        with self._open_file(path, snapshot) as handle:
+        with self._open_file(path, snapshot=snapshot) as handle:
             data: bytes = handle.read()
         return data
 
-    def get(self, path: str, dest: str, *, snapshot: str = "HEAD") -> tuple[int, int]:
+    def get(self, path: str, dest: str, *, snapshot: str = "HEAD") -> Copied:
         """Copy file or directory ``path`` of ``snapshot`` to the new path ``dest`` (into
-        it when it is a directory), touching nothing in the workspace; (files, bytes)."""
+        it when it is a directory), touching nothing in the workspace: ``Copied`` (files,
+        bytes, dest)."""
         return self.snapshot_files(snapshot).copy_out(path, dest)
 
     def diff_rows(
@@ -703,6 +705,7 @@ class Workspace:
 
 
 __all__ = [
+    "Copied",
     "FsckReport",
     "GcReport",
     "ListedEntry",
@@ -758,9 +761,9 @@ def _workspace_if_any(directory: str | None) -> _CoreWorkspace | None:
 
 def open(
     path: str,
-    snapshot: str = "HEAD",
     mode: str = "rb",
     *,
+    snapshot: str = "HEAD",
     workspace: str | None = None,
     remote: str | None = None,
     endpoint_url: str | None = None,

@@ -84,7 +84,8 @@ def test_the_innermost_resource_answers(files: SnapshotFiles) -> None:
 
 def test_resource_directories_show_inside_the_ones_around_them(files: SnapshotFiles) -> None:
     top = {e.entry.name: e.resource for e in files.ls("")}
-    assert top == {"train.py": "code", "data": "code", "@bucket": "bucket", "@image": "image"}
+    assert top == {"train.py": "code", "data": "code", "@bucket": "bucket"}
+    assert set(files.left_out) == {"image"}  # nothing to read: left out, and said so
     data = {e.entry.name: (e.entry.kind, e.resource) for e in files.ls("data")}
     assert data == {
         "README": ("file", "code"),
@@ -114,6 +115,12 @@ def test_at_name_reaches_any_resource(files: SnapshotFiles) -> None:
 def test_a_resource_with_nothing_to_read_does_not_hide_the_others(files: SnapshotFiles) -> None:
     unreadable = _snapshot({"code": ("", None), "raw": ("data/raw", {"a.csv": b"a\n"})})
     assert [e.entry.name for e in unreadable.ls("")] == ["data"]
+    assert [e.path for e in unreadable.ls("", recursive=True)] == [
+        "data",
+        "data/raw",
+        "data/raw/a.csv",
+    ]
+    assert set(unreadable.left_out) == {"code"}
     assert unreadable.read_bytes("data/raw/a.csv") == b"a\n"
     with pytest.raises(NotHereError):
         unreadable.open("train.py")

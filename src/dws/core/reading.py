@@ -16,7 +16,7 @@ import posixpath
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.workspace import Workspace
@@ -29,6 +29,7 @@ from dws.resources.base import Resource
 from dws.resources.recorded import NotHereError, RecordedView
 from dws.store.fileio import removing_on_error, temp_name
 
+MAX_LINKS = 16
 BY_NAME = "@"  # a path starting with "@NAME" names a resource by name
 COPY_BLOCK = 1 << 20
 
@@ -46,6 +47,14 @@ def normalise_path(path: str) -> str:
     if ".." in parts:
         raise UsageError(f"{shown(path)}: '..' is not allowed in a path in a snapshot")
     return "/".join(parts)
+
+
+class Copied(NamedTuple):
+    """What ``copy_out`` wrote: regular files, their bytes, and where it put them."""
+
+    files: int
+    bytes: int
+    dest: str
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,8 @@ class SnapshotFiles:
     ) -> None:
         self.record = record
         self._closer = closer
+        # resources listings left out, because they cannot be read from here: name -> why
+        self.left_out: dict[str, str] = {}
         self._mounts: dict[str, _Mount] = {}
         self._views: dict[str, RecordedView] = {}
         for name, at, resource in mounts:
@@ -105,11 +116,13 @@ class SnapshotFiles:
 
     def _entry_in(self, mount: _Mount, inner: str, nested: bool) -> TreeEntry | None:
         """The entry at ``inner`` of ``mount``; where that resource cannot be read from
-        here, None when other resources lie below (their directories still show)."""
+        here, None when other resources lie below (their directories still show; the
+        resource is named in ``left_out``)."""
         try:
             return self._view(mount).entry(inner)
-        except NotHereError:
+        except NotHereError as exc:
             if nested:
+                self.left_out[mount.name] = exc.message
                 return None
             raise
 
@@ -197,6 +210,8 @@ class SnapshotFiles:
                 continue  # a directory of the resource around, with resources inside
             owner = exact[0].name if exact else None
             top = self._entry_in(exact[0], "", True) if exact else None
+            if exact and top is None:
+                continue  # a resource with nothing to read from here: named in left_out
             found[name] = ListedEntry(
                 child_path, TreeEntry(name, "dir", top.id if top else "", size), owner
             )
@@ -211,8 +226,9 @@ class SnapshotFiles:
                 yield from self.walk(listed.path)
 
     def open(self, path: str) -> BinaryIO:
-        """The recorded bytes of the file at ``path`` as a seekable, read-only binary file."""
-        path = normalise_path(path)
+        """The recorded bytes of the file at ``path`` as a seekable, read-only binary file
+        (a symbolic link is followed while it stays inside the snapshot)."""
+        path = self.resolve_links(path)
         mount, inner = self._locate(path)
         entry = self.entry(path)
         if entry is None or mount is None:
@@ -220,6 +236,24 @@ class SnapshotFiles:
         if entry.kind != "file":
             raise UsageError(f"{shown(path)} is a {_kind(entry)}, not a file")
         return self._view(mount).open(inner)
+
+    def resolve_links(self, path: str) -> str:
+        """``path`` with symbolic links followed, as the snapshot recorded them: a relative
+        target is taken from the link's directory; one that leaves the snapshot's paths
+        (absolute, or above the top) or loops is a UsageError."""
+        path = normalise_path(path)
+        for _ in range(MAX_LINKS):
+            entry = self.entry(path)
+            if entry is None or entry.kind != "symlink":
+                return path
+            target = entry.target or ""
+            joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+            if target.startswith("/") or joined == ".." or joined.startswith("../"):
+                raise UsageError(
+                    f"{shown(path)} is a symbolic link to {shown(target)}, outside the snapshot"
+                )
+            path = normalise_path(joined)
+        raise UsageError(f"{shown(path)}: too many levels of symbolic links")
 
     def ls(self, path: str = "", *, recursive: bool = False) -> list[ListedEntry]:
         """What `dws ls` shows for ``path``: a directory's entries (every entry below it
@@ -255,12 +289,13 @@ class SnapshotFiles:
 
     # ---- copying out ------------------------------------------------------------------
 
-    def copy_out(self, path: str, dest: str) -> tuple[int, int]:
-        """Copy the file or directory at ``path`` to the new path ``dest`` (into it when it
-        is an existing directory); return (files, bytes). Nothing is overwritten: a name
-        already taken is refused before anything is written, and a directory appears whole
-        (it is built under a temporary name)."""
-        path = normalise_path(path)
+    def copy_out(self, path: str, dest: str) -> Copied:
+        """Copy the file or directory at ``path`` (a symbolic link there is followed; links
+        below a directory are copied as links) to the new path ``dest`` (into it when it is
+        an existing directory). Nothing is overwritten: a name already taken is refused
+        before anything is written, and a directory appears whole (it is built under a
+        temporary name)."""
+        path = self.resolve_links(path)
         entry = self.entry(path)
         if entry is None:
             raise NotFoundError(self._not_found(path))
@@ -272,7 +307,7 @@ class SnapshotFiles:
         if not os.path.isdir(parent):
             raise NotFoundError(f"{parent} is not a directory; nothing was copied")
         if not entry.is_dir:
-            return self._copy_entry(path, entry, dest)
+            return Copied(*self._copy_entry(path, entry, dest), os.path.abspath(dest))
         building = temp_name(parent)
         totals = [0, 0]
         try:
@@ -289,7 +324,7 @@ class SnapshotFiles:
         except BaseException:
             shutil.rmtree(building, ignore_errors=True)
             raise
-        return totals[0], totals[1]
+        return Copied(totals[0], totals[1], os.path.abspath(dest))
 
     def _copy_entry(self, path: str, entry: TreeEntry, target: str) -> tuple[int, int]:
         if entry.kind == "symlink":

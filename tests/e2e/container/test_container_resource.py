@@ -197,11 +197,15 @@ def test_clone_keeps_the_record_and_pulls_only_when_asked(
     assert podman.image_id(ref) == first
 
 
-def test_reading_a_snapshot_lists_the_image_beside_the_data(tmp_path: Path, podman: Podman) -> None:
+def test_reading_a_snapshot_leaves_the_image_out_and_says_so(
+    tmp_path: Path, podman: Podman
+) -> None:
     podman.make_image("localhost/tiny:v1", {"hello.txt": "v1\n"})
     root = _workspace(tmp_path, "localhost/tiny:v1")
     ok(run(root, "snapshot", "v1"))
-    listed = {e["name"]: e["resource"] for e in as_json(run(root, "ls", "v1", "--json"))}
-    assert listed == {"data": None, "@env": "env"}
+    shown = run(root, "ls", "-r", "v1", "--json")
+    listed = {e["path"]: e["resource"] for e in as_json(shown)}
+    assert listed == {"data": None, "data/out": "out", "data/out/a.txt": "out"}
+    assert "not listed: resource 'env' (container) has no files" in shown.err
     assert ok(run(root, "cat", "v1:data/out/a.txt")).out == "one\n"
     assert_error(run(root, "cat", "v1:@env/hello.txt"), 1, contains="no files to read")

@@ -4,6 +4,7 @@ the paths read need, and refuse what is not there with a one-line error."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -104,7 +105,7 @@ def test_a_configured_remote_by_name_and_the_python_reader(
     for key, value in remote.env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(elsewhere)  # the endpoint comes from AWS_ENDPOINT_URL
-    with dws.open("data/raw/sub/deeper/c.bin", "v1", remote=remote.url) as f:
+    with dws.open("data/raw/sub/deeper/c.bin", snapshot="v1", remote=remote.url) as f:
         f.seek(256)
         assert f.read(256) == bytes(range(256))
     with dws.snapshot_files("v1", remote=remote.url) as files:
@@ -128,8 +129,9 @@ def test_git_code_is_not_read_from_a_remote_but_the_data_around_it_is(
         ["push"],
     ):
         dir_remote.ok(*args, cwd=root)
-    listed = dir_remote.json("ls", "--remote", dir_remote.url, "v1", cwd=elsewhere)
-    assert [e["name"] for e in listed] == ["data"]
+    shown = dir_remote.run("ls", "--remote", dir_remote.url, "v1", "--json", cwd=elsewhere)
+    assert [e["name"] for e in json.loads(shown.out)] == ["data"]
+    assert "not listed: code resource 'code' is read from its git repository" in shown.err
     result = run_dws("cat", "--remote", dir_remote.url, "v1:data/raw/a.csv", cwd=elsewhere)
     assert result.code == 0 and result.out == "a\n", result.err
     result = run_dws("cat", "--remote", dir_remote.url, "v1:train.py", cwd=elsewhere)

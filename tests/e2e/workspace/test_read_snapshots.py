@@ -93,10 +93,16 @@ def test_get_copies_a_directory_of_a_snapshot_exactly(ws_v2: Path, tmp_path: Pat
     out = ok(run(ws_v2, "get", "v3:data/raw", str(tmp_path / "copy")))
     assert "copied" in out.out
     assert manifest(tmp_path / "copy") == expected
-    # into an existing directory: DEST/NAME
+    # into an existing directory: DEST/NAME, and the message says so
     (tmp_path / "into").mkdir()
-    ok(run(ws_v2, "get", "v1:data/raw/a.csv", str(tmp_path / "into")))
+    said = ok(run(ws_v2, "get", "v1:data/raw/a.csv", str(tmp_path / "into"))).out
     assert (tmp_path / "into/a.csv").read_text() == V1_FILES["data/raw/a.csv"]
+    assert str(tmp_path / "into/a.csv") in said
+    # a link given as PATH is followed; links inside a directory stay links
+    ok(run(ws_v2, "get", "v3:data/raw/link", str(tmp_path / "via-link")))
+    assert (tmp_path / "via-link").read_text() == "id,value\n"
+    assert not (tmp_path / "via-link").is_symlink()
+    assert ok(run(ws_v2, "cat", "v3:data/raw/link")).out == "id,value\n"
     assert_unchanged(ws_v2, before)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".dws-tmp")]
 
@@ -124,6 +130,8 @@ def test_get_never_overwrites(ws_v2: Path, tmp_path: Path) -> None:
         (("cat", "v1:/etc/passwd"), 2, "relative"),
         (("cat", "v1"), 2, "SNAPSHOT:PATH"),
         (("cat", "v1:@nosuch/a.csv"), 2, "no resource"),
+        (("cat", "v4:data/raw/out"), 2, "outside the snapshot"),
+        (("cat", "v4:data/raw/loop"), 2, "too many levels"),
         (("ls", "v1:data/raw/a.csv/x"), 2, "not in snapshot"),
         (("ls", "v1:data/nothing"), 2, "not in snapshot"),
         (("get", "v1:data/raw/zzz", "out"), 2, "not in snapshot"),
@@ -133,6 +141,9 @@ def test_get_never_overwrites(ws_v2: Path, tmp_path: Path) -> None:
 def test_bad_input_is_a_one_line_error_that_changes_nothing(
     ws_v2: Path, args: tuple[str, ...], code: int, words: str
 ) -> None:
+    os.symlink("../../../outside.txt", ws_v2 / "data/raw/out")
+    os.symlink("loop", ws_v2 / "data/raw/loop")
+    api_snapshot(ws_v2, "v4")
     before = disk_state(ws_v2)
     result = run(ws_v2, *args)
     if args == ("cat", "v1"):
@@ -159,13 +170,14 @@ def test_the_python_readers(ws_v2: Path, tmp_path: Path, monkeypatch: pytest.Mon
         assert handle.read() == V1_FILES["data/raw/a.csv"].encode()
         handle.seek(3)
         assert handle.read(5) == b"value"
-    with ws.open("data/raw/a.csv", "v2", "r") as text:
+    with ws.open("data/raw/a.csv", "r", snapshot="v2") as text:
         assert text.readline() == "id,value\n"
     assert ws.read_bytes("data/raw/new/c.csv", snapshot="v2") == b"id\n9\n"
     assert [e.entry.name for e in ws.ls("data/raw", snapshot="v1")] == ["a.csv", "b.csv"]
     raw_v1 = [V1_FILES["data/raw/a.csv"], V1_FILES["data/raw/b.csv"]]
     copied = ws.get("data/raw", str(tmp_path / "raw-v1"), snapshot="v1")
-    assert copied == (2, sum(len(text) for text in raw_v1))
+    assert (copied.files, copied.bytes) == (2, sum(len(text) for text in raw_v1))
+    assert copied.dest == str(tmp_path / "raw-v1")
     assert (tmp_path / "raw-v1/b.csv").read_text() == V1_FILES["data/raw/b.csv"]
     with pytest.raises(dws.UsageError, match="read-only"):
         ws.open("data/raw/a.csv", snapshot="v1", mode="wb")
@@ -173,9 +185,9 @@ def test_the_python_readers(ws_v2: Path, tmp_path: Path, monkeypatch: pytest.Mon
         ws.open("data/raw/zzz", snapshot="v1")
     assert dws.Workspace.open(str(ws_v2)).root == str(ws_v2)  # still opens workspaces
     monkeypatch.chdir(ws_v2 / "data")
-    with dws.open("data/raw/b.csv", "v1") as handle:
+    with dws.open("data/raw/b.csv", snapshot="v1") as handle:
         assert handle.read() == V1_FILES["data/raw/b.csv"].encode()
-    with dws.open("data/raw/a.csv", "v2", "r", workspace=str(ws_v2)) as text:
+    with dws.open("data/raw/a.csv", "r", snapshot="v2", workspace=str(ws_v2)) as text:
         assert text.read() == V2_CHANGES["data/raw/a.csv"]
 
 

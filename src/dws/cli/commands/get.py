@@ -34,10 +34,24 @@ def get(state: CliState, args: tuple[str, ...], endpoint_url: str | None) -> Non
     ref, path = split_target(args[-2], need_path=True)
     dest = state.abspath(args[-1])
     with snapshot_files(state, ref, remote, endpoint_url) as files:
-        count, size = files.copy_out(path, dest)
+        copied = files.copy_out(path, dest)
         snapshot_id = files.record.id
+        left_out = dict(files.left_out)
     out = state.output
+    for why in left_out.values():
+        out.note(f"not copied: {why}")
     if out.json:
-        out.emit_json({"snapshot": snapshot_id, "path": path, "files": count, "bytes": size})
+        out.emit_json(
+            {
+                "snapshot": snapshot_id,
+                "path": path,
+                "files": copied.files,
+                "bytes": copied.bytes,
+                "dest": copied.dest,
+            }
+        )
         return
-    out.line(f"copied {count} file(s), {human_bytes(size)}, from {snapshot_id[:10]} to {dest}")
+    out.line(
+        f"copied {copied.files} file(s), {human_bytes(copied.bytes)}, from {snapshot_id[:10]} "
+        f"to {copied.dest}"
+    )

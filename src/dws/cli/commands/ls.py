@@ -36,7 +36,10 @@ def ls(
     ref, path = split_target(target, need_path=False)
     with snapshot_files(state, ref, remote, endpoint_url) as files:
         listed = files.ls(path, recursive=recursive)
+        left_out = dict(files.left_out)
     out = state.output
+    for why in left_out.values():
+        out.note(f"not listed: {why}")
     if out.json:
         out.emit_json([_entry_json(item) for item in listed])
         return

@@ -242,9 +242,9 @@ class GitResource(Resource):
         if not self._present():
             commit = GitState.parse(state).commit
             raise NotHereError(
-                f"the files of code resource {self.name!r} are read from its git repository, "
-                f"which is not here; clone the workspace, or read commit {str(commit)[:12]} "
-                "with git"
+                f"code resource {self.name!r} is read from its git repository (commit "
+                f"{str(commit)[:10]}), which this read cannot reach; clone the workspace to "
+                "read it"
             )
         git, commits, view, committed = self._recorded_files(state)
         files = {**commits.entries(view.commit, committed), **view.work}
