@@ -17,6 +17,7 @@ fsspec finds this class through the ``fsspec.specs`` entry point; the module imp
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 from collections import OrderedDict
@@ -27,7 +28,7 @@ from typing import Any, BinaryIO, NoReturn
 from dws.api import Workspace, snapshot_files
 from dws.core.reading import SnapshotFiles, normalise_path
 from dws.core.workspace import Workspace as CoreWorkspace
-from dws.errors import NotFoundError
+from dws.errors import NotFoundError, UsageError
 from dws.model.distribution import install_hint
 from dws.model.tree import TreeEntry
 
@@ -124,7 +125,8 @@ class DwsFileSystem(AbstractFileSystem, metaclass=_Pinned):  # type: ignore[misc
                 f"{path!r}: a dws:// path starts with a snapshot: dws://SNAPSHOT/PATH "
                 "(a tag, an id prefix or HEAD)"
             )
-        return ref, normalise_path(inner)
+        with _translated():
+            return ref, normalise_path(inner)
 
     def _files(self, ref: str) -> SnapshotFiles:
         """The (cached) files of snapshot ``ref``. In a workspace the reference is resolved
@@ -283,11 +285,15 @@ def _refuse() -> NoReturn:
 
 @contextmanager
 def _translated() -> Iterator[None]:
-    """dws's NotFoundError as the FileNotFoundError fsspec's callers look for."""
+    """dws's errors about paths as the OSErrors fsspec's callers look for: NotFoundError as
+    FileNotFoundError, any other bad path (``..``, a link out of the snapshot, a directory
+    where a file is wanted) as an OSError (EINVAL) with dws's message."""
     try:
         yield
     except NotFoundError as exc:
         raise FileNotFoundError(exc.message) from None
+    except UsageError as exc:
+        raise OSError(errno.EINVAL, exc.message) from None
 
 
 def _info(ref: str, inner: str, entry: TreeEntry, files: SnapshotFiles) -> dict[str, Any]:

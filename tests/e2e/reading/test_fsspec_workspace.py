@@ -176,7 +176,7 @@ def test_what_is_not_there(versions: Versions) -> None:
         fs.open("v1/data/raw")
     with pytest.raises(ValueError, match="dws://SNAPSHOT/PATH"):
         fs.ls("dws://")
-    with pytest.raises(Exception, match=r"'\.\.' is not allowed"):
+    with pytest.raises(OSError, match=r"'\.\.' is not allowed"):
         fs.cat("v1/data/../../etc/passwd")
     assert not fs.exists("v9/data") and not fs.exists("v1/data/raw/nope.csv")
 
