@@ -103,8 +103,9 @@ def _check_overlap(ws: Workspace, new: Resource, existing: list[Resource]) -> No
 
 
 def _refuse_code_in_code(outer: Resource, inner: Resource, inner_path: str) -> None:
-    """A code directory inside a code resource (a repository) is recorded by it already."""
-    if outer.role is Role.CODE and inner.role is Role.CODE:
+    """A code directory inside a code resource (a repository) is recorded by it already,
+    unless the repository leaves it out (git ignores it)."""
+    if outer.role is Role.CODE and inner.role is Role.CODE and outer.records_path(inner_path):
         raise UsageError(
             f"{inner_path} lies inside the {outer.spec.type} code resource {outer.name!r}, "
             "which already records it as code; add it with a data role, or not at all"

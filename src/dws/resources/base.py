@@ -198,6 +198,11 @@ class Resource(ABC):
             f"resource {self.name!r} ({self.spec.type}) has no files to read from a snapshot"
         )
 
+    def records_path(self, path: str) -> bool:
+        """Whether what is at ``path`` (a local path below this resource's directory) is part
+        of what this resource records; a type that leaves some paths out says so."""
+        return True
+
     @abstractmethod
     def describe(self, state: State | None = None) -> dict[str, Any]:
         """A JSON-friendly description (location, and counts of ``state`` if given)."""

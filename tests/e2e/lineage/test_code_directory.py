@@ -104,3 +104,19 @@ def test_git_code_resource_around_a_code_directory_is_refused(tmp_path: Path) ->
     ok(run(root, "add", "local-files", "notebooks", "--role", "code", "--name", "nb"))
     result = run(root, "add", "git", ".", "--role", "code", "--name", "project")
     assert_error(result, 2, contains="notebooks lies inside the git code resource 'project'")
+
+
+def test_a_code_directory_git_ignores_may_be_added_inside_it(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    write_files(root, {"train.py": "pass\n", ".gitignore": "notebooks/\n", "notebooks/a.py": "1\n"})
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "first")
+    dws.Workspace.init(str(root))
+    ok(run(root, "add", "git", ".", "--role", "code", "--name", "project"))
+    ok(run(root, "add", "local-files", "notebooks", "--role", "code", "--name", "nb"))
+    ok(run(root, "snapshot", "v1"))
+    (root / "notebooks/a.py").write_text("2\n")
+    assert ok(run(root, "cat", "v1:notebooks/a.py")).out == "1\n"  # recorded by nb, not git
+    listed = as_json(run(root, "ls", "v1:notebooks", "--json"))
+    assert [(e["name"], e["resource"]) for e in listed] == [("a.py", "nb")]

@@ -238,6 +238,14 @@ class GitResource(Resource):
             if data is not None:
                 yield path, data
 
+    def records_path(self, path: str) -> bool:
+        """False for a path git ignores (a snapshot never captures ignored files)."""
+        rel = os.path.relpath(path, self.local_path())
+        if rel == "." or rel.startswith(".."):
+            return True
+        ignored = self._git().succeeds("check-ignore", "-q", "--", rel.replace(os.sep, "/") + "/")
+        return not ignored
+
     def recorded_view(self, state: State) -> RecordedView:
         if not self._present():
             commit = GitState.parse(state).commit
