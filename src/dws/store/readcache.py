@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator
 
 from blake3 import blake3
 
-from dws.errors import IntegrityError
+from dws.errors import IntegrityError, UsageError
 from dws.model.digest import hash_bytes
 from dws.store.base import ObjectStore
 from dws.store.chunklist import ChunkList, decode_chunk_list
@@ -27,10 +28,21 @@ SMALL = 4 << 20  # objects up to this size are cached whole (trees, key records,
 _KINDS = ("objects", "chunks", "lists")
 
 
+_SIZE = re.compile(r"\s*(\d+)\s*([kmgt]?)(i?b)?\s*", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
 def default_bound() -> int:
-    """The cache's bound in bytes: ``DWS_READ_CACHE_BYTES`` or 2 GiB."""
+    """The cache's bound in bytes: ``DWS_READ_CACHE_BYTES`` (bytes, or with a unit: ``500M``,
+    ``10GB``, ``2GiB``; units are powers of 1024), else 2 GiB. A value that is not a size
+    is a UsageError naming it."""
     text = os.environ.get("DWS_READ_CACHE_BYTES", "")
-    return int(text) if text.isdigit() else DEFAULT_BOUND
+    if not text:
+        return DEFAULT_BOUND
+    found = _SIZE.fullmatch(text)
+    if found is None:
+        raise UsageError(f"DWS_READ_CACHE_BYTES={text!r} is not a size (say 2147483648 or 2GiB)")
+    return int(found.group(1)) * _UNITS[found.group(2).lower()]
 
 
 def user_cache_dir() -> str:

@@ -248,3 +248,23 @@ def test_the_read_cache_stays_within_its_bound(
         assert handle.read() == TEXT
     held = sum(p.stat().st_size for p in cache.rglob("*") if p.is_file())
     assert 0 < held <= bound
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("", 2 << 30), ("1000", 1000), ("500M", 500 << 20), ("10GB", 10 << 30), ("2 GiB", 2 << 30)],
+)
+def test_the_cache_bound_reads_sizes(monkeypatch: pytest.MonkeyPatch, text: str, size: int) -> None:
+    from dws.store.readcache import default_bound
+
+    monkeypatch.setenv("DWS_READ_CACHE_BYTES", text)
+    assert default_bound() == size
+
+
+def test_a_cache_bound_that_is_not_a_size_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dws.errors import UsageError
+    from dws.store.readcache import default_bound
+
+    monkeypatch.setenv("DWS_READ_CACHE_BYTES", "lots")
+    with pytest.raises(UsageError, match="not a size"):
+        default_bound()
