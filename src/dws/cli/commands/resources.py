@@ -50,6 +50,6 @@ def resources(state: CliState, trust: tuple[str, ...]) -> None:
     rows = []
     for spec in specs:
         extra = " (hashes only)" if spec.params.get("keep") == "hashes" else ""
-        where = spec.params.get("path") or spec.params.get("url") or ""
+        where = spec.params.get("path") or spec.params.get("url") or spec.params.get("ref") or ""
         rows.append([spec.name, spec.type, spec.role.value, str(where) + extra])
     state.output.table(["name", "type", "role", "location"], rows)
