@@ -67,7 +67,10 @@ def test_restore_retags_a_local_image_and_deletes_nothing(
     root = _workspace(tmp_path, ref)
     ok(run(root, "snapshot", "v1"))
     second = podman.make_image(ref, {"hello.txt": "v2\n"})
-    ok(run(root, "restore", "v1"))
+    said = ok(run(root, "restore", "v1"))
+    assert f"names image {second[:19]} now; it stays in the local store, untagged" in (
+        said.out + said.err
+    )
     assert podman.image_id(ref) == first
     assert second in podman.image_ids()  # restore never deletes an image
     assert as_json(run(root, "--json", "status"))["resources"][1]["changes"] == []

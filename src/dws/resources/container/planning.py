@@ -56,6 +56,11 @@ def plan_image(
     plan = ContainerRestorePlan(name, image_change(ref, current, image), ref=ref, image=image)
     if current == image:
         return plan
+    if current is not None:
+        plan.notes.append(
+            f"{ref} names image {current[:19]} now; it stays in the local store, untagged "
+            f"(tag it to keep a name for it: {tool.name} tag {current[:19]} NAME)"
+        )
     if inspect(tool, image) is not None:
         plan.notes.append(f"{ref} will point at the local image {image[:19]} again")
         return plan
