@@ -65,6 +65,11 @@ def test_runs_record_container_code_resources_and_go_stale_with_the_image(
         {"digests": digests, "id": first, "ref": ref, "resource": "env", "tool": "podman"}
     ]
     assert as_json(run(root, "--json", "status"))["stale"] == []
+    shown = as_json(run(root, "lineage", "show", "data/out/o.txt", "--json"))
+    assert shown["produced_by"][0]["images"] == [
+        {"ref": ref, "id": first, "digests": digests, "resource": "env"}
+    ]
+    assert f"image {ref} @ {first[:19]}" in ok(run(root, "lineage", "show", "data/out/o.txt")).out
 
     podman.make_image(ref, {"a": "2\n"})  # rebuilt under the same tag
     stale = as_json(run(root, "--json", "status"))["stale"]

@@ -50,6 +50,10 @@ def _upstream_json(tree: Upstream, view: PathLineage) -> dict[str, Any]:
         "code": [
             {"resource": c.resource, "commit": c.commit, "dirty": bool(c.dirty)} for c in run.code
         ],
+        "images": [
+            {"ref": i.ref, "id": i.id, "digests": i.digests, "resource": i.resource}
+            for i in run.images
+        ],
         "inputs": [
             {
                 "resource": item.resource,
@@ -75,6 +79,8 @@ def _print_tree(out: Output, view: PathLineage, tree: Upstream, indent: str) -> 
     for code in run.code:
         dirty = " +uncommitted changes" if code.dirty else ""
         out.line(f"{indent}  code {code.resource} @ {short(code.commit)}{dirty}")
+    for image in run.images:
+        out.line(f"{indent}  image {image.ref} @ {image.id[:19]}")
     for item, producers in tree.inputs:
         origin = "" if producers else f"  ({view.origin(item)})"
         listing = "  (its list of names)" if item.kind == "listing" else ""
