@@ -232,7 +232,8 @@ def print_notes(output: Output, notes: list[str], indent: str = "  ") -> None:
 
 
 def state_summary(state: dict[str, Any]) -> str:
-    """'12 files, 3.4 MiB' for a local-files state; 'commit ... on main' for a git one."""
+    """'12 files, 3.4 MiB' for a local-files state; 'commit ... on main' for a git one;
+    'ref @ sha256:…' for an image."""
     if "commit" in state and "dirty" in state:
         commit = state["commit"]
         where = f"commit {short(commit)}" if commit else "no commit yet"
@@ -249,7 +250,11 @@ def state_summary(state: dict[str, Any]) -> str:
         noun = "object" if count == 1 else "objects"
         kept = " (hashes only)" if state.get("keep") == "hashes" else ""
         return f"{count} {noun}, {human_bytes(state.get('bytes'))} in {state.get('url')}{kept}"
-    return ", ".join(f"{k}={v}" for k, v in state.items())
+    if "ref" in state and "image" in state:
+        return f"{state['ref']} @ {str(state['image'])[:19]}"
+    return ", ".join(
+        f"{k}={', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in state.items()
+    )
 
 
 def run_json(record: Any) -> dict[str, Any]:
