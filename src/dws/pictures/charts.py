@@ -21,9 +21,12 @@ def metrics_svg(
     labels: list[str],
     snapshots: list[str],
     series: list[tuple[str, list[float | None], list[bool]]],
+    *,
+    link: str | None = None,
 ) -> str:
     """The picture of ``series`` (name, one value or None per snapshot, stale flags) over
-    the snapshots named ``labels`` (ids in ``snapshots``, for tooltips and links)."""
+    the snapshots named ``labels`` (ids in ``snapshots``, for tooltips; with ``link``, each
+    point links to ``link`` + its snapshot id)."""
     panels = max(len(series), 1)
     rows = (panels + PER_ROW - 1) // PER_ROW
     columns = min(panels, PER_ROW)
@@ -39,7 +42,7 @@ def metrics_svg(
             f'<g class="chart" data-metric={quoteattr(name)} '
             f'transform="translate({x0:.0f},{y0:.0f})">'
         )
-        out.extend(_panel(name, labels, snapshots, values, stale))
+        out.extend(_panel(name, labels, snapshots, values, stale, link))
         out.append("</g>")
     out.append("</svg>")
     return "\n".join(out) + "\n"
@@ -51,6 +54,7 @@ def _panel(
     snapshots: list[str],
     values: list[float | None],
     stale: list[bool],
+    link: str | None,
 ) -> list[str]:
     inner_w = PANEL_WIDTH - PAD_LEFT - PAD_RIGHT
     inner_h = PANEL_HEIGHT - PAD_TOP - PAD_BOTTOM
@@ -95,9 +99,12 @@ def _panel(
         fill = "#ffffff" if stale[i] else LINE
         stroke = STALE if stale[i] else LINE
         tip = f"{labels[i]} ({snapshots[i][:10]}): {number(value)}" + (" stale" if stale[i] else "")
-        out.append(
+        point = (
             f'<circle class="point" data-snapshot={quoteattr(snapshots[i])} cx="{x_of(i):.1f}" '
             f'cy="{y_of(value):.1f}" r="3.5" fill="{fill}" stroke="{stroke}" stroke-width="1.5">'
             f"<title>{escape(tip)}</title></circle>"
         )
+        if link is not None:
+            point = f"<a href={quoteattr(link + snapshots[i])}>{point}</a>"
+        out.append(point)
     return out

@@ -31,10 +31,11 @@ def _clipped(text: str) -> str:
     return text if len(text) <= MAX_LABEL else "…" + text[-(MAX_LABEL - 1) :]
 
 
-def lineage_svg(doc: dict[str, Any]) -> str:
+def lineage_svg(doc: dict[str, Any], *, link: str | None = None) -> str:
     """A standalone SVG picture of the graph, laid out left to right (source data, steps,
     outputs) with no Graphviz: steps as boxes, data as rounded boxes coloured by role,
-    stale steps dashed in red; every node carries its full name as a tooltip."""
+    stale steps dashed in red; every node carries its full name as a tooltip. With ``link``,
+    a step links to ``link`` + its run id."""
     nodes = [node["id"] for node in doc["nodes"]]
     by_id = {node["id"]: node for node in doc["nodes"]}
     labels = {n: _clipped(_node_label(by_id[n])) for n in nodes}
@@ -77,7 +78,7 @@ def lineage_svg(doc: dict[str, Any]) -> str:
         stroke = "#d93025" if stale else ("#3367d6" if step else "#5f6368")
         dash = ' stroke-dasharray="5 3"' if stale else ""
         full = " ".join(node.get("argv") or []) if step else str(node.get("label") or node_id)
-        out.append(
+        drawn = (
             f'<g class="node {node["type"]}{" stale" if stale else ""}" '
             f"data-id={quoteattr(node_id)}><title>{escape(full)}</title>"
             f'<rect x="{box.x:.1f}" y="{box.y:.1f}" width="{box.width:.1f}" '
@@ -86,5 +87,8 @@ def lineage_svg(doc: dict[str, Any]) -> str:
             f'<text x="{box.x + box.width / 2:.1f}" y="{box.y + box.height / 2 + 4:.1f}" '
             f'text-anchor="middle">{escape(labels[node_id])}</text></g>'
         )
+        if link is not None and step and node.get("run"):
+            drawn = f"<a href={quoteattr(link + str(node['run']))}>{drawn}</a>"
+        out.append(drawn)
     out.append("</g></svg>")
     return "\n".join(out) + "\n"

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "cat": "cat:cat",
     "get": "get:get",
     "results": "results:results",
+    "report": "report:report",
     "tag": "tag:tag",
     "delete-snapshot": "delete_snapshot:delete_snapshot",
     "gc": "gc:gc",

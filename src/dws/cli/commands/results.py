@@ -109,9 +109,7 @@ def _plot(
     state: CliState, rows: list[ResultsRow], columns: list[str], names: dict[str, str], path: str
 ) -> None:
     """Write the charts of ``columns`` to ``path`` (atomically: a temporary file renamed)."""
-    import os
-    import tempfile
-
+    from dws.cli.files import write_output_file
     from dws.pictures.charts import metrics_svg
 
     labels = [", ".join(row.tags) or short(row.snapshot) for row in rows]
@@ -120,15 +118,7 @@ def _plot(
         for c in columns
     ]
     picture = metrics_svg(labels, [row.snapshot for row in rows], series)
-    target = state.abspath(path)
-    fd, tmp = tempfile.mkstemp(prefix=".dws-tmp.", dir=os.path.dirname(target))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(picture)
-        os.replace(tmp, target)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_output_file(state.abspath(path), picture)
     state.output.note(f"wrote {len(series)} chart(s) to {path}", "green")
 
 

@@ -1,0 +1,26 @@
+"""Files the CLI writes for the user (a report, a chart): complete or not at all."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+
+def write_output_file(target: str, text: str) -> int:
+    """Write ``text`` (UTF-8) to ``target`` through a temporary name in the same directory,
+    renamed over it at the end, with the permissions a new file gets here (the umask);
+    return the bytes written."""
+    data = text.encode("utf-8")
+    fd, tmp = tempfile.mkstemp(prefix=".dws-tmp.", dir=os.path.dirname(os.path.abspath(target)))
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return len(data)
