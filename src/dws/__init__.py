@@ -52,6 +52,14 @@ __all__ = [
     "snapshot_files",
 ]
 
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext dws`: the ``%dws`` line magic (``%dws status``, ``%dws snapshot v3``)."""
+    from dws.cli.notebook import register
+
+    register(ipython)
+
+
 _ERRORS = frozenset(name for name in __all__ if name.endswith("Error"))
 
 

@@ -32,6 +32,7 @@ from dws.core.workspace import Workspace as _CoreWorkspace
 from dws.errors import NotFoundError, UsageError
 from dws.model.progress import Progress, no_progress
 from dws.model.records import ResourceSpec, SnapshotRecord
+from dws.pictures.notebook import Changes, History, LineageGraph, ResultsTable
 from dws.resources.base import Resource
 
 if TYPE_CHECKING:
@@ -232,9 +233,10 @@ class Workspace:
         """Delete recovery record ``ref``; `gc` then frees what only it held."""
         return recovery.drop_recovery(self._ws, ref)
 
-    def history(self) -> list[tuple[SnapshotRecord, list[str]]]:
-        """Snapshots, newest first, with their tags."""
-        return views.history(self._ws)
+    def history(self) -> History:
+        """Snapshots, newest first, with their tags (a list of pairs; a table in a
+        notebook)."""
+        return History(views.history(self._ws))
 
     def other_lines(self) -> list[OtherLine]:
         """The lines of history that neither hold HEAD nor continue from it and whose
@@ -248,9 +250,10 @@ class Workspace:
         return views.show(self._ws, ref)
 
     @_releasing
-    def diff(self, ref_a: str, ref_b: str | None = None) -> list[ResourceChanges]:
-        """File-level changes between two snapshots, or a snapshot and the working state."""
-        return views.diff(self._ws, ref_a, ref_b)
+    def diff(self, ref_a: str, ref_b: str | None = None) -> Changes:
+        """File-level changes between two snapshots, or a snapshot and the working state (a
+        list of ResourceChanges; a table in a notebook)."""
+        return Changes(views.diff(self._ws, ref_a, ref_b))
 
     # ---- reading snapshots ------------------------------------------------------------
 
@@ -344,9 +347,10 @@ class Workspace:
     # ---- results ----------------------------------------------------------------------
 
     @_releasing
-    def results(self) -> list[ResultsRow]:
-        """Metrics of every snapshot, oldest first."""
-        return results.results_table(self._ws)
+    def results(self) -> ResultsTable:
+        """Metrics of every snapshot, oldest first (a list of ResultsRows; a table and
+        charts in a notebook)."""
+        return ResultsTable(results.results_table(self._ws))
 
     @_releasing
     def export_results(self, ref: str, dest: str) -> dict[str, int]:
@@ -467,11 +471,12 @@ class Workspace:
     def lineage_graph(
         self, *, snapshot: str | None = None, everything: bool = False
     ) -> dict[str, Any]:
-        """Steps and data as nodes, reads and writes as edges (JSON-ready)."""
+        """Steps and data as nodes, reads and writes as edges (JSON-ready; a picture in a
+        notebook)."""
         from dws.core.lineage import queries
 
         ctx = queries.lineage_context(self._ws, snapshot)
-        return queries.graph_document(ctx, queries.graph_runs(ctx, everything))
+        return LineageGraph(queries.graph_document(ctx, queries.graph_runs(ctx, everything)))
 
     @_releasing
     def lineage_runs(

@@ -60,6 +60,38 @@ class RowDiff:
     removed_rows: list[dict[str, Any]] = field(default_factory=list)
     changed_rows: list[ChangedRow] = field(default_factory=list)
 
+    def _repr_html_(self) -> str:
+        """A summary and the rows shown, for notebooks (every value escaped)."""
+        from html import escape
+
+        def rows(title: str, items: list[dict[str, Any]]) -> str:
+            if not items:
+                return ""
+            head = "".join(f"<th>{escape(str(c))}</th>" for c in items[0])
+            body = "".join(
+                "<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in item.values()) + "</tr>"
+                for item in items
+            )
+            return f"<p>{escape(title)}</p><table><tr>{head}</tr>{body}</table>"
+
+        changed = [
+            {
+                "key": ", ".join(map(str, row.key)),
+                **{c: f"{row.old[c]} → {row.new[c]}" for c in row.columns},
+            }
+            for row in self.changed_rows
+        ]
+        summary = (
+            f"<p>{self.old_rows} → {self.new_rows} rows: {self.added} added, {self.removed} "
+            f"removed, {self.changed} changed, {self.unchanged} unchanged</p>"
+        )
+        return (
+            summary
+            + rows("added", self.added_rows)
+            + rows("removed", self.removed_rows)
+            + rows("changed", changed)
+        )
+
     @property
     def identical(self) -> bool:
         """True when no row and no column differs."""
