@@ -23,6 +23,22 @@ def _workspace(tmp_path: Path, ref: str) -> Path:
     return root
 
 
+def tiny(registry: Registry) -> str:
+    """The reference of the test image in ``registry``."""
+    return f"{registry.host}/tiny:v1"
+
+
+def _published_v1(tmp_path: Path, podman: Podman, registry: Registry) -> tuple[str, str, Path]:
+    """An image pushed to the registry (as ``tiny(registry)``), and a workspace naming it snapshotted
+    as v1: (digest, image id, workspace root)."""
+    ref = tiny(registry)
+    podman.make_image(ref, {"hello.txt": "v1\n"})
+    digest = podman.publish(ref)
+    root = _workspace(tmp_path, ref)
+    ok(run(root, "snapshot", "v1"))
+    return digest, podman.image_id(ref), root
+
+
 def _state(root: Path, tag: str) -> dict:
     target = (root / ".dataworkspace/tags" / tag).read_text().strip()
     record = json.loads((root / ".dataworkspace/snapshots" / f"{target}.json").read_text())
@@ -71,7 +87,7 @@ def test_restore_retags_a_local_image_and_deletes_nothing(
     assert f"names image {second[:19]} now; it stays in the local store, untagged" in (
         said.out + said.err
     )
-    assert podman.image_id(ref) == first
+    assert podman.image_id(tiny(registry)) == first
     assert second in podman.image_ids()  # restore never deletes an image
     assert as_json(run(root, "--json", "status"))["resources"][1]["changes"] == []
 
@@ -79,17 +95,12 @@ def test_restore_retags_a_local_image_and_deletes_nothing(
 def test_restore_pulls_by_digest_when_the_image_is_gone(
     tmp_path: Path, podman: Podman, registry: Registry
 ) -> None:
-    ref = f"{registry.host}/tiny:v1"
-    podman.make_image(ref, {"hello.txt": "v1\n"})
-    podman.publish(ref)
-    first = podman.image_id(ref)
-    root = _workspace(tmp_path, ref)
-    ok(run(root, "snapshot", "v1"))
+    _, first, root = _published_v1(tmp_path, podman, registry)
     podman.run("rmi", "-a", "-f")
     assert podman.image_ids() == set()
     restored = ok(run(root, "restore", "v1"))
     assert "will be pulled" in restored.out + restored.err
-    assert podman.image_id(ref) == first
+    assert podman.image_id(tiny(registry)) == first
 
 
 def _gone_then_restore(root: Path, podman: Podman) -> None:
@@ -100,11 +111,7 @@ def _gone_then_restore(root: Path, podman: Podman) -> None:
 def test_registry_unreachable_refuses_before_anything_is_touched(
     tmp_path: Path, podman: Podman, registry: Registry
 ) -> None:
-    ref = f"{registry.host}/tiny:v1"
-    podman.make_image(ref, {"hello.txt": "v1\n"})
-    digest = podman.publish(ref)
-    root = _workspace(tmp_path, ref)
-    ok(run(root, "snapshot", "v1"))
+    digest, _, root = _published_v1(tmp_path, podman, registry)
     _gone_then_restore(root, podman)
     registry.stop()
     result = run(root, "restore", "v1", "--force")
@@ -117,11 +124,7 @@ def test_registry_unreachable_refuses_before_anything_is_touched(
 def test_digest_gone_from_the_registry_refuses(
     tmp_path: Path, podman: Podman, registry: Registry
 ) -> None:
-    ref = f"{registry.host}/tiny:v1"
-    podman.make_image(ref, {"hello.txt": "v1\n"})
-    digest = podman.publish(ref)
-    root = _workspace(tmp_path, ref)
-    ok(run(root, "snapshot", "v1"))
+    digest, _, root = _published_v1(tmp_path, podman, registry)
     _gone_then_restore(root, podman)
     registry.delete_manifest(digest)
     result = run(root, "restore", "v1", "--force")
@@ -182,12 +185,7 @@ def test_api_adds_and_snapshots_a_container(tmp_path: Path, podman: Podman) -> N
 def test_clone_keeps_the_record_and_pulls_only_when_asked(
     tmp_path: Path, podman: Podman, registry: Registry
 ) -> None:
-    ref = f"{registry.host}/tiny:v1"
-    podman.make_image(ref, {"hello.txt": "v1\n"})
-    podman.publish(ref)
-    first = podman.image_id(ref)
-    root = _workspace(tmp_path, ref)
-    ok(run(root, "snapshot", "v1"))
+    _, first, root = _published_v1(tmp_path, podman, registry)
     remote = tmp_path / "remote"
     ok(run(root, "remote", "add", "origin", str(remote)))
     ok(run(root, "push"))
@@ -197,7 +195,7 @@ def test_clone_keeps_the_record_and_pulls_only_when_asked(
     assert podman.image_ids() == set()  # not pulled by default
     assert _state(tmp_path / "copy", "v1")["state"]["image"] == first
     ok(run(tmp_path, "clone", str(remote), "copy2", "--pull-image", "env"))
-    assert podman.image_id(ref) == first
+    assert podman.image_id(tiny(registry)) == first
 
 
 def test_reading_a_snapshot_leaves_the_image_out_and_says_so(
