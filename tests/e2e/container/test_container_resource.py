@@ -29,8 +29,8 @@ def tiny(registry: Registry) -> str:
 
 
 def _published_v1(tmp_path: Path, podman: Podman, registry: Registry) -> tuple[str, str, Path]:
-    """An image pushed to the registry (as ``tiny(registry)``), and a workspace naming it snapshotted
-    as v1: (digest, image id, workspace root)."""
+    """The test image pushed to the registry, and a workspace naming it snapshotted as v1:
+    (digest, image id, workspace root)."""
     ref = tiny(registry)
     podman.make_image(ref, {"hello.txt": "v1\n"})
     digest = podman.publish(ref)
