@@ -267,7 +267,7 @@ class ContainerHarness(ResourceHarness):
         "test_export_of_a_corrupt_blob_fails": _NOT_STORED,
         "test_restore_never_writes_a_corrupt_blob": _NOT_STORED,
         "test_recorded_view_reads_back_what_was_recorded": (
-            _NOT_STORED + " (`dws ls` lists it as @NAME; reading it is refused, NotHereError)"
+            _NOT_STORED + " (`dws ls` leaves it out with a note; reading it is NotHereError)"
         ),
         "test_recorded_view_never_returns_corrupt_bytes": _NOT_STORED,
     }
