@@ -21,6 +21,7 @@ import contextlib
 import io
 import os
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
 
 from blake3 import blake3
@@ -34,6 +35,9 @@ from dws.store.hashing import hash_file
 
 SPILL_FROM = 16 << 20  # larger objects of a remote are copied to a file, not held in memory
 CHUNKS_HELD = 4  # chunks kept in memory by one reader (at most 4 MiB at dws's chunk sizes)
+READ_AHEAD = 8  # chunks read ahead while reads go in order (at most 8 MiB more)
+RUN_BEFORE_AHEAD = 3  # chunks read in order before reading ahead starts
+READERS = 2  # threads reading ahead
 
 
 def open_object(store: ObjectStore, oid: str, spill_dir: str | None = None) -> BinaryIO:
@@ -89,7 +93,18 @@ class ChunkedObjectFile(io.RawIOBase):
         self._held: OrderedDict[int, bytes] = OrderedDict()
         self._whole = blake3()
         self._hashed = 0  # pieces hashed into _whole, in order from the first
+        self._last = -1  # the piece read last, and how many were read in order up to it:
+        self._run = 0  # a run of reads in order reads ahead, about as far as it has come
+        self._ahead: dict[int, Future[bytes]] = {}
+        self._pool: ThreadPoolExecutor | None = None
         self._skip_zeros()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+            self._ahead.clear()
+        super().close()
 
     def readable(self) -> bool:
         return True
@@ -126,7 +141,7 @@ class ChunkedObjectFile(io.RawIOBase):
             view[:count] = bytes(count)
         else:
             data = self._chunk(index)
-            view[:count] = data[inside : inside + count]
+            view[:count] = memoryview(data)[inside : inside + count]
         self._position += count
         return count
 
@@ -135,7 +150,14 @@ class ChunkedObjectFile(io.RawIOBase):
         if data is not None:
             self._held.move_to_end(index)
             return data
-        data = read_chunk_checked(self._store, self._pieces[index])
+        self._run = self._run + 1 if index == self._last + 1 else 1
+        self._last = index
+        waiting = self._ahead.pop(index, None)
+        data = waiting.result() if waiting is not None else None
+        if data is None:
+            data = read_chunk_checked(self._store, self._pieces[index])
+        if self._run >= RUN_BEFORE_AHEAD:
+            self._read_ahead(index + 1, min(self._run, READ_AHEAD))
         self._held[index] = data
         if len(self._held) > CHUNKS_HELD:
             self._held.popitem(last=False)
@@ -144,6 +166,20 @@ class ChunkedObjectFile(io.RawIOBase):
             self._hashed += 1
             self._skip_zeros()
         return data
+
+    def _read_ahead(self, start: int, count: int) -> None:
+        """While reads go in order, keep the next ``count`` stored chunks being read and
+        checked on other threads (zstd and BLAKE3 release the GIL). A reader that seeks
+        (a parquet column) reads ahead little or nothing; one that streams, up to
+        ``READ_AHEAD`` chunks."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=READERS)
+        for ahead in range(start, min(start + count, len(self._pieces))):
+            piece = self._pieces[ahead]
+            if ahead not in self._ahead and ahead not in self._held and not piece.zeros:
+                self._ahead[ahead] = self._pool.submit(read_chunk_checked, self._store, piece)
+        for stale in [i for i in self._ahead if i < start - 1]:
+            self._ahead.pop(stale).cancel()
 
     def _skip_zeros(self) -> None:
         """Hash the pieces of zeros that follow the hashed ones; check the whole once every
