@@ -4,7 +4,7 @@
   random  Random access from an S3 remote. A parquet file of about 1 GiB (24 int64 columns
           of small random values, uncompressed, so dws stores it chunked) is snapshotted and
           pushed to a local SeaweedFS. A fresh process with an empty read cache and no
-          workspace reads ONE column with pyarrow through `dws.open(PATH, "v1",
+          workspace reads ONE column with pyarrow through `dws.open(PATH, snapshot="v1",
           remote=URL)`: the bytes it fetched from the remote, as a share of the file (goal:
           at most 10%), and its wall time; beside it the same column read from the local file
           (the floor) and `dws get URL v1:PATH DEST` of the whole file. (DVC has no random
@@ -111,7 +111,7 @@ if source != "local":
     botocore.client.BaseClient._make_api_call = counting
     import dws
 imported = time.perf_counter()
-handle = dws.open(path, "v1", remote=source) if source != "local" else None
+handle = dws.open(path, snapshot="v1", remote=source) if source != "local" else None
 opened = time.perf_counter()
 try:
     table = pq.ParquetFile(handle if handle is not None else path).read(columns=[column])
