@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench bench-reading clean
 
 $(BIN)/dws: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ unit: $(BIN)/dws
 bench: $(BIN)/dws
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/storage.py
+
+bench-reading: $(BIN)/dws
+	$(BIN)/python bench/reading.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
