@@ -152,10 +152,16 @@ class DwsFileSystem(AbstractFileSystem, metaclass=_Pinned):  # type: ignore[misc
         cache = None if self._root is None else _read_cache(self._root)
         return open_remote_snapshot(self._remote, key, endpoint_url=self._endpoint, cache_dir=cache)
 
-    def _entry(self, path: str) -> tuple[str, str, SnapshotFiles, TreeEntry]:
+    def _entry(
+        self, path: str, *, follow: bool = False
+    ) -> tuple[str, str, SnapshotFiles, TreeEntry]:
+        """(ref, path inside, files, entry) of ``path``; ``follow``: of what a symbolic link
+        there leads to (as reading its bytes does)."""
         ref, inner = self._split(path)
         files = self._files(ref)
         with _translated():
+            if follow:
+                inner = files.resolve_links(inner)
             entry = files.entry(inner)
         if entry is None:
             raise FileNotFoundError(f"{inner or '.'} is not in snapshot {ref}")
@@ -193,7 +199,7 @@ class DwsFileSystem(AbstractFileSystem, metaclass=_Pinned):  # type: ignore[misc
     ) -> BinaryIO:
         if mode != "rb":
             _refuse()
-        _, inner, files, entry = self._entry(path)
+        _, inner, files, entry = self._entry(path, follow=True)
         if entry.is_dir:
             raise IsADirectoryError(f"{inner or '.'} is a directory")
         with _translated():
@@ -204,7 +210,7 @@ class DwsFileSystem(AbstractFileSystem, metaclass=_Pinned):  # type: ignore[misc
     ) -> bytes:
         """The bytes ``start:end`` of a file (negative: from the end); only the chunks
         holding them are read."""
-        _, inner, files, entry = self._entry(path)
+        _, inner, files, entry = self._entry(path, follow=True)
         if entry.is_dir:
             raise IsADirectoryError(f"{inner or '.'} is a directory")
         size = entry.size

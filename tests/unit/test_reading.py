@@ -144,3 +144,12 @@ def test_what_is_not_there(files: SnapshotFiles) -> None:
         files.open("data/raw")
     with pytest.raises(UsageError, match="not a directory"):
         files.listdir("train.py")
+
+
+def test_a_file_named_with_an_at_sign_stays_a_file() -> None:
+    files = _snapshot({"code": ("", {"@notes.txt": b"n\n", "@dir/y": b"y\n"})})
+    assert files.read_bytes("@notes.txt") == b"n\n"
+    assert files.read_bytes("@dir/y") == b"y\n"
+    assert [e.path for e in files.ls("", recursive=True)] == ["@dir", "@dir/y", "@notes.txt"]
+    with pytest.raises(NotFoundError, match="no resource 'nope'"):
+        files.ls("@nope")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 
 
 def write_output_file(target: str, text: str) -> int:
@@ -11,11 +11,10 @@ def write_output_file(target: str, text: str) -> int:
     renamed over it at the end, with the permissions a new file gets here (the umask);
     return the bytes written."""
     data = text.encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=".dws-tmp.", dir=os.path.dirname(os.path.abspath(target)))
+    directory = os.path.dirname(os.path.abspath(target))
+    tmp = os.path.join(directory, f".dws-tmp.{secrets.token_hex(8)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, target)

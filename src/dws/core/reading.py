@@ -10,6 +10,7 @@ data resource. Resource directories show as directories of the resources around 
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import posixpath
@@ -128,15 +129,9 @@ class SnapshotFiles:
 
     def _locate(self, path: str) -> tuple[_Mount | None, str]:
         """(the innermost resource holding ``path``, the path inside it)."""
-        if path.startswith(BY_NAME):
-            name, _, inner = path[1:].partition("/")
-            mount = self._mounts.get(name)
-            if mount is None:
-                known = ", ".join(sorted(self._mounts)) or "none"
-                raise NotFoundError(
-                    f"snapshot {self.record.id[:10]} records no resource {name!r} (it has: {known})"
-                )
-            return mount, inner
+        by_name = self._by_name(path)
+        if by_name is not None:
+            return by_name
         best: _Mount | None = None
         for mount in self._mounts.values():
             if mount.at is None or not _is_below(path, mount.at):
@@ -148,11 +143,29 @@ class SnapshotFiles:
         assert best.at is not None
         return best, path[len(best.at) :].lstrip("/")
 
+    def _by_name(self, path: str) -> tuple[_Mount, str] | None:
+        """(resource, path inside it) for a path ``@NAME/…``; None for any other path. A
+        first name starting with ``@`` names a resource only when none of the resources
+        around it holds that name (a file called ``@notes.txt`` stays a file)."""
+        if not path.startswith(BY_NAME):
+            return None
+        name, _, inner = path[1:].partition("/")
+        mount = self._mounts.get(name)
+        if mount is not None:
+            return mount, inner
+        top = [m for m in self._mounts.values() if m.at == ""]
+        if top and self._entry_in(top[0], path.split("/")[0], True) is not None:
+            return None
+        known = ", ".join(sorted(self._mounts)) or "none"
+        raise NotFoundError(
+            f"snapshot {self.record.id[:10]} records no resource {name!r} (it has: {known})"
+        )
+
     def _nested(self, path: str) -> dict[str, list[_Mount]]:
         """Next path component -> the resources whose directory lies strictly below
         ``path`` through it (and, at the top, ``@NAME`` for every resource)."""
         out: dict[str, list[_Mount]] = {}
-        if path.startswith(BY_NAME):
+        if path.startswith(BY_NAME) and path[1:].partition("/")[0] in self._mounts:
             return out
         for mount in self._mounts.values():
             if path == "" and mount.at is None:
@@ -238,22 +251,45 @@ class SnapshotFiles:
         return self._view(mount).open(inner)
 
     def resolve_links(self, path: str) -> str:
-        """``path`` with symbolic links followed, as the snapshot recorded them: a relative
-        target is taken from the link's directory; one that leaves the snapshot's paths
-        (absolute, or above the top) or loops is a UsageError."""
-        path = normalise_path(path)
-        for _ in range(MAX_LINKS):
-            entry = self.entry(path)
+        """``path`` with symbolic links followed, as the snapshot recorded them (in any
+        component: a link to a directory too): a relative target is taken from the link's
+        directory; one that leaves the snapshot's paths (absolute, above the top, or out of
+        a resource reached as ``@NAME`` that has no directory here) or loops is a
+        UsageError."""
+        parts = self._workspace_parts(normalise_path(path))
+        hops = 0
+        index = 0
+        while index < len(parts):
+            prefix = "/".join(parts[: index + 1])
+            entry = self.entry(prefix)
             if entry is None or entry.kind != "symlink":
-                return path
+                index += 1
+                continue
+            hops += 1
+            if hops > MAX_LINKS:
+                raise UsageError(f"{shown(path)}: too many levels of symbolic links")
             target = entry.target or ""
-            joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
-            if target.startswith("/") or joined == ".." or joined.startswith("../"):
+            joined = posixpath.normpath(posixpath.join(posixpath.dirname(prefix), target))
+            outside = target.startswith("/") or joined == ".." or joined.startswith("../")
+            if prefix.startswith(BY_NAME):  # a resource with no directory here
+                top = prefix.split("/")[0]
+                outside = outside or not (joined == top or joined.startswith(top + "/"))
+            if outside:
                 raise UsageError(
-                    f"{shown(path)} is a symbolic link to {shown(target)}, outside the snapshot"
+                    f"{shown(prefix)} is a symbolic link to {shown(target)}, outside the snapshot"
                 )
-            path = normalise_path(joined)
-        raise UsageError(f"{shown(path)}: too many levels of symbolic links")
+            parts = [p for p in joined.split("/") if p not in ("", ".")] + parts[index + 1 :]
+            index = 0
+        return "/".join(parts)
+
+    def _workspace_parts(self, path: str) -> list[str]:
+        """The parts of ``path``, a ``@NAME/…`` path of a resource with a directory in the
+        workspace rewritten as the workspace path (so links resolve as on disk)."""
+        by_name = self._by_name(path)
+        if by_name is not None and by_name[0].at is not None:
+            mount, inner = by_name
+            path = _join(mount.at or "", inner) if inner else (mount.at or "")
+        return [p for p in path.split("/") if p]
 
     def ls(self, path: str = "", *, recursive: bool = False) -> list[ListedEntry]:
         """What `dws ls` shows for ``path``: a directory's entries (every entry below it
@@ -337,8 +373,9 @@ class SnapshotFiles:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
             with os.fdopen(fd, "wb") as out:
                 shutil.copyfileobj(source, out, COPY_BLOCK)
-            os.link(tmp, target)  # fails if the name was taken meanwhile
-        os.unlink(tmp)
+            _publish(tmp, target)
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
         return 1, entry.size
 
 
@@ -418,6 +455,20 @@ def mount_point(spec: ResourceSpec, root: str | None) -> str | None:
         return normalise_path(path)
     except UsageError:
         return None
+
+
+def _publish(tmp: str, target: str) -> None:
+    """Give the finished file ``tmp`` the name ``target``, failing if that name was taken
+    meanwhile: a hard link where the filesystem has them, else (FAT, some network
+    filesystems) a rename after checking the name is free."""
+    try:
+        os.link(tmp, target)
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        if os.path.lexists(target):
+            raise FileExistsError(errno.EEXIST, "name taken meanwhile", target) from None
+        os.rename(tmp, target)
 
 
 def _viewer(resource: Resource, recorded: ResourceSnapshot) -> Callable[[], RecordedView]:

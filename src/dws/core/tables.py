@@ -63,6 +63,8 @@ def open_table(files: SnapshotFiles, path: str) -> Table:
             )
     except UnicodeDecodeError:
         raise UsageError(f"{shown(path)} is not UTF-8 text") from None
+    except csv.Error as exc:
+        raise UsageError(f"{shown(path)} cannot be read as CSV: {exc}") from None
     if len(set(header)) != len(header):
         raise UsageError(f"{shown(path)}: the header names a column twice")
     return Table(list(header), _decoding(rows, path))
@@ -74,6 +76,8 @@ def _decoding(rows: Callable[[], Iterator[Row]], path: str) -> Callable[[], Iter
             yield from rows()
         except UnicodeDecodeError:
             raise UsageError(f"{shown(path)} is not UTF-8 text") from None
+        except csv.Error as exc:
+            raise UsageError(f"{shown(path)} cannot be read as CSV: {exc}") from None
 
     return guarded
 
@@ -83,14 +87,25 @@ def _parquet(files: SnapshotFiles, path: str) -> Table:
         import pyarrow.parquet as pq
     except ImportError:
         raise UsageError(PARQUET_HINT) from None
-    with files.open(path) as handle:
-        columns = list(pq.ParquetFile(handle).schema_arrow.names)
+    import pyarrow as pa
+
+    def refused(exc: Exception) -> UsageError:
+        return UsageError(f"{shown(path)} cannot be read as Parquet: {str(exc)[:200]}")
+
+    try:
+        with files.open(path) as handle:
+            columns = list(pq.ParquetFile(handle).schema_arrow.names)
+    except pa.ArrowException as exc:
+        raise refused(exc) from None
 
     def rows() -> Iterator[Row]:
         with files.open(path) as handle:
-            for batch in pq.ParquetFile(handle).iter_batches(batch_size=BATCH_ROWS):
-                values = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
-                yield from zip(*values, strict=True)
+            try:
+                for batch in pq.ParquetFile(handle).iter_batches(batch_size=BATCH_ROWS):
+                    values = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+                    yield from zip(*values, strict=True)
+            except pa.ArrowException as exc:
+                raise refused(exc) from None
 
     return Table(columns, rows)
 

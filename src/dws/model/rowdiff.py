@@ -67,9 +67,12 @@ class RowDiff:
         def rows(title: str, items: list[dict[str, Any]]) -> str:
             if not items:
                 return ""
-            head = "".join(f"<th>{escape(str(c))}</th>" for c in items[0])
+            columns = list(dict.fromkeys(c for item in items for c in item))
+            head = "".join(f"<th>{escape(str(c))}</th>" for c in columns)
             body = "".join(
-                "<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in item.values()) + "</tr>"
+                "<tr>"
+                + "".join(f"<td>{escape(str(item.get(c, '')))}</td>" for c in columns)
+                + "</tr>"
                 for item in items
             )
             return f"<p>{escape(title)}</p><table><tr>{head}</tr>{body}</table>"

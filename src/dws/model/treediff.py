@@ -5,6 +5,7 @@ Unchanged subtrees have equal ids, so a diff costs time proportional to what cha
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -143,11 +144,25 @@ def lookup(load: TreeLoader, root_id: str | None, path: str) -> TreeEntry | None
     for part in path.split("/"):
         if entry is not None and not entry.is_dir:
             return None
-        entry = load(current).by_name().get(part)
+        entry = _named(load(current), part)
         if entry is None:
             return None
         current = entry.id
     return entry
+
+
+def _named(tree: Tree, name: str) -> TreeEntry | None:
+    """The entry ``name`` of ``tree`` by binary search (entries are sorted by name), so a
+    lookup in a directory of a million entries costs no dictionary of them."""
+    entries = tree.entries
+    index = bisect.bisect_left(entries, name, key=_entry_name)
+    if index < len(entries) and entries[index].name == name:
+        return entries[index]
+    return None
+
+
+def _entry_name(entry: TreeEntry) -> str:
+    return entry.name
 
 
 def caching_loader(load: TreeLoader, cache_size: int = 4096) -> TreeLoader:

@@ -111,7 +111,7 @@ class TreeView(RecordedView):
         entry = self.file_entry(path)
         if self._opener is not None:
             return self._opener(path, entry)
-        return open_object(self._store, entry.id, self._spill_dir)
+        return open_object(self._store, entry.id, self._spill_dir, entry.size)
 
 
 class FlatView(RecordedView):

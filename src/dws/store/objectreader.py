@@ -40,11 +40,17 @@ RUN_BEFORE_AHEAD = 3  # chunks read in order before reading ahead starts
 READERS = 2  # threads reading ahead
 
 
-def open_object(store: ObjectStore, oid: str, spill_dir: str | None = None) -> BinaryIO:
+def open_object(
+    store: ObjectStore, oid: str, spill_dir: str | None = None, size: int | None = None
+) -> BinaryIO:
     """A seekable binary file object over the stored object ``oid`` (see the module
-    docstring for how it is checked); ObjectMissingError when the store lacks it."""
+    docstring for how it is checked); ObjectMissingError when the store lacks it. ``size``,
+    when the caller knows it (a tree entry's), must match a chunk list's, so a list of
+    another file is refused before the first read."""
     chunks = store.chunk_list(oid)
     if chunks is not None:
+        if size is not None and chunks.size != size:
+            raise CorruptObjectError(oid)
         return io.BufferedReader(ChunkedObjectFile(store, oid, chunks), buffer_size=1 << 20)
     path = store.file_path(oid)
     if path is not None:

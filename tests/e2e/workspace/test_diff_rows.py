@@ -95,3 +95,14 @@ def test_rows_needs_two_snapshots_and_a_path(tables: Path) -> None:
     assert result.code == 2 and "--rows takes" in result.err
     result = run(tables, "diff", "v1", "v2", "data/raw/t.csv")
     assert result.code == 2 and "go with --rows" in result.err
+
+
+def test_files_that_are_not_tables_are_usage_errors(ws: Path) -> None:
+    pytest.importorskip("pyarrow")
+    write_files(
+        ws, {"data/raw/x.parquet": "not parquet", "data/raw/big.csv": "a\n" + "x" * 200_000}
+    )
+    api_snapshot(ws, "v1")
+    api_snapshot(ws, "v2")
+    assert_error(run(ws, "diff", "--rows", "v1", "v2", "data/raw/x.parquet"), 2, contains="Parquet")
+    assert_error(run(ws, "diff", "--rows", "v1", "v2", "data/raw/big.csv"), 2, contains="CSV")

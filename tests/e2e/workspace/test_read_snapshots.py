@@ -228,3 +228,24 @@ def test_git_code_around_data_reads_the_recorded_commit_and_changes(tmp_path: Pa
     assert top["data"]["type"] == "dir"
     lib = as_json(run(root, "ls", "v1:lib", "--json"))
     assert [(e["name"], e["size"]) for e in lib] == [("util.py", len("u=2  # not committed\n"))]
+
+
+def test_links_resolve_as_on_disk_whichever_way_the_path_is_named(tmp_path: Path) -> None:
+    root, outside = tmp_path / "ws", tmp_path / "elsewhere"
+    write_files(root, {"data/raw/sub/f.txt": "in sub\n", "data/x/f": "right\n"})
+    write_files(outside, {"a/b.txt": "b\n"})
+    os.symlink("../x/f", root / "data/raw/link")
+    os.symlink("sub", root / "data/raw/dl")
+    os.symlink("../../../etc/passwd", outside / "a/escape")
+    os.symlink("b.txt", outside / "a/inside")
+    ws = dws.Workspace.init(str(root))
+    ws.add_resource("local-files", str(root / "data/raw"), "source-data", name="raw")
+    ws.add_resource("local-files", str(root / "data/x"), "source-data", name="x")
+    ws.add_resource("local-files", str(outside), "source-data", name="ext")
+    ok(run(root, "resources", "--trust", "ext"))
+    ws.snapshot("v1")
+    assert ok(run(root, "cat", "v1:data/raw/link")).out == "right\n"
+    assert ok(run(root, "cat", "v1:@raw/link")).out == "right\n"  # the same file
+    assert ok(run(root, "cat", "v1:data/raw/dl/f.txt")).out == "in sub\n"  # a linked directory
+    assert ok(run(root, "cat", "v1:@ext/a/inside")).out == "b\n"
+    assert_error(run(root, "cat", "v1:@ext/a/escape"), 2, contains="outside the snapshot")

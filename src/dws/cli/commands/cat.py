@@ -43,7 +43,11 @@ def _stream(handle: BinaryIO) -> None:
     """Copy ``handle`` to stdout: in the kernel when it is a file of its own, else in
     blocks."""
     sys.stdout.flush()
-    out = sys.stdout.buffer
+    out = getattr(sys.stdout, "buffer", None)
+    if out is None:  # a text-only stream (a notebook's output): the bytes as UTF-8 text
+        while block := handle.read(BLOCK):
+            sys.stdout.write(block.decode("utf-8", "replace"))
+        return
     try:
         source = handle.fileno()
     except (OSError, io.UnsupportedOperation):
