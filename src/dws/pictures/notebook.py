@@ -8,8 +8,6 @@ from html import escape
 from typing import Any
 
 from dws.model.metrics import metric_names, shown_number
-from dws.pictures.charts import metrics_svg
-from dws.pictures.graph import lineage_svg
 
 MAX_ROWS = 200
 
@@ -41,6 +39,8 @@ class ResultsTable(list[Any]):
         table = _table(["snapshot", "tags", *(names[k] for k in every)], rows)
         if not every:
             return table
+        from dws.pictures.charts import metrics_svg  # only when a notebook shows it
+
         series = [
             (names[k], [row.metrics.get(k) for row in self], [k in row.stale for row in self])
             for k in every
@@ -87,4 +87,6 @@ class LineageGraph(dict[str, Any]):
     def _repr_html_(self) -> str:
         if not self.get("nodes"):
             return "<p>No recorded runs.</p>"
+        from dws.pictures.graph import lineage_svg  # only when a notebook shows it
+
         return lineage_svg(self)
