@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import threading
 from collections.abc import Iterator
 
 from blake3 import blake3
@@ -60,6 +61,7 @@ class CachedObjects(ObjectStore):
         self.root = root
         self.bound = default_bound() if bound is None else bound
         self._size: int | None = None
+        self._lock = threading.Lock()  # readers read ahead on threads: one count, one trim
 
     # ---- the cache --------------------------------------------------------------------
 
@@ -106,16 +108,21 @@ class CachedObjects(ObjectStore):
                                 yield path, os.stat(path)
 
     def _grow(self, added: int) -> None:
-        if self._size is None:
-            self._size = sum(st.st_size for _, st in self._files())
-        else:
-            self._size += added
-        if self._size > self.bound:
-            self.trim(self.bound * 3 // 4)
+        with self._lock:
+            if self._size is None:
+                self._size = sum(st.st_size for _, st in self._files())
+            else:
+                self._size += added
+            if self._size > self.bound:
+                self._trim(self.bound * 3 // 4)
 
     def trim(self, target: int) -> int:
         """Remove the files used longest ago until the cache holds at most ``target``
         bytes; return how many bytes were removed."""
+        with self._lock:
+            return self._trim(target)
+
+    def _trim(self, target: int) -> int:
         files = sorted(self._files(), key=lambda item: item[1].st_mtime_ns)
         total = sum(st.st_size for _, st in files)
         removed = 0
@@ -143,6 +150,8 @@ class CachedObjects(ObjectStore):
         return data
 
     def chunk_list(self, oid: str) -> ChunkList | None:
+        if os.path.exists(self._path("objects", oid)):
+            return None  # kept whole here: a small object, never chunked (no request)
         data = self._load("lists", oid)
         if data is not None:
             try:
@@ -170,7 +179,10 @@ class CachedObjects(ObjectStore):
         self.inner.materialize(oid, dest, mode)
 
     def size(self, oid: str) -> int:
-        return self.inner.size(oid)
+        try:
+            return os.path.getsize(self._path("objects", oid))
+        except OSError:
+            return self.inner.size(oid)
 
     def iter_ids(self) -> Iterator[str]:
         return self.inner.iter_ids()

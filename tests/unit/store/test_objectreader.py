@@ -175,10 +175,17 @@ class _RemoteLike(ObjectStore):
         self.object_reads += 1
         return self.inner.get_bytes(oid)
 
+    requests = 0  # chunk-list and size lookups
+
+    def chunk_list(self, oid: str) -> ChunkList | None:
+        self.requests += 1
+        return self.inner.chunk_list(oid)
+
     def materialize(self, oid: str, dest: str, mode: int = 0o644) -> None:
         self.inner.materialize(oid, dest, mode)
 
     def size(self, oid: str) -> int:
+        self.requests += 1
         return self.inner.size(oid)
 
     def iter_ids(self):  # type: ignore[no-untyped-def]
@@ -186,9 +193,6 @@ class _RemoteLike(ObjectStore):
 
     def delete(self, oid: str) -> None:
         raise NotImplementedError
-
-    def chunk_list(self, oid: str) -> ChunkList | None:
-        return self.inner.chunk_list(oid)
 
     def read_chunk(self, key: bytes) -> bytes:
         self.chunk_reads += 1
@@ -268,3 +272,18 @@ def test_a_cache_bound_that_is_not_a_size_is_refused(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("DWS_READ_CACHE_BYTES", "lots")
     with pytest.raises(UsageError, match="not a size"):
         default_bound()
+
+
+def test_a_small_object_read_again_asks_the_remote_nothing(
+    store: PackedObjectStore, tmp_path: Path
+) -> None:
+    oid = store.put_bytes(b"small and whole")
+    remote = _RemoteLike(store)
+    with open_object(CachedObjects(remote, str(tmp_path / "cache")), oid) as handle:
+        assert handle.read() == b"small and whole"
+    asked = (remote.requests, remote.object_reads)
+    cached = CachedObjects(remote, str(tmp_path / "cache"))
+    with open_object(cached, oid, str(tmp_path / "spill")) as handle:
+        assert handle.read() == b"small and whole"
+    assert cached.size(oid) == len(b"small and whole")
+    assert (remote.requests, remote.object_reads) == asked
