@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from scale import build_tree, dws_command, file_path, tree_dirs  # scripts beside this one
-from storage import describe_tree, dws_source
+from storage import describe_tree, dws_source, render
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -738,20 +738,6 @@ def part_stream(ctx: Context) -> None:
 # --------------------------------------------------------------------------- report
 
 
-def render(head: list[str], rows: list[list[str]], left: int = 2) -> str:
-    """A Markdown table; the first `left` columns left-aligned, the others right-aligned."""
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-
-    def line(cells: list[str]) -> str:
-        parts = [
-            c.ljust(widths[i]) if i < left else c.rjust(widths[i]) for i, c in enumerate(cells)
-        ]
-        return "| " + " | ".join(parts) + " |"
-
-    sep = "|" + "|".join(("-" * (w + 2)) for w in widths) + "|"
-    return "\n".join([line(head), sep, *(line(r) for r in rows)])
-
-
 def _ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}x" if a is not None and b else "-"
 
@@ -816,7 +802,7 @@ def report(ctx: Context) -> str:
             cells[2] += " *"
         table.append(cells)
     head = ["part", "command", "median", "min", "peak RSS", "÷ floor", "dws ÷ this"]
-    lines = [render(head, table)]
+    lines = [render(head, table, left=2)]
     by_part = {(r.part, r.key): r for r in ctx.rows}
     dws = by_part.get(("random", "dws"))
     if dws is not None and dws.figures:
