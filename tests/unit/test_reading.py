@@ -10,7 +10,7 @@ from typing import Any, BinaryIO
 import pytest
 
 from dws.core.reading import SnapshotFiles, normalise_path
-from dws.errors import NotFoundError, UsageError
+from dws.errors import NotFoundError, RefusedError, UsageError
 from dws.model.records import ResourceSnapshot, SnapshotRecord
 from dws.model.roles import Role
 from dws.model.tree import TreeEntry
@@ -153,3 +153,23 @@ def test_a_file_named_with_an_at_sign_stays_a_file() -> None:
     assert [e.path for e in files.ls("", recursive=True)] == ["@dir", "@dir/y", "@notes.txt"]
     with pytest.raises(NotFoundError, match="no resource 'nope'"):
         files.ls("@nope")
+
+
+def test_get_works_where_hard_links_do_not(
+    files: SnapshotFiles, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    def no_links(source: str, target: str) -> None:
+        raise OSError(errno.EPERM, "hard links are not supported here")
+
+    monkeypatch.setattr(os, "link", no_links)
+    copied = files.copy_out("data/raw", str(tmp_path / "raw"))
+    assert (copied.files, copied.dest) == (2, str(tmp_path / "raw"))
+    assert (tmp_path / "raw/sub/b.csv").read_bytes() == b"b\n"
+    (tmp_path / "taken.csv").write_bytes(b"mine")
+    with pytest.raises(RefusedError):
+        files.copy_out("data/raw/a.csv", str(tmp_path / "taken.csv"))
+    assert (tmp_path / "taken.csv").read_bytes() == b"mine"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".dws-tmp")]
