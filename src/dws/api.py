@@ -459,6 +459,12 @@ class Workspace:
 
         return RunCatalog(self._ws.layout).all()
 
+    def run_record(self, run_id: str) -> RunRecord:
+        """One run record by its full id (NotFoundError when there is none)."""
+        from dws.core.lineage.catalog import RunCatalog
+
+        return RunCatalog(self._ws.layout).get(run_id)
+
     @_releasing
     def lineage(self, path: str, *, snapshot: str | None = None) -> PathLineage:
         """The upstream tree of what is at ``path`` (now, or in ``snapshot``)."""

@@ -4,6 +4,7 @@ Graphviz): for `dws lineage graph --format svg`, `dws report` and the web UI."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 from xml.sax.saxutils import escape, quoteattr
 
 from dws.model.graphlayout import layout
@@ -31,11 +32,14 @@ def _clipped(text: str) -> str:
     return text if len(text) <= MAX_LABEL else "…" + text[-(MAX_LABEL - 1) :]
 
 
-def lineage_svg(doc: dict[str, Any], *, link: str | None = None) -> str:
+def lineage_svg(
+    doc: dict[str, Any], *, link: str | None = None, data_link: str | None = None
+) -> str:
     """A standalone SVG picture of the graph, laid out left to right (source data, steps,
     outputs) with no Graphviz: steps as boxes, data as rounded boxes coloured by role,
     stale steps dashed in red; every node carries its full name as a tooltip. With ``link``,
-    a step links to ``link`` + its run id."""
+    a step links to ``link`` + its run id; with ``data_link``, a data node links to
+    ``data_link`` + its node id (URL-quoted)."""
     nodes = [node["id"] for node in doc["nodes"]]
     by_id = {node["id"]: node for node in doc["nodes"]}
     labels = {n: _clipped(_node_label(by_id[n])) for n in nodes}
@@ -89,6 +93,8 @@ def lineage_svg(doc: dict[str, Any], *, link: str | None = None) -> str:
         )
         if link is not None and step and node.get("run"):
             drawn = f"<a href={quoteattr(link + str(node['run']))}>{drawn}</a>"
+        elif data_link is not None and not step:
+            drawn = f"<a href={quoteattr(data_link + quote(node_id, safe=''))}>{drawn}</a>"
         out.append(drawn)
     out.append("</g></svg>")
     return "\n".join(out) + "\n"

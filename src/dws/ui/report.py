@@ -10,7 +10,6 @@ workspace (names, messages, commands, paths) is escaped, so hostile content show
 from __future__ import annotations
 
 import datetime
-import json
 from collections.abc import Iterable
 from html import escape
 from typing import Any
@@ -21,6 +20,7 @@ from dws.model.records import SnapshotRecord
 from dws.model.runs import RunRecord
 from dws.pictures.charts import metrics_svg
 from dws.pictures.graph import lineage_svg
+from dws.ui.runview import run_section
 
 STYLE = """
 body { font-family: sans-serif; margin: 2em; color: #202124; }
@@ -117,51 +117,5 @@ def _lineage(graph: dict[str, Any], runs: list[RunRecord], focus: str | None) ->
         return out[0] + "<p>No recorded runs lead to this state.</p>"
     out.append(f'<div class="picture">{lineage_svg(graph, link="#run-")}</div>')
     for run in runs:
-        out.append(_run(run))
+        out.append(run_section(run, anchor=f"run-{run.id}"))
     return "\n".join(out)
-
-
-def _run(run: RunRecord) -> str:
-    rows = [
-        ("command", f"<code>{escape(' '.join(run.argv))}</code>"),
-        ("status", f"{escape(run.status)} (exit code {run.exit_code})"),
-        (
-            "ran",
-            f"{escape(run.started[:19])} to {escape(run.ended[:19])} on {escape(run.hostname)}",
-        ),
-        ("parameters", escape(json.dumps(run.params, sort_keys=True)) if run.params else "-"),
-        (
-            "code",
-            "<br>".join(
-                f"{escape(c.resource)} @ {escape(str(c.commit)[:10])}"
-                + (" +uncommitted changes" if c.dirty else "")
-                for c in run.code
-            )
-            or "-",
-        ),
-        (
-            "images",
-            "<br>".join(f"{escape(i.ref)} @ {escape(i.id[:19])}" for i in run.images) or "-",
-        ),
-        ("inputs", _versions(run.inputs)),
-        ("outputs", _versions(run.outputs)),
-        (
-            "environment",
-            "<br>".join(f"{escape(k)}={escape(v)}" for k, v in sorted(run.environment.items()))
-            or "-",
-        ),
-    ]
-    body = "".join(f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in rows)
-    return (
-        f'<section id="run-{escape(run.id)}"><h3>step {escape(run.step)} '
-        f'<span class="muted">run {escape(run.id[:10])}</span></h3><table>{body}</table></section>'
-    )
-
-
-def _versions(items: Iterable[Any]) -> str:
-    shown = [
-        f"{escape(item.resource)}/{escape(item.path)} "
-        f'<span class="muted">{escape((item.id or "")[:10])}</span>'
-        for item in items
-    ]
-    return "<br>".join(shown) or "-"

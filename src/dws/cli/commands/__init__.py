@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "get": "get:get",
     "results": "results:results",
     "report": "report:report",
+    "ui": "ui:ui",
     "tag": "tag:tag",
     "delete-snapshot": "delete_snapshot:delete_snapshot",
     "gc": "gc:gc",
