@@ -161,7 +161,10 @@ def _file(
     target = path
     if entry.kind == "symlink":
         out.append(f"<p>A symbolic link to <code>{escape(entry.target or '')}</code>.</p>")
-        target = files.resolve_links(path)
+        try:
+            target = files.resolve_links(path)
+        except UsageError as e:  # out of the snapshot, or a loop: shown, never followed
+            return [*out, f'<p class="muted">Not followed: {escape(str(e))}</p>']
         found = files.entry(target)
         if found is None:
             return [*out, "<p>Its target is not in the snapshot.</p>"]

@@ -9,6 +9,7 @@ from html import escape
 from typing import Any
 
 from dws.errors import UsageError
+from dws.model.ids import is_object_id
 from dws.model.metrics import metric_names, shown_number
 from dws.model.records import SnapshotRecord
 from dws.pictures.charts import metrics_svg
@@ -255,6 +256,9 @@ def run(ctx: Context) -> str:
     """One run: command, status, duration, parameters, code, images, environment, and the
     versions of what it read and wrote."""
     ws, links = ctx.ws, ctx.links
-    record = ws.run_record(ctx.request.one("id"))
+    run_id = ctx.request.one("id")
+    if not is_object_id(run_id):
+        raise UsageError(f"{run_id!r} is not a run id")
+    record = ws.run_record(run_id)
     body = [run_section(record)]
     return page(f"Run of {record.step}", ws.name, links, body)

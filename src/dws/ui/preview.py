@@ -137,10 +137,11 @@ def _parquet(files: SnapshotFiles, path: str) -> list[str]:
         return [f'<p class="muted">{escape(PARQUET_HINT)}</p>']
     with files.open(path) as handle:
         try:
-            reader = pq.ParquetFile(handle)
+            reader = pq.ParquetFile(handle, pre_buffer=False)
             schema = reader.schema_arrow
             count = reader.metadata.num_rows
-            batch = next(reader.iter_batches(batch_size=ROWS), None)
+            first = [0] if reader.num_row_groups else []  # the first rows only
+            batch = next(reader.iter_batches(batch_size=ROWS, row_groups=first), None)
         except Exception as e:  # pyarrow raises its own error types for damaged files
             return [f'<p class="error">Not a readable Parquet file: {escape(str(e))}</p>']
     names = list(schema.names)
