@@ -8,6 +8,7 @@ errors on its page opts out with ``@pytest.mark.page_errors_allowed``."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -86,14 +87,24 @@ def open_page(page: Any) -> Callable[[str], Any]:
     return load
 
 
+@pytest.fixture(scope="session")
+def screenshot_dir() -> Path:
+    """Where screenshots are kept after the run: ``$DWS_SCREENSHOTS``, else
+    ``test-output/screenshots`` in the project (ignored by git); each page's file is
+    replaced by the next run."""
+    chosen = os.environ.get("DWS_SCREENSHOTS")
+    directory = Path(chosen) if chosen else Path(__file__).parents[2] / "test-output/screenshots"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
 @pytest.fixture
-def screenshot(tmp_path: Path) -> Callable[[Any, str], Path]:
-    """``screenshot(page, name)``: save a full-page PNG of ``page`` as ``name.png`` in the
-    test's temporary directory (kept after a failing run) and return its path."""
+def screenshot(screenshot_dir: Path) -> Callable[[Any, str], Path]:
+    """``screenshot(page, name)``: save a full-page PNG of ``page`` as ``name.png`` in
+    ``screenshot_dir`` (kept after the run, passed or failed) and return its path."""
 
     def take(shown: Any, name: str) -> Path:
-        path = screenshot_path(tmp_path / "screenshots", name)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = screenshot_path(screenshot_dir, name)
         shown.screenshot(path=str(path), full_page=True)
         return path
 

@@ -12,9 +12,15 @@ import pytest
 
 from helpers.cli import assert_error, disk_state, ok
 from helpers.cli import dws as run
-from helpers.ui import Served, serving
-
-from .conftest import HOSTILE_CELL, HOSTILE_MESSAGE, HOSTILE_NAME, PIXEL
+from helpers.ui import (
+    HOSTILE_CELL,
+    HOSTILE_MESSAGE,
+    HOSTILE_NAME,
+    PIXEL,
+    Served,
+    build_project,
+    serving,
+)
 
 ROUTES = ["/", "/results", "/lineage", "/diff", "/snapshot", "/run", "/raw", "/rows"]
 
@@ -246,8 +252,6 @@ def test_diff_lists_changes_and_row_diff_counts(served: Served) -> None:
 
 
 def test_a_snapshot_taken_meanwhile_shows_on_the_next_load(tmp_path: Path) -> None:
-    from .conftest import build_project
-
     root = build_project(tmp_path / "proj")
     with serving(root) as server:
         assert "2 of 2" in server.page("/")
