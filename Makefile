@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 $(BIN)/dws: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,ui]'
 	@touch $@
 
 demo: $(BIN)/dws

@@ -15,13 +15,16 @@ import os
 import random
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 DWS = Path(sys.executable).with_name("dws")
+REPO = Path(__file__).resolve().parents[1]
 INDENT = "    "
 SEED_V1 = 42
 SEED_V2 = 43
@@ -253,6 +256,31 @@ def git(project: Path, *args: str) -> None:
 # ---- the walk-through --------------------------------------------------------------------
 
 
+def fetch_ui_page(project: Path) -> str:
+    """Start `dws ui` on a free port, fetch its history page with the printed token, and
+    stop it (Ctrl-C): the page's HTML."""
+    print("  $ dws ui --port 0 --no-browser   (stopped after one page)")
+    server = subprocess.Popen(
+        [str(DWS), "ui", "--port", "0", "--no-browser"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        if " at http://" not in line:
+            raise DemoError(f"dws ui did not start: {line!r}")
+        url = line.split(" at ", 1)[1].strip()
+        show_output(line.strip())
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return str(response.read().decode("utf-8"))
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+
+
 def walk_through(base: Path) -> None:
     """Drive dws through init, snapshots, diff, restore and results."""
     project = base / "flat-prices"
@@ -395,6 +423,26 @@ def walk_through(base: Path) -> None:
     text = dws(project, "lineage", "show", "--snapshot", "v1", "results/metrics.json")
     check("step train" in text, "v1's metrics trace back to their train run", "no lineage in v1")
 
+    section(
+        "17. See it: one HTML report, and the local web view",
+        "The report works offline (attach it to a pull request); `dws ui` serves the same",
+        "and more (files of any version, row diffs) on 127.0.0.1 behind a token.",
+    )
+    report = REPO / "demo-report.html"
+    dws(project, "report", "-o", str(report))
+    html = report.read_text(encoding="utf-8")
+    check(
+        'class="point"' in html and 'class="node step' in html,
+        f"{report.relative_to(REPO)} holds the metric charts and the lineage graph",
+        "the report lacks its chart or graph",
+    )
+    page = fetch_ui_page(project)
+    check(
+        "v1" in page and "v2" in page,
+        "`dws ui` served the history with v1 and v2 (started and stopped here)",
+        "`dws ui` did not serve the history",
+    )
+
 
 def main() -> int:
     """Run the demo in a temporary directory; return the exit status."""
@@ -417,6 +465,8 @@ def main() -> int:
             shutil.rmtree(base, ignore_errors=True)
     elapsed = time.monotonic() - started
     print(f"\nDemo finished in {elapsed:.1f} s. Next: README.md, `dws --help`, docs/.")
+    print("Open demo-report.html in a browser. To browse the demo project live, keep it")
+    print("(DWS_DEMO_KEEP=1 make demo) and run: .venv/bin/dws -C <the kept directory> ui")
     return 0
 
 
