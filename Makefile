@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit bench bench-reading clean
+.PHONY: demo test lint typecheck unit bench bench-reading bench-ui clean
 
 $(BIN)/dws: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ bench: $(BIN)/dws
 
 bench-reading: $(BIN)/dws
 	$(BIN)/python bench/reading.py
+
+bench-ui: $(BIN)/dws
+	$(BIN)/python bench/ui.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

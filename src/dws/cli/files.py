@@ -1,4 +1,4 @@
-"""Files the CLI writes for the user (a report, a chart): complete or not at all."""
+"""Files the CLI writes for the user (a report, a chart, a picture): complete or not at all."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import os
 import secrets
 
 
-def write_output_file(target: str, text: str) -> int:
-    """Write ``text`` (UTF-8) to ``target`` through a temporary name in the same directory,
-    renamed over it at the end, with the permissions a new file gets here (the umask);
-    return the bytes written."""
-    data = text.encode("utf-8")
+def write_output_file(target: str, text: str | bytes) -> int:
+    """Write ``text`` (bytes, or a string as UTF-8) to ``target`` through a temporary name
+    in the same directory, renamed over it at the end, with the permissions a new file gets
+    here (the umask); return the bytes written."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
     directory = os.path.dirname(os.path.abspath(target))
     tmp = os.path.join(directory, f".dws-tmp.{secrets.token_hex(8)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies

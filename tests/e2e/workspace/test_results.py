@@ -320,6 +320,6 @@ def test_results_plot_draws_one_chart_per_metric(two_runs: Path, tmp_path: Path)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".dws-tmp")]
 
 
-def test_results_plot_writes_svg_only(two_runs: Path, tmp_path: Path) -> None:
-    assert_usage_error(dws(two_runs, "results", "--plot", str(tmp_path / "x.png")))
-    assert not (tmp_path / "x.png").exists()
+def test_results_plot_writes_svg_or_png_only(two_runs: Path, tmp_path: Path) -> None:
+    assert_usage_error(dws(two_runs, "results", "--plot", str(tmp_path / "x.jpg")))
+    assert not (tmp_path / "x.jpg").exists()

@@ -10,7 +10,7 @@ import click
 
 from dws.cli.context import CliState, json_option, pass_state
 from dws.cli.graphformats import to_dot, to_mermaid
-from dws.cli.output import Output, short
+from dws.cli.output import Output, human_bytes, short
 from dws.cli.render import run_json
 from dws.pictures.graph import lineage_svg
 
@@ -138,13 +138,24 @@ def show(state: CliState, path: str, snapshot: str | None) -> None:
     _show_text(out, view)
 
 
+_TEXT_FORMATS = {"dot": to_dot, "mermaid": to_mermaid, "svg": lineage_svg}
+
+
 @lineage.command("graph")
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["dot", "mermaid", "svg", "json"]),
+    type=click.Choice(["dot", "mermaid", "svg", "png", "json"]),
     default="dot",
     show_default=True,
+    help="png: the svg picture as PNG (needs the plot extra and -o).",
+)
+@click.option(
+    "-o",
+    "--output",
+    "dest",
+    metavar="FILE",
+    help="Write the graph to FILE (replaced if it exists) instead of standard output.",
 )
 @click.option(
     "--all",
@@ -154,19 +165,44 @@ def show(state: CliState, path: str, snapshot: str | None) -> None:
 )
 @click.option("--snapshot", "snapshot", metavar="REF", help="The lineage of snapshot REF.")
 @pass_state
-def graph(state: CliState, fmt: str, everything: bool, snapshot: str | None) -> None:
+def graph(
+    state: CliState, fmt: str, everything: bool, snapshot: str | None, dest: str | None
+) -> None:
     """The lineage graph: data → step → data.
 
     \b
-    Example:
+    Examples:
       dws lineage graph --format svg > lineage.svg
+      dws lineage graph --format png -o lineage.png
     """
+    if fmt == "png":
+        if dest is None:
+            raise click.UsageError("--format png writes a file: give it with -o FILE")
+        from dws.pictures.raster import require_png
+
+        require_png()
     doc = _open(state).lineage_graph(snapshot=snapshot, everything=everything)
-    if fmt == "json" or state.output.json:
-        state.output.emit_json(doc)
-    else:
-        writers = {"dot": to_dot, "mermaid": to_mermaid, "svg": lineage_svg}
-        sys.stdout.write(writers[fmt](doc))
+    if dest is None:
+        if fmt == "json" or state.output.json:
+            state.output.emit_json(doc)
+        else:
+            sys.stdout.write(_TEXT_FORMATS[fmt](doc))
+        return
+    from dws.cli.files import write_output_file
+
+    size = write_output_file(state.abspath(dest), _graph_file(doc, fmt))
+    state.output.note(f"wrote {dest} ({human_bytes(size)})", "green")
+
+
+def _graph_file(doc: dict[str, Any], fmt: str) -> str | bytes:
+    """The graph document in format ``fmt``, as written to a file."""
+    if fmt == "png":
+        from dws.pictures.raster import png_of
+
+        return png_of(lineage_svg(doc))
+    if fmt == "json":
+        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return _TEXT_FORMATS[fmt](doc)
 
 
 @lineage.command("runs")

@@ -34,8 +34,9 @@ STALE_LEGEND = (
 )
 @click.option(
     "--plot",
-    metavar="FILE.svg",
-    help="Also draw one chart per metric across snapshots into FILE.svg (standalone SVG).",
+    metavar="FILE",
+    help="Also draw one chart per metric across snapshots into FILE: standalone SVG for "
+    "FILE.svg, the same picture as PNG for FILE.png (needs the plot extra).",
 )
 @json_option
 @click.pass_context
@@ -55,10 +56,11 @@ def results(ctx: click.Context, patterns: tuple[str, ...], plot: str | None) -> 
       dws results
       dws results --metric 'a/*' --metric loss
       dws results --plot metrics.svg
+      dws results --plot metrics.png
       dws results export v1 /tmp/v1-results
     """
-    if plot is not None and not plot.lower().endswith(".svg"):
-        raise click.UsageError(f"--plot writes SVG: give a file name ending in .svg, not {plot!r}")
+    if plot is not None:
+        _plot_kind(plot)
     if ctx.invoked_subcommand is None:
         state = ctx.find_object(CliState)
         assert state is not None
@@ -105,10 +107,26 @@ def _table(state: CliState, patterns: list[str], plot: str | None = None) -> Non
             out.line(line)
 
 
+def _plot_kind(path: str) -> str:
+    """``svg`` or ``png`` from the extension of ``path`` (for PNG, once the plot extra is
+    known to be installed); a usage error otherwise."""
+    kind = path.lower().rsplit(".", 1)[-1] if "." in path else ""
+    if kind not in ("svg", "png"):
+        raise click.UsageError(
+            f"--plot writes SVG or PNG: give a file name ending in .svg or .png, not {path!r}"
+        )
+    if kind == "png":
+        from dws.pictures.raster import require_png
+
+        require_png()
+    return kind
+
+
 def _plot(
     state: CliState, rows: list[ResultsRow], columns: list[str], names: dict[str, str], path: str
 ) -> None:
-    """Write the charts of ``columns`` to ``path`` (atomically: a temporary file renamed)."""
+    """Write the charts of ``columns`` to ``path`` as SVG, or as PNG for a .png name
+    (atomically: a temporary file renamed)."""
     from dws.cli.files import write_output_file
     from dws.pictures.charts import metrics_svg
 
@@ -118,7 +136,12 @@ def _plot(
         for c in columns
     ]
     picture = metrics_svg(labels, [row.snapshot for row in rows], series)
-    write_output_file(state.abspath(path), picture)
+    if _plot_kind(path) == "png":
+        from dws.pictures.raster import png_of
+
+        write_output_file(state.abspath(path), png_of(picture))
+    else:
+        write_output_file(state.abspath(path), picture)
     state.output.note(f"wrote {len(series)} chart(s) to {path}", "green")
 
 
