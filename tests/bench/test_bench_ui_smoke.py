@@ -1,5 +1,5 @@
 """Smoke run of bench/ui.py (showing a big workspace): a tiny workspace built in process,
-the report's row printed with its time and size, the JSON written, and a second run
+the report's row printed with its time and size, a row per `dws ui` page, the JSON written, and a second run
 reusing the cached workspace. The figures themselves are not checked."""
 
 from __future__ import annotations
@@ -46,8 +46,11 @@ def test_ui_smoke_builds_measures_and_reuses_the_workspace(tmp_path: Path) -> No
     assert "report at most 5 MB" in first and "written in at most 5 s" in first
 
     raw = json.loads((work / "results-smoke.json").read_text())
-    (row,) = raw["rows"]
+    row, *pages = raw["rows"]
     assert row["median_s"] > 0 and not row["error"] and len(row["wall_s"]) == 1
+    assert len(pages) >= 10 and all(p["label"].startswith("ui: ") for p in pages)
+    assert not [p["error"] for p in pages if p["error"]]  # every page answered 200
+    assert "first byte in at most 300 ms" in first
     scale = raw["scale"]
     (ws,) = work.glob("ws-*/ws")
     meta = ws / ".dataworkspace"

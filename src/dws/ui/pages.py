@@ -185,37 +185,40 @@ def results(ctx: Context) -> str:
 
 
 def lineage(ctx: Context) -> str:
-    """The lineage graph of a snapshot (or of the current state), or of one output in it,
+    """The lineage graph of a snapshot (HEAD unless one is named), or of the working files
+    (``state=now``: every run is read and the files are checked), or of one output in it,
     left to right; a step links to its run, a data node to its own upstream graph."""
     ws, links = ctx.ws, ctx.links
     ref = ctx.request.one("snapshot").strip()
-    snapshot = ws.resolve(ref) if ref else None
+    now = ctx.request.one("state") == "now"
+    snapshot = None if now else ws.resolve(ref) if ref else ws.head()
     node = ctx.request.one("node")
     graph = ws.lineage_graph(snapshot=snapshot)
     if node:
         graph = _upstream(graph, node)
-    where = f"snapshot {short(snapshot)}" if snapshot else "the current state"
-    title = "Lineage"
+    if snapshot is None:
+        where = "the working files now"
+    else:
+        where = f"snapshot {short(snapshot)}" + (" (HEAD)" if snapshot == ws.head() else "")
+    keep: dict[str, str | None] = {"snapshot": ref or None, "state": "now" if now else None}
     body = [
         f'<form method="get" action="/lineage">{links.hidden_token()}'
-        f'<input name="snapshot" value="{escape(ref)}" placeholder="snapshot (empty: now)"> '
-        '<button type="submit">Show</button></form>',
+        f'<input name="snapshot" value="{escape(ref)}" placeholder="snapshot (empty: HEAD)"> '
+        '<button type="submit">Show</button> · '
+        f'<a href="{links.to("/lineage", state="now")}">the working files now</a> '
+        '<span class="muted">(reads every run and checks the files)</span></form>',
         f"<p>Lineage of {where}"
         + (f", upstream of <code>{escape(node.removeprefix('data:'))}</code>" if node else "")
-        + (
-            f' · <a href="{links.to("/lineage", snapshot=ref or None)}">whole graph</a>'
-            if node
-            else ""
-        )
+        + (f' · <a href="{links.to("/lineage", **keep)}">whole graph</a>' if node else "")
         + "</p>",
     ]
     if not graph["nodes"]:
         body.append("<p>No recorded runs lead to this state.</p>")
-        return page(title, ws.name, links, body)
+        return page("Lineage", ws.name, links, body)
     picture = lineage_svg(
         graph,
         link=links.raw("/run") + "&id=",
-        data_link=links.raw("/lineage", snapshot=ref or None) + "&node=",
+        data_link=links.raw("/lineage", **keep) + "&node=",
     )
     body.append(f'<div class="picture">{picture}</div>')
     steps = [n for n in graph["nodes"] if n["type"] == "step"]
@@ -230,7 +233,7 @@ def lineage(ctx: Context) -> str:
     ]
     body.append("<h2>Steps</h2>")
     body.append(table(["step", "run", "ended", "state"], rows))
-    return page(title, ws.name, links, body)
+    return page("Lineage", ws.name, links, body)
 
 
 def _upstream(graph: dict[str, Any], node: str) -> dict[str, Any]:

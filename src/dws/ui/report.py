@@ -46,8 +46,7 @@ def build_report(ws: Workspace, refs: Iterable[str] = ()) -> str:
     runs: list[RunRecord] = []
     if focus is not None:
         graph = ws.lineage_graph(snapshot=focus)
-        wanted = {n["run"] for n in graph["nodes"] if n["type"] == "step"}
-        runs = [run for run in ws.runs() if run.id in wanted]
+        runs = [ws.run_record(n["run"]) for n in graph["nodes"] if n["type"] == "step"]
     generated = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     parts = [
         "<!DOCTYPE html>",

@@ -47,6 +47,20 @@ class RunCatalog:
             raise NotFoundError(f"run {run_id[:12]} does not exist") from None
         return decode_run_record(data, run_id)
 
+    def some(self, run_ids: list[str]) -> tuple[list[RunRecord], set[str]]:
+        """The valid records of ``run_ids``, oldest first, and the ids with no valid record
+        here; a damaged one is skipped with a warning, as in ``all``."""
+        records, absent = [], set()
+        for run_id in dict.fromkeys(run_ids):
+            try:
+                records.append(self.get(run_id))
+            except NotFoundError:
+                absent.add(run_id)
+            except DwsError as exc:
+                absent.add(run_id)
+                self.warnings.append(f"run record {run_id[:12]} skipped: {exc.message}")
+        return sorted(records, key=lambda r: (r.ended, r.started, r.id)), absent
+
     def all(self) -> list[RunRecord]:
         """Every valid run record, oldest first; a damaged one is skipped with a warning
         (it must not hide the rest of the lineage)."""

@@ -40,22 +40,21 @@ def lineage_context(ws: Workspace, snapshot_ref: str | None = None) -> LineageCo
     resources = ws.resources()
     by_name = {r.name: r for r in resources}
     catalog = RunCatalog(ws.layout)
-    runs = catalog.all()
     record = None
     ids: CurrentIds = CurrentIds(by_name)
     if snapshot_ref is not None:
         snapshots = SnapshotCatalog(ws.layout)
         record = snapshots.get(snapshots.resolve(snapshot_ref, ws.head().snapshot))
         ids = RecordedIds(by_name, record.resources)
-        if record.runs:
-            listed = set(record.runs)
-            runs = [run for run in runs if run.id in listed]
-            missing = listed - {run.id for run in runs}
-            if missing:
-                catalog.warnings.append(
-                    f"{len(missing)} run record(s) this snapshot lists are not here "
-                    "(pull them from the remote it came from)"
-                )
+    if record is None or not record.runs:
+        runs = catalog.all()
+    else:  # only the runs the snapshot lists are read
+        runs, missing = catalog.some(record.runs)
+        if missing:
+            catalog.warnings.append(
+                f"{len(missing)} run record(s) this snapshot lists are not here "
+                "(pull them from the remote it came from)"
+            )
     locator = PathLocator(ws, resources)
     graph = LineageGraph(runs, store_loader(ws.store), locator.label)
     return LineageContext(ws, by_name, locator, graph, ids, record, catalog.warnings)
