@@ -1,6 +1,7 @@
 """Smoke run of bench/ui.py (showing a big workspace): a tiny workspace built in process,
-the report's row printed with its time and size, a row per `dws ui` page, the JSON written, and a second run
-reusing the cached workspace. The figures themselves are not checked."""
+the report's row printed with its time and size, a row per `dws ui` page, the JSON
+written, and a second run reusing the cached workspace. The figures themselves are not
+checked."""
 
 from __future__ import annotations
 

@@ -168,3 +168,22 @@ def test_results_mark_the_metrics_of_stale_files_only(ran: Path) -> None:
 def test_results_without_stale_snapshots_have_no_marker(ran: Path) -> None:
     table = ok(run_dws("results", cwd=ran)).out
     assert "*" not in table and "stale" not in table
+
+
+def test_a_snapshots_lineage_reads_only_its_runs_and_names_the_missing(ran: Path) -> None:
+    ws = dws.Workspace.open(str(ran))
+    listed = stored_record(ran, ws.resolve("v1"))["runs"]
+    assert len(listed) == 3
+    runs_dir = ran / ".dataworkspace/lineage/runs"
+    # a run the snapshot does not list, damaged: the snapshot's lineage does not read it
+    (runs_dir / ("f" * 64 + ".json")).write_text("{not json")
+    graph = ws.lineage_graph(snapshot="v1")
+    steps = [n["run"] for n in graph["nodes"] if n["type"] == "step"]
+    assert sorted(steps) == sorted(listed)
+    # one listed run gone, one damaged: both left out; the command names the damaged one
+    (runs_dir / f"{listed[0]}.json").unlink()
+    (runs_dir / f"{listed[1]}.json").write_text("{not json")
+    graph = ws.lineage_graph(snapshot="v1")
+    assert [n["run"] for n in graph["nodes"] if n["type"] == "step"] == [listed[2]]
+    shown = ok(run_dws("lineage", "graph", "--snapshot", "v1", cwd=ran))
+    assert f"run record {listed[1][:12]} skipped" in shown.err
