@@ -85,9 +85,11 @@ def _panel(
     for i, label in enumerate(labels):
         if i % step == 0 or i == count - 1:
             shown = label if len(label) <= 12 else label[:11] + "…"
+            # the last label ends at its point, so it stays inside the panel
+            anchor = "end" if i == count - 1 and count > 1 else "middle"
             out.append(
                 f'<text x="{x_of(i):.1f}" y="{PANEL_HEIGHT - PAD_BOTTOM + 16:.1f}" '
-                f'text-anchor="middle">{escape(shown)}</text>'
+                f'text-anchor="{anchor}">{escape(shown)}</text>'
             )
     points = [(x_of(i), y_of(v)) for i, v in enumerate(values) if v is not None]
     if len(points) > 1:
