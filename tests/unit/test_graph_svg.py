@@ -9,7 +9,7 @@ from xml.etree import ElementTree
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dws.model.graphlayout import layout
+from dws.model.graphlayout import layout, layout_routes
 from dws.pictures.graph import lineage_svg as to_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -32,6 +32,28 @@ def test_edges_go_left_to_right_and_boxes_never_overlap(
     for upper, lower in pairwise(placed):
         if upper.layer == lower.layer:
             assert upper.y + upper.height <= lower.y
+
+
+@given(
+    count=st.integers(2, 12),
+    pairs=st.lists(st.tuples(st.integers(0, 11), st.integers(0, 11)), max_size=30),
+)
+def test_a_long_edge_crosses_each_layer_between_its_boxes(
+    count: int, pairs: list[tuple[int, int]]
+) -> None:
+    nodes = [f"n{i}" for i in range(count)]
+    edges = [(f"n{a}", f"n{b}") for a, b in pairs if a < count and b < count and a < b]
+    placed = layout_routes(nodes, edges, {n: (40.0 + 3 * int(n[1:]), 20.0) for n in nodes})
+    boxes = placed.boxes
+    assert set(boxes) == set(nodes) and len(placed.bends) == len(edges)
+    for (a, b), bends in zip(edges, placed.bends, strict=True):
+        spanned = boxes[b].layer - boxes[a].layer - 1
+        assert len(bends) == 2 * spanned  # in and out of each layer between
+        for (left, y), (right, y_out) in zip(bends[::2], bends[1::2], strict=True):
+            assert y == y_out and boxes[a].x + boxes[a].width < left < right < boxes[b].x
+            for box in boxes.values():  # no box of that layer is in the way
+                if box.x >= left and box.x + box.width <= right:
+                    assert not box.y <= y <= box.y + box.height
 
 
 def test_a_cycle_still_lays_out() -> None:

@@ -190,15 +190,3 @@ def clip(text: str, width: int, keep: str = "end") -> str:
     if width <= 1:
         return text[:width]
     return "…" + text[-(width - 1) :] if keep == "end" else text[: width - 1] + "…"
-
-
-def human_bytes(count: int | None) -> str:
-    """1536 -> '1.5 KiB'."""
-    if count is None:
-        return "?"
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{count} B"

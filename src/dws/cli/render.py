@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dws.cli.output import Output, align, count, human_bytes, short
+from dws.cli.output import Output, align, count, short
 
 if TYPE_CHECKING:
     from dws.api import ResourceChanges
@@ -229,32 +229,6 @@ def print_notes(output: Output, notes: list[str], indent: str = "  ") -> None:
     """A resource's notes (a repository's branch, commits, uncommitted paths)."""
     for note in notes:
         output.line(f"{indent}{note}", "cyan")
-
-
-def state_summary(state: dict[str, Any]) -> str:
-    """'12 files, 3.4 MiB' for a local-files state; 'commit ... on main' for a git one;
-    'ref @ sha256:…' for an image."""
-    if "commit" in state and "dirty" in state:
-        commit = state["commit"]
-        where = f"commit {short(commit)}" if commit else "no commit yet"
-        branch = f" on {state['branch']}" if state.get("branch") else " (detached)"
-        dirty = len(state.get("dirty") or [])
-        return where + branch + (f", {dirty} uncommitted path(s)" if dirty else ", clean")
-    if "files" in state:
-        kept = " (hashes only)" if state.get("keep") == "hashes" else ""
-        count = state["files"]
-        noun = "file" if count == 1 else "files"
-        return f"{count} {noun}, {human_bytes(state.get('bytes'))}{kept}"
-    if "objects" in state and "manifest" in state:
-        count = state["objects"]
-        noun = "object" if count == 1 else "objects"
-        kept = " (hashes only)" if state.get("keep") == "hashes" else ""
-        return f"{count} {noun}, {human_bytes(state.get('bytes'))} in {state.get('url')}{kept}"
-    if "ref" in state and "image" in state:
-        return f"{state['ref']} @ {str(state['image'])[:19]}"
-    return ", ".join(
-        f"{k}={', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in state.items()
-    )
 
 
 def run_json(record: Any) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import quote
 from xml.sax.saxutils import escape, quoteattr
 
-from dws.model.graphlayout import layout
+from dws.model.graphlayout import Point, layout_routes
 
 
 def _node_label(node: dict[str, Any]) -> str:
@@ -45,10 +45,13 @@ def lineage_svg(
     labels = {n: _clipped(_node_label(by_id[n])) for n in nodes}
     sizes = {n: (16 + CHAR_WIDTH * len(labels[n]), NODE_HEIGHT) for n in nodes}
     edges = [(edge["from"], edge["to"]) for edge in doc["edges"]]
-    boxes = layout(nodes, edges, sizes)
+    placed = layout_routes(nodes, edges, sizes)
+    boxes = placed.boxes
     margin = 12.0
     width = max((b.x + b.width for b in boxes.values()), default=0.0) + 2 * margin
-    height = max((b.y + b.height for b in boxes.values()), default=0.0) + 2 * margin
+    lowest = max((y for bends in placed.bends for _, y in bends), default=0.0)
+    height = max(max((b.y + b.height for b in boxes.values()), default=0.0), lowest)
+    height += 2 * margin
     out = [
         '<svg xmlns="http://www.w3.org/2000/svg" '
         f'width="{width:.0f}" height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" '
@@ -58,21 +61,18 @@ def lineage_svg(
         '<path d="M 0 0 L 10 5 L 0 10 z" fill="#5f6368"/></marker></defs>',
         f'<g transform="translate({margin:.0f},{margin:.0f})">',
     ]
-    for edge in doc["edges"]:
+    for edge, bends in zip(doc["edges"], placed.bends, strict=True):
         a, b = boxes.get(edge["from"]), boxes.get(edge["to"])
         if a is None or b is None:
             continue
-        x1, y1 = a.x + a.width, a.y + a.height / 2
-        x2, y2 = b.x, b.y + b.height / 2
+        start, end = (a.x + a.width, a.y + a.height / 2), (b.x, b.y + b.height / 2)
         if b.layer <= a.layer:  # an edge that closes a cycle: leave from the bottom
-            x1, y1, x2, y2 = a.x + a.width / 2, a.y + a.height, b.x + b.width / 2, b.y + b.height
-        bend = max(abs(x2 - x1) / 2, 20.0)
+            start, end = (a.x + a.width / 2, a.y + a.height), (b.x + b.width / 2, b.y + b.height)
         dotted = edge.get("kind") == "part-of"
         style = 'stroke-dasharray="2 3"' if dotted else 'marker-end="url(#arrow)"'
         out.append(
-            f'<path class="edge" d="M {x1:.1f} {y1:.1f} C {x1 + bend:.1f} {y1:.1f} '
-            f'{x2 - bend:.1f} {y2:.1f} {x2:.1f} {y2:.1f}" fill="none" stroke="#5f6368" '
-            f"{style}/>"
+            f'<path class="edge" d="{_route([start, *bends, end])}" fill="none" '
+            f'stroke="#5f6368" {style}/>'
         )
     for node_id in nodes:
         node, box = by_id[node_id], boxes[node_id]
@@ -98,3 +98,19 @@ def lineage_svg(
         out.append(drawn)
     out.append("</g></svg>")
     return "\n".join(out) + "\n"
+
+
+def _route(points: list[Point]) -> str:
+    """An SVG path through ``points``: a curve leaving and entering each point
+    horizontally, and a straight line where two points share a height (an edge crossing a
+    layer between its boxes)."""
+    (x, y), rest = points[0], points[1:]
+    parts = [f"M {x:.1f} {y:.1f}"]
+    for nx, ny in rest:
+        if ny == y and nx > x:
+            parts.append(f"L {nx:.1f} {ny:.1f}")
+        else:
+            bend = max(abs(nx - x) / 2, 20.0)
+            parts.append(f"C {x + bend:.1f} {y:.1f} {nx - bend:.1f} {ny:.1f} {nx:.1f} {ny:.1f}")
+        x, y = nx, ny
+    return " ".join(parts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from dws.cli.context import CliState, json_option, pass_state
-from dws.cli.output import human_bytes
+from dws.model.summaries import human_bytes
 
 
 @click.command()

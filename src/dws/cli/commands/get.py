@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from dws.cli.context import CliState, pass_state
-from dws.cli.output import human_bytes
 from dws.cli.reading import endpoint_option, snapshot_files
 from dws.cli.targets import split_target
+from dws.model.summaries import human_bytes
 
 
 @click.command()

@@ -10,8 +10,9 @@ import click
 
 from dws.cli.context import CliState, json_option, pass_state
 from dws.cli.graphformats import to_dot, to_mermaid
-from dws.cli.output import Output, human_bytes, short
+from dws.cli.output import Output, short
 from dws.cli.render import run_json
+from dws.model.summaries import human_bytes
 from dws.pictures.graph import lineage_svg
 
 if TYPE_CHECKING:

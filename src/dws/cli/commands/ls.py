@@ -7,9 +7,10 @@ from typing import Any
 import click
 
 from dws.cli.context import CliState, json_option, pass_state
-from dws.cli.output import align, human_bytes, printable
+from dws.cli.output import align, printable
 from dws.cli.reading import endpoint_option, remote_option, snapshot_files
 from dws.cli.targets import split_target
+from dws.model.summaries import human_bytes
 
 
 @click.command(name="ls")

@@ -6,9 +6,10 @@ import click
 
 from dws.cli.context import CliState, json_option, pass_state
 from dws.cli.lines import describe, other_line_json
-from dws.cli.output import Output, human_bytes, short
+from dws.cli.output import Output, short
 from dws.core.remote.pull import PullReport, damaged_notes
 from dws.errors import RefusedError, UsageError
+from dws.model.summaries import human_bytes
 
 
 @click.command()

@@ -6,8 +6,9 @@ import click
 
 from dws.cli.context import CliState, json_option, pass_state
 from dws.cli.lines import describe, other_line_json
-from dws.cli.output import human_bytes, short
+from dws.cli.output import short
 from dws.errors import RefusedError
+from dws.model.summaries import human_bytes
 
 
 @click.command()

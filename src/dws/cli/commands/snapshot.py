@@ -6,7 +6,8 @@ import click
 
 from dws.cli.context import CliState, json_option, pass_state
 from dws.cli.output import short
-from dws.cli.render import record_json, state_summary
+from dws.cli.render import record_json
+from dws.model.summaries import state_summary
 
 
 @click.command()
