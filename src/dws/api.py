@@ -305,14 +305,17 @@ class Workspace:
         ref_b: str,
         path: str,
         *,
-        key: list[str] | None = None,
+        key: str | list[str] | None = None,
         limit: int = 10,
     ) -> RowDiff:
         """Row-level changes of the table at ``path`` (CSV, TSV or Parquet) from snapshot
         ``ref_a`` to ``ref_b``: rows added, removed and (with ``key`` columns) changed, exact
-        counts and the first ``limit`` rows of each."""
+        counts and the first ``limit`` rows of each. ``key`` is a column name or a list of
+        them."""
         from dws.core.tables import diff_rows
 
+        if isinstance(key, str):
+            key = [key]
         if limit < 0:
             raise UsageError("limit must be 0 or more")
         with self.snapshot_files(ref_a) as old, self.snapshot_files(ref_b) as new:
@@ -460,10 +463,11 @@ class Workspace:
         return RunCatalog(self._ws.layout).all()
 
     def run_record(self, run_id: str) -> RunRecord:
-        """One run record by its full id (NotFoundError when there is none)."""
+        """One run record by its id or a unique prefix of it (at least 4 hex digits);
+        NotFoundError when there is none, UsageError when the prefix is ambiguous."""
         from dws.core.lineage.catalog import RunCatalog
 
-        return RunCatalog(self._ws.layout).get(run_id)
+        return RunCatalog(self._ws.layout).find(run_id)
 
     @_releasing
     def lineage(self, path: str, *, snapshot: str | None = None) -> PathLineage:

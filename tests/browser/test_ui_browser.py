@@ -121,7 +121,7 @@ def test_the_history_filter_and_a_diff_link(
     page.wait_for_url("**/diff?**")
     page.locator("a", has_text="rows").first.click()
     page.wait_for_url("**/rows?**")
-    page.select_option('select[name="key"]', ["id"])
+    page.check('input[name="key"][value="id"]')
     page.locator('form button[type="submit"]').click()
     page.wait_for_url("**key=id**")
     assert page.locator("table.counts").count() == 1

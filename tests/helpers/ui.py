@@ -28,6 +28,7 @@ class Served:
     url: str
     port: int
     token: str
+    stderr: str = ""  # what the server wrote on stderr, once it has stopped
 
     def get(
         self, target: str, *, method: str = "GET", headers: dict[str, str] | None = None
@@ -52,17 +53,19 @@ class Served:
 
 
 @contextmanager
-def serving(root: Path, *extra: str) -> Iterator[Served]:
-    """`dws ui --port 0 --no-browser` in ``root`` until the block ends; then Ctrl-C, and
-    the server must stop cleanly (exit 0)."""
+def serving(
+    root: Path, *extra: str, browser: bool = False, env: dict[str, str] | None = None
+) -> Iterator[Served]:
+    """`dws ui --port 0 --no-browser` (``browser``: without --no-browser) in ``root`` until
+    the block ends; then Ctrl-C, and the server must stop cleanly (exit 0)."""
     assert DWS
     proc = subprocess.Popen(
-        [DWS, "ui", "--port", "0", "--no-browser", *extra],
+        [DWS, "ui", "--port", "0", *([] if browser else ["--no-browser"]), *extra],
         cwd=root,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "DWS_LOCK_TIMEOUT": "1"},
+        env={**os.environ, "DWS_LOCK_TIMEOUT": "1", **(env or {})},
     )
     try:
         assert proc.stdout is not None
@@ -75,7 +78,8 @@ def serving(root: Path, *extra: str) -> Iterator[Served]:
         parts = urlsplit(url)
         assert parts.hostname == "127.0.0.1" and parts.port
         token = parts.query.removeprefix("token=")
-        yield Served(url, parts.port, token)
+        served = Served(url, parts.port, token)
+        yield served
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
@@ -86,6 +90,7 @@ def serving(root: Path, *extra: str) -> Iterator[Served]:
             proc.communicate()
             raise
     assert proc.returncode == 0, err
+    served.stderr = err
 
 
 HOSTILE_NAME = "<img src=x onerror=alert(1)>.csv"

@@ -58,12 +58,33 @@ def test_a_big_csv_shows_its_first_rows_without_counting_past_the_bound(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(previews, "COUNT_LIMIT", 1 << 20)
+    monkeypatch.setattr(previews, "TABLE_BYTES", 64 << 10)
     data = b"a,b\n" + b"1,2\n" * 2_000_000
     html, read = _show(data, "t.csv")
-    assert read < 1 << 20
+    assert read <= (64 << 10) + 1
     assert "rows not counted (over 1.0 MiB)" in html and "the first 50 shown" in html
     small, _ = _show(b"a,b\n" + b"1,2\n" * 70, "t.csv")
     assert "70 rows" in small
+    unterminated, _ = _show(b"a,b\n1,2\n3,4", "t.csv")
+    assert "2 rows" in unterminated
+    quoted, _ = _show(b'a,b\n"x\ny",2\n', "t.csv")
+    assert "2 lines after the header" in quoted
+
+
+def test_a_csv_line_longer_than_the_preview_is_not_parsed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(previews, "TABLE_BYTES", 64 << 10)
+    html, read = _show(b"x" * (10 << 20) + b"\n", "t.csv")
+    assert "longer than 64.0 KiB: not shown as a table" in html
+    assert read <= 3 * (64 << 10)
+
+
+def test_a_wide_csv_shows_its_first_columns() -> None:
+    header = ",".join(f"c{i}" for i in range(5000))
+    html, _ = _show(f"{header}\n{header}\n".encode(), "t.csv")
+    assert "5000 columns" in html and "the first 100 columns" in html
+    assert "<th>c99</th>" in html and "<th>c100</th>" not in html
 
 
 def test_big_json_is_shown_as_text_not_parsed() -> None:
@@ -105,5 +126,16 @@ def test_parquet_shows_schema_count_and_first_rows(tmp_path: Any) -> None:
     assert read < len(sink.getvalue()) / 4  # the footer and the first row group
     assert "2 columns, 100000 rows; the first 50 shown" in html
     assert "int64" in html and "&lt;b&gt;0&lt;/b&gt;" in html
+    big_group, _ = _show_with(previews, "PARQUET_GROUP_LIMIT", 1000, sink.getvalue(), "t.parquet")
+    assert "no rows are shown" in big_group and "100000 rows" in big_group
     broken, _ = _show(b"PAR1 not really", "t.parquet")
     assert "Not a readable Parquet file" in broken
+
+
+def _show_with(module: Any, name: str, value: int, data: bytes, path: str) -> tuple[str, int]:
+    saved = getattr(module, name)
+    setattr(module, name, value)
+    try:
+        return _show(data, path)
+    finally:
+        setattr(module, name, saved)

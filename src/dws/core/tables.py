@@ -1,6 +1,7 @@
 """Tables of a snapshot (CSV, TSV, Parquet) read as streams of rows, for row-level diffs.
 
-CSV and TSV are read with the standard library (UTF-8, the first row names the columns;
+CSV and TSV are read with the standard library (UTF-8, a byte-order mark ignored as
+spreadsheets write one; the first row names the columns;
 every value is a string, as written); Parquet with pyarrow (the ``tables`` extra), in
 batches, with its own types. A file is opened again for each pass over its rows."""
 
@@ -43,7 +44,7 @@ def open_table(files: SnapshotFiles, path: str) -> Table:
 
     def rows() -> Iterator[Row]:
         with files.open(path) as handle:
-            text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+            text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
             reader = csv.reader(text, delimiter=delimiter)
             width = len(next(reader, []))
             for number, record in enumerate(reader, start=2):
@@ -59,7 +60,8 @@ def open_table(files: SnapshotFiles, path: str) -> Table:
     try:
         with files.open(path) as handle:
             header = next(
-                csv.reader(io.TextIOWrapper(handle, "utf-8", newline=""), delimiter=delimiter), []
+                csv.reader(io.TextIOWrapper(handle, "utf-8-sig", newline=""), delimiter=delimiter),
+                [],
             )
     except UnicodeDecodeError:
         raise UsageError(f"{shown(path)} is not UTF-8 text") from None

@@ -41,6 +41,8 @@ def metric_names(columns: list[str]) -> dict[str, str]:
     what differs between the files' paths (their common leading directories and common file
     name dropped, '.json' too): 'results/a/metrics.json:acc' and 'results/b/metrics.json:acc'
     are 'a/acc' and 'b/acc'. A name that would still be ambiguous stays whole."""
+    if not columns:
+        return {}
     split = {c: tuple(c.split(":", 1)) if ":" in c else (c, "") for c in columns}
     sources = list(dict.fromkeys(source for source, _ in split.values()))
     if len(sources) == 1:
@@ -56,6 +58,8 @@ def metric_names(columns: list[str]) -> dict[str, str]:
 
 def _distinct_tails(paths: list[list[str]]) -> dict[str, str]:
     """'results/a/metrics.json' -> 'a' for paths that share 'results/' and 'metrics.json'."""
+    if not paths:
+        return {}
     lead = 0
     while all(len(p) > lead + 1 and p[lead] == paths[0][lead] for p in paths):
         lead += 1

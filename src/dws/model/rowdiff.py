@@ -153,7 +153,9 @@ def _by_key(
         result.old_rows += 1
         found = tuple(row[i] for i in old_key)
         if found in seen:
-            raise UsageError(f"{', '.join(result.key)} is not a unique key: {found!r} repeats")
+            raise UsageError(
+                f"{', '.join(result.key)} is not a unique key: {_shown_key(found)} repeats"
+            )
         seen[found] = _digest(row[i] for i in old_shared)
     matched: set[Row] = set()
     wanted: dict[Row, dict[str, Any]] = {}  # changed rows to show: key -> new values
@@ -161,7 +163,9 @@ def _by_key(
         result.new_rows += 1
         found = tuple(row[i] for i in new_key)
         if found in matched:
-            raise UsageError(f"{', '.join(result.key)} is not a unique key: {found!r} repeats")
+            raise UsageError(
+                f"{', '.join(result.key)} is not a unique key: {_shown_key(found)} repeats"
+            )
         before = seen.get(found)
         if before is None:
             result.added += 1
@@ -220,3 +224,9 @@ def _by_content(
         if left[digest] > 0:
             left[digest] -= 1
             result.removed_rows.append(dict(zip(old.columns, row, strict=True)))
+
+
+def _shown_key(values: Row) -> str:
+    """A key's values as a user wrote them: ``north`` or ``(north, 3)``."""
+    texts = ["" if v is None else str(v) for v in values]
+    return texts[0] if len(texts) == 1 else f"({', '.join(texts)})"

@@ -114,3 +114,23 @@ def _route(points: list[Point]) -> str:
             parts.append(f"C {x + bend:.1f} {y:.1f} {nx - bend:.1f} {ny:.1f} {nx:.1f} {ny:.1f}")
         x, y = nx, ny
     return " ".join(parts)
+
+
+def legend() -> str:
+    """An HTML line naming what the lineage picture's fills and outlines mean."""
+    swatch = (
+        '<span style="display:inline-block;width:1.4em;height:0.9em;vertical-align:middle;'
+        'border:1.5px {style} {stroke};border-radius:{radius};background:{fill}"></span>'
+    )
+    items = [
+        (swatch.format(style="solid", stroke="#5f6368", radius="6px", fill=fill), role)
+        for role, fill in _FILLS.items()
+    ]
+    items.append(
+        (swatch.format(style="solid", stroke="#3367d6", radius="2px", fill="#fff"), "step")
+    )
+    items.append(
+        (swatch.format(style="dashed", stroke="#d93025", radius="2px", fill="#fff"), "stale step")
+    )
+    shown = " ".join(f"{mark} {escape(text)} " for mark, text in items)
+    return f'<p class="legend muted">{shown}</p>'

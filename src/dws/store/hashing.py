@@ -3,6 +3,7 @@ several threads (a mapped file would count its whole size in the resident set)."
 
 from __future__ import annotations
 
+import io
 import os
 
 from blake3 import blake3
@@ -29,15 +30,21 @@ def hash_threads() -> int:
 def hash_file(path: str) -> tuple[str, int]:
     """(object id, size) of the file at ``path``."""
     with open(path, "rb", buffering=0) as handle:
-        size = os.fstat(handle.fileno()).st_size
-        if size <= SMALL_FILE:
-            data = handle.read()
-            return blake3(data).hexdigest(), len(data)
-        hasher = blake3(max_threads=hash_threads())
-        buffer = bytearray(CHUNK)
-        with memoryview(buffer) as view:
-            total = 0
-            while count := handle.readinto(buffer):
-                hasher.update(view[:count])
-                total += count
+        return hash_handle(handle)
+
+
+def hash_handle(handle: io.RawIOBase) -> tuple[str, int]:
+    """(object id, size) of what an unbuffered file ``handle`` holds from where it stands
+    to its end."""
+    size = os.fstat(handle.fileno()).st_size
+    if size <= SMALL_FILE:
+        data = handle.read()
+        return blake3(data).hexdigest(), len(data)
+    hasher = blake3(max_threads=hash_threads())
+    buffer = bytearray(CHUNK)
+    with memoryview(buffer) as view:
+        total = 0
+        while count := handle.readinto(buffer):
+            hasher.update(view[:count])
+            total += count
     return hasher.hexdigest(), total

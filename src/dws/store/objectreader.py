@@ -20,6 +20,7 @@ import bisect
 import contextlib
 import io
 import os
+import stat
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
@@ -31,7 +32,7 @@ from dws.store.chunked import read_chunk_checked
 from dws.store.chunking import hash_zeros
 from dws.store.chunklist import ChunkList
 from dws.store.fileio import temp_name
-from dws.store.hashing import hash_file
+from dws.store.hashing import hash_handle
 
 SPILL_FROM = 16 << 20  # larger objects of a remote are copied to a file, not held in memory
 CHUNKS_HELD = 4  # chunks kept in memory by one reader (at most 4 MiB at dws's chunk sizes)
@@ -60,17 +61,25 @@ def open_object(
     return io.BytesIO(store.get_verified(oid))
 
 
-def open_checked_file(path: str, oid: str) -> BinaryIO:
-    """The file at ``path`` opened for reading once its bytes hash to ``oid``
-    (CorruptObjectError otherwise)."""
-    handle = open(path, "rb")  # noqa: SIM115 - handed to the caller
+def open_checked_file(path: str, oid: str, size: int | None = None) -> BinaryIO:
+    """The regular file at ``path`` (never through a symbolic link as its last part)
+    opened for reading once its bytes hash to ``oid`` and, when given, its size is ``size``
+    (CorruptObjectError otherwise). The bytes hashed are the bytes handed out: the same
+    open file, rewound."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    handle = os.fdopen(fd, "rb", buffering=0)
     try:
-        if hash_file(path)[0] != oid:
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode) or (size is not None and found.st_size != size):
             raise CorruptObjectError(oid)
+        os.set_blocking(fd, True)
+        if hash_handle(handle)[0] != oid:
+            raise CorruptObjectError(oid)
+        handle.seek(0)
     except BaseException:
         handle.close()
         raise
-    return handle
+    return io.BufferedReader(handle)
 
 
 def _spilled(store: ObjectStore, oid: str, spill_dir: str) -> BinaryIO:

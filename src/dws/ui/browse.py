@@ -12,15 +12,18 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterator
 from html import escape
+from typing import BinaryIO
+from urllib.parse import quote
 
 from dws.core.reading import ListedEntry, SnapshotFiles
 from dws.errors import NotFoundError, UsageError
 from dws.model.ids import shown
 from dws.model.metrics import shown_number
-from dws.model.records import ResourceSnapshot
+from dws.model.records import ResourceSnapshot, SnapshotRecord
 from dws.model.rowdiff import RowDiff
+from dws.model.summaries import state_summary
 from dws.model.tree import TreeEntry
-from dws.ui.page import Links, page, short, size, table
+from dws.ui.page import Links, last_page, page, short, size, table, when
 from dws.ui.preview import IMAGES, preview
 from dws.ui.server import Context, Response
 
@@ -41,13 +44,10 @@ def snapshot(ctx: Context) -> str:
         entry = files.entry(path)
         if entry is None:
             raise NotFoundError(f"{shown(path)} is not in snapshot {record.id[:10]}")
-        body = [
-            _summary(
-                ctx, record.id, record.parent, tags, record.message, record.user, record.created
-            )
-        ]
+        body = [_summary(ctx, record, tags)]
         if not path:
             body.append(_resources(ctx, record.id, record.resources))
+            body.extend(_metrics_and_stale(record))
         body.append(_crumbs(links, record.id, path))
         if entry.kind == "dir":
             body.extend(_listing(ctx, files, record.id, path))
@@ -59,55 +59,59 @@ def snapshot(ctx: Context) -> str:
     return page(title, ws.name, links, body)
 
 
-def _summary(
-    ctx: Context,
-    snapshot_id: str,
-    parent: str | None,
-    tags: list[str],
-    message: str,
-    user: str,
-    created: str,
-) -> str:
+def _summary(ctx: Context, record: SnapshotRecord, tags: list[str]) -> str:
     links = ctx.links
-    head = ctx.ws.head()
+    parent = record.parent
+    is_head = record.id == ctx.ws.head()
     facts = [
-        (
-            "id",
-            f"<code>{escape(snapshot_id)}</code>" + (" <b>HEAD</b>" if snapshot_id == head else ""),
-        ),
+        ("id", f"<code>{escape(record.id)}</code>" + (" <b>HEAD</b>" if is_head else "")),
         ("tags", escape(", ".join(tags)) or "-"),
-        ("message", escape(message) or "-"),
-        ("by", f"{escape(user)}, {escape(created[:19].replace('T', ' '))}"),
+        ("message", escape(record.message) or "-"),
+        ("by", f"{escape(record.user)} on {escape(record.hostname)}, {when(record.created)}"),
         (
             "parent",
             f'<a href="{links.to("/snapshot", id=parent)}"><code>{short(parent)}</code></a> · '
-            f'<a href="{links.to("/diff", a=parent, b=snapshot_id)}">diff with it</a>'
+            f'<a href="{links.to("/diff", a=parent, b=record.id)}">diff with it</a>'
             if parent
             else "-",
         ),
-        ("lineage", f'<a href="{links.to("/lineage", snapshot=snapshot_id)}">graph</a>'),
+        ("lineage", f'<a href="{links.to("/lineage", snapshot=record.id)}">graph</a>'),
     ]
     rows = "".join(f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in facts)
     return f"<table>{rows}</table>"
 
 
+def _metrics_and_stale(record: SnapshotRecord) -> list[str]:
+    out = []
+    values = [
+        [escape(source), escape(key), escape(shown_number(value))]
+        for source, found in record.metrics.items()
+        for key, value in found.items()
+    ]
+    if values:
+        out.append("<h2>Metrics</h2>" + table(["file", "metric", "value"], values))
+    if record.stale:
+        out.append(
+            f'<h2 class="stale">Stale outputs ({len(record.stale)})</h2><p>An input or the code '
+            "of the step that made them had changed when this snapshot was taken.</p>"
+        )
+        out.append(table(["path"], ([f"<code>{escape(p)}</code>"] for p in record.stale)))
+    return out
+
+
 def _resources(ctx: Context, snapshot_id: str, resources: dict[str, ResourceSnapshot]) -> str:
     links = ctx.links
-    rows = []
-    for name, recorded in resources.items():
-        state = recorded.state
-        amount, files = state.get("bytes"), state.get("files")
-        rows.append(
-            [
-                f'<a href="{links.to("/snapshot", id=snapshot_id, path="@" + name)}">'
-                f"{escape(name)}</a>",
-                escape(recorded.type),
-                escape(recorded.role.value),
-                escape(str(files)) if isinstance(files, int) else "",
-                escape(size(amount)) if isinstance(amount, int) else "",
-            ]
-        )
-    return "<h2>Resources</h2>" + table(["resource", "type", "role", "files", "size"], rows)
+    rows = [
+        [
+            f'<a href="{links.to("/snapshot", id=snapshot_id, path="@" + name)}">'
+            f"{escape(name)}</a>",
+            escape(recorded.type),
+            escape(recorded.role.value),
+            escape(state_summary(recorded.state)),
+        ]
+        for name, recorded in resources.items()
+    ]
+    return "<h2>Resources</h2>" + table(["resource", "type", "role", "recorded"], rows)
 
 
 def _crumbs(links: Links, snapshot_id: str, path: str) -> str:
@@ -123,11 +127,8 @@ def _crumbs(links: Links, snapshot_id: str, path: str) -> str:
 
 def _listing(ctx: Context, files: SnapshotFiles, snapshot_id: str, path: str) -> list[str]:
     links = ctx.links
-    start = ctx.request.one("from", "0")
-    if not start.isdigit():
-        raise UsageError(f"from must be a whole number, not {start!r}")
-    first = int(start)
     entries = files.listdir(path)
+    first = min(ctx.request.number("from"), last_page(len(entries), LISTING_PAGE))
     rows = [_listed(links, snapshot_id, item) for item in entries[first : first + LISTING_PAGE]]
     out = [table(["name", "size", "resource"], rows, attrs=' class="listing"')]
     more = []
@@ -202,17 +203,29 @@ def raw(ctx: Context) -> Response:
         raise
     suffix = posixpath.splitext(path)[1].lower()
     kind = IMAGES.get(suffix)
-    headers = {} if kind else {"Content-Disposition": "attachment"}
+    name = quote(posixpath.basename(path), safe="")
+    disposition = "inline" if kind else "attachment"
+    headers = {"Content-Disposition": f"{disposition}; filename*=UTF-8''{name}"}
+    stream = _Stream(handle, files)
+    return Response(stream, content_type=kind or "application/octet-stream", headers=headers)
 
-    def chunks() -> Iterator[bytes]:
+
+class _Stream:
+    """A file's bytes in blocks; ``close`` (called by the server, whether or not the
+    bytes were sent) closes the file and the snapshot."""
+
+    def __init__(self, handle: BinaryIO, files: SnapshotFiles) -> None:
+        self.handle, self.files = handle, files
+
+    def __iter__(self) -> Iterator[bytes]:
+        while block := self.handle.read(RAW_CHUNK):
+            yield block
+
+    def close(self) -> None:
         try:
-            while block := handle.read(RAW_CHUNK):
-                yield block
+            self.handle.close()
         finally:
-            handle.close()
-            files.close()
-
-    return Response(chunks(), content_type=kind or "application/octet-stream", headers=headers)
+            self.files.close()
 
 
 def diff(ctx: Context) -> str:
@@ -229,8 +242,13 @@ def diff(ctx: Context) -> str:
     if not ref_a or not ref_b:
         hint = "<p>Give two snapshots (a tag, an id prefix or HEAD).</p>"
         return page("Diff", ws.name, links, [form, hint])
-    a, b = ws.resolve(ref_a), ws.resolve(ref_b)
-    body = [form, f"<p>From <code>{short(a)}</code> to <code>{short(b)}</code>.</p>"]
+    (old, old_tags), (new, new_tags) = ws.show(ref_a), ws.show(ref_b)
+    a, b = old.id, new.id
+    body = [
+        form,
+        f"<p>From {_named(links, a, old_tags)} to {_named(links, b, new_tags)}.</p>",
+        *_metric_changes(old, new),
+    ]
     for item in ws.diff(a, b):
         visible = item.visible
         body.append(
@@ -241,7 +259,8 @@ def diff(ctx: Context) -> str:
             if note:
                 body.append(f'<p class="muted">{escape(note)}</p>')
         if not visible:
-            body.append("<p>No changes.</p>")
+            if not item.note:
+                body.append("<p>No changes.</p>")
             continue
         rows = []
         for change in visible[:CHANGES_SHOWN]:
@@ -275,24 +294,63 @@ def diff(ctx: Context) -> str:
     return page("Diff", ws.name, links, body)
 
 
+def _named(links: Links, snapshot_id: str, tags: list[str]) -> str:
+    """A snapshot as a link: its short id and its tags."""
+    shown_tags = f" ({escape(', '.join(tags))})" if tags else ""
+    where = links.to("/snapshot", id=snapshot_id)
+    return f'<a href="{where}"><code>{short(snapshot_id)}</code></a>{shown_tags}'
+
+
+def _flat_metrics(record: SnapshotRecord) -> dict[str, float]:
+    return {
+        f"{source}:{key}": value
+        for source, found in record.metrics.items()
+        for key, value in found.items()
+    }
+
+
+def _metric_changes(old: SnapshotRecord, new: SnapshotRecord) -> list[str]:
+    """The metrics that differ between two snapshots: before, after and the change."""
+    before, after = _flat_metrics(old), _flat_metrics(new)
+    rows = []
+    for name in dict.fromkeys([*before, *after]):
+        was, now = before.get(name), after.get(name)
+        if was == now:
+            continue
+        change = f"{now - was:+.4g}" if was is not None and now is not None else ""
+        rows.append(
+            [
+                escape(name),
+                "" if was is None else escape(shown_number(was)),
+                "" if now is None else escape(shown_number(now)),
+                escape(change),
+            ]
+        )
+    if not rows:
+        return []
+    return ["<h2>Metrics</h2>", table(["metric", "before", "after", "change"], rows)]
+
+
 def _status_class(status: str) -> str:
     return {"added": "added", "removed": "removed", "deleted": "removed"}.get(status, "changed")
 
 
 def rows(ctx: Context) -> str:
     """The row-level diff of the table at ``path`` between snapshots ``a`` and ``b``,
-    matched by the ``key`` columns the user picks (or by whole rows)."""
+    matched by the ``key`` columns the user picks (or by whole rows). A key that does not
+    work (missing, not unique) is said on the page, above the picker."""
     from dws.core.tables import open_table
 
     ws, links, request = ctx.ws, ctx.links, ctx.request
-    a, b = ws.resolve(request.one("a")), ws.resolve(request.one("b"))
+    (old, old_tags), (new, new_tags) = ws.show(request.one("a")), ws.show(request.one("b"))
+    a, b = old.id, new.id
     path = request.one("path")
     keys = request.many("key")
     with ws.snapshot_files(b) as files:
         columns = open_table(files, path).columns
-    result = ws.diff_rows(a, b, path, key=keys or None, limit=ROW_LIMIT)
-    options = "".join(
-        f'<option value="{escape(c)}"{" selected" if c in keys else ""}>{escape(c)}</option>'
+    boxes = "".join(
+        f'<label><input type="checkbox" name="key" value="{escape(c)}"'
+        f"{' checked' if c in keys else ''}> {escape(c)}</label> "
         for c in columns
     )
     form = (
@@ -300,15 +358,21 @@ def rows(ctx: Context) -> str:
         f'<input type="hidden" name="a" value="{escape(a)}">'
         f'<input type="hidden" name="b" value="{escape(b)}">'
         f'<input type="hidden" name="path" value="{escape(path)}">'
-        f'Match rows by <select name="key" multiple size="{min(6, max(2, len(columns)))}">'
-        f"{options}</select> (none: by whole rows) <button type=submit>Compare</button></form>"
+        f"Match rows by the key {boxes}<button type=submit>Compare</button> "
+        '<span class="muted">(no key: rows are matched whole)</span></form>'
     )
+    matched = f"by the key {escape(', '.join(keys))}" if keys else "whole (no key)"
     body = [
-        f"<p><code>{escape(path)}</code> from <code>{short(a)}</code> to "
-        f"<code>{short(b)}</code>.</p>",
+        f"<p><code>{escape(path)}</code> from {_named(links, a, old_tags)} to "
+        f"{_named(links, b, new_tags)}; rows matched {matched}.</p>",
         form,
-        *_row_diff(result),
     ]
+    try:
+        result = ws.diff_rows(a, b, path, key=keys or None, limit=ROW_LIMIT)
+    except UsageError as e:
+        body.append(f'<p class="error">{escape(str(e))}</p>')
+    else:
+        body.extend(_row_diff(result))
     return page("Row diff", ws.name, links, body)
 
 
@@ -355,7 +419,8 @@ def _row_diff(result: RowDiff) -> list[str]:
             for changed in result.changed_rows
             for column in changed.columns
         ]
-        out.append(table(["key", "column", "before", "after"], rows, attrs=' class="changed"'))
+        heading = ", ".join(result.key) or "key"
+        out.append(table([heading, "column", "before", "after"], rows, attrs=' class="changed"'))
     return out
 
 

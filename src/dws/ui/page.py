@@ -9,10 +9,13 @@ any, so even markup that slipped through could not run.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
 from urllib.parse import urlencode
+
+from dws.model.summaries import human_bytes
 
 STYLE = """
 body { font-family: sans-serif; margin: 0; color: #202124; }
@@ -87,15 +90,24 @@ def table(headers: Iterable[str], rows: Iterable[Iterable[str]], *, attrs: str =
 
 
 def size(count: int | None) -> str:
-    """A byte count for people: 1.2 MiB."""
-    if count is None:
-        return ""
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{count} B"  # pragma: no cover
+    """A byte count for people: 1.2 MiB (nothing for None)."""
+    return "" if count is None else human_bytes(count)
+
+
+def when(stamp: str) -> str:
+    """A recorded time as shown everywhere in the UI: ``2026-12-06 18:37:35 UTC``."""
+    try:
+        moment = datetime.datetime.fromisoformat(stamp)
+    except ValueError:
+        return escape(stamp[:19].replace("T", " "))
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(datetime.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S") + (" UTC" if moment.tzinfo else "")
+
+
+def last_page(total: int, step: int) -> int:
+    """Where the last page of ``total`` items, ``step`` a page, starts (0 for none)."""
+    return max(0, (total - 1) // step * step)
 
 
 def short(snapshot_id: str) -> str:

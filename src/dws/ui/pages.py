@@ -9,12 +9,11 @@ from html import escape
 from typing import Any
 
 from dws.errors import UsageError
-from dws.model.ids import is_object_id
 from dws.model.metrics import metric_names, shown_number
 from dws.model.records import SnapshotRecord
 from dws.pictures.charts import metrics_svg
-from dws.pictures.graph import lineage_svg
-from dws.ui.page import page, short, size, table
+from dws.pictures.graph import legend, lineage_svg
+from dws.ui.page import last_page, page, short, size, table, when
 from dws.ui.runview import run_section
 from dws.ui.server import Context
 
@@ -29,10 +28,11 @@ def history(ctx: Context) -> str:
     author; 100 a page."""
     ws, links = ctx.ws, ctx.links
     wanted = ctx.request.one("q").strip()
-    start = _number(ctx.request.one("from", "0"), "from")
+    start = ctx.request.number("from")
     head = ws.head()
     every = ws.history()
     chosen = [(r, tags) for r, tags in every if _matches(r, tags, wanted.lower())]
+    start = min(start, last_page(len(chosen), HISTORY_PAGE))
     shown = chosen[start : start + HISTORY_PAGE]
     body = [
         f'<form method="get" action="/">{links.hidden_token()}'
@@ -48,6 +48,12 @@ def history(ctx: Context) -> str:
         snapshot = (
             f'<a href="{links.to("/snapshot", id=record.id)}"><code>{short(record.id)}</code>'
             f"</a>{' <b>HEAD</b>' if is_head else ''}"
+            + (
+                f' <span class="stale" title="outputs whose inputs or code had changed">'
+                f"{len(record.stale)} stale</span>"
+                if record.stale
+                else ""
+            )
         )
         compare = (
             f'<a href="{links.to("/diff", a=record.parent, b=record.id)}">diff</a>'
@@ -58,7 +64,7 @@ def history(ctx: Context) -> str:
             [
                 snapshot,
                 escape(", ".join(tags)),
-                escape(record.created[:19].replace("T", " ")),
+                when(record.created),
                 escape(record.user),
                 escape(record.message),
                 _resources(record),
@@ -107,12 +113,6 @@ def _metrics(record: SnapshotRecord) -> str:
     return "<br>".join(shown)
 
 
-def _number(text: str, name: str) -> int:
-    if not text.isdigit():
-        raise UsageError(f"{name} must be a whole number, not {text!r}")
-    return int(text)
-
-
 def _pager(ctx: Context, route: str, start: int, total: int, step: int, **keep: Any) -> str:
     links = []
     if start > 0:
@@ -130,14 +130,14 @@ def results(ctx: Context) -> str:
     ws, links = ctx.ws, ctx.links
     rows = ws.results()
     every = list(dict.fromkeys(key for row in rows for key in row.metrics))
+    if not every:
+        return page("Results", ws.name, links, ["<p>No metrics recorded.</p>"])
     names = metric_names(every)
     asked = ctx.request.many("metric")
     unknown = [m for m in asked if m not in names]
     if unknown:
         raise UsageError(f"no metric {unknown[0]!r} in any snapshot")
     chosen = asked or every[:DEFAULT_CHARTS]
-    if not every:
-        return page("Results", ws.name, links, ["<p>No metrics recorded.</p>"])
     boxes = "".join(
         f'<label><input type="checkbox" name="metric" value="{escape(key)}"'
         f"{' checked' if key in chosen else ''}> {escape(names[key])}</label> "
@@ -221,6 +221,7 @@ def lineage(ctx: Context) -> str:
         data_link=links.raw("/lineage", **keep) + "&node=",
     )
     body.append(f'<div class="picture">{picture}</div>')
+    body.append(legend())
     steps = [n for n in graph["nodes"] if n["type"] == "step"]
     rows = [
         [
@@ -232,7 +233,13 @@ def lineage(ctx: Context) -> str:
         for n in steps
     ]
     body.append("<h2>Steps</h2>")
-    body.append(table(["step", "run", "ended", "state"], rows))
+    if rows:
+        body.append(table(["step", "run", "ended", "state"], rows))
+    else:
+        body.append(
+            "<p>No recorded step wrote it: it is source data, or was made outside "
+            "<code>dws run</code>.</p>"
+        )
     return page("Lineage", ws.name, links, body)
 
 
@@ -257,11 +264,12 @@ def _upstream(graph: dict[str, Any], node: str) -> dict[str, Any]:
 
 def run(ctx: Context) -> str:
     """One run: command, status, duration, parameters, code, images, environment, and the
-    versions of what it read and wrote."""
+    versions of what it read and wrote; found by its id or a unique prefix of it."""
     ws, links = ctx.ws, ctx.links
-    run_id = ctx.request.one("id")
-    if not is_object_id(run_id):
-        raise UsageError(f"{run_id!r} is not a run id")
-    record = ws.run_record(run_id)
-    body = [run_section(record)]
+    record = ws.run_record(ctx.request.one("id"))
+    body = [
+        run_section(record),
+        f'<p><a href="{links.to("/lineage", state="now")}">lineage of the working files</a>'
+        f' · <a href="{links.to("/lineage")}">lineage of HEAD</a></p>',
+    ]
     return page(f"Run of {record.step}", ws.name, links, body)

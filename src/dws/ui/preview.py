@@ -4,8 +4,10 @@ first rows, the schema and the row count from its footer; pyarrow is imported on
 images (shown from the raw route), anything else as a binary summary.
 
 A preview never loads a big file whole: it reads the first KiB or the first rows through
-the snapshot's checked reader. Counting a CSV's rows streams the file, and only up to
-``COUNT_LIMIT`` bytes; above that the count is left out. Every value is escaped.
+the snapshot's checked reader. A CSV's rows are parsed from its first MiB only, and its
+rows are counted as line breaks in blocks, up to ``COUNT_LIMIT`` bytes (above that the
+count is left out); a Parquet file's first rows are read only when its first row group is
+small. At most 100 columns are shown. Every value is escaped.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ TEXT_BYTES = 64 * 1024
 JSON_BYTES = 1 << 20  # JSON up to this size is parsed and shown indented
 ROWS = 50
 COUNT_LIMIT = 64 << 20
+TABLE_BYTES = 1 << 20  # the rows of a CSV preview come from its first MiB
+COLUMNS = 100  # columns shown in a table preview
+PARQUET_GROUP_LIMIT = 32 << 20  # the first rows of a Parquet file are read from its first group
 IMAGE_LIMIT = 20 << 20
 CELL_CHARS = 200
 IMAGES = {
@@ -110,24 +115,52 @@ def _cell(value: Any) -> str:
 
 def _delimited(files: SnapshotFiles, path: str, length: int, delimiter: str) -> list[str]:
     with files.open(path) as handle:
-        text = io.TextIOWrapper(handle, encoding="utf-8", errors="replace", newline="")
-        reader = csv.reader(text, delimiter=delimiter)
-        try:
-            header = next(reader, [])
-            rows = [row for _, row in zip(range(ROWS), reader, strict=False)]
-            counted: int | None = None
-            if length <= COUNT_LIMIT:
-                counted = len(rows) + sum(1 for _ in reader)
-        except csv.Error as e:
+        head = handle.read(TABLE_BYTES)
+        complete = len(head) < TABLE_BYTES
+        cut = head if complete else head[: head.rfind(b"\n") + 1]
+        if not cut:
             return [
-                f'<p class="muted">Not read as a table ({escape(str(e))}).</p>',
+                f'<p class="muted">Its first line is longer than {size(TABLE_BYTES)}: not '
+                "shown as a table.</p>",
                 *_text(files, path, length),
             ]
-    total = (
-        f"{counted} rows" if counted is not None else f"rows not counted (over {size(COUNT_LIMIT)})"
+        lines: int | None = head.count(b"\n")
+        if not complete and length <= COUNT_LIMIT:
+            while block := handle.read(1 << 20):
+                lines = (lines or 0) + block.count(b"\n")
+        elif not complete:
+            lines = None
+    if lines is not None and length and not _ends_with_newline(files, path, length):
+        lines += 1  # a last line without its newline
+    reader = csv.reader(io.StringIO(cut.decode("utf-8-sig", "replace")), delimiter=delimiter)
+    try:
+        header = next(reader, [])
+        rows = [row for _, row in zip(range(ROWS), reader, strict=False)]
+    except csv.Error as e:
+        return [
+            f'<p class="muted">Not read as a table ({escape(str(e))}).</p>',
+            *_text(files, path, length),
+        ]
+    if lines is None:
+        total = f"rows not counted (over {size(COUNT_LIMIT)})"
+    elif b'"' in cut:  # quoted values may hold line breaks: lines, not rows
+        total = f"{max(lines - 1, 0)} lines after the header"
+    else:
+        total = f"{max(lines - 1, 0)} rows"
+    more = len(header) - COLUMNS
+    summary = (
+        f'<p class="muted">{len(header)} columns, {total}; the first {len(rows)} shown'
+        + (f", and the first {COLUMNS} columns" if more > 0 else "")
+        + ".</p>"
     )
-    summary = f'<p class="muted">{len(header)} columns, {total}; the first {len(rows)} shown.</p>'
-    return [summary, table(header, ([_cell(v) for v in row] for row in rows))]
+    shown = header[:COLUMNS]
+    return [summary, table(shown, ([_cell(v) for v in row[:COLUMNS]] for row in rows))]
+
+
+def _ends_with_newline(files: SnapshotFiles, path: str, length: int) -> bool:
+    with files.open(path) as handle:
+        handle.seek(length - 1)
+        return handle.read(1) == b"\n"
 
 
 def _parquet(files: SnapshotFiles, path: str) -> list[str]:
@@ -140,11 +173,23 @@ def _parquet(files: SnapshotFiles, path: str) -> list[str]:
             reader = pq.ParquetFile(handle, pre_buffer=False)
             schema = reader.schema_arrow
             count = reader.metadata.num_rows
-            first = [0] if reader.num_row_groups else []  # the first rows only
-            batch = next(reader.iter_batches(batch_size=ROWS, row_groups=first), None)
+            names = list(schema.names)[:COLUMNS]
+            groups = reader.num_row_groups
+            # the first rows come from the first row group, read whole: only when it is small
+            small = groups and reader.metadata.row_group(0).total_byte_size <= PARQUET_GROUP_LIMIT
+            batch = None
+            if small:
+                first = reader.iter_batches(batch_size=ROWS, row_groups=[0], columns=names)
+                batch = next(first, None)
         except Exception as e:  # pyarrow raises its own error types for damaged files
             return [f'<p class="error">Not a readable Parquet file: {escape(str(e))}</p>']
-    names = list(schema.names)
+    if groups and not small:
+        return [
+            f'<p class="muted">{len(schema.names)} columns, {count} rows; its first row group '
+            f"is over {size(PARQUET_GROUP_LIMIT)}, so no rows are shown.</p>",
+            "<h2>Schema</h2>",
+            table(["column", "type"], ([escape(f.name), escape(str(f.type))] for f in schema)),
+        ]
     rows = batch.to_pylist() if batch is not None else []
     columns = table(["column", "type"], ([escape(f.name), escape(str(f.type))] for f in schema))
     return [

@@ -19,7 +19,8 @@ from dws.model.metrics import metric_names
 from dws.model.records import SnapshotRecord
 from dws.model.runs import RunRecord
 from dws.pictures.charts import metrics_svg
-from dws.pictures.graph import lineage_svg
+from dws.pictures.graph import legend, lineage_svg
+from dws.ui.page import when
 from dws.ui.runview import run_section
 
 STYLE = """
@@ -84,8 +85,10 @@ def _history(history: list[tuple[SnapshotRecord, list[str]]], head: str | None) 
         metrics = sum(len(values) for values in record.metrics.values())
         out.append(
             f'<tr id="snap-{record.id}"{mark}><td><code title="{escape(record.id)}">'
-            f"{escape(record.id[:10])}</code>{' (HEAD)' if record.id == head else ''}</td>"
-            f"<td>{escape(', '.join(tags))}</td><td>{escape(record.created[:19])}</td>"
+            f"{escape(record.id[:10])}</code>{' (HEAD)' if record.id == head else ''}"
+            + (f' <span class="stale">{len(record.stale)} stale</span>' if record.stale else "")
+            + "</td>"
+            f"<td>{escape(', '.join(tags))}</td><td>{when(record.created)}</td>"
             f"<td>{escape(record.user)}</td><td>{escape(record.message)}</td>"
             f"<td>{resources}</td><td>{metrics}</td></tr>"
         )
@@ -115,6 +118,7 @@ def _lineage(graph: dict[str, Any], runs: list[RunRecord], focus: str | None) ->
     if not graph["nodes"]:
         return out[0] + "<p>No recorded runs lead to this state.</p>"
     out.append(f'<div class="picture">{lineage_svg(graph, link="#run-")}</div>')
+    out.append(legend())
     for run in runs:
         out.append(run_section(run, anchor=f"run-{run.id}"))
     return "\n".join(out)

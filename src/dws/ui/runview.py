@@ -23,7 +23,11 @@ def run_section(run: RunRecord, *, anchor: str | None = None) -> str:
             f"{escape(run.started[:19])} to {escape(run.ended[:19])}{_duration(run)} on "
             f"{escape(run.hostname)}",
         ),
-        ("parameters", escape(json.dumps(run.params, sort_keys=True)) if run.params else "-"),
+        (
+            "parameters",
+            "<br>".join(f"{escape(k)} = {escape(_plain(v))}" for k, v in sorted(run.params.items()))
+            or "-",
+        ),
         (
             "code",
             "<br>".join(
@@ -70,3 +74,7 @@ def _duration(run: RunRecord) -> str:
     except (ValueError, TypeError):
         return ""
     return f" ({took.total_seconds():.1f} s)"
+
+
+def _plain(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)

@@ -51,6 +51,13 @@ class Request:
         """Every non-empty value of parameter ``name``, in order."""
         return [value for value in self.query.get(name, []) if value]
 
+    def number(self, name: str) -> int:
+        """Parameter ``name`` as a whole number (0 when absent); UsageError otherwise."""
+        text = self.one(name, "0") or "0"
+        if not (text.isascii() and text.isdecimal()) or len(text) > 12:
+            raise UsageError(f"{name} must be a whole number, not {text[:20]!r}")
+        return int(text)
+
 
 @dataclass
 class Response:
@@ -148,8 +155,10 @@ def forbidden() -> Response:
 class _Handler(BaseHTTPRequestHandler):
     server: UiServer
     protocol_version = "HTTP/1.1"
-    server_version = "dws-ui"
-    sys_version = ""
+    timeout = 30  # an idle connection is closed, so it cannot hold a thread for ever
+
+    def version_string(self) -> str:
+        return "dws-ui"
 
     def do_GET(self) -> None:
         self._respond(send_body=True)
@@ -157,18 +166,23 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self._respond(send_body=False)
 
+    def __getattr__(self, name: str) -> object:
+        # http.server calls do_<METHOD>: any method but GET and HEAD gets the 405
+        if name.startswith("do_"):
+            return self._refuse_method
+        raise AttributeError(name)
+
     def _refuse_method(self) -> None:
+        self.close_connection = True  # its body, if any, is never read as a request
         self._send(
             Response(
                 b"405: dws ui is read-only\n",
                 status=405,
                 content_type="text/plain; charset=utf-8",
-                headers={"Allow": "GET, HEAD"},
+                headers={"Allow": "GET, HEAD", "Connection": "close"},
             ),
             send_body=True,
         )
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse_method
 
     def _respond(self, *, send_body: bool) -> None:
         parts = urlsplit(self.path)
@@ -200,24 +214,30 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             if send_body:
-                self.wfile.write(body)
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
             return
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         try:
-            for chunk in chunks:
-                if send_body and chunk:
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-            if send_body:
+            if send_body:  # HEAD reads nothing
+                for chunk in chunks:
+                    if chunk:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the browser went away (a cancelled download)
         finally:
-            close = getattr(chunks, "close", None)
+            close = getattr(body, "close", None)
             if close is not None:
                 close()
 
     def log_message(self, format: str, *args: object) -> None:
-        if self.server.verbose:
-            super().log_message(format, *args)
+        if self.server.verbose:  # the token is left out of the log
+            hidden = self.server.app.token
+            super().log_message(format, *(str(a).replace(hidden, "…") for a in args))
 
 
 class UiServer(ThreadingHTTPServer):

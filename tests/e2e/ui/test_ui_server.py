@@ -4,6 +4,8 @@ hostile input cannot do (path traversal, markup in names, messages and cells).""
 from __future__ import annotations
 
 import re
+import sys
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import quote
@@ -182,11 +184,38 @@ def test_file_browser_previews_each_kind(served: Served) -> None:
         f"/raw?token={served.token}&snapshot=v2&path=data/raw/blob.bin"
     )
     assert headers["content-type"] == "application/octet-stream"
-    assert headers["content-disposition"] == "attachment"
+    assert headers["content-disposition"] == "attachment; filename*=UTF-8''blob.bin"
+    _, headers, _ = served.get(
+        f"/raw?token={served.token}&snapshot=v2&path=data/raw/{_q(HOSTILE_NAME)}", method="HEAD"
+    )
+    disposition = headers["content-disposition"]  # a hostile name cannot add a header
+    assert disposition.startswith("attachment; filename*=UTF-8''%3Cimg%20src%3Dx")
+    assert "\r" not in disposition and "\n" not in disposition
     linked = served.page("/snapshot", "id=v2&path=data/raw/inside-link.csv")
     assert "symbolic link" in linked and "3 columns" in linked
     outside = " ".join(_Tags(served.page("/snapshot", "id=v2&path=data/raw/outside-link")).text)
     assert "/etc/passwd" in outside and "outside the snapshot" in outside
+
+
+def test_the_snapshot_page_shows_metrics_and_resources_as_recorded(served: Served) -> None:
+    text = " ".join(_Tags(served.page("/snapshot", "id=v2")).text)
+    assert "accuracy" in text and "0.75" in text
+    assert "5 files" in text  # the raw resource's recorded summary
+    assert " UTC" in text
+
+
+def test_the_diff_shows_metric_changes(served: Served) -> None:
+    text = " ".join(_Tags(served.page("/diff", "a=v1&b=v2")).text)
+    assert "results/metrics.json:accuracy" in text and "+0.25" in text
+
+
+def test_a_run_is_found_by_a_prefix_of_its_id(served: Served) -> None:
+    html = served.page("/lineage", "snapshot=v2")
+    found = re.search(r"id=([0-9a-f]{64})", html)
+    assert found
+    prefix = found.group(1)[:8]
+    assert "exit code 0" in served.page("/run", f"id={prefix}")
+    assert served.get(f"/run?token={served.token}&id=0000zz")[0] == 400
 
 
 def test_an_older_version_shows_its_own_bytes(served: Served) -> None:
@@ -242,9 +271,10 @@ def test_diff_lists_changes_and_row_diff_counts(served: Served) -> None:
     by_rows = served.get(rows_link.group(1).replace("&amp;", "&"))[2].decode()
     assert re.search(r"<td>2</td><td>3</td><td>1</td><td>0</td><td>0</td><td>2</td>", by_rows)
     keyed = served.page("/rows", "a=v1&b=v2&path=data/raw/table.csv&key=id")
-    assert "3" in keyed and 'value="id" selected' in keyed
-    missing = served.get(f"/rows?token={served.token}&a=v1&b=v2&path=data/raw/table.csv&key=x")
-    assert missing[0] == 400
+    assert 'value="id" checked' in keyed and "rows matched by the key id" in keyed
+    missing = served.page("/rows", "a=v1&b=v2&path=data/raw/table.csv&key=x")
+    assert 'class="error"' in missing and "no column" in missing  # said, picker kept
+    assert 'name="key" value="id"' in missing
     empty = served.page("/diff")
     assert "Give two snapshots" in empty
     unknown = served.get(f"/diff?token={served.token}&a=v1&b=nope")
@@ -267,3 +297,67 @@ def test_a_busy_or_bad_port_is_one_line_error(served: Served, project: Path) -> 
 
 def test_outside_a_workspace_it_does_not_start(tmp_path: Path) -> None:
     assert_error(run(tmp_path, "ui", "--no-browser"), 2, contains="not in a workspace")
+
+
+def test_an_empty_workspace_and_one_without_metrics_answer_every_page(tmp_path: Path) -> None:
+    root = tmp_path / "empty"
+    root.mkdir()
+    ok(run(root, "init"))
+    with serving(root) as server:
+        for route in ROUTES:
+            status, _, body = server.get(f"{route}?token={server.token}")
+            assert status in (200, 400, 404), (route, status)
+            _Tags(body.decode()).inert()
+        (root / "data").mkdir()
+        (root / "data/a.csv").write_text("id\n1\n")
+        ok(run(root, "add", "local-files", "data", "--role", "source-data"))
+        ok(run(root, "snapshot", "v1"))
+        assert "No metrics recorded." in server.page("/results")
+        assert "1 of 1" in server.page("/")
+        assert "No recorded runs" in server.page("/lineage")
+
+
+def test_page_numbers_are_checked_and_clamped(served: Served) -> None:
+    for bad in ("%C2%B2", "-1", "1" * 40, "x"):
+        status, _, body = served.get(f"/?token={served.token}&from={bad}")
+        assert status == 400 and b"whole number" in body, bad
+    past = " ".join(_Tags(served.page("/", "from=500")).text)
+    assert "v1" in past and "v2" in past  # the last page, not an empty one
+    listing = " ".join(_Tags(served.page("/snapshot", "id=v2&path=data/raw&from=900")).text)
+    assert "table.csv" in listing
+
+
+def test_every_other_method_is_refused_and_the_connection_closed(served: Served) -> None:
+    for method in ("TRACE", "CONNECT", "FOO", "OPTIONS"):
+        status, headers, _ = served.get(f"/?token={served.token}", method=method)
+        assert status == 405 and headers["allow"] == "GET, HEAD", method
+        assert headers.get("connection") == "close", method
+
+
+def test_verbose_logs_leave_the_token_out(project: Path) -> None:
+    with serving(project, "--verbose") as server:
+        server.page("/")
+        assert server.get("/?token=wrong")[0] == 403
+    assert "GET /?token=" in server.stderr and server.token not in server.stderr
+
+
+def test_the_browser_gets_the_token_through_a_private_file(project: Path, tmp_path: Path) -> None:
+    seen = tmp_path / "seen.txt"
+    recorder = tmp_path / "browser.py"
+    recorder.write_text(
+        "import sys, pathlib\n"
+        "url = sys.argv[1]\n"
+        "page = pathlib.Path(url.removeprefix('file://')).read_text()\n"
+        f"pathlib.Path({str(seen)!r}).write_text(url + '\\n' + page)\n"
+    )
+    with serving(project, browser=True, env={"BROWSER": f"{sys.executable} {recorder} %s"}) as s:
+        for _ in range(300):
+            if seen.exists():
+                break
+            time.sleep(0.05)
+        url, page = seen.read_text().split("\n", 1)
+        assert url.startswith("file://") and s.token not in url  # not on a command line
+        assert f"token={s.token}" in page and "http-equiv" in page
+        opened = Path(url.removeprefix("file://"))
+        assert opened.stat().st_mode & 0o077 == 0
+    assert not opened.exists()  # removed when the server stops

@@ -124,6 +124,17 @@ def test_results_of_a_workspace_without_snapshots(ws: Path) -> None:
     assert "No snapshots yet" in ok(dws(ws, "results")).out
 
 
+def test_results_of_snapshots_without_metrics(ws: Path, tmp_path: Path) -> None:
+    write_files(ws, {"data/raw/a.csv": "id\n1\n"})
+    api_snapshot(ws, "v1", "no metrics")
+    assert as_json(dws(ws, "--json", "results"))[0]["metrics"] == {}
+    ok(dws(ws, "results"))
+    assert_error(dws(ws, "results", "-m", "accuracy"), 2, contains="none recorded yet")
+    plot = tmp_path / "chart.svg"
+    ok(dws(ws, "results", "--plot", str(plot)))
+    assert plot.read_text().startswith("<svg")
+
+
 def test_results_keeps_rows_of_snapshots_taken_before_a_restore(two_runs: Path) -> None:
     ok(dws(two_runs, "restore", "v1"))
 

@@ -151,7 +151,12 @@ def _warn_about_gaps(state: CliState, record: RunRecord) -> None:
         more = f" and {len(record.unexplained) - 5} more" if len(record.unexplained) > 5 else ""
         out.note(
             f"dws: changed during the run by no observed process: {names}{more} "
-            "(recorded as writer unknown)",
+            "(recorded as writer unknown; if this step wrote it, name it with -o PATH"
+            + (
+                ", or observe every write with --observe strace)"
+                if record.observer == "python"
+                else ")"
+            ),
             style="yellow",
         )
     if record.unstable:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import html
+import os
 import sys
+import tempfile
 import threading
 from typing import TYPE_CHECKING
 
@@ -51,16 +55,32 @@ def ui(state: CliState, port: int | None, no_browser: bool, verbose: bool) -> No
     server = _bind(app, port, verbose)
     print(f"dws ui: serving {app.name} at {server.url}", flush=True)
     print("Ctrl-C stops it.", file=sys.stderr, flush=True)
-    if not no_browser:
-        import webbrowser
-
-        threading.Thread(target=webbrowser.open, args=(server.url,), daemon=True).start()
+    opener = None if no_browser else _open_browser(server.url)
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         print("dws ui: stopped", file=sys.stderr, flush=True)
     finally:
         server.server_close()
+        if opener is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(opener)
+
+
+def _open_browser(url: str) -> str:
+    """Open ``url`` in the browser through a private file that redirects to it, so the
+    token is not on a command line others can list; the file's path (removed at the end)."""
+    import webbrowser
+
+    fd, path = tempfile.mkstemp(prefix="dws-ui-", suffix=".html")  # mode 0600
+    with os.fdopen(fd, "w", encoding="utf-8") as page:
+        page.write(
+            '<!DOCTYPE html><meta charset="utf-8">'
+            f'<meta http-equiv="refresh" content="0;url={html.escape(url)}">'
+            f'<a href="{html.escape(url)}">dws ui</a>\n'
+        )
+    threading.Thread(target=webbrowser.open, args=(f"file://{path}",), daemon=True).start()
+    return path
 
 
 def _bind(app: UiApp, port: int | None, verbose: bool) -> UiServer:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 from dws.core.layout import Layout
-from dws.errors import DwsError, NotFoundError
-from dws.model.ids import check_object_id, is_object_id
+from dws.errors import DwsError, NotFoundError, UsageError
+from dws.model.ids import MIN_PREFIX, check_object_id, is_object_id, shown
 from dws.model.records import encode_record
 from dws.model.runs import (
     RunRecord,
@@ -46,6 +46,22 @@ class RunCatalog:
         except FileNotFoundError:
             raise NotFoundError(f"run {run_id[:12]} does not exist") from None
         return decode_run_record(data, run_id)
+
+    def find(self, given: str) -> RunRecord:
+        """The record whose id is ``given`` or starts with it (at least 4 lower-case hex
+        digits); NotFoundError for none, UsageError for several."""
+        if is_object_id(given):
+            return self.get(given)
+        if len(given) < MIN_PREFIX or not all(c in "0123456789abcdef" for c in given):
+            raise UsageError(
+                f"{shown(given)} is not a run id (give at least {MIN_PREFIX} hex digits)"
+            )
+        matches = [run_id for run_id in self.ids() if run_id.startswith(given)]
+        if not matches:
+            raise NotFoundError(f"no run {given}")
+        if len(matches) > 1:
+            raise UsageError(f"run id {given} is ambiguous: {len(matches)} runs start with it")
+        return self.get(matches[0])
 
     def some(self, run_ids: list[str]) -> tuple[list[RunRecord], set[str]]:
         """The valid records of ``run_ids``, oldest first, and the ids with no valid record

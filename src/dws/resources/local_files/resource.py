@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fnmatch
 import os
 import shutil
@@ -341,9 +342,18 @@ class LocalFilesResource(Resource):
     def _open_current(self, path: str, entry: TreeEntry) -> BinaryIO:
         """A file of a resource that keeps hashes only: the working file, while it still
         holds the recorded bytes."""
+        root = os.path.realpath(self.local_path())
+        full = os.path.join(root, path)
         try:
-            return open_checked_file(os.path.join(self.local_path(), path), entry.id)
+            if os.path.commonpath([root, os.path.realpath(os.path.dirname(full))]) != root:
+                raise CorruptObjectError(entry.id)  # a directory on the way became a link out
+            return open_checked_file(full, entry.id, entry.size)
         except OSError as exc:
+            if exc.errno == errno.ELOOP:  # the file is a symbolic link now
+                raise IntegrityError(
+                    f"{path} of {self.name!r} is a symbolic link now, and the resource keeps "
+                    "hashes only"
+                ) from None
             raise DwsError(f"cannot read {path} of {self.name!r}: {exc.strerror}") from None
         except CorruptObjectError:
             raise IntegrityError(
