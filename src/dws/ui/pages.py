@@ -227,7 +227,7 @@ def lineage(ctx: Context) -> str:
         [
             f'<a href="{links.to("/run", id=n["run"])}">{escape(n["step"])}</a>',
             f"<code>{short(n['run'])}</code>",
-            escape(str(n.get("ended", ""))[:19]),
+            when(str(n.get("ended", ""))),
             '<span class="stale">stale</span>' if n.get("stale") else "up to date",
         ]
         for n in steps

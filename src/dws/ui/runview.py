@@ -11,6 +11,7 @@ from html import escape
 from typing import Any
 
 from dws.model.runs import RunRecord
+from dws.ui.page import when
 
 
 def run_section(run: RunRecord, *, anchor: str | None = None) -> str:
@@ -20,7 +21,7 @@ def run_section(run: RunRecord, *, anchor: str | None = None) -> str:
         ("status", f"{escape(run.status)} (exit code {run.exit_code})"),
         (
             "ran",
-            f"{escape(run.started[:19])} to {escape(run.ended[:19])}{_duration(run)} on "
+            f"{when(run.started)} to {when(run.ended)}{_duration(run)} on "
             f"{escape(run.hostname)}",
         ),
         (
