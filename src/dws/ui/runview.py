@@ -21,8 +21,7 @@ def run_section(run: RunRecord, *, anchor: str | None = None) -> str:
         ("status", f"{escape(run.status)} (exit code {run.exit_code})"),
         (
             "ran",
-            f"{when(run.started)} to {when(run.ended)}{_duration(run)} on "
-            f"{escape(run.hostname)}",
+            f"{when(run.started)} to {when(run.ended)}{_duration(run)} on {escape(run.hostname)}",
         ),
         (
             "parameters",

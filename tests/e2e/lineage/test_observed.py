@@ -308,6 +308,18 @@ def test_unexplained_changes_are_credited_to_nobody(ws: Path) -> None:
     assert paths(record["unexplained"]) == {("features", "by-shell.txt")}
     assert record["unobserved"] == ["sh"]
     assert "not observed: sh" in result.err and "writer unknown" in result.err
+    assert "name it with -o PATH" in result.err
+    # lineage says what happened: it appeared during this run, by an unobserved write
+    shown = ok(run_dws("lineage", "show", "data/features/by-shell.txt", cwd=ws))
+    assert "appeared during a run of step" in shown.out and record["id"][:10] in shown.out
+    assert "no recorded run produced it" not in shown.out
+    doc = json.loads(ok(run_dws("--json", "lineage", "show", "data/features/by-shell.txt",
+                                cwd=ws)).out)  # fmt: skip
+    assert doc["unobserved_writer"] == record["id"] and doc["produced_by"] == []
+    # once it changes again, the run no longer explains it
+    (ws / "data/features/by-shell.txt").write_text("changed by hand\n")
+    later = ok(run_dws("lineage", "show", "data/features/by-shell.txt", cwd=ws))
+    assert "appeared during" not in later.out
 
 
 def test_python_step_observes_its_own_process(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:

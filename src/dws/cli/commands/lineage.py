@@ -98,6 +98,13 @@ def _show_text(out: Output, view: PathLineage) -> None:
                 f"  left by a failed run of step {view.failed_writer.step} "
                 f"(run {short(view.failed_writer.id)}): no successful run produced it"
             )
+        elif view.unobserved_writer is not None:
+            run = view.unobserved_writer
+            out.line(
+                f"  appeared during a run of step {run.step} (run {short(run.id)}), written by "
+                "something dws did not observe: name it with -o PATH, or run with "
+                "--observe strace"
+            )
         elif view.last_writer is not None:
             out.line(
                 f"  not what any run produced: step {view.last_writer.step} wrote it last "
@@ -133,6 +140,9 @@ def show(state: CliState, path: str, snapshot: str | None) -> None:
                 "id": view.current[1],
                 "produced_by": [_upstream_json(t, view) for t in view.trees],
                 "failed_writer": view.failed_writer.id if view.failed_writer else None,
+                "unobserved_writer": (
+                    view.unobserved_writer.id if view.unobserved_writer else None
+                ),
             }
         )
         return

@@ -123,6 +123,20 @@ class LineageGraph:
         ]
         return max(found, key=lambda r: (r.ended, r.id)) if found else None
 
+    def unobserved_writer(self, seen: PathVersion) -> RunRecord | None:
+        """The latest run during which content ``seen`` appeared at its path with no
+        observed process writing it (a write the run's observer could not see)."""
+        found = [
+            run
+            for run in self.runs
+            for item in run.unexplained
+            if item.resource == seen.resource
+            and item.path == seen.path
+            and item.id == seen.id
+            and item.id is not None
+        ]
+        return max(found, key=lambda r: (r.ended, r.id)) if found else None
+
     def producers_of_current(self, key: PathKey, current: PathId) -> list[RunRecord]:
         """The runs that produced what is at ``key`` now (or in the snapshot looked at)."""
         kind, oid = current

@@ -76,6 +76,8 @@ class PathLineage:
     labels: dict[tuple[str, str], str] = field(default_factory=dict)
     origins: dict[tuple[str, str, str | None], str] = field(default_factory=dict)
     failed_writer: RunRecord | None = None  # a failed run left the current content
+    # the current content appeared during this run, written by nothing its observer saw
+    unobserved_writer: RunRecord | None = None
 
     def origin(self, item: PathVersion) -> str:
         """Where an input no run produced came from: ``source``, ``a failed run of step
@@ -109,10 +111,14 @@ def show_path(ctx: LineageContext, token: str, cwd: str) -> PathLineage:
             if not producers_of_item:
                 origins[(item.resource, item.path, item.id)] = _origin(ctx, item)
             pending.extend(producers_of_item)
-    failed = None
+    failed = unobserved = None
     if not producers and current[1] is not None:
-        failed = ctx.graph.failed_writer(PathVersion(key[0], key[1], current[1], current[0]))
-    return PathLineage(located.key, key[0], key[1], current, trees, last, labels, origins, failed)
+        seen = PathVersion(key[0], key[1], current[1], current[0])
+        failed = ctx.graph.failed_writer(seen)
+        unobserved = ctx.graph.unobserved_writer(seen)
+    return PathLineage(
+        located.key, key[0], key[1], current, trees, last, labels, origins, failed, unobserved
+    )
 
 
 def _origin(ctx: LineageContext, item: PathVersion) -> str:
@@ -121,6 +127,9 @@ def _origin(ctx: LineageContext, item: PathVersion) -> str:
     failed = ctx.graph.failed_writer(item)
     if failed is not None:
         return f"from a failed run of step {failed.step}"
+    unobserved = ctx.graph.unobserved_writer(item)
+    if unobserved is not None:
+        return f"appeared during a run of step {unobserved.step}, by an unobserved write"
     resource = ctx.resources.get(item.resource)
     if resource is not None and resource.role in (Role.SOURCE_DATA, Role.CODE):
         return "source" if resource.role is Role.SOURCE_DATA else "code"
