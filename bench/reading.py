@@ -30,12 +30,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
 import filecmp
 import json
 import math
 import os
-import platform
 import random
 import shutil
 import statistics
@@ -47,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from scale import build_tree, dws_command, file_path, tree_dirs  # scripts beside this one
-from storage import describe_tree, dws_source, render
+from storage import describe_tree, dws_source, render, run_facts
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -925,12 +923,7 @@ def main(argv: list[str] | None = None) -> int:
     if no_pyc:
         ctx.note("PYTHONDONTWRITEBYTECODE is set here: unset for the measured commands")
     result: dict[str, Any] = {
-        "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "host": platform.node(),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-        "dws": version,
-        "dws_source": str(source),
-        "dws_commit": describe_tree(source),
+        **run_facts(version, source),
         "options": {
             "parts": args.parts,
             "rounds": args.rounds,

@@ -548,6 +548,18 @@ class Context:
         return self.inputs["checkpoint"]
 
 
+def run_facts(version: str, source: Path) -> dict[str, Any]:
+    """What every results.json starts with: when, where, and which dws ran."""
+    return {
+        "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "host": platform.node(),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "dws": version,
+        "dws_source": str(source),
+        "dws_commit": describe_tree(source),
+    }
+
+
 def _mib(n: float) -> str:
     return f"{n / MiB:.1f}"
 

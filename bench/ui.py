@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from scale import dws_command  # scripts beside this one
-from storage import describe_tree, dws_source, render
+from storage import describe_tree, dws_source, render, run_facts
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_WORK = HERE / ".work" / "ui"
@@ -581,12 +581,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     result = {
-        "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "host": platform.node(),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-        "dws": version,
-        "dws_source": str(source),
-        "dws_commit": describe_tree(source),
+        **run_facts(version, source),
         "scale": dataclasses.asdict(scale),
         "setup": setup,
         "built": built,
