@@ -185,18 +185,34 @@ def check_step_name(name: str) -> str:
     return check_file_like_name(name, "step name", 100)
 
 
+# resource names and paths already found valid in this process: records name the same few
+# resources and paths again and again, and checking each again dominated decoding
+_VALID_NAMES: set[str] = set()
+_VALID_PATHS: set[str] = set()
+VALID_LIMIT = 100_000
+
+
 def _check_path_version(item: PathVersion, what: str) -> None:
-    try:
-        check_resource_name(item.resource)
-    except UsageError:
-        raise FormatError(f"{what} names an invalid resource {shown(item.resource)}") from None
-    if item.path:
+    if item.resource not in _VALID_NAMES:
+        try:
+            check_resource_name(item.resource)
+        except UsageError:
+            raise FormatError(f"{what} names an invalid resource {shown(item.resource)}") from None
+        _remember(_VALID_NAMES, item.resource)
+    if item.path and item.path not in _VALID_PATHS:
         check_relative_path(item.path)
+        _remember(_VALID_PATHS, item.path)
     if item.id is None:
         if item.kind != "missing":
             raise FormatError(f"{what}: {item.label} has no id")
     else:
         check_object_id(item.id, f"id of {item.label} in {what}")
+
+
+def _remember(valid: set[str], value: str) -> None:
+    if len(valid) >= VALID_LIMIT:
+        valid.clear()
+    valid.add(value)
 
 
 def decode_run_record(data: bytes, expected_id: str | None = None) -> RunRecord:

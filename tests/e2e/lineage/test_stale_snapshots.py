@@ -187,3 +187,21 @@ def test_a_snapshots_lineage_reads_only_its_runs_and_names_the_missing(ran: Path
     assert [n["run"] for n in graph["nodes"] if n["type"] == "step"] == [listed[2]]
     shown = ok(run_dws("lineage", "graph", "--snapshot", "v1", cwd=ran))
     assert f"run record {listed[1][:12]} skipped" in shown.err
+
+
+def test_a_run_record_changed_in_place_is_decoded_again(ran: Path) -> None:
+    from dws.core.lineage.catalog import RunCatalog
+    from dws.core.workspace import Workspace
+
+    catalog = RunCatalog(Workspace.open(str(ran)).layout)
+    first = catalog.all()[0]
+    assert catalog.get(first.id) is first  # the same bytes: decoded once in this process
+    path = ran / ".dataworkspace/lineage/runs" / f"{first.id}.json"
+    data = path.read_bytes()
+    flipped = data.replace(b'"step"', b'"stEp"', 1)  # same size, written at once
+    assert len(flipped) == len(data) and flipped != data
+    path.write_bytes(flipped)
+    with pytest.raises(FormatError):
+        catalog.get(first.id)
+    path.write_bytes(data)
+    assert catalog.get(first.id) == first

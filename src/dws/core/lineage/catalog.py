@@ -19,6 +19,10 @@ from dws.store.base import ObjectStore
 from dws.store.fileio import write_atomic
 from dws.store.trees import get_tree
 
+# run records decoded in this process: path -> (the bytes decoded, the record)
+_DECODED: dict[str, tuple[bytes, RunRecord]] = {}
+DECODED_LIMIT = 200_000
+
 
 class RunCatalog:
     """The lineage/ directory of a workspace. Run records are write-once; step files
@@ -38,14 +42,24 @@ class RunCatalog:
         return [n[:-5] for n in names if n.endswith(".json") and is_object_id(n[:-5])]
 
     def get(self, run_id: str) -> RunRecord:
-        """Load and verify one run record."""
+        """Load and verify one run record. Bytes this process has decoded before are not
+        decoded again (a long-running reader such as `dws ui`, or a command that asks twice,
+        pays for each record once); any other bytes at that path are decoded and checked."""
         check_object_id(run_id, "run id")
+        path = os.path.join(self.runs_dir, run_id + ".json")
         try:
-            with open(os.path.join(self.runs_dir, run_id + ".json"), "rb") as handle:
+            with open(path, "rb") as handle:
                 data = handle.read()
         except FileNotFoundError:
             raise NotFoundError(f"run {run_id[:12]} does not exist") from None
-        return decode_run_record(data, run_id)
+        known = _DECODED.get(path)
+        if known is not None and known[0] == data:
+            return known[1]
+        record = decode_run_record(data, run_id)
+        if len(_DECODED) >= DECODED_LIMIT:
+            _DECODED.clear()
+        _DECODED[path] = (data, record)
+        return record
 
     def find(self, given: str) -> RunRecord:
         """The record whose id is ``given`` or starts with it (at least 4 lower-case hex
