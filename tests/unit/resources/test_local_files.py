@@ -245,6 +245,12 @@ def test_keep_hashes_read_files_checks_the_working_copy(make_resource: ResourceF
     write_files(root, {"metrics.json": '{"acc": 2}'})
     with pytest.raises(IntegrityError, match="changed since it was recorded"):
         list(resource.read_files(state, ["metrics.json"]))
+    # the same bytes elsewhere, reached through a link, are not the recorded file
+    write_files(root.parent, {"elsewhere.json": '{"acc": 1}'})
+    os.unlink(os.path.join(root, "metrics.json"))
+    os.symlink(os.path.join(root.parent, "elsewhere.json"), os.path.join(root, "metrics.json"))
+    with pytest.raises(IntegrityError, match="symbolic link"):
+        list(resource.read_files(state, ["metrics.json"]))
 
 
 # ---- safety of restore --------------------------------------------------------------------

@@ -324,7 +324,7 @@ class LocalFilesResource(Resource):
             if self.context.store.has(entry.id):
                 yield path, self.context.store.get_verified(entry.id)
             else:
-                yield path, self._read_current(path, entry.id)
+                yield path, self._read_current(path, entry)
 
     def recorded_view(self, state: State) -> RecordedView:
         opener = None
@@ -361,17 +361,11 @@ class LocalFilesResource(Resource):
                 "keeps hashes only"
             ) from None
 
-    def _read_current(self, path: str, oid: str) -> bytes:
-        from dws.model.digest import hash_bytes
-
-        try:
-            with open(os.path.join(self.local_path(), path), "rb") as handle:
-                data = handle.read()
-        except OSError as exc:
-            raise DwsError(f"cannot read {path} of {self.name!r}: {exc.strerror}") from None
-        if hash_bytes(data) != oid:
-            raise IntegrityError(f"{path} of {self.name!r} changed since it was recorded")
-        return data
+    def _read_current(self, path: str, entry: TreeEntry) -> bytes:
+        """The whole working file of a hashes-only resource, checked as ``_open_current``
+        checks it."""
+        with self._open_current(path, entry) as handle:
+            return handle.read()
 
     def describe(self, state: State | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {"path": self.spec.params.get("path"), "keep": self.keep}
