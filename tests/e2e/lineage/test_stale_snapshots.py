@@ -205,3 +205,25 @@ def test_a_run_record_changed_in_place_is_decoded_again(ran: Path) -> None:
         catalog.get(first.id)
     path.write_bytes(data)
     assert catalog.get(first.id) == first
+
+
+def test_checking_many_runs_scans_each_resource_once(
+    pipeline: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dws.resources.local_files.resource import LocalFilesResource
+
+    for n in range(6):  # six runs, each reading a file of its own
+        (pipeline / f"data/raw/part{n}.csv").write_text(f"x\n{n}\n")
+        step = ("python3", "code/prepare.py", f"data/raw/part{n}.csv", f"data/features/p{n}.csv")
+        ok(run_dws("run", "--", *step, cwd=pipeline))
+    scans = []
+    original = LocalFilesResource._scan
+
+    def counted(self: LocalFilesResource, *args: Any, **kwargs: Any) -> Any:
+        scans.append(self.name)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(LocalFilesResource, "_scan", counted)
+    graph = dws.Workspace.open(str(pipeline)).lineage_graph(everything=True)
+    assert len([n for n in graph["nodes"] if n["type"] == "step"]) == 6
+    assert len(scans) == len(set(scans)), scans  # not once per run

@@ -71,6 +71,7 @@ class LineageGraph:
         self.outputs = _outputs_by_resource(self.runs, load_tree)
         self.failed_outputs = _outputs_by_resource([r for r in every if not r.succeeded], load_tree)
         self._stale: dict[str, Staleness] = {}
+        self._prefetched: CurrentIds | None = None  # whose answers were asked for at once
 
     # ---- matching content -------------------------------------------------------------
 
@@ -184,6 +185,8 @@ class LineageGraph:
         known = self._stale.get(run.id)
         if known is not None:
             return known
+        if self._prefetched is not current:
+            self._prefetch(current)
         result = self._stale[run.id] = Staleness()  # a cycle reads as "not stale"
         now = current.get((i.resource, i.path) for i in run.inputs if i.kind != "listing")
         for item in run.unstable:
@@ -215,6 +218,14 @@ class LineageGraph:
             elif now_id not in (image.id, UNKNOWN):
                 result.reasons.append(f"image {image.ref} changed")
         return result
+
+    def _prefetch(self, current: CurrentIds) -> None:
+        """Ask ``current`` about every input of every run at once, so that checking many
+        runs scans each resource once instead of once per run."""
+        self._prefetched = current
+        inputs = [item for run in self.runs for item in run.inputs]
+        current.get((i.resource, i.path) for i in inputs if i.kind != "listing")
+        current.prefetch_listings((i.resource, i.path) for i in inputs if i.kind == "listing")
 
     def _upstream_reason(
         self, run: RunRecord, item: PathVersion, current: CurrentIds

@@ -129,6 +129,21 @@ class CurrentIds:
         """The answer for one key."""
         return self.get([key])[key]
 
+    def prefetch_listings(self, keys: Iterable[PathKey]) -> None:
+        """Answer many listing questions at once: one scan per resource, not one per
+        directory."""
+        by_resource: dict[str, list[str]] = {}
+        for name, path in dict.fromkeys(keys):
+            if (name, path) not in self._listings:
+                by_resource.setdefault(name, []).append(path)
+        for name, paths in by_resource.items():
+            found = self._listings_of(name, paths)
+            self._listings.update({(name, p): found.get(p) for p in paths})
+
+    def _listings_of(self, name: str, paths: list[str]) -> dict[str, str | None]:
+        resource = self.resources.get(name)
+        return resource.listing_ids(paths) if resource is not None else {}
+
     def listing(self, key: PathKey) -> str | None:
         """The listing id (names and kinds) of the directory at ``key``, None if none."""
         if key not in self._listings:
@@ -170,6 +185,9 @@ class RecordedIds(CurrentIds):
         if resource is None or recorded is None or recorded.type != resource.spec.type:
             return {}
         return resource.recorded_ids(recorded.state, paths)
+
+    def _listings_of(self, name: str, paths: list[str]) -> dict[str, str | None]:
+        return {path: self._listing((name, path)) for path in paths}
 
     def _listing(self, key: PathKey) -> str | None:
         kind, oid = self.one(key)
