@@ -232,7 +232,7 @@ def test_restore_back_and_forth(harness: ResourceHarness) -> None:
 def test_restore_of_an_unchanged_state_is_empty(harness: ResourceHarness) -> None:
     state = snapshot_initial(harness)
     plan = harness.resource.plan_restore(state, [state])
-    assert plan.changes == []
+    assert list(plan.changes) == []
     assert plan.conflicts == []
     before = harness.working_manifest()
     harness.resource.apply_restore(plan)

@@ -191,7 +191,7 @@ RESTORE_POINTS = {
     "large-temp-complete": "dws.store.packed:PackedObjectStore.materialize:after:1:features",
     "large-file-copying": "dws.store.streamcopy:_write_chunk:before:1:",
     "removals-midway": "dws.resources.local_files.applying:Restorer._remove:after:2",
-    "raw-done-before-sync": "dws.resources.local_files.resource:sync_filesystem:before:1",
+    "raw-done-before-sync": "dws.resources.local_files.restoredrows:sync_filesystem:before:1",
     "between-resources": "dws.core.workspace:Workspace.save_head:after:1",
 }
 
@@ -218,7 +218,7 @@ FORKED_POINTS = {
     # with every restore's writes shared out over processes: killed in a worker's share
     "forked-midway": "dws.store.packed:PackedObjectStore.materialize:after:60",
     "forked-large-copying": "dws.store.streamcopy:_write_chunk:before:1:",
-    "forked-before-sync": "dws.resources.local_files.resource:sync_filesystem:before:1",
+    "forked-before-sync": "dws.resources.local_files.restoredrows:sync_filesystem:before:1",
 }
 
 
@@ -228,6 +228,30 @@ def test_forked_restore_killed_at_crash_point(
 ) -> None:
     ws = copy_workspace(small_versions.root, tmp_path / "ws")
     crashed = run_crashing(point, "restore", "v1", cwd=ws, env=FORKED_ENV)
+    assert crashed.code == -9, f"the crash point {point} was never reached: {crashed.err}"
+    _check_old_or_new(ws, small_versions, point)
+    _check_status_hides_temp_files(ws, point)
+    _check_rerun(ws, small_versions, point)
+
+
+BATCHED_ENV = {"DWS_RESTORE_BATCH": "40", "DWS_RESTORE_FORK_FROM": "1"}
+BATCHED_POINTS = {
+    # a restore applied 40 changes at a time, each batch's cache rows recorded once the
+    # next is done: killed just after the first batch's rows were recorded, and in the
+    # middle of a later batch's writes
+    "first-rows-recorded": (
+        "dws.resources.local_files.restoredrows:RestoredRows._record_waiting:after:1"
+    ),
+    "later-batch-writing": "dws.store.packed:PackedObjectStore.materialize:after:130",
+}
+
+
+@pytest.mark.parametrize("point", BATCHED_POINTS.values(), ids=BATCHED_POINTS.keys())
+def test_batched_restore_killed_at_crash_point(
+    point: str, small_versions: Versions, tmp_path: Path
+) -> None:
+    ws = copy_workspace(small_versions.root, tmp_path / "ws")
+    crashed = run_crashing(point, "restore", "v1", cwd=ws, env=BATCHED_ENV)
     assert crashed.code == -9, f"the crash point {point} was never reached: {crashed.err}"
     _check_old_or_new(ws, small_versions, point)
     _check_status_hides_temp_files(ws, point)

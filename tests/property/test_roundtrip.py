@@ -4,11 +4,13 @@ leaves results as they were, and never writes through a symlink out of a resourc
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +207,20 @@ def snapshot_manifests(project: Path) -> dict[str, dict[str, tuple[str, object, 
     return {name: manifest(project / path) for name, path in RESOURCES.items()}
 
 
+@contextlib.contextmanager
+def restore_batch(value: str) -> Iterator[None]:
+    """Set ``DWS_RESTORE_BATCH`` (empty: the default) for the block."""
+    before = os.environ.pop("DWS_RESTORE_BATCH", None)
+    if value:
+        os.environ["DWS_RESTORE_BATCH"] = value
+    try:
+        yield
+    finally:
+        os.environ.pop("DWS_RESTORE_BATCH", None)
+        if before is not None:
+            os.environ["DWS_RESTORE_BATCH"] = before
+
+
 # Syncs dominate on a real disk (~1 s per example); tmpfs keeps the budget for examples.
 TMP_BASE = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
 
@@ -223,6 +239,7 @@ OUTSIDE_FILES = {"f": b"outside the workspace", "sub/g": b"also outside"}
     features=trees,
     results=trees,
     snapshot_again=st.booleans(),
+    batch=st.sampled_from(["", "1", "3"]),
     data=st.data(),
 )
 def test_restore_round_trip(
@@ -230,9 +247,12 @@ def test_restore_round_trip(
     features: dict[str, Any],
     results: dict[str, Any],
     snapshot_again: bool,
+    batch: str,
     data: st.DataObject,
 ) -> None:
-    with tempfile.TemporaryDirectory(dir=TMP_BASE) as tmp:
+    """``batch``: the changes a restore holds at once; a small one makes every restore
+    produce its changes again to apply them, and apply them in many batches."""
+    with restore_batch(batch), tempfile.TemporaryDirectory(dir=TMP_BASE) as tmp:
         project = Path(tmp) / "project"
         outside = Path(tmp) / "outside"
         for rel, content in OUTSIDE_FILES.items():

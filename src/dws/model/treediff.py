@@ -6,7 +6,7 @@ Unchanged subtrees have equal ids, so a diff costs time proportional to what cha
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,6 +121,75 @@ def _expand(load: TreeLoader, entry: TreeEntry, path: str, *, removed: bool) -> 
         yield Change(path, entry, None)
 
 
+class ChangeStream:
+    """The changes of one diff, produced again on each pass instead of held, so a restore
+    of a million files can check them in one pass and apply them in another without
+    keeping a million changes in memory.
+
+    A first pass that finds at most ``keep`` changes keeps them, and later passes replay
+    them (most diffs are small; producing them again would only cost time). ``len()`` and
+    ``visible_count`` are counted by the first whole pass (run on demand). Every pass
+    yields the same changes in the same order: ``produce`` must be a pure diff."""
+
+    def __init__(self, produce: Callable[[], Iterator[Change]], keep: int) -> None:
+        self._produce = produce
+        self._keep = keep
+        self._kept: list[Change] | None = None
+        self._count: int | None = None
+        self._visible = 0
+
+    def __iter__(self) -> Iterator[Change]:
+        # decided when the pass starts: list() asks len() between iter() and reading
+        if self._kept is not None:
+            yield from self._kept
+        else:
+            yield from self._pass()
+
+    def _pass(self) -> Iterator[Change]:
+        kept: list[Change] | None = []
+        count = visible = 0
+        for change in self._produce():
+            count += 1
+            visible += change.visible
+            if kept is not None and len(kept) < self._keep:
+                kept.append(change)
+            else:
+                kept = None  # too many to keep: later passes produce them again
+            yield change
+        self._count, self._visible, self._kept = count, visible, kept
+
+    def _counted(self) -> int:
+        if self._count is None:
+            for _ in self._pass():
+                pass
+        assert self._count is not None
+        return self._count
+
+    def __len__(self) -> int:
+        return self._counted()
+
+    def __bool__(self) -> bool:
+        if self._count is not None:
+            return self._count > 0
+        return next(iter(self._produce()), None) is not None
+
+    def __contains__(self, item: object) -> bool:
+        return any(change == item for change in self)
+
+    @property
+    def visible_count(self) -> int:
+        """How many changes are worth showing a user (see ``Change.visible``)."""
+        self._counted()
+        return self._visible
+
+
+def visible_count(changes: Iterable[Change]) -> int:
+    """How many of ``changes`` are worth showing a user (counted once by a stream)."""
+    if isinstance(changes, ChangeStream):
+        return changes.visible_count
+    return sum(1 for change in changes if change.visible)
+
+
 def walk_tree(load: TreeLoader, root_id: str, prefix: str = "") -> Iterator[tuple[str, TreeEntry]]:
     """Yield (path, entry) for every entry below ``root_id``, parents before children."""
     result: Iterator[tuple[str, TreeEntry]] = _flatten(_walk(load, root_id, prefix))
@@ -165,17 +234,28 @@ def _entry_name(entry: TreeEntry) -> str:
     return entry.name
 
 
-def caching_loader(load: TreeLoader, cache_size: int = 4096) -> TreeLoader:
-    """Wrap a loader so each tree is loaded and parsed once (bounded cache)."""
+CACHED_ENTRIES = 1 << 16  # tree entries a caching loader keeps decoded (about 16 MB)
+
+
+def caching_loader(load: TreeLoader, max_entries: int | None = None) -> TreeLoader:
+    """Wrap a loader so each tree is loaded and parsed once while it is in use: the trees
+    used least recently go when those kept hold more than ``max_entries`` entries
+    (default ``CACHED_ENTRIES``; one tree larger than that is kept alone), so memory does
+    not grow with the workspace."""
+    limit = CACHED_ENTRIES if max_entries is None else max_entries
     cache: dict[str, Tree] = {}
+    held = 0
 
     def cached(ident: str) -> Tree:
-        tree = cache.get(ident)
+        nonlocal held
+        tree = cache.pop(ident, None)
         if tree is None:
             tree = load(ident)
-            if len(cache) >= cache_size:
-                cache.pop(next(iter(cache)))
-            cache[ident] = tree
+            held += len(tree.entries)
+            while cache and held > limit:
+                oldest = next(iter(cache))
+                held -= len(cache.pop(oldest).entries)
+        cache[ident] = tree  # the most recently used is last
         return tree
 
     return cached

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -14,7 +14,7 @@ from dws.model.progress import Progress, no_progress
 from dws.model.records import ResourceSpec
 from dws.model.roles import Role
 from dws.model.runs import ImageVersion
-from dws.model.treediff import Change
+from dws.model.treediff import Change, visible_count
 from dws.resources.pathhash import MISSING, PathId, hash_path
 from dws.resources.recorded import NotHereError, RecordedView
 from dws.store.base import ObjectStore
@@ -38,7 +38,9 @@ class RestorePlan:
     """What restoring one resource would do, computed before anything is touched."""
 
     resource: str
-    changes: list[Change]
+    # a list, or a ChangeStream that produces them again on each pass (local files: a
+    # restore of a million files never holds them all)
+    changes: Collection[Change]
     conflicts: list[str] = field(default_factory=list)
     verify_failures: list[str] = field(default_factory=list)
     missing_objects: list[str] = field(default_factory=list)
@@ -54,6 +56,11 @@ class RestorePlan:
     def visible_changes(self) -> list[Change]:
         """Changes worth showing a user (no implied directory markers)."""
         return [change for change in self.changes if change.visible]
+
+    @property
+    def visible_count(self) -> int:
+        """How many changes are worth showing a user."""
+        return visible_count(self.changes)
 
 
 @dataclass

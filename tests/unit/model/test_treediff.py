@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from dws.model.digest import hash_bytes
 from dws.model.tree import EMPTY_TREE_ID, Tree, TreeEntry, encode_tree, make_tree, tree_id
-from dws.model.treediff import Change, caching_loader, diff_trees, lookup, walk_tree
+from dws.model.treediff import (
+    Change,
+    ChangeStream,
+    caching_loader,
+    diff_trees,
+    lookup,
+    walk_tree,
+)
 
 # A spec is {name: bytes (file) | ("x", bytes) (exec file) | ("->", target) (link) | dict (dir)}
 Spec = dict[str, Any]
@@ -248,16 +256,84 @@ def test_caching_loader_loads_each_tree_once(trees: Trees) -> None:
     assert trees.loads == [root]
 
 
-def test_caching_loader_is_bounded(trees: Trees) -> None:
-    ids = [trees.build({f"f{i}": b"x"}) for i in range(5)]
-    cached = caching_loader(trees.load, cache_size=2)
-    for oid in ids:
+def test_caching_loader_is_bounded_by_entries_and_keeps_the_recently_used(trees: Trees) -> None:
+    ids = [trees.build({f"f{i}": b"x", f"g{i}": b"y"}) for i in range(5)]  # 2 entries each
+    cached = caching_loader(trees.load, max_entries=4)
+    for oid in ids[:2]:
         cached(oid)
+    cached(ids[0])  # used again: now the most recent
+    cached(ids[2])  # 6 entries held: the least recently used (ids[1]) goes
     trees.loads.clear()
-    cached(ids[0])  # evicted long ago: loaded again
-    assert trees.loads == [ids[0]]
+    cached(ids[0])
+    cached(ids[2])
+    assert trees.loads == []
+    cached(ids[1])
+    assert trees.loads == [ids[1]]
+
+
+def test_caching_loader_keeps_one_tree_larger_than_its_bound(trees: Trees) -> None:
+    big = trees.build({f"f{i}": b"x" for i in range(10)})
+    cached = caching_loader(trees.load, max_entries=4)
+    cached(big)
+    trees.loads.clear()
+    cached(big)
+    assert trees.loads == []
 
 
 def test_encode_is_what_ids_hash(trees: Trees) -> None:
     root = trees.build({"a": b"1"})
     assert hash_bytes(encode_tree(trees.trees[root])) == root
+
+
+# ---- ChangeStream -------------------------------------------------------------------------
+
+
+class Produced:
+    """A diff to stream, counting how often it is produced and how far it is read."""
+
+    def __init__(self, trees: Trees, old: Spec, new: Spec) -> None:
+        self.trees = trees
+        self.old, self.new = trees.build(old), trees.build(new)
+        self.passes = 0
+        self.read = 0
+
+    def __call__(self) -> Iterator[Change]:
+        self.passes += 1
+        for change in diff_trees(self.trees.load, self.old, self.new):
+            self.read += 1
+            yield change
+
+
+def test_a_stream_small_enough_is_kept_after_its_first_pass(trees: Trees) -> None:
+    produce = Produced(trees, {"a": b"1"}, {"a": b"2", "d": {"b": b"3"}})
+    stream = ChangeStream(produce, keep=10)
+    first = list(stream)
+    assert list(stream) == first == list(diff_trees(trees.load, produce.old, produce.new))
+    assert (len(stream), stream.visible_count, produce.passes) == (3, 2, 1)
+
+
+def test_a_stream_too_large_to_keep_is_produced_again_on_each_pass(trees: Trees) -> None:
+    produce = Produced(trees, {}, {f"f{i}": b"%d" % i for i in range(5)})
+    stream = ChangeStream(produce, keep=2)
+    assert len(stream) == 5
+    assert stream.visible_count == 5
+    assert list(stream) == list(stream)
+    assert produce.passes == 3  # len() ran one, then each list() one: nothing was held
+
+
+def test_a_stream_is_true_without_a_whole_pass(trees: Trees) -> None:
+    produce = Produced(trees, {}, {f"f{i}": b"%d" % i for i in range(50)})
+    stream = ChangeStream(produce, keep=2)
+    assert stream
+    assert produce.read == 1
+    assert not ChangeStream(Produced(trees, {"a": b"1"}, {"a": b"1"}), keep=2)
+
+
+def test_a_pass_left_part_way_counts_nothing(trees: Trees) -> None:
+    produce = Produced(trees, {}, {f"f{i}": b"%d" % i for i in range(5)})
+    stream = ChangeStream(produce, keep=10)
+    for _ in stream:
+        break
+    assert len(stream) == 5  # a whole pass, run now
+    assert produce.passes == 2
+    assert next(iter(stream)) in stream

@@ -116,16 +116,16 @@ def restore(
             f"{', '.join(outcome.added)}"
         )
     for plan in outcome.plans:
-        visible = plan.visible_changes
+        count = plan.visible_count
         out.line(
-            f"{plan.resource}: {len(visible)} change(s)"
-            if visible
+            f"{plan.resource}: {count} change(s)"
+            if count
             else f"{plan.resource}: already as recorded",
             "bold",
         )
         for note in plan.notes:
             out.note(f"  {note}", "cyan")
         if dry_run or out.verbose:
-            print_changes(out, visible)
+            print_changes(out, plan.visible_changes)
     for name, why in outcome.skipped.items():
         out.line(f"{name}: skipped ({why})")

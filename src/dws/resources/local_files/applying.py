@@ -15,7 +15,7 @@ import errno
 import os
 import shutil
 import stat as stat_module
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable, Iterator
 
 from dws.errors import DwsError
 from dws.model.progress import Progress
@@ -26,6 +26,18 @@ from dws.store.base import ObjectStore
 from dws.store.fileio import TEMP_PREFIX, removing_on_error, temp_name
 
 PROGRESS_EVERY = 256
+DEFAULT_BATCH = 1 << 16
+# (path, object id, stat signature just after writing, None if it vanished)
+Written = tuple[str, str, workers.Signature | None]
+# told what one batch removed and wrote, in that order (see ``Restorer``)
+Recorder = Callable[[list[str], list[Written]], None]
+
+
+def restore_batch() -> int:
+    """The most changes a restore holds at once (``DWS_RESTORE_BATCH`` overrides): a plan
+    keeps that many after checking them (more are produced again to apply), and they are
+    applied that many at a time."""
+    return workers.count_setting("DWS_RESTORE_BATCH", DEFAULT_BATCH)
 
 
 def _umask() -> int:
@@ -34,25 +46,46 @@ def _umask() -> int:
     return current
 
 
+def _batches(changes: Iterable[Change], size: int) -> Iterator[list[Change]]:
+    batch: list[Change] = []
+    for change in changes:
+        batch.append(change)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 class Restorer:
     """Applies changes under ``root``, materialising blobs from ``store``.
 
     ``link``: large files become hard links to their store objects and every file written
-    is read-only (restore --link hardlink, for source data)."""
+    is read-only (restore --link hardlink, for source data).
+
+    ``record`` is told, batch by batch, which paths were removed and which files were
+    written (with their stat signatures), also when the batch failed part way; nothing of
+    it is kept afterwards, so memory does not grow with the number of files."""
 
     def __init__(
-        self, root: str, store: ObjectStore | None, generation: int, *, link: bool = False
+        self,
+        root: str,
+        store: ObjectStore | None,
+        generation: int,
+        *,
+        link: bool = False,
+        record: Recorder | None = None,
     ) -> None:
         self.root = root
         self.store = store
         self.generation = generation
         self.link = link
         self.linked = 0
+        self._record = record
         self._umask = _umask()
-        # (path, object id, stat signature just after writing, None if it vanished)
-        self.written: list[tuple[str, str, workers.Signature | None]] = []
+        self._written: list[Written] = []  # the batch being applied
+        self._removed: list[str] = []
         self._real_dirs: set[str] = set()
-        self.removed: list[str] = []
         # directories this restore creates: final path -> where it is being built (the
         # outermost ones under a temporary name in their parent, the others inside them)
         self._building: dict[str, str] = {}
@@ -68,22 +101,29 @@ class Restorer:
         self._building[""] = tmp
         self._staged.append((tmp, self.root))
 
-    def apply(self, changes: list[Change], progress: Progress) -> None:
+    def apply(self, changes: Collection[Change], progress: Progress) -> None:
         """Apply ``changes`` (ordered parents-first for creation, children-first for
-        removal): removals, directories and links in order, then the file writes, which
-        only need their directories, on several processes when there are many; last, the
-        directories built under temporary names go into place (also when a write failed:
-        what they hold is finished)."""
-        try:
-            self._apply_all(changes, progress)
-        finally:
-            self._publish()
-
-    def _apply_all(self, changes: list[Change], progress: Progress) -> None:
+        removal) a batch at a time (``restore_batch``): in each batch, removals,
+        directories and links in order, then the file writes, which only need their
+        directories, on several processes when there are many; last, the directories
+        built under temporary names go into place (also when a write failed: what they
+        hold is finished)."""
         total = len(changes)
-        writes: list[Change] = []
         done = 0
-        for change in changes:
+        try:
+            for batch in _batches(changes, restore_batch()):
+                done = self._apply_batch(batch, progress, done, total)
+            progress("restoring", total, total)
+        finally:
+            try:
+                self._publish()
+            finally:
+                self._hand_over()
+
+    def _apply_batch(self, batch: list[Change], progress: Progress, done: int, total: int) -> int:
+        """Apply one batch; return how many changes are done in all."""
+        writes: list[Change] = []
+        for change in batch:
             if _is_file_write(change):
                 writes.append(change)
                 continue
@@ -112,10 +152,18 @@ class Restorer:
         for share, result in zip(shares, results, strict=True):
             for change, signature in zip(share, result.signatures, strict=False):
                 assert change.new is not None
-                self.written.append((change.path, change.new.id, signature))
+                self._written.append((change.path, change.new.id, signature))
         self.linked = linked_before + sum(result.linked for result in results)
         workers.raise_first_error(results)
-        progress("restoring", total, total)
+        self._hand_over()
+        return done + len(writes)
+
+    def _hand_over(self) -> None:
+        """Tell ``record`` what the batch removed and wrote, and forget it."""
+        removed, written = self._removed, self._written
+        self._removed, self._written = [], []
+        if self._record is not None and (removed or written):
+            self._record(removed, written)
 
     def _publish(self) -> None:
         """Rename the directories built under temporary names into place. A name taken
@@ -185,7 +233,7 @@ class Restorer:
             os.symlink(new.target, tmp)
             with removing_on_error(tmp):
                 os.replace(tmp, path)
-            self.removed.append(change.path)
+            self._removed.append(change.path)
         else:
             self._write_file(path, change.old, new)
 
@@ -201,7 +249,7 @@ class Restorer:
         else:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
-            self.removed.append(change.path)
+            self._removed.append(change.path)
 
     def _make_dir(self, path: str, rel: str) -> None:
         self._ensure_parent(path)
@@ -225,7 +273,7 @@ class Restorer:
         elif new.kind == "symlink":
             assert new.target is not None
             os.symlink(new.target, path)
-            self.removed.append(rel)  # any cache row of an earlier file there goes
+            self._removed.append(rel)  # any cache row of an earlier file there goes
         else:
             with removing_on_error(path):
                 self._fill(path, new)

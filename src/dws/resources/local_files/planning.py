@@ -20,26 +20,30 @@ def check_plan(
 ) -> None:
     """Fill ``plan``'s conflicts (unsaved work restore would overwrite), recoverable paths
     (overwritten content no saved state holds but the store does), blocked paths
-    (untracked files restore would have to delete) and missing objects."""
+    (untracked files restore would have to delete) and missing objects, in one pass over
+    its changes (which may be a stream too large to hold)."""
     removed_dirs: set[str] = set()
+    replaced: list[str] = []  # removed directories a file or a link takes the place of
     on_disk = _DiskProbe(root)
-    tracked_removals: list[str] = []
     for change in plan.changes:
         old, new = change.old, change.new
         if old is not None and not old.is_dir:
-            tracked_removals.append(change.path)
             if not any(old.same_content(lookup(load, t, change.path)) for t in saved_trees):
                 # content the store holds (a deleted snapshot's, say) loses nothing
                 held = old.kind == "file" and store.has(old.id)
                 (plan.recoverable if held else plan.conflicts).append(change.path)
         elif old is not None:
             removed_dirs.add(change.path)
-        elif _is_file_add(change) and change.path not in removed_dirs and on_disk(change.path):
-            plan.conflicts.append(change.path)  # an untracked (ignored) file in the way
+        elif _is_file_add(change):
+            # a directory's removal comes before what takes its place
+            if change.path in removed_dirs:
+                replaced.append(change.path)
+            elif on_disk(change.path):
+                plan.conflicts.append(change.path)  # an untracked (ignored) file in the way
         if _needs_blob(old, new) and new is not None and not store.has(new.id):
             plan.missing_objects.append(change.path)
-    if removed_dirs:
-        plan.blocked.extend(_untracked_inside(root, removed_dirs, tracked_removals, plan.changes))
+    if replaced:
+        plan.blocked.extend(_untracked_inside(root, replaced, plan))
 
 
 def _is_file_add(change: Change) -> bool:
@@ -78,16 +82,11 @@ def _needs_blob(old: TreeEntry | None, new: TreeEntry | None) -> bool:
     return not (old is not None and old.kind == "file" and old.id == new.id)
 
 
-def _untracked_inside(
-    root: str, removed_dirs: set[str], tracked: list[str], changes: list[Change]
-) -> list[str]:
+def _untracked_inside(root: str, replaced: list[str], plan: RestorePlan) -> list[str]:
     """Paths of untracked (ignored) files inside directories that must become something
     else: restore cannot delete them without losing data nobody snapshotted."""
-    replaced = {
-        c.path for c in changes if c.old is None and c.new is not None and c.path in removed_dirs
-    }
-    replaced = {p for p in replaced if not _is_dir_creation(p, changes)}
-    known = set(tracked) | set(removed_dirs)
+    inside = tuple(f"{directory}/" for directory in replaced)
+    known = {c.path for c in plan.changes if c.old is not None and c.path.startswith(inside)}
     blocked = []
     for directory in sorted(replaced):
         for dirpath, dirnames, filenames in os.walk(os.path.join(root, directory)):
@@ -96,7 +95,3 @@ def _untracked_inside(
                 if rel not in known:
                     blocked.append(rel)
     return blocked
-
-
-def _is_dir_creation(path: str, changes: list[Change]) -> bool:
-    return any(c.path == path and c.new is not None and c.new.is_dir for c in changes)

@@ -7,32 +7,34 @@ import errno
 import fnmatch
 import os
 import shutil
-import time
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from dws.errors import DwsError, IntegrityError, RefusedError, UsageError
 from dws.model.ids import check_object_id
 from dws.model.tree import EMPTY_TREE, EMPTY_TREE_ID, TreeEntry, encode_tree, listing_id
-from dws.model.treediff import Change, TreeLoader, diff_trees, lookup, walk_tree
+from dws.model.treediff import (
+    Change,
+    ChangeStream,
+    TreeLoader,
+    diff_trees,
+    lookup,
+    walk_tree,
+)
 from dws.resources.base import ObjectRef, PutBackPlan, Resource, RestorePlan, State
-from dws.resources.local_files.applying import Restorer
+from dws.resources.local_files.applying import Restorer, restore_batch
 from dws.resources.local_files.planning import check_plan
 from dws.resources.local_files.recovery import apply_put_back, plan_put_back, save_paths
+from dws.resources.local_files.restoredrows import RestoredRows
 from dws.resources.local_files.scanner import Scanner, refuse_unreadable
 from dws.resources.local_files.scanresult import ScanResult
 from dws.resources.local_files.statcache import (
     NoCache,
-    ResourceCache,
     StatCache,
-    StatRow,
-    is_racy,
-    split_path,
 )
 from dws.resources.pathhash import MISSING, PathId, persist_trees
 from dws.resources.recorded import RecordedView, TreeView
 from dws.store.base import CorruptObjectError
-from dws.store.fileio import sync_filesystem
 from dws.store.objectreader import open_checked_file
 from dws.store.trees import store_loader
 
@@ -175,7 +177,8 @@ class LocalFilesResource(Resource):
         load = self._loader(scan)
         target_tree = self._tree_of(target)
         saved_trees = [self._tree_of(state) for state in saved]
-        changes = list(diff_trees(load, scan.root_id, target_tree))
+        # produced again to apply when there are too many to keep (see ChangeStream)
+        changes = ChangeStream(lambda: diff_trees(load, scan.root_id, target_tree), restore_batch())
         plan = RestorePlan(self.name, changes, leftovers=scan.leftovers)
         if target.get("keep", KEEP_CONTENT) == KEEP_HASHES:
             plan.verify_failures = [c.path for c in changes if c.visible]
@@ -198,25 +201,26 @@ class LocalFilesResource(Resource):
             if not plan.changes:
                 return
             _clear_the_way(root, plan)
-        restorer = Restorer(root, self.context.store, self.context.store_generation, link=plan.link)
+        cache = self._cache()
         try:
-            if fresh:
-                restorer.build_root()
-            restorer.apply(plan.changes, self.context.progress)
-            if restorer.linked:
-                plan.notes.append(
-                    f"{restorer.linked} file(s) hard-linked to the object store, read-only: "
-                    "never edit them in place (write a new file instead; a restore without "
-                    "--link copies the files it rewrites)"
-                )
-        finally:
-            sync_filesystem(os.path.dirname(root) if fresh else root)
-            cache = self._cache()
+            session = cache.session(self.name, defer_stored=False)
+            generation = self.context.store_generation
+            rows = RestoredRows(session, os.path.dirname(root) if fresh else root, generation)
+            restorer = Restorer(root, self.context.store, generation, link=plan.link, record=rows)
             try:
-                session = cache.session(self.name, defer_stored=False)
-                _record_restored(session, root, restorer, self.context.store_generation)
+                if fresh:
+                    restorer.build_root()
+                restorer.apply(plan.changes, self.context.progress)
             finally:
-                cache.close()
+                rows.finish()
+        finally:
+            cache.close()
+        if restorer.linked:
+            plan.notes.append(
+                f"{restorer.linked} file(s) hard-linked to the object store, read-only: "
+                "never edit them in place (write a new file instead; a restore without "
+                "--link copies the files it rewrites)"
+            )
 
     # ---- recovery ---------------------------------------------------------------------
 
@@ -309,7 +313,8 @@ class LocalFilesResource(Resource):
             )
         root = self._tree_of(state)
         os.makedirs(dest, exist_ok=True)
-        changes = list(diff_trees(self._loader(), None, root))
+        load = self._loader()
+        changes = ChangeStream(lambda: diff_trees(load, None, root), restore_batch())
         Restorer(dest, self.context.store, self.context.store_generation).apply(
             changes, self.context.progress
         )
@@ -420,28 +425,6 @@ class LocalFilesResource(Resource):
             cache.forget(self.name)
         finally:
             cache.close()
-
-
-def _record_restored(cache: ResourceCache, root: str, restorer: Restorer, generation: int) -> None:
-    """Stat-cache rows for the files restore wrote, stat'ed just after each was written
-    (written in batches); files too young to vouch for (see ``is_racy``) get none and are
-    hashed again next time; rows of removed paths go (before any row of a file written in
-    their place)."""
-    now = time.time_ns()
-    for rel in restorer.removed:
-        directory, name = split_path(rel)
-        cache.delete(directory, [name])
-    for rel, oid, signature in restorer.written:
-        directory, name = split_path(rel)
-        if signature is None:
-            cache.delete(directory, [name])
-            continue
-        row = StatRow(*signature, oid, generation)
-        if is_racy(row, now):
-            cache.delete(directory, [name])
-        else:
-            cache.upsert(directory, name, row)
-    cache.flush()
 
 
 def _clear_the_way(root: str, plan: RestorePlan) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dws.model.tree import Tree, decode_tree
-from dws.model.treediff import TreeLoader
+from dws.model.treediff import TreeLoader, caching_loader
 
 
 @dataclass
@@ -25,18 +25,15 @@ class ScanResult:
     unreadable: list[str] = field(default_factory=list)
 
     def loader(self, fallback: TreeLoader | None = None) -> TreeLoader:
-        """Load trees from this scan, then from ``fallback``."""
-        parsed: dict[str, Tree] = {}
+        """Load trees from this scan (each parsed once while in use), then from
+        ``fallback``."""
+        parse = caching_loader(lambda oid: decode_tree(self.trees[oid]))
 
         def load(oid: str) -> Tree:
-            if oid in parsed:
-                return parsed[oid]
-            data = self.trees.get(oid)
-            if data is None:
-                if fallback is None:
-                    raise KeyError(oid)
-                return fallback(oid)
-            tree = parsed[oid] = decode_tree(data)
-            return tree
+            if oid in self.trees:
+                return parse(oid)
+            if fallback is None:
+                raise KeyError(oid)
+            return fallback(oid)
 
         return load

@@ -65,6 +65,12 @@ class Share(Generic[Item]):
 def fork_from(variable: str = "DWS_RESTORE_FORK_FROM", default: int = DEFAULT_FORK_FROM) -> int:
     """From how much work (a restore: file writes) a command forks, from the environment
     ``variable`` (0: never)."""
+    return count_setting(variable, default)
+
+
+def count_setting(variable: str, default: int) -> int:
+    """A count from the environment ``variable`` (0 or less: no limit; not a number:
+    ``default``)."""
     try:
         value = int(os.environ.get(variable, default))
     except ValueError:
