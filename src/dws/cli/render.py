@@ -47,17 +47,23 @@ def resource_changes_json(item: ResourceChanges) -> dict[str, Any]:
 
 
 def print_changes(
-    output: Output, changes: list[Change], indent: str = "  ", limit: int | None = MAX_LINES
+    output: Output,
+    changes: list[Change],
+    indent: str = "  ",
+    limit: int | None = MAX_LINES,
+    total: int | None = None,
 ) -> None:
-    """List changed paths, one per line, at most ``limit`` of them (None: all)."""
+    """List changed paths, one per line, at most ``limit`` of them (None: all); ``total``:
+    how many there are when ``changes`` holds only the first ones."""
     for change in changes if limit is None else changes[:limit]:
         entry = change.new or change.old
         suffix = "/" if entry is not None and entry.is_dir else ""
         output.line(
             f"{indent}{_label(change):<9} {change.path}{suffix}", STATUS_STYLE.get(change.status)
         )
-    if limit is not None and len(changes) > limit:
-        output.line(f"{indent}... and {count(len(changes) - limit)} more (use --json for all)")
+    total = len(changes) if total is None else total
+    if limit is not None and total > limit:
+        output.line(f"{indent}... and {count(total - limit)} more (use --json for all)")
 
 
 def fold_budgets(sizes: list[int], total: int = FOLD_LINES) -> list[int | None]:

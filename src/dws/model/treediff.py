@@ -235,12 +235,16 @@ def _entry_name(entry: TreeEntry) -> str:
 
 
 CACHED_ENTRIES = 1 << 16  # tree entries a caching loader keeps decoded (about 16 MB)
+# trees a caching loader keeps whatever their size: a lookup goes from the root to a
+# directory of a million entries and back, and dropping one for the other would decode the
+# big one again on every lookup
+CACHED_ALWAYS = 8
 
 
 def caching_loader(load: TreeLoader, max_entries: int | None = None) -> TreeLoader:
     """Wrap a loader so each tree is loaded and parsed once while it is in use: the trees
     used least recently go when those kept hold more than ``max_entries`` entries
-    (default ``CACHED_ENTRIES``; one tree larger than that is kept alone), so memory does
+    (default ``CACHED_ENTRIES``), except the ``CACHED_ALWAYS`` most recent, so memory does
     not grow with the workspace."""
     limit = CACHED_ENTRIES if max_entries is None else max_entries
     cache: dict[str, Tree] = {}
@@ -252,7 +256,7 @@ def caching_loader(load: TreeLoader, max_entries: int | None = None) -> TreeLoad
         if tree is None:
             tree = load(ident)
             held += len(tree.entries)
-            while cache and held > limit:
+            while len(cache) >= CACHED_ALWAYS and held > limit:
                 oldest = next(iter(cache))
                 held -= len(cache.pop(oldest).entries)
         cache[ident] = tree  # the most recently used is last

@@ -257,27 +257,32 @@ def test_caching_loader_loads_each_tree_once(trees: Trees) -> None:
 
 
 def test_caching_loader_is_bounded_by_entries_and_keeps_the_recently_used(trees: Trees) -> None:
-    ids = [trees.build({f"f{i}": b"x", f"g{i}": b"y"}) for i in range(5)]  # 2 entries each
+    ids = [trees.build({f"f{i}": b"x"}) for i in range(10)]  # one entry each
     cached = caching_loader(trees.load, max_entries=4)
-    for oid in ids[:2]:
+    for oid in ids[:8]:
         cached(oid)
     cached(ids[0])  # used again: now the most recent
-    cached(ids[2])  # 6 entries held: the least recently used (ids[1]) goes
+    cached(ids[8])
+    cached(ids[9])  # over the bound: the least recently used (ids[1], ids[2]) went
     trees.loads.clear()
-    cached(ids[0])
-    cached(ids[2])
+    for oid in [ids[0], *ids[3:]]:
+        cached(oid)
     assert trees.loads == []
     cached(ids[1])
-    assert trees.loads == [ids[1]]
+    cached(ids[2])
+    assert trees.loads == [ids[1], ids[2]]
 
 
-def test_caching_loader_keeps_one_tree_larger_than_its_bound(trees: Trees) -> None:
+def test_caching_loader_keeps_the_last_trees_whatever_their_size(trees: Trees) -> None:
+    """A lookup goes from a small root to a large directory, over and over: neither may
+    push the other out, or the large one would be decoded again for every path."""
     big = trees.build({f"f{i}": b"x" for i in range(10)})
+    root = trees.build({"d": {f"f{i}": b"x" for i in range(10)}})
     cached = caching_loader(trees.load, max_entries=4)
-    cached(big)
-    trees.loads.clear()
-    cached(big)
-    assert trees.loads == []
+    for _ in range(5):
+        cached(root)
+        cached(big)
+    assert sorted(trees.loads) == sorted([root, big])
 
 
 def test_encode_is_what_ids_hash(trees: Trees) -> None:

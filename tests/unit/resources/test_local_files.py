@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import time
 import tracemalloc
 from pathlib import Path
@@ -467,3 +468,39 @@ def test_restore_records_each_batch_as_it_goes(
     written = [path for _, paths in handed for path in paths]
     assert sorted(written) == sorted([f"d1/f{f}" for f in range(10)] + ["d2/f3"])
     assert (root / "d2" / "f3").read_text() == "2-3"
+
+
+def test_directories_a_dead_worker_wrote_into_stay_under_temporary_names(
+    make_resource: ResourceFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed while writing a file into a directory being built (its final name,
+    since nothing else is there) leaves that file part way: the restore fails without
+    renaming any directory it built into place, and the next restore finishes the job."""
+    monkeypatch.setenv("DWS_RESTORE_FORK_FROM", "1")
+    monkeypatch.setenv("DWS_RESTORE_WORKERS", "2")
+    resource = make_resource()
+    root = root_of(resource)
+    write_files(root, {f"d{d}/f{f}": f"content {d}-{f}" for d in range(2) for f in range(5)})
+    state = resource.snapshot(None)
+    resource.committed()
+    recorded = manifest(root)
+    shutil.rmtree(root / "d0")
+    shutil.rmtree(root / "d1")
+    store_type = type(resource.context.store)
+    real = store_type.materialize
+    parent = os.getpid()
+
+    def dying(self: Any, oid: str, dest: str, mode: int = 0o644) -> None:
+        if os.getpid() != parent and dest.endswith("f3"):
+            Path(dest).write_bytes(b"part")
+            os.kill(os.getpid(), signal.SIGKILL)
+        real(self, oid, dest, mode)
+
+    monkeypatch.setattr(store_type, "materialize", dying)
+    with pytest.raises(DwsError, match="worker process died"):
+        resource.apply_restore(resource.plan_restore(state, []))
+    assert sorted(p.name.startswith(TEMP_PREFIX) for p in root.iterdir()) == [True, True]
+    monkeypatch.setattr(store_type, "materialize", real)
+    again = make_resource()
+    again.apply_restore(again.plan_restore(state, []))
+    assert manifest(root) == recorded

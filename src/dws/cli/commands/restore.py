@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from itertools import islice
+
 import click
 
 from dws.cli.context import CliState, json_option, pass_state
 from dws.cli.output import short
-from dws.cli.render import change_json, print_changes
+from dws.cli.render import MAX_LINES, change_json, print_changes
 from dws.core.restore import RESULTS_NOT_REVERTED
 
 
@@ -126,6 +128,7 @@ def restore(
         for note in plan.notes:
             out.note(f"  {note}", "cyan")
         if dry_run or out.verbose:
-            print_changes(out, plan.visible_changes)
+            shown = (change for change in plan.changes if change.visible)
+            print_changes(out, list(islice(shown, MAX_LINES)), total=count)
     for name, why in outcome.skipped.items():
         out.line(f"{name}: skipped ({why})")

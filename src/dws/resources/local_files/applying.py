@@ -90,6 +90,10 @@ class Restorer:
         # outermost ones under a temporary name in their parent, the others inside them)
         self._building: dict[str, str] = {}
         self._staged: list[tuple[str, str]] = []  # (temporary path, final path), outermost
+        # False once a worker died: a file it was writing into a directory being built may
+        # be part way under its final name, so those directories stay under their
+        # temporary names (the next restore removes them)
+        self._publishable = True
 
     def build_root(self) -> None:
         """The root directory does not exist: build all of it under a temporary name next
@@ -154,6 +158,8 @@ class Restorer:
                 assert change.new is not None
                 self._written.append((change.path, change.new.id, signature))
         self.linked = linked_before + sum(result.linked for result in results)
+        if any(result.died for result in results):
+            self._publishable = False
         workers.raise_first_error(results)
         self._hand_over()
         return done + len(writes)
@@ -166,9 +172,12 @@ class Restorer:
             self._record(removed, written)
 
     def _publish(self) -> None:
-        """Rename the directories built under temporary names into place. A name taken
-        meanwhile by anything but an empty directory stops the restore (rename fails)."""
+        """Rename the directories built under temporary names into place (not after a
+        worker died). A name taken meanwhile by anything but an empty directory stops the
+        restore (rename fails)."""
         staged, self._staged = self._staged, []
+        if not self._publishable:
+            return
         for tmp, path in staged:
             try:
                 os.rename(tmp, path)

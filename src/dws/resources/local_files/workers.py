@@ -46,6 +46,9 @@ class PartResult:
     signatures: list[Signature | None] = field(default_factory=list)
     linked: int = 0
     error: tuple[int, str, list[str]] | None = None  # exit code, message, details
+    # the process died: what it was writing may be left part way, under its final name
+    # when it was inside a directory being built
+    died: bool = False
     # the error itself, kept only in the process that raised it (its class and fields
     # survive there; across a pipe only ``error`` travels)
     exception: DwsError | None = None
@@ -146,7 +149,7 @@ def run_shares(
         return _guarded(run, share)
 
     def died(why: str) -> PartResult:
-        return PartResult(error=(1, f"a restore worker process died ({why})", []))
+        return PartResult(error=(1, f"a restore worker process died ({why})", []), died=True)
 
     return fork_map(shares, guarded, died)
 
