@@ -236,12 +236,10 @@ def test_forked_restore_killed_at_crash_point(
 
 BATCHED_ENV = {"DWS_RESTORE_BATCH": "40", "DWS_RESTORE_FORK_FROM": "1"}
 BATCHED_POINTS = {
-    # a restore applied 40 changes at a time, each batch's cache rows recorded once the
-    # next is done: killed just after the first batch's rows were recorded, and in the
+    # a restore applied 40 changes at a time, each batch's cache rows recorded as it is
+    # handed over: killed just after the first batch's rows were recorded, and in the
     # middle of a later batch's writes
-    "first-rows-recorded": (
-        "dws.resources.local_files.restoredrows:RestoredRows._record_waiting:after:1"
-    ),
+    "first-rows-recorded": "dws.resources.local_files.restoredrows:RestoredRows.__call__:after:1",
     "later-batch-writing": "dws.store.packed:PackedObjectStore.materialize:after:130",
 }
 

@@ -14,43 +14,44 @@ class RestoredRows:
     go (before any row of a file written in their place), and each file written gets a
     row from the stat signature taken just after writing it.
 
-    A batch is recorded once the next one is done, or by ``finish``, each time after a
-    sync of the filesystem: a row never vouches for bytes not yet on disk, and by then
-    most of the batch is older than the racy window. Files still too young to vouch for
-    (see ``is_racy``) get no row and are hashed again next time."""
+    A batch is recorded as soon as it is handed over, after a sync of the filesystem, so
+    that a row never vouches for bytes not yet on disk. Files still too young to vouch for
+    (see ``is_racy``: written in the last moments of the batch) wait for the next batch,
+    and those still too young at ``finish`` get no row and are hashed again next time."""
 
     def __init__(self, cache: ResourceCache, sync_path: str, generation: int) -> None:
         self._cache = cache
         self._sync_path = sync_path
         self._generation = generation
-        self._waiting: list[tuple[list[str], list[Written]]] = []
+        self._young: list[Written] = []
 
     def __call__(self, removed: list[str], written: list[Written]) -> None:
-        if self._waiting:
-            sync_filesystem(self._sync_path)
-            self._record_waiting()
-        self._waiting.append((removed, written))
+        sync_filesystem(self._sync_path)
+        for rel in removed:
+            directory, name = split_path(rel)
+            self._cache.delete(directory, [name])
+        young, self._young = self._young, []
+        self._record(young, keep_young=True)
+        self._record(written, keep_young=True)
 
     def finish(self) -> None:
-        """Sync, and record every batch still waiting."""
+        """Sync, and record the files that were too young so far."""
         sync_filesystem(self._sync_path)
-        self._record_waiting()
+        young, self._young = self._young, []
+        self._record(young, keep_young=False)
         self._cache.flush()
 
-    def _record_waiting(self) -> None:
+    def _record(self, written: list[Written], *, keep_young: bool) -> None:
         now = time.time_ns()
-        waiting, self._waiting = self._waiting, []
-        for removed, written in waiting:
-            for rel in removed:
-                directory, name = split_path(rel)
+        for rel, oid, signature in written:
+            directory, name = split_path(rel)
+            if signature is None:
                 self._cache.delete(directory, [name])
-            for rel, oid, signature in written:
-                directory, name = split_path(rel)
-                if signature is None:
-                    self._cache.delete(directory, [name])
-                    continue
-                row = StatRow(*signature, oid, self._generation)
-                if is_racy(row, now):
-                    self._cache.delete(directory, [name])
-                else:
-                    self._cache.upsert(directory, name, row)
+                continue
+            row = StatRow(*signature, oid, self._generation)
+            if not is_racy(row, now):
+                self._cache.upsert(directory, name, row)
+            elif keep_young:
+                self._young.append((rel, oid, signature))
+            else:
+                self._cache.delete(directory, [name])
