@@ -236,10 +236,10 @@ def test_forked_restore_killed_at_crash_point(
 
 BATCHED_ENV = {"DWS_RESTORE_BATCH": "40", "DWS_RESTORE_FORK_FROM": "1"}
 BATCHED_POINTS = {
-    # a restore applied 40 changes at a time, each batch's cache rows recorded as it is
-    # handed over: killed just after the first batch's rows were recorded, and in the
-    # middle of a later batch's writes
-    "first-rows-recorded": "dws.resources.local_files.restoredrows:RestoredRows.__call__:after:1",
+    # a restore applied 40 changes at a time, each batch's cache rows written as pending
+    # rows as it is handed over: killed just after the first batch's rows were written,
+    # and in the middle of a later batch's writes
+    "first-rows-written": "dws.resources.local_files.restoredrows:RestoredRows.__call__:after:1",
     "later-batch-writing": "dws.store.packed:PackedObjectStore.materialize:after:130",
 }
 

@@ -203,9 +203,9 @@ class LocalFilesResource(Resource):
             _clear_the_way(root, plan)
         cache = self._cache()
         try:
-            session = cache.session(self.name, defer_stored=False)
             generation = self.context.store_generation
-            rows = RestoredRows(session, os.path.dirname(root) if fresh else root, generation)
+            sync_path = os.path.dirname(root) if fresh else root
+            rows = RestoredRows(cache, self.name, sync_path, generation)
             restorer = Restorer(root, self.context.store, generation, link=plan.link, record=rows)
             try:
                 if fresh:
