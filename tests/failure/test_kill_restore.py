@@ -214,42 +214,35 @@ def test_restore_killed_at_crash_point(
 
 
 FORKED_ENV = {"DWS_RESTORE_FORK_FROM": "1", "DWS_RESTORE_WORKERS": "3"}
-FORKED_POINTS = {
-    # with every restore's writes shared out over processes: killed in a worker's share
-    "forked-midway": "dws.store.packed:PackedObjectStore.materialize:after:60",
-    "forked-large-copying": "dws.store.streamcopy:_write_chunk:before:1:",
-    "forked-before-sync": "dws.resources.local_files.restoredrows:sync_filesystem:before:1",
-}
-
-
-@pytest.mark.parametrize("point", FORKED_POINTS.values(), ids=FORKED_POINTS.keys())
-def test_forked_restore_killed_at_crash_point(
-    point: str, small_versions: Versions, tmp_path: Path
-) -> None:
-    ws = copy_workspace(small_versions.root, tmp_path / "ws")
-    crashed = run_crashing(point, "restore", "v1", cwd=ws, env=FORKED_ENV)
-    assert crashed.code == -9, f"the crash point {point} was never reached: {crashed.err}"
-    _check_old_or_new(ws, small_versions, point)
-    _check_status_hides_temp_files(ws, point)
-    _check_rerun(ws, small_versions, point)
-
-
 BATCHED_ENV = {"DWS_RESTORE_BATCH": "40", "DWS_RESTORE_FORK_FROM": "1"}
-BATCHED_POINTS = {
+POINTS_WITH_ENV = {
+    # with every restore's writes shared out over processes: killed in a worker's share
+    "forked-midway": (FORKED_ENV, "dws.store.packed:PackedObjectStore.materialize:after:60"),
+    "forked-large-copying": (FORKED_ENV, "dws.store.streamcopy:_write_chunk:before:1:"),
+    "forked-before-sync": (
+        FORKED_ENV,
+        "dws.resources.local_files.restoredrows:sync_filesystem:before:1",
+    ),
     # a restore applied 40 changes at a time, each batch's cache rows written as pending
     # rows as it is handed over: killed just after the first batch's rows were written,
     # and in the middle of a later batch's writes
-    "first-rows-written": "dws.resources.local_files.restoredrows:RestoredRows.__call__:after:1",
-    "later-batch-writing": "dws.store.packed:PackedObjectStore.materialize:after:130",
+    "batched-first-rows-written": (
+        BATCHED_ENV,
+        "dws.resources.local_files.restoredrows:RestoredRows.__call__:after:1",
+    ),
+    "batched-later-batch-writing": (
+        BATCHED_ENV,
+        "dws.store.packed:PackedObjectStore.materialize:after:130",
+    ),
 }
 
 
-@pytest.mark.parametrize("point", BATCHED_POINTS.values(), ids=BATCHED_POINTS.keys())
-def test_batched_restore_killed_at_crash_point(
-    point: str, small_versions: Versions, tmp_path: Path
+@pytest.mark.parametrize(("env", "point"), POINTS_WITH_ENV.values(), ids=POINTS_WITH_ENV.keys())
+def test_forked_or_batched_restore_killed_at_crash_point(
+    env: dict[str, str], point: str, small_versions: Versions, tmp_path: Path
 ) -> None:
     ws = copy_workspace(small_versions.root, tmp_path / "ws")
-    crashed = run_crashing(point, "restore", "v1", cwd=ws, env=BATCHED_ENV)
+    crashed = run_crashing(point, "restore", "v1", cwd=ws, env=env)
     assert crashed.code == -9, f"the crash point {point} was never reached: {crashed.err}"
     _check_old_or_new(ws, small_versions, point)
     _check_status_hides_temp_files(ws, point)
@@ -297,7 +290,7 @@ def test_a_missing_resource_directory_appears_whole_or_not_at_all(
     ws = copy_workspace(small_versions.root, tmp_path / "ws")
     shutil.rmtree(ws / "data/raw")
     env = FORKED_ENV if forked else None
-    point = FORKED_POINTS["forked-midway"] if forked else RESTORE_POINTS["midway-in-raw"]
+    point = POINTS_WITH_ENV["forked-midway"][1] if forked else RESTORE_POINTS["midway-in-raw"]
     crashed = run_crashing(point, "restore", "--force", "v1", cwd=ws, env=env)
     assert crashed.code == -9, crashed.err
     assert not (ws / "data/raw").exists()

@@ -372,6 +372,15 @@ def test_restore_does_not_overwrite_unsaved_work_in_a_now_ignored_file(
 # ---- memory -------------------------------------------------------------------------------
 
 
+def write_grid(root: Path, dirs: int, files: int) -> None:
+    """``dirs`` directories of ``files`` tiny files each."""
+    for d in range(dirs):
+        directory = root / f"d{d:03d}"
+        directory.mkdir()
+        for f in range(files):
+            (directory / f"f{f:03d}").write_bytes(b"%d-%d" % (d, f))
+
+
 @pytest.mark.usefixtures("files_are_old")
 def test_scanning_memory_does_not_grow_with_the_number_of_files(
     make_resource: ResourceFactory,
@@ -382,11 +391,7 @@ def test_scanning_memory_does_not_grow_with_the_number_of_files(
     bound leaves room for one batch of cache rows and the directories on the current path."""
     resource = make_resource(keep="hashes")  # trees stored, blobs not: the scan is the cost
     root = root_of(resource)
-    for d in range(200):
-        directory = root / f"d{d:03d}"
-        directory.mkdir()
-        for f in range(100):
-            (directory / f"f{f:03d}").write_bytes(b"%d-%d" % (d, f))
+    write_grid(root, 200, 100)
     tracemalloc.start()
     try:
         state = resource.snapshot(None)  # reads and caches every file
@@ -420,11 +425,7 @@ def test_restoring_memory_does_not_grow_with_the_number_of_files(
     monkeypatch.setattr("dws.model.treediff.CACHED_ENTRIES", 500, raising=False)
     resource = make_resource()
     root = root_of(resource)
-    for d in range(50):
-        directory = root / f"d{d:03d}"
-        directory.mkdir()
-        for f in range(100):
-            (directory / f"f{f:03d}").write_bytes(b"%d-%d" % (d, f))
+    write_grid(root, 50, 100)
     state = resource.snapshot(None)
     resource.committed()
     recorded = manifest(root)
@@ -441,17 +442,24 @@ def test_restoring_memory_does_not_grow_with_the_number_of_files(
     assert peak < 2 << 20, peak
 
 
+def snapshotted(
+    resource: LocalFilesResource, dirs: int, files: int
+) -> tuple[LocalFilesResource, Path, dict[str, Any]]:
+    """``resource`` holding ``dirs`` directories of ``files`` files, snapshotted."""
+    root = root_of(resource)
+    write_files(root, {f"d{d}/f{f}": f"content {d}-{f}" for d in range(dirs) for f in range(files)})
+    state = resource.snapshot(None)
+    resource.committed()
+    return resource, root, state
+
+
 def test_restore_records_each_batch_as_it_goes(
     make_resource: ResourceFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each batch is handed over once applied, then forgotten: at most a batch of changes
     each time, and every file written exactly once in all."""
     monkeypatch.setenv("DWS_RESTORE_BATCH", "7")
-    resource = make_resource()
-    root = root_of(resource)
-    write_files(root, {f"d{d}/f{f}": f"{d}-{f}" for d in range(4) for f in range(10)})
-    state = resource.snapshot(None)
-    resource.committed()
+    resource, root, state = snapshotted(make_resource(), 4, 10)
     shutil.rmtree(root / "d1")
     (root / "d2" / "f3").unlink()
     os.symlink("elsewhere", root / "d2" / "f3")
@@ -467,7 +475,7 @@ def test_restore_records_each_batch_as_it_goes(
     assert all(len(removed) + len(written) <= 7 for removed, written in handed)
     written = [path for _, paths in handed for path in paths]
     assert sorted(written) == sorted([f"d1/f{f}" for f in range(10)] + ["d2/f3"])
-    assert (root / "d2" / "f3").read_text() == "2-3"
+    assert (root / "d2" / "f3").read_text() == "content 2-3"
 
 
 def test_directories_a_dead_worker_wrote_into_stay_under_temporary_names(
@@ -478,11 +486,7 @@ def test_directories_a_dead_worker_wrote_into_stay_under_temporary_names(
     renaming any directory it built into place, and the next restore finishes the job."""
     monkeypatch.setenv("DWS_RESTORE_FORK_FROM", "1")
     monkeypatch.setenv("DWS_RESTORE_WORKERS", "2")
-    resource = make_resource()
-    root = root_of(resource)
-    write_files(root, {f"d{d}/f{f}": f"content {d}-{f}" for d in range(2) for f in range(5)})
-    state = resource.snapshot(None)
-    resource.committed()
+    resource, root, state = snapshotted(make_resource(), 2, 5)
     recorded = manifest(root)
     shutil.rmtree(root / "d0")
     shutil.rmtree(root / "d1")
