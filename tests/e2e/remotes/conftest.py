@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import dws
 from helpers.failure import Result, run_dws, write_files
 
 
@@ -73,7 +74,10 @@ SAMPLE: dict[str, str | bytes] = {
 
 @pytest.fixture
 def make_workspace(tmp_path: Path) -> Callable[..., Path]:
-    """A workspace with source data, features and results, snapshotted as v1."""
+    """A workspace with source data, features and results, snapshotted as v1. It is set up
+    through the Python API, the layer under `dws init`, `dws add` and `dws snapshot`
+    (tests/e2e/workspace drives those commands themselves): one process start per step
+    would cost more than the step."""
 
     def make(name: str = "ws", files: dict[str, str | bytes] | None = None) -> Path:
         root = tmp_path / name
@@ -83,15 +87,12 @@ def make_workspace(tmp_path: Path) -> Callable[..., Path]:
         (root / "data/raw/run.sh").chmod(0o755)
         os.symlink("a.csv", root / "data/raw/link")
         (root / "data/raw/empty").mkdir()
-        for args in (
-            ["init"],
-            ["add", "local-files", "data/raw", "--role", "source-data", "--name", "raw"],
-            ["add", "local-files", "data/features", "--role", "intermediate-data"],
-            ["add", "local-files", "results", "--role", "results"],
-            ["snapshot", "v1", "-m", "first"],
-        ):
-            result = run_dws(*args, cwd=root)
-            assert result.code == 0, (args, result.err)
+        ws = dws.Workspace.init(str(root))
+        here = str(root)
+        ws.add_resource("local-files", "data/raw", "source-data", name="raw", relative_to=here)
+        ws.add_resource("local-files", "data/features", "intermediate-data", relative_to=here)
+        ws.add_resource("local-files", "results", "results", relative_to=here)
+        ws.snapshot("v1", "first")
         return root
 
     return make
