@@ -79,7 +79,12 @@ def _isolated_git(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def pipeline(tmp_path: Path) -> Path:
     """The pipeline workspace, nothing run yet."""
-    root = tmp_path / "pipe"
+    return make_pipeline(tmp_path / "pipe")
+
+
+def make_pipeline(root: Path) -> Path:
+    """The pipeline workspace at ``root`` (git's identity and configuration as in
+    GIT_ENV), nothing run yet."""
     for sub in ("code", "data/raw", "data/features", "results"):
         (root / sub).mkdir(parents=True)
     (root / "code/prepare.py").write_text(PREPARE)

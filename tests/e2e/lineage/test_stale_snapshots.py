@@ -4,6 +4,7 @@ refuses, `dws results` and `dws show` mark them, and a state without any stays f
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,9 @@ import dws
 from dws.errors import FormatError
 from dws.model.records import check_format
 from helpers.cli import as_json, assert_error, assert_unchanged, disk_state, ok, run_dws
+from helpers.git import GIT_ENV
 
-from .conftest import PREPARE_RUN
+from .conftest import PREPARE_RUN, make_pipeline
 
 TRAIN = (
     "run", "-n", "train", "-i", "data/features", "-o", "results/model.txt",
@@ -50,13 +52,24 @@ def make_evaluate_stale(root: Path) -> None:
         code.write("# scored differently from now on\n")
 
 
-@pytest.fixture
-def ran(pipeline: Path) -> Path:
-    """The pipeline run once, all of it up to date, snapshotted as v1."""
-    run_all(pipeline)
-    record, err = snapshot(pipeline, "v1")
+@pytest.fixture(scope="module")
+def ran_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The pipeline run once, all of it up to date, snapshotted as v1: built once per
+    module (each test works on its own copy, `ran`)."""
+    root = make_pipeline(tmp_path_factory.mktemp("stale") / "pipe")
+    with pytest.MonkeyPatch.context() as env:  # the autouse fixture is per test
+        for key, value in GIT_ENV.items():
+            env.setenv(key, value)
+        run_all(root)
+        record, err = snapshot(root, "v1")
     assert "stale" not in err and "stale" not in record
-    return pipeline
+    return root
+
+
+@pytest.fixture
+def ran(ran_once: Path, tmp_path: Path) -> Path:
+    """A copy of ``ran_once`` of this test's own."""
+    return Path(shutil.copytree(ran_once, tmp_path / "pipe", symlinks=True))
 
 
 def test_a_state_without_stale_outputs_records_none(ran: Path) -> None:
