@@ -5,6 +5,7 @@ otherwise unless --approve; approvals are remembered per command line on this ma
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -21,9 +22,11 @@ def ok(result: object) -> None:
     assert result.code == 0, result.err  # type: ignore[attr-defined]
 
 
-@pytest.fixture
-def cloned(tmp_path: Path) -> tuple[Path, Path]:
-    """A workspace that ran one step and pushed it, and a colleague's clone of it."""
+@pytest.fixture(scope="module")
+def cloned_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace that ran one step and pushed it, and a colleague's clone of it, built
+    once per module in one directory (origin/, remote/, colleague/)."""
+    tmp_path = tmp_path_factory.mktemp("approvals")
     origin = tmp_path / "origin"
     (origin / "data/raw").mkdir(parents=True)
     (origin / "data/features").mkdir(parents=True)
@@ -38,7 +41,15 @@ def cloned(tmp_path: Path) -> tuple[Path, Path]:
     colleague = tmp_path / "colleague"
     ok(run_dws("clone", str(tmp_path / "remote"), str(colleague), cwd=tmp_path))
     (colleague / "data/raw/t.csv").write_text("2\n")
-    return origin, colleague
+    return tmp_path
+
+
+@pytest.fixture
+def cloned(cloned_once: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of ``cloned_once`` of this test's own: (origin, colleague). Both still name
+    the template's remote, which no test here reaches."""
+    shutil.copytree(cloned_once, tmp_path, symlinks=True, dirs_exist_ok=True)
+    return tmp_path / "origin", tmp_path / "colleague"
 
 
 def runs(root: Path) -> int:
