@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from helpers.cli import ok, run_dws
+from dws import api
+from helpers.cli import run_dws
 
 PREFIX = "ev/"
 
@@ -16,9 +17,10 @@ def dws(root: Path, server: Any, *args: str, env: dict[str, str] | None = None) 
 
 
 def new_workspace(tmp_path: Path, server: Any) -> Path:
+    """An empty workspace (made through the Python API: a set-up step)."""
     root = tmp_path / "ws"
     root.mkdir()
-    ok(dws(root, server, "init"))
+    api.Workspace.init(str(root))
     return root
 
 
