@@ -103,6 +103,16 @@ def pushed_workspace(
 ) -> Path:
     """A sample workspace (``make_workspace``) with ``spot`` as origin, pushed."""
     ws: Path = make_workspace(name)
-    spot.ok("remote", "add", "origin", spot.url, cwd=ws)
-    spot.ok("push", cwd=ws)
+    push_to_origin(spot, ws)
     return ws
+
+
+def push_to_origin(spot: RemoteSpot, ws: Path) -> None:
+    """Add ``spot`` as the origin of ``ws`` and push: a set-up step, through the Python API
+    (under `dws remote add` and `dws push`) with the remote's environment."""
+    with pytest.MonkeyPatch.context() as environment:
+        for key, value in spot.env.items():
+            environment.setenv(key, value)
+        workspace = dws.Workspace.open(str(ws))
+        workspace.add_remote("origin", spot.url)
+        workspace.push()

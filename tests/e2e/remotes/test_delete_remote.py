@@ -18,7 +18,7 @@ from helpers import remote_files
 from helpers.cli import assert_error, disk_state
 from helpers.failure import write_files
 
-from .conftest import RemoteSpot
+from .conftest import RemoteSpot, push_to_origin
 
 ONLY_IN_V2 = {f"data/raw/gone/{i}.txt": f"only in v2 {i}\n" for i in range(12)}
 
@@ -30,12 +30,10 @@ def shared(
     """Alice's workspace with v1 and v2 pushed, Bob's clone of it, and v2's id."""
     alice = make_workspace("alice")
     write_files(alice, ONLY_IN_V2)
-    remote.ok("snapshot", "v2", cwd=alice)
-    remote.ok("remote", "add", "origin", remote.url, cwd=alice)
-    remote.ok("push", cwd=alice)
+    v2 = dws.Workspace.open(str(alice)).snapshot("v2").record.id
+    push_to_origin(remote, alice)
     bob = tmp_path / "bob"
     remote.ok("clone", remote.url, str(bob), cwd=tmp_path)
-    v2 = remote.json("show", "v2", cwd=alice)["id"]
     yield alice, bob, v2
 
 
