@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+import dws
 from helpers.cli import (
     META,
     assert_error,
@@ -76,11 +77,16 @@ def setup(tmp_path: Path, s3_server: Any) -> Setup:
     (root / "data").mkdir()
     (root / "data" / "a.txt").write_text("one")
     (root / "data" / "b.txt").write_text("two")
-    ok(s.dws("add", "local-files", "data", "--role", "source-data"))
     url = f"s3://{bucket}/{PREFIX}"
-    where = ["--endpoint-url", s3_server.endpoint_url]
-    ok(s.dws("add", "s3", url, "--role", "source-data", "--name", "events", *where))
-    ok(s.dws("snapshot", "v1"))
+    with pytest.MonkeyPatch.context() as env:  # set-up through the Python API, in process
+        for key, value in s3_server.env().items():
+            env.setenv(key, value)
+        ws = dws.Workspace.open(str(root))
+        ws.add_resource("local-files", "data", "source-data", relative_to=str(root))
+        ws.add_resource(
+            "s3", url, "source-data", name="events", endpoint_url=s3_server.endpoint_url
+        )
+        ws.snapshot("v1")
     (root / "data" / "a.txt").write_text("one, changed")
     (root / "data" / "c.txt").write_text("three")
     return s
