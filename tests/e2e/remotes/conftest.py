@@ -116,3 +116,13 @@ def push_to_origin(spot: RemoteSpot, ws: Path) -> None:
         workspace = dws.Workspace.open(str(ws))
         workspace.add_remote("origin", spot.url)
         workspace.push()
+
+
+def clone_of(spot: RemoteSpot, destination: Path) -> Path:
+    """A clone of ``spot`` at ``destination``: a set-up step, through the Python API (under
+    `dws clone`) with the remote's environment."""
+    with pytest.MonkeyPatch.context() as environment:
+        for key, value in spot.env.items():
+            environment.setenv(key, value)
+        dws.Workspace.clone(spot.url, str(destination), relative_to=str(destination.parent))
+    return destination

@@ -18,7 +18,7 @@ from helpers import remote_files
 from helpers.cli import assert_error, disk_state
 from helpers.failure import write_files
 
-from .conftest import RemoteSpot, push_to_origin
+from .conftest import RemoteSpot, clone_of, push_to_origin
 
 ONLY_IN_V2 = {f"data/raw/gone/{i}.txt": f"only in v2 {i}\n" for i in range(12)}
 
@@ -32,9 +32,7 @@ def shared(
     write_files(alice, ONLY_IN_V2)
     v2 = dws.Workspace.open(str(alice)).snapshot("v2").record.id
     push_to_origin(remote, alice)
-    bob = tmp_path / "bob"
-    remote.ok("clone", remote.url, str(bob), cwd=tmp_path)
-    yield alice, bob, v2
+    yield alice, clone_of(remote, tmp_path / "bob"), v2
 
 
 def _listing(remote: RemoteSpot) -> dict[str, list[str]]:

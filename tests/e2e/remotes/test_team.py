@@ -13,7 +13,7 @@ from pathlib import Path
 from helpers.common import DWS
 from helpers.failure import dws_env, run_dws, write_files
 
-from .conftest import RemoteSpot, pushed_workspace
+from .conftest import RemoteSpot, clone_of, pushed_workspace
 
 
 def _files(root: Path, directory: str) -> dict[str, bytes]:
@@ -40,9 +40,7 @@ def _team(
 ) -> tuple[Path, Path]:
     """Alice's workspace pushed to the remote, and Bob's clone of it."""
     alice = pushed_workspace(spot, make_workspace, "alice")
-    bob = tmp_path / "bob"
-    spot.ok("clone", spot.url, str(bob), cwd=tmp_path)
-    return alice, bob
+    return alice, clone_of(spot, tmp_path / "bob")
 
 
 def _delete_remote_object(spot: RemoteSpot, oid: str) -> None:
