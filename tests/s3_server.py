@@ -187,10 +187,14 @@ class S3Server:
     def _stop(proc: subprocess.Popen[bytes] | None) -> None:
         if proc is None or proc.poll() is not None:
             return
-        # its data is thrown away: no need for a clean stop (which takes seconds)
-        with contextlib.suppress(ProcessLookupError):
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=3)  # its data is thrown away: no need to wait for a clean stop
+        except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=15)
+            proc.wait(timeout=15)
+        except ProcessLookupError:
+            pass
 
     def env(self, *, readonly: bool = False) -> dict[str, str]:
         """AWS_* variables that point a subprocess (`dws`) at this server (``readonly``:
