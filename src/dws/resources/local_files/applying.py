@@ -111,7 +111,7 @@ class Restorer:
         directories and links in order, then the file writes, which only need their
         directories, on several processes when there are many; last, the directories
         built under temporary names go into place (also when a write failed: what they
-        hold is finished)."""
+        hold is finished; not when a worker died, see ``_publish``)."""
         total = len(changes)
         done = 0
         try:
