@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import time
 import tracemalloc
 from pathlib import Path
@@ -17,6 +16,7 @@ import dws
 from dws.errors import DwsError, IntegrityError, UsageError
 from dws.model.digest import hash_bytes
 from dws.model.treediff import walk_tree
+from dws.resources.local_files import workers
 from dws.resources.local_files.applying import Restorer
 from dws.resources.local_files.resource import LocalFilesResource
 from dws.resources.local_files.statcache import StatCache, is_racy
@@ -478,33 +478,51 @@ def test_restore_records_each_batch_as_it_goes(
     assert (root / "d2" / "f3").read_text() == "content 2-3"
 
 
+class WorkerKilled(BaseException):
+    """Stands for SIGKILL of a worker process in the middle of a write."""
+
+
 def test_directories_a_dead_worker_wrote_into_stay_under_temporary_names(
     make_resource: ResourceFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A worker killed while writing a file into a directory being built (its final name,
     since nothing else is there) leaves that file part way: the restore fails without
-    renaming any directory it built into place, and the next restore finishes the job."""
+    renaming any directory it built into place, and the next restore finishes the job.
+    The shares run here, the second one dying as a killed process would (whether this
+    test process may fork depends on the threads earlier tests left; forked deaths are
+    in test_restore_workers)."""
     monkeypatch.setenv("DWS_RESTORE_FORK_FROM", "1")
     monkeypatch.setenv("DWS_RESTORE_WORKERS", "2")
+    monkeypatch.setattr(workers, "can_fork", lambda: True)
     resource, root, state = snapshotted(make_resource(), 2, 5)
     recorded = manifest(root)
     shutil.rmtree(root / "d0")
     shutil.rmtree(root / "d1")
     store_type = type(resource.context.store)
     real = store_type.materialize
-    parent = os.getpid()
+    in_second_share = [False]
 
     def dying(self: Any, oid: str, dest: str, mode: int = 0o644) -> None:
-        if os.getpid() != parent and dest.endswith("f3"):
+        if in_second_share[0] and dest.endswith("f3"):
             Path(dest).write_bytes(b"part")
-            os.kill(os.getpid(), signal.SIGKILL)
+            raise WorkerKilled
         real(self, oid, dest, mode)
 
+    def run_shares(shares: list[Any], run: Any) -> list[workers.PartResult]:
+        results = [run(shares[0])]
+        in_second_share[0] = True
+        with pytest.raises(WorkerKilled):
+            run(shares[1])
+        died = workers.PartResult(error=(1, "a restore worker process died (killed)", []))
+        died.died = True
+        return [*results, died]
+
     monkeypatch.setattr(store_type, "materialize", dying)
+    monkeypatch.setattr(workers, "run_shares", run_shares)
     with pytest.raises(DwsError, match="worker process died"):
         resource.apply_restore(resource.plan_restore(state, []))
     assert sorted(p.name.startswith(TEMP_PREFIX) for p in root.iterdir()) == [True, True]
-    monkeypatch.setattr(store_type, "materialize", real)
+    monkeypatch.undo()
     again = make_resource()
     again.apply_restore(again.plan_restore(state, []))
     assert manifest(root) == recorded

@@ -38,7 +38,9 @@ def _rot(path: str, offset: int, keep_mtime: bool) -> None:
     os.chmod(path, 0o644)
     with open(path, "r+b") as handle:
         handle.seek(offset)
-        handle.write(b"\xff")
+        byte = handle.read(1)[0]
+        handle.seek(offset)
+        handle.write(bytes([byte ^ 0xFF]))  # always another byte (random data may hold 0xff)
     if keep_mtime:
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
