@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit bench bench-reading bench-ui clean
+.PHONY: demo test lint typecheck unit bench bench-reading bench-ui clean bytecode
 
 $(BIN)/dws: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -11,7 +11,13 @@ $(BIN)/dws: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev,ui]'
 	@touch $@
 
-demo: $(BIN)/dws
+# Compiled bytecode for dws's own modules: an editable install leaves them as source, and
+# where PYTHONDONTWRITEBYTECODE is set every `dws` process would compile them again
+# (about 0.15 s of each command's start-up). Only changed modules are compiled.
+bytecode: $(BIN)/dws
+	$(BIN)/python -m compileall -q src
+
+demo: $(BIN)/dws bytecode
 	$(BIN)/python scripts/demo.py
 
 test: $(BIN)/dws lint typecheck unit
@@ -24,17 +30,17 @@ lint: $(BIN)/dws
 typecheck: $(BIN)/dws
 	$(BIN)/mypy
 
-unit: $(BIN)/dws
+unit: $(BIN)/dws bytecode
 	$(BIN)/pytest -q -n 2
 
-bench: $(BIN)/dws
+bench: $(BIN)/dws bytecode
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/storage.py
 
-bench-reading: $(BIN)/dws
+bench-reading: $(BIN)/dws bytecode
 	$(BIN)/python bench/reading.py
 
-bench-ui: $(BIN)/dws
+bench-ui: $(BIN)/dws bytecode
 	$(BIN)/python bench/ui.py
 
 clean:
@@ -42,7 +48,7 @@ clean:
 
 # long fuzzing of every metadata decoder (CI runs the same tests with few examples)
 .PHONY: fuzz
-fuzz: $(BIN)/dws
+fuzz: $(BIN)/dws bytecode
 	DWS_FUZZ_EXAMPLES=$${DWS_FUZZ_EXAMPLES:-20000} $(BIN)/pytest -q -n 2 tests/fuzz
 
 # the long form of the failure tests: many random kills, then long fuzzing
