@@ -4,6 +4,9 @@ fonts (resvg loads them); on a machine with no font at all, text is left out."""
 
 from __future__ import annotations
 
+import functools
+import shutil
+import subprocess
 from types import ModuleType
 
 from dws.errors import UsageError
@@ -22,7 +25,34 @@ def require_png() -> None:
 def png_of(svg: str) -> bytes:
     """``svg`` (standalone SVG text) as PNG bytes, ``SCALE`` times its size, on white."""
     resvg = _resvg()
-    return bytes(resvg.svg_to_bytes(svg_string=svg, background=BACKGROUND, zoom=SCALE))
+    return bytes(
+        resvg.svg_to_bytes(svg_string=svg, background=BACKGROUND, zoom=SCALE, **_families())
+    )
+
+
+@functools.cache
+def _families() -> dict[str, str]:
+    """The fonts the system gives the generic families our pictures name, as fontconfig
+    chooses them: resvg's own defaults (Arial, Times New Roman, Courier New) are missing
+    on most Linux systems, which would leave the text out. Empty without fontconfig."""
+    matcher = shutil.which("fc-match")
+    if matcher is None:
+        return {}
+    chosen: dict[str, str] = {}
+    for generic in ("sans-serif", "serif", "monospace"):
+        try:
+            found = subprocess.run(
+                [matcher, "-f", "%{family[0]}", generic],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return {}
+        if found:
+            chosen[generic.replace("-", "_") + "_family"] = found
+    return chosen
 
 
 def _resvg() -> ModuleType:
