@@ -113,6 +113,9 @@ class MemoryCache:
     def flush(self) -> None:
         pass
 
+    def reopened(self) -> MemoryCache:
+        return self  # a forked process reads its own copy
+
 
 def scan_cached(
     root: Path,

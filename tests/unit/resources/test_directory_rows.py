@@ -5,17 +5,18 @@ again (a changed, added or removed file, new ignore rules, a gc, a racy timestam
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dws.model.treediff import walk_tree
-from dws.resources.local_files import scanner as scanner_module
 from dws.resources.local_files import workers
+from dws.resources.local_files.dirchecks import DirChecker, DirChecks
 from dws.resources.local_files.resource import LocalFilesResource
 from dws.resources.local_files.scanner import Scanner
-from dws.resources.local_files.statcache import DirRow, StatCache
+from dws.resources.local_files.statcache import StatCache
 from dws.store.trees import store_loader
 from helpers.common import write_files
 
@@ -191,47 +192,55 @@ def test_status_after_a_snapshot_uses_the_rows_and_a_status_row_never_vouches_fo
     assert set(paths(resource, str(state["tree"]))) == set(TREE)
 
 
-# ---- checked ahead of the walk by forked processes ---------------------------------------
+# ---- checked by forked processes as the walk goes -------------------------------------
 
 
 @pytest.fixture
-def verify_forked(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """Make every scan check its directory rows on forked processes (two, whatever the
-    machine has); return what each process found unchanged, per scan."""
+def checked_forked(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Make every scan check its directories with rows on forked processes (two, whatever
+    the machine has); return what the walk took from them, per directory: "matched",
+    "resolved" or "left" (to the walk)."""
     monkeypatch.setenv("DWS_SCAN_FORK_FROM", "1")
     monkeypatch.setattr(workers, "can_fork", lambda: True)
     monkeypatch.setattr(workers, "worker_count", lambda: 2)
-    seen: list[list[str]] = []
-    real = workers.fork_map
+    seen: dict[str, str] = {}
+    real = DirChecks.take
 
-    def recording(*args: Any, **kwargs: Any) -> Any:
-        results = real(*args, **kwargs)
-        seen.append(sorted(rel for result in results for rel in result))
-        return results
+    def recording(checks: DirChecks, rel: str) -> Any:
+        owned = rel in checks._owner
+        result = real(checks, rel)
+        if owned:
+            seen[rel] = "left" if result is None else ("matched", "resolved")[result[0]]
+        return result
 
-    monkeypatch.setattr(workers, "fork_map", recording)
+    monkeypatch.setattr(DirChecks, "take", recording)
     return seen
 
 
 WIDE = {f"d{d}/f{i}.bin": f"{d}-{i}" for d in range(6) for i in range(5)}
 
 
+def fresh_tree(root: Path) -> str:
+    """The root tree id of ``root`` scanned with no cache at all."""
+    return Scanner(str(root), MemoryCache(), store=None, generation=0).scan().root_id
+
+
 @pytest.mark.usefixtures("files_are_old")
 def test_unchanged_directories_checked_on_other_processes_are_taken_as_they_are(
-    make_resource: ResourceFactory, hash_counter: HashCounter, verify_forked: list[list[str]]
+    make_resource: ResourceFactory, hash_counter: HashCounter, checked_forked: dict[str, str]
 ) -> None:
     write_files(root_of(make_resource()), WIDE)
     first = snapshot(make_resource)
     hash_counter.paths.clear()
-    verify_forked.clear()
+    checked_forked.clear()
     assert snapshot(make_resource) == first
-    assert verify_forked == [[f"d{d}" for d in range(6)]]
+    assert checked_forked == {f"d{d}": "matched" for d in range(6)}
     assert hash_counter.paths == []
 
 
 @pytest.mark.usefixtures("files_are_old")
-def test_a_change_seen_by_no_checking_process_still_gives_the_new_tree(
-    make_resource: ResourceFactory, verify_forked: list[list[str]]
+def test_changed_directories_are_built_by_the_checking_processes(
+    make_resource: ResourceFactory, checked_forked: dict[str, str]
 ) -> None:
     root = root_of(make_resource())
     write_files(root, WIDE)
@@ -240,30 +249,106 @@ def test_a_change_seen_by_no_checking_process_still_gives_the_new_tree(
     (root / "d3/f1.bin").write_text("3-X")  # same size, same mtime: only the ctime moves
     os.utime(root / "d3/f1.bin", ns=(stat.st_atime_ns, stat.st_mtime_ns))
     (root / "d5/new.bin").write_text("new")
-    verify_forked.clear()
+    (root / "d1/f0.bin").unlink()
+    checked_forked.clear()
     second = snapshot(make_resource)
-    assert verify_forked == [["d0", "d1", "d2", "d4"]]
+    resolved = {"d1": "resolved", "d3": "resolved", "d5": "resolved"}
+    assert checked_forked == {**{d: "matched" for d in ("d0", "d2", "d4")}, **resolved}
+    assert second == fresh_tree(root)
     files = paths(make_resource(), second)
-    assert set(files) == set(WIDE) | {"d5/new.bin"}
+    assert set(files) == set(WIDE) - {"d1/f0.bin"} | {"d5/new.bin"}
+    for rel in ("d3/f1.bin", "d5/new.bin"):
+        assert make_resource().context.store.has(files[rel])
     (root.parent / ".dataworkspace/local/statcache.sqlite").unlink()
     assert snapshot(make_resource) == second
 
 
-def test_a_checking_process_gives_up_when_most_directories_changed(tmp_path: Path) -> None:
-    root = tmp_path / "data"
-    write_files(root, {f"d{d:02d}/f": str(d) for d in range(40)})
-    rows = {f"d{d:02d}": DirRow(b"stale", "0" * 64, 1, 1, 0) for d in range(40)}
-    scanner = Scanner(str(root), MemoryCache(), store=None, generation=0)
-    checked: list[str] = []
-    real = scanner_module._list
+@pytest.mark.usefixtures("files_are_old")
+def test_what_a_checking_process_cannot_settle_is_left_to_the_walk(
+    make_resource: ResourceFactory, checked_forked: dict[str, str]
+) -> None:
+    root = root_of(make_resource())
+    write_files(root, WIDE)
+    snapshot(make_resource)
+    (root / "d0/sub").mkdir()
+    (root / "d0/sub/x").write_text("x")
+    os.symlink("f0.bin", root / "d1/link")
+    (root / "d2/.dws-tmp.left").write_text("left over")
+    (root / "d3/f2.bin").write_bytes(b"big" * 400_000)  # a changed file of 1.2 MB
+    checked_forked.clear()
+    resource = make_resource()
+    state = resource.snapshot(None)
+    assert checked_forked == {
+        **{d: "left" for d in ("d0", "d1", "d2", "d3")},
+        **{d: "matched" for d in ("d4", "d5")},
+    }
+    assert not (root / "d2/.dws-tmp.left").exists()  # found by the walk, and removed
+    assert state["tree"] == fresh_tree(root)
 
-    def counting(where: str) -> Any:
-        checked.append(where)
-        return real(where)
 
-    scanner_module._list = counting  # type: ignore[assignment]
-    try:
-        assert scanner._verify_share(sorted(rows.items())) == []
-    finally:
-        scanner_module._list = real  # type: ignore[assignment]
-    assert len(checked) == scanner_module.GIVE_UP_AFTER
+@pytest.mark.usefixtures("files_are_old")
+def test_a_directory_gone_or_a_process_dead_leaves_the_rest_to_the_walk(
+    make_resource: ResourceFactory, checked_forked: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = root_of(make_resource())
+    write_files(root, WIDE)
+    snapshot(make_resource)
+    shutil.rmtree(root / "d2")  # its result is skipped on the way to d4's
+    (root / "d4/f0.bin").write_text("4-X")
+    real = DirChecker.__call__
+
+    def dying(checker: DirChecker, item: Any) -> Any:
+        if item[0] == "d3":
+            os._exit(9)  # the second process dies at its second directory
+        return real(checker, item)
+
+    monkeypatch.setattr(DirChecker, "__call__", dying)
+    checked_forked.clear()
+    second = snapshot(make_resource)
+    assert checked_forked == {
+        "d0": "matched",
+        "d1": "matched",
+        "d3": "left",
+        "d4": "resolved",
+        "d5": "left",
+    }
+    assert second == fresh_tree(root)
+
+
+@pytest.mark.usefixtures("files_are_old")
+def test_a_file_changed_after_its_check_is_read_again_by_the_walk(
+    make_resource: ResourceFactory, checked_forked: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = root_of(make_resource())
+    write_files(root, WIDE)
+    snapshot(make_resource)
+    (root / "d3/f1.bin").write_text("3-changed")
+    real = DirChecks.take
+
+    def rewriting(checks: DirChecks, rel: str) -> Any:
+        result = real(checks, rel)
+        if rel == "d3":  # between the check and the store
+            (root / "d3/f1.bin").write_text("3-changed again")
+        return result
+
+    monkeypatch.setattr(DirChecks, "take", rewriting)
+    second = snapshot(make_resource)
+    assert second == fresh_tree(root)
+    stored = make_resource().context.store.get_bytes(paths(make_resource(), second)["d3/f1.bin"])
+    assert stored == b"3-changed again"
+
+
+@pytest.mark.usefixtures("files_are_old")
+def test_a_scan_that_stores_nothing_takes_the_trees_the_processes_hashed(
+    make_resource: ResourceFactory, checked_forked: dict[str, str]
+) -> None:
+    root = root_of(make_resource())
+    write_files(root, WIDE)
+    snapshot(make_resource)
+    (root / "d5/f4.bin").write_text("5-X")
+    (root / ".dwsignore").write_text("d0/f1.bin\n")  # new rules: every listing is read again
+    checked_forked.clear()
+    result = make_resource()._scan(store_blobs=False)  # as status and diff scan
+    assert checked_forked == {f"d{d}": "resolved" for d in range(6)}
+    assert result.root_id == fresh_tree(root)
+    assert result.files == len(WIDE) - 1 + 1  # d0/f1.bin ignored, .dwsignore counted

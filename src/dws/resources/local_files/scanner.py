@@ -13,7 +13,6 @@ path, and the trees a caller asked to keep, never the whole resource.
 from __future__ import annotations
 
 import builtins
-import marshal
 import os
 import stat as stat_module
 import time
@@ -21,14 +20,14 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from blake3 import blake3
-
 from dws.errors import DwsError, UsageError
 from dws.model.digest import hash_bytes
 from dws.model.progress import Progress, no_progress
 from dws.model.tree import TreeEntry, encode_tree, make_tree
 from dws.resources.local_files import workers
+from dws.resources.local_files.dirchecks import MATCHED, DirChecker, DirChecks, Resolved
 from dws.resources.local_files.ignore import IgnoreRules
+from dws.resources.local_files.listing import list_directory, listing_digest
 from dws.resources.local_files.scanresult import ScanResult
 from dws.resources.local_files.statcache import DirRow, ScanCache, StatRow, is_racy
 from dws.store.base import ObjectStore
@@ -79,52 +78,11 @@ class _Frame:
     listing: builtins.bytes = b""  # digest of the listing; empty: no directory row kept
     gen: int = -1  # the lowest generation of its files' rows (see DirRow)
     known: DirRow | None = None  # the cached row that settled it without reading
+    built: tuple[builtins.bytes, str, int] | None = None  # its tree, id and file count
 
 
-LISTING_BATCH = 1024
 # files under directory rows from which forked processes check them (DWS_SCAN_FORK_FROM)
 VERIFY_FROM = 50_000
-GIVE_UP_AFTER = 16  # directories a checking process looks at before it may give up
-# one entry of a listing: name, st_mode, st_size, st_mtime_ns, st_ino, st_ctime_ns, st_nlink
-# (a tuple of ints holds a tenth of what the DirEntry with its stat_result holds)
-Listed = tuple[str, int, int, int, int, int, int]
-
-
-def _list(where: str) -> tuple[list[Listed], bool]:
-    """The entries of a directory with their lstat fields, and whether one is a directory.
-    An entry that vanishes between the listing and its stat is left out."""
-    found: list[Listed] = []
-    append = found.append
-    has_subdir = False
-    with os.scandir(where) as listing:
-        for entry in listing:
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except FileNotFoundError:
-                continue
-            mode = st.st_mode
-            if S_ISDIR(mode):
-                has_subdir = True
-            append(
-                (
-                    entry.name,
-                    mode,
-                    st.st_size,
-                    st.st_mtime_ns,
-                    st.st_ino,
-                    st.st_ctime_ns,
-                    st.st_nlink,
-                )
-            )
-    return found, has_subdir
-
-
-def _listing_digest(found: list[Listed], salt: bytes) -> bytes:
-    """A digest of every entry's name and stat fields, in listing order."""
-    hasher = blake3(salt)
-    for start in range(0, len(found), LISTING_BATCH):
-        hasher.update(marshal.dumps(found[start : start + LISTING_BATCH]))
-    return hasher.digest()
 
 
 class FileChangingError(DwsError):
@@ -187,7 +145,7 @@ class Scanner:
         self._pool: ThreadPoolExecutor | None = None
         self._hashed = 0
         self._result = ScanResult("", {}, 0, 0)
-        self._verified: dict[str, DirRow] = {}  # directories checked ahead of the walk
+        self._checks: DirChecks | None = None  # directories checked by other processes
         self._salt = b""
 
     def scan(self) -> ScanResult:
@@ -197,8 +155,8 @@ class Scanner:
         rules = IgnoreRules(self.root)  # read afresh by every scan
         self._ignore = rules if rules.active else None
         self._salt = b"dws-listing-1\0" + rules.digest
-        self._verified = self._verify_in_parallel()
         self._known_dirs = self.cache.cached_dirs()
+        self._checks = self._start_checks()
         try:
             stack = [self._open("")]
             while stack:
@@ -218,6 +176,9 @@ class Scanner:
             self.cache.drop_dirs(sorted(self._known_dirs))  # gone, or ignored now
             self.cache.flush()
         finally:
+            if self._checks is not None:
+                self._checks.close()
+                self._checks = None
             if self._pool is not None:
                 self._pool.shutdown(wait=True, cancel_futures=True)
                 self._pool = None
@@ -228,54 +189,47 @@ class Scanner:
 
     # ---- one directory ----------------------------------------------------------------
 
-    def _verify_in_parallel(self) -> dict[str, DirRow]:
-        """The directory rows whose listing still matches, checked ahead of the walk by one
-        process per core, when the rows cover many files: the ``lstat`` of every entry is
-        most of an unchanged scan, and Python does it on one core per process. Empty when
-        it is not worth it (few files, one core, a process with threads)."""
-        rows = {rel: row for rel, row in self.cache.dir_rows().items() if self._trusted(row)}
-        parts = workers.worker_count()
+    def _start_checks(self) -> DirChecks | None:
+        """Processes checking the directories that have rows as the walk goes (see
+        ``dirchecks``), when the rows cover many files: listing and comparing every entry
+        is most of a scan, and Python does it on one core per process. None when it is not
+        worth it (few files, one directory, one core, a process with threads)."""
+        rows = self.cache.dir_rows()
         enough = workers.fork_from("DWS_SCAN_FORK_FROM", VERIFY_FROM)
-        if not rows or sum(row.files for row in rows.values()) < enough or parts < 2:
-            return {}
-        if not workers.can_fork():
-            return {}
-        shares = workers.split(list(rows.items()), lambda i: i[0], lambda i: i[1].files, parts)
-        if len(shares) < 2:  # one directory: the walk lists it anyway, on this process
-            return {}
-        checked = workers.fork_map(shares, self._verify_share, lambda why: [])
-        return {rel: rows[rel] for matched in checked for rel in matched}
-
-    def _verify_share(self, share: list[tuple[str, DirRow]]) -> list[str]:
-        """The directories of ``share`` whose listing matches their row. Gives up early when
-        most of them changed (a changed directory is listed again by the walk)."""
-        matched: list[str] = []
-        for checked, (rel, row) in enumerate(share, 1):
-            try:
-                found, has_subdir = _list(os.path.join(self.root, rel))
-            except OSError:
-                continue
-            if found and not has_subdir and _listing_digest(found, self._salt) == row.listing:
-                matched.append(rel)
-            elif checked >= GIVE_UP_AFTER and 2 * len(matched) < checked:
-                break
-        return matched
+        if len(rows) < 2 or sum(row.files for row in rows.values()) < enough:
+            return None
+        if workers.worker_count() < 2 or not workers.can_fork():
+            return None
+        trusted = {rel for rel, row in rows.items() if self._trusted(row)}
+        checker = DirChecker(
+            self.root,
+            self.cache,
+            self._salt,
+            self._ignore,
+            self.generation,
+            storing=self.store is not None,
+        )
+        return DirChecks(rows, checker, trusted)
 
     def _open(self, rel: str) -> _Frame:
         """List ``rel``; settle the files the cache vouches for, read the others (large
         ones on threads, awaited in ``_close``)."""
-        verified = self._verified.pop(rel, None) if self._verified else None
-        if verified is not None:  # checked just now by a process of its own
-            self._known_dirs.discard(rel)
-            self._result.files += verified.files
-            return _Frame(rel, [], known=verified)
+        checked = self._checks.take(rel) if self._checks is not None else None
+        if checked is not None:  # checked just now by a process of its own
+            outcome, found_there = checked
+            if outcome == MATCHED and isinstance(found_there, DirRow):
+                self._known_dirs.discard(rel)
+                self._result.files += found_there.files
+                return _Frame(rel, [], known=found_there)
+            if isinstance(found_there, Resolved) and (frame := self._resolved(rel, found_there)):
+                return frame
         where = os.path.join(self.root, rel) if rel else self.root
         try:
-            found, has_subdir = _list(where)
+            found, has_subdir = list_directory(where)
         except OSError as exc:
             raise DwsError(f"cannot read directory {where}: {exc.strerror}") from None
         # a directory with subdirectories gets no digest: its tree depends on more
-        digest = _listing_digest(found, self._salt) if found and not has_subdir else b""
+        digest = listing_digest(found, self._salt) if found and not has_subdir else b""
         if rel in self._known_dirs:
             self._known_dirs.discard(rel)
             known = self.cache.dir_row(rel) if digest else None
@@ -340,6 +294,38 @@ class Scanner:
         if cached:
             self.cache.delete(rel, [name for name in cached if name not in seen])
         self._read(frame, unknown)
+        return frame
+
+    def _resolved(self, rel: str, resolved: Resolved) -> _Frame | None:
+        """Take a directory's tree as a checking process built it, storing (or vouching
+        for) the files its rows did not; None when one of them no longer reads the same
+        (the walk then lists the directory itself)."""
+        prefix = os.path.join(self.root, rel) if rel else self.root
+        files: list[_File] = []
+        for u in resolved.unsettled:
+            f = _File(u.name, u.size, u.mtime_ns, u.ino, u.ctime_ns, u.exec, cached=u.cached)
+            f.previous = u.previous
+            if u.linked:
+                self._check_link(f"{rel}/{u.name}" if rel else u.name, u.previous)
+            if self.store is None:
+                f.oid, f.fresh = u.oid, u.gen < 0  # hashed there; a known row stays as it is
+            else:
+                if u.gen >= 0:
+                    f.oid, f.gen = u.oid, u.gen
+                self._store_one(os.path.join(prefix, u.name), f)
+                if f.oid != u.oid:
+                    return None
+            files.append(f)
+        self._known_dirs.discard(rel)
+        data, tree_id, count = resolved.tree, resolved.tree_id, resolved.files
+        frame = _Frame(rel, [], listing=resolved.listing, gen=resolved.gen)
+        frame.built = (data, tree_id, count)
+        if resolved.gone:
+            self.cache.delete(rel, resolved.gone)
+        for f in files:
+            self._settle(frame, f)
+        frame.bytes = resolved.bytes
+        self._result.files += count
         return frame
 
     def _check_link(self, rel: str, oid: str) -> None:
@@ -418,8 +404,12 @@ class Scanner:
         for f, future in frame.reading:
             future.result()
             self._settle(frame, f)
-        data = encode_tree(make_tree(frame.entries))
-        oid = hash_bytes(data)
+        if frame.built is not None:
+            data, oid, files = frame.built
+        else:
+            data = encode_tree(make_tree(frame.entries))
+            oid = hash_bytes(data)
+            files = sum(1 for entry in frame.entries if entry.kind == "file")
         stored = True
         if self.tree_store is None:
             self._result.trees[oid] = data
@@ -430,7 +420,6 @@ class Scanner:
             self._result.trees[oid] = data
             stored = False
         if frame.listing:
-            files = sum(1 for entry in frame.entries if entry.kind == "file")
             gen = frame.gen if stored and frame.gen == self.generation else -1
             self.cache.put_dir(frame.rel, DirRow(frame.listing, oid, files, frame.bytes, gen))
         return oid, frame.bytes

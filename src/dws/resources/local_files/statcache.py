@@ -141,6 +141,10 @@ class ScanCache(Protocol):
     def flush(self) -> None:
         """Write what is still buffered."""
 
+    def reopened(self) -> ScanCache:
+        """The same cache for reading in a forked process: a connection of its own (a
+        connection must never be used on both sides of a fork)."""
+
 
 class NoCache:
     """A scan cache that knows nothing and keeps nothing: every file is read (for
@@ -173,6 +177,9 @@ class NoCache:
     def flush(self) -> None:
         pass
 
+    def reopened(self) -> ScanCache:
+        return self
+
 
 class StatCache:
     """Per-machine cache shared by all local-files resources of a workspace."""
@@ -190,6 +197,7 @@ class StatCache:
             self._open(path)
 
     def _open(self, path: str) -> None:
+        self.path = path
         self._db = sqlite3.connect(path, timeout=60, isolation_level=None)
         with contextlib.suppress(sqlite3.OperationalError):
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -224,6 +232,15 @@ class StatCache:
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+
+    @classmethod
+    def reader(cls, path: str) -> StatCache:
+        """Another connection to the cache at ``path``, for reading (no schema checks: the
+        cache that made it did them)."""
+        cache = cls.__new__(cls)
+        cache.path = path
+        cache._db = sqlite3.connect(path, timeout=60, isolation_level=None)
+        return cache
 
     def session(self, resource: str, *, defer_stored: bool) -> ResourceCache:
         """The cache as one scan of ``resource`` sees it (see ResourceCache)."""
@@ -384,6 +401,9 @@ class ResourceCache:
         waiting = len(self._upserts) + len(self._pending) + len(self._deletes)
         if waiting + len(self._dirs) + len(self._pending_dirs) >= BATCH_ROWS:
             self.flush()
+
+    def reopened(self) -> ResourceCache:
+        return ResourceCache(StatCache.reader(self._cache.path), self.resource, defer_stored=False)
 
     def flush(self) -> None:
         dirs = (self._dirs, self._pending_dirs)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import os
 import pickle
 import signal
@@ -23,7 +24,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import BinaryIO, Generic, TypeVar
 
 from dws.errors import DwsError, IntegrityError, LockedError, RefusedError, UsageError
 
@@ -34,6 +35,7 @@ Signature = tuple[int, int, int, int]  # size, mtime_ns, ino, ctime_ns
 MAX_WORKERS = 4
 DEFAULT_FORK_FROM = 2000  # fewer writes than this are not worth a process
 _PR_SET_PDEATHSIG = 1
+STREAM_PIPE_BYTES = 1 << 20  # how far ahead of its reader a streaming child may run
 _ERRORS: dict[int, type[DwsError]] = {
     cls.exit_code: cls for cls in (DwsError, UsageError, RefusedError, IntegrityError, LockedError)
 }
@@ -181,6 +183,84 @@ def fork_map(
         raise
     results.update(zip(children, _collect(list(children.values()), died), strict=True))
     return [results[position] for position in range(len(shares))]
+
+
+class Streams(Generic[Result]):
+    """The results of forked children (see ``fork_streams``), each child's read in the
+    order it produced them, as the reader needs them."""
+
+    def __init__(self, children: list[tuple[int, BinaryIO]]) -> None:
+        self._children: list[tuple[int, BinaryIO] | None] = list(children)
+
+    def __len__(self) -> int:
+        return len(self._children)
+
+    def next(self, child: int) -> Result | None:
+        """The next result of ``child``; None once it has finished, failed or died (a
+        result cut short by its death included)."""
+        running = self._children[child]
+        if running is None:
+            return None
+        try:
+            result: Result = pickle.load(running[1])  # our own child's bytes, never outside's
+        except Exception:  # the end of its results, or of the child
+            self._stop(child)
+            return None
+        return result
+
+    def _stop(self, child: int) -> None:
+        running = self._children[child]
+        self._children[child] = None
+        if running is None:
+            return
+        pid, pipe = running
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)  # done, or blocked on results no one will read
+        pipe.close()
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+
+    def close(self) -> None:
+        """Stop every child still running and collect them all."""
+        for child in range(len(self._children)):
+            self._stop(child)
+
+
+def fork_streams(shares: list[list[Item]], produce: Callable[[Item], Result]) -> Streams[Result]:
+    """One forked child per share, each sending back ``produce(item)`` for the items of
+    its share in order, as it goes: it runs ahead of its reader only as far as its pipe
+    holds, so memory does not grow with the work. A child that fails stops sending. The
+    caller reads with ``Streams.next`` and must ``close`` the streams."""
+    children: list[tuple[int, BinaryIO]] = []
+    try:
+        for share in shares:
+            read_end, write_end = os.pipe()
+            with contextlib.suppress(OSError, AttributeError):
+                fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, STREAM_PIPE_BYTES)
+            pid = os.fork()
+            if pid == 0:  # the child: never returns
+                os.close(read_end)
+                _stream_child(share, produce, write_end)
+            os.close(write_end)
+            children.append((pid, os.fdopen(read_end, "rb")))
+    except BaseException:
+        Streams(children).close()
+        raise
+    return Streams(children)
+
+
+def _stream_child(share: list[Item], produce: Callable[[Item], Result], write_end: int) -> None:
+    code = 0
+    try:
+        _die_with_parent()
+        with os.fdopen(write_end, "wb") as pipe:
+            for item in share:
+                pickle.dump(produce(item), pipe, protocol=pickle.HIGHEST_PROTOCOL)
+                pipe.flush()
+    except BaseException:
+        code = 1
+    finally:
+        os._exit(code)
 
 
 def _fork(share: list[Item], run: Callable[[list[Item]], Result]) -> tuple[int, int]:

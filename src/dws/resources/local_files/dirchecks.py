@@ -1,0 +1,212 @@
+"""Checking directories against their cache rows on forked processes, as the walk goes.
+
+A scan's walk builds one directory's tree after another, and for most directories of a
+large resource that means listing it (one ``lstat`` per entry), reading its file rows and
+comparing them: Python does that on one core. When the directory rows of a resource
+cover many files, one forked process per core takes every n-th of those directories, in
+the walk's order, and sends back for each, in that order:
+
+* ``MATCHED``: its listing digest equals the row's, the cached tree stands;
+* ``RESOLVED``: the tree built from its listing and its file rows, the files the rows did
+  not vouch for hashed (the parent stores them, and falls back to listing the directory
+  itself if one no longer hashes the same), the names whose rows are gone;
+* ``LEFT``: a directory the process does not settle (a subdirectory, a symbolic link or
+  other special file, a leftover or undecodable name to report, a changed file of
+  ``PARALLEL_FROM`` bytes or more, a file changing while hashed): the walk lists it itself.
+
+The parent takes each result when its walk reaches the directory, so a process runs ahead
+only as far as its pipe holds (``workers.STREAM_PIPE_BYTES``). A process reads the stat
+cache through a connection of its own and never writes to it or to the store.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as stat_module
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from dws.model.digest import hash_bytes
+from dws.model.tree import TreeEntry, encode_tree, make_tree
+from dws.resources.local_files import workers
+from dws.resources.local_files.ignore import IgnoreRules
+from dws.resources.local_files.listing import Listed, list_directory, listing_digest
+from dws.resources.local_files.statcache import DirRow, ScanCache, StatRow
+from dws.store.fileio import TEMP_PREFIX
+from dws.store.hashing import hash_file
+
+__all__ = ["LEFT", "MATCHED", "RESOLVED", "Checked", "DirChecker", "DirChecks", "Resolved"]
+
+MATCHED, RESOLVED, LEFT = 0, 1, 2
+PARALLEL_FROM = 1 << 20  # a changed file this large is read once, by the walk
+S_ISREG, S_IXUSR = stat_module.S_ISREG, stat_module.S_IXUSR
+
+
+class Unsettled(NamedTuple):
+    """A file the rows did not vouch for: changed, new, or its blob not known stored."""
+
+    name: str
+    size: int
+    mtime_ns: int
+    ino: int
+    ctime_ns: int
+    exec: bool
+    oid: str  # hashed by the checking process, or the row's when only the blob is in doubt
+    gen: int  # the row's generation when the content is known, else -1
+    cached: bool  # the cache holds a row for it
+    previous: str  # the content the row last saw (a hint for the store)
+    linked: bool  # changed in place with other links: its old object may have changed too
+
+
+class Resolved(NamedTuple):
+    """A directory's tree as its listing and file rows give it."""
+
+    listing: bytes
+    tree: bytes
+    tree_id: str
+    bytes: int
+    files: int
+    gen: int  # the lowest generation of the rows taken as they are
+    unsettled: list[Unsettled]
+    gone: list[str]  # names whose rows are no longer listed
+
+
+Checked = tuple[str, int, Resolved | None]  # directory, outcome, the tree when RESOLVED
+Item = tuple[str, DirRow, bool]  # directory, its row, whether a matching listing settles it
+
+
+@dataclass
+class DirChecker:
+    """What a checking process does with one directory (see the module docstring)."""
+
+    root: str
+    cache: ScanCache
+    salt: bytes
+    ignore: IgnoreRules | None
+    generation: int
+    storing: bool  # a snapshot: a row vouches only for blobs known stored now
+    _reader: ScanCache | None = None
+
+    def __call__(self, item: Item) -> Checked:
+        rel, row, settles = item
+        where = os.path.join(self.root, rel) if rel else self.root
+        try:
+            found, has_subdir = list_directory(where)
+        except OSError:
+            return rel, LEFT, None
+        if has_subdir or not found:
+            return rel, LEFT, None
+        digest = listing_digest(found, self.salt)
+        if settles and digest == row.listing:
+            return rel, MATCHED, None
+        resolved = self._resolve(rel, where, found, digest)
+        return (rel, LEFT, None) if resolved is None else (rel, RESOLVED, resolved)
+
+    def _rows(self, rel: str) -> dict[str, StatRow]:
+        if self._reader is None:  # opened in the process that reads: never across a fork
+            self._reader = self.cache.reopened()
+        return self._reader.rows(rel)
+
+    def _resolve(self, rel: str, where: str, found: list[Listed], digest: bytes) -> Resolved | None:
+        cached = self._rows(rel)
+        prefix = f"{rel}/" if rel else ""
+        rules, trusted_gen = self.ignore, self.generation if self.storing else None
+        entries: list[TreeEntry] = []
+        unsettled: list[Unsettled] = []
+        seen: set[str] = set()
+        total, gen = 0, self.generation
+        for name, mode, size, mtime_ns, ino, ctime_ns, nlink in found:
+            if name.startswith(TEMP_PREFIX):
+                return None  # a leftover to report
+            if rules is not None and rules.ignored(prefix + name, False):
+                continue
+            if not S_ISREG(mode) or not _decodable(name):
+                return None
+            seen.add(name)
+            executable = bool(mode & S_IXUSR)
+            signature = (size, mtime_ns, ino, ctime_ns)
+            row = cached.get(name)
+            if row is not None and row[:4] == signature:
+                oid = row.oid
+                if trusted_gen is None or row.gen == trusted_gen:
+                    gen = min(gen, row.gen)
+                else:  # the content is known, its blob not known stored
+                    unsettled.append(
+                        Unsettled(name, *signature, executable, oid, row.gen, True, "", False)
+                    )
+            else:
+                hashed = _hash_stable(os.path.join(where, name), signature)
+                if hashed is None:
+                    return None
+                oid, previous = hashed, row.oid if row is not None else ""
+                linked = row is not None and nlink > 1 and row.ino == ino
+                unsettled.append(
+                    Unsettled(
+                        name, *signature, executable, oid, -1, bool(previous), previous, linked
+                    )
+                )
+            entries.append(TreeEntry(name, "file", oid, size, executable))
+            total += size
+        data = encode_tree(make_tree(entries))
+        gone = [name for name in cached if name not in seen]
+        return Resolved(digest, data, hash_bytes(data), total, len(seen), gen, unsettled, gone)
+
+
+def _decodable(name: str) -> bool:
+    if name.isascii():
+        return True
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False  # a name the walk reports
+    return True
+
+
+def _hash_stable(path: str, signature: tuple[int, int, int, int]) -> str | None:
+    """The file's id, or None when it is large (the walk reads it once, to store it),
+    changed since it was listed or cannot be read (the walk then reads it, and says why)."""
+    if signature[0] >= PARALLEL_FROM:
+        return None
+    try:
+        oid, size = hash_file(path)
+        after = os.lstat(path)
+    except OSError:
+        return None
+    now = (after.st_size, after.st_mtime_ns, after.st_ino, after.st_ctime_ns)
+    return oid if now == signature and size == signature[0] else None
+
+
+class DirChecks:
+    """The checking processes of one scan, and which directory each one has."""
+
+    def __init__(self, rows: dict[str, DirRow], checker: DirChecker, trusted: set[str]) -> None:
+        order = sorted(rows, key=lambda rel: rel.split("/"))  # the walk's order
+        parts = workers.worker_count()
+        shares = [
+            [(rel, rows[rel], rel in trusted) for rel in order[part::parts]]
+            for part in range(parts)
+        ]
+        self._owner = {rel: (position % parts, rows[rel]) for position, rel in enumerate(order)}
+        self._streams: workers.Streams[Checked] = workers.fork_streams(shares, checker)
+
+    def take(self, rel: str) -> tuple[int, DirRow | Resolved] | None:
+        """What the process checking ``rel`` found (MATCHED with the row, RESOLVED with the
+        tree), or None when no process has it or it left it to the walk."""
+        owner = self._owner.pop(rel, None)
+        if owner is None:
+            return None
+        part, row = owner
+        while (checked := self._streams.next(part)) is not None:
+            found, outcome, resolved = checked
+            if found != rel:
+                continue  # a directory the walk did not reach (gone, or ignored now)
+            if outcome == MATCHED:
+                return MATCHED, row
+            if outcome == RESOLVED and resolved is not None:
+                return RESOLVED, resolved
+            return None
+        return None
+
+    def close(self) -> None:
+        """Stop the processes."""
+        self._streams.close()
