@@ -14,6 +14,8 @@ that lacks them.
 from __future__ import annotations
 
 import contextlib
+import functools
+import operator
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -181,6 +183,10 @@ class NoCache:
         return self
 
 
+_NAME, _FIELDS_OF = operator.itemgetter(0), operator.itemgetter(slice(1, None))
+_STAT_ROW = functools.partial(tuple.__new__, StatRow)
+
+
 class StatCache:
     """Per-machine cache shared by all local-files resources of a workspace."""
 
@@ -253,12 +259,12 @@ class StatCache:
 
     def rows(self, resource: str, directory: str) -> dict[str, StatRow]:
         """The rows of one directory of ``resource``, keyed by file name."""
-        cursor = self._db.execute(
+        rows = self._db.execute(
             f"SELECT name, {_FIELDS} FROM file_stat WHERE resource=? AND dir=?",
             (resource, directory),
-        )
-        make = StatRow._make
-        return {row[0]: make(row[1:]) for row in cursor}
+        ).fetchall()
+        # built without a Python call per row: a directory of a million files has as many
+        return dict(zip(map(_NAME, rows), map(_STAT_ROW, map(_FIELDS_OF, rows)), strict=True))
 
     def dir_row(self, resource: str, directory: str) -> DirRow | None:
         """The row of one directory of ``resource``."""
