@@ -27,7 +27,14 @@ from dws.model.tree import TreeEntry, encode_tree, make_tree
 from dws.resources.local_files import workers
 from dws.resources.local_files.dirchecks import MATCHED, DirChecker, DirChecks, Resolved
 from dws.resources.local_files.ignore import IgnoreRules
-from dws.resources.local_files.listing import list_directory, listing_digest
+from dws.resources.local_files.listing import (
+    CAN_LIST_IN_PARTS,
+    Listed,
+    batches_digest,
+    list_directory,
+    list_in_parts,
+    listing_digest,
+)
 from dws.resources.local_files.scanresult import ScanResult
 from dws.resources.local_files.statcache import DirRow, ScanCache, StatRow, is_racy
 from dws.store.base import ObjectStore
@@ -83,6 +90,8 @@ class _Frame:
 
 # files under directory rows from which forked processes check them (DWS_SCAN_FORK_FROM)
 VERIFY_FROM = 50_000
+# files in one directory from which its lstat pass is shared out (DWS_SCAN_SPLIT_FROM)
+SPLIT_FROM = 20_000
 
 
 class FileChangingError(DwsError):
@@ -146,6 +155,7 @@ class Scanner:
         self._hashed = 0
         self._result = ScanResult("", {}, 0, 0)
         self._checks: DirChecks | None = None  # directories checked by other processes
+        self._split: set[str] = set()  # directories listed by several processes
         self._salt = b""
 
     def scan(self) -> ScanResult:
@@ -154,9 +164,13 @@ class Scanner:
         self._result, self._hashed = ScanResult("", {}, 0, 0), 0
         rules = IgnoreRules(self.root)  # read afresh by every scan
         self._ignore = rules if rules.active else None
-        self._salt = b"dws-listing-1\0" + rules.digest
+        self._salt = b"dws-listing-2\0" + rules.digest  # 2: marshal format 2
         self._known_dirs = self.cache.cached_dirs()
-        self._checks = self._start_checks()
+        rows = self.cache.dir_rows()
+        self._split = self._split_dirs(rows)
+        self._checks = self._start_checks(
+            {r: row for r, row in rows.items() if r not in self._split}
+        )
         try:
             stack = [self._open("")]
             while stack:
@@ -189,12 +203,19 @@ class Scanner:
 
     # ---- one directory ----------------------------------------------------------------
 
-    def _start_checks(self) -> DirChecks | None:
+    def _split_dirs(self, rows: dict[str, DirRow]) -> set[str]:
+        """The directories so large that their own ``lstat`` pass is shared out over
+        several processes (one flat directory of images): by their row's file count."""
+        if not CAN_LIST_IN_PARTS or workers.worker_count() < 2:
+            return set()
+        large = workers.fork_from("DWS_SCAN_SPLIT_FROM", SPLIT_FROM)
+        return {rel for rel, row in rows.items() if row.files >= large}
+
+    def _start_checks(self, rows: dict[str, DirRow]) -> DirChecks | None:
         """Processes checking the directories that have rows as the walk goes (see
         ``dirchecks``), when the rows cover many files: listing and comparing every entry
         is most of a scan, and Python does it on one core per process. None when it is not
         worth it (few files, one directory, one core, a process with threads)."""
-        rows = self.cache.dir_rows()
         enough = workers.fork_from("DWS_SCAN_FORK_FROM", VERIFY_FROM)
         if len(rows) < 2 or sum(row.files for row in rows.values()) < enough:
             return None
@@ -225,11 +246,9 @@ class Scanner:
                 return frame
         where = os.path.join(self.root, rel) if rel else self.root
         try:
-            found, has_subdir = list_directory(where)
+            found, digest = self._list(rel, where)
         except OSError as exc:
             raise DwsError(f"cannot read directory {where}: {exc.strerror}") from None
-        # a directory with subdirectories gets no digest: its tree depends on more
-        digest = listing_digest(found, self._salt) if found and not has_subdir else b""
         if rel in self._known_dirs:
             self._known_dirs.discard(rel)
             known = self.cache.dir_row(rel) if digest else None
@@ -239,6 +258,8 @@ class Scanner:
             cached = self.cache.rows(rel)
         else:
             cached = {}
+        if callable(found):
+            found = found()
         frame = _Frame(rel, [], listing=digest, gen=self.generation)
         prefix = f"{rel}/" if rel else ""
         rules = self._ignore
@@ -295,6 +316,20 @@ class Scanner:
             self.cache.delete(rel, [name for name in cached if name not in seen])
         self._read(frame, unknown)
         return frame
+
+    def _list(
+        self, rel: str, where: str
+    ) -> tuple[list[Listed] | Callable[[], list[Listed]], bytes]:
+        """The entries of ``where`` (or, listed by several processes, how to decode them)
+        and the digest of its listing: empty for a directory with subdirectories, whose
+        tree depends on more."""
+        if rel in self._split and workers.can_fork():
+            listed = list_in_parts(where, workers.worker_count())
+            if listed is not None:
+                whole = bool(listed.batches) and not listed.has_subdir
+                return listed.found, batches_digest(listed.batches, self._salt) if whole else b""
+        found, has_subdir = list_directory(where)
+        return found, listing_digest(found, self._salt) if found and not has_subdir else b""
 
     def _resolved(self, rel: str, resolved: Resolved) -> _Frame | None:
         """Take a directory's tree as a checking process built it, storing (or vouching
