@@ -4,19 +4,22 @@ again (a changed, added or removed file, new ignore rules, a gc, a racy timestam
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dws.model.treediff import walk_tree
-from dws.resources.local_files import workers
-from dws.resources.local_files.dirchecks import DirChecker, DirChecks
+from dws.resources.local_files import dirchecks, workers
+from dws.resources.local_files.dirchecks import MATCHED, DirChecker, DirChecks
+from dws.resources.local_files.listing import list_directory, listing_digest
 from dws.resources.local_files.resource import LocalFilesResource
 from dws.resources.local_files.scanner import Scanner
-from dws.resources.local_files.statcache import StatCache
+from dws.resources.local_files.statcache import DirRow, StatCache
 from dws.store.trees import store_loader
 from helpers.common import write_files
 
@@ -352,3 +355,107 @@ def test_a_scan_that_stores_nothing_takes_the_trees_the_processes_hashed(
     assert checked_forked == {f"d{d}": "resolved" for d in range(6)}
     assert result.root_id == fresh_tree(root)
     assert result.files == len(WIDE) - 1 + 1  # d0/f1.bin ignored, .dwsignore counted
+
+
+def taking_then(monkeypatch: pytest.MonkeyPatch, rel: str, then: Callable[[], object]) -> None:
+    """Run ``then`` right after the walk took ``rel``'s result (between the check and the
+    store)."""
+    real = DirChecks.take
+
+    def taking(checks: DirChecks, wanted: str) -> Any:
+        result = real(checks, wanted)
+        if wanted == rel:
+            then()
+        return result
+
+    monkeypatch.setattr(DirChecks, "take", taking)
+
+
+@pytest.mark.usefixtures("files_are_old", "checked_forked")
+@pytest.mark.parametrize("victim", ["d3/f1.bin", "d3/new.bin"])
+def test_a_file_gone_after_its_check_is_seen_gone(
+    make_resource: ResourceFactory, monkeypatch: pytest.MonkeyPatch, victim: str
+) -> None:
+    root = root_of(make_resource())
+    write_files(root, WIDE)
+    snapshot(make_resource)
+    (root / victim).write_text("3-changed")
+    taking_then(monkeypatch, "d3", (root / victim).unlink)
+    assert snapshot(make_resource) == fresh_tree(root)
+
+
+@pytest.mark.usefixtures("files_are_old", "checked_forked")
+def test_a_mode_changed_after_its_check_is_recorded_as_it_is_now(
+    make_resource: ResourceFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = root_of(make_resource())
+    write_files(root, WIDE)
+    snapshot(make_resource)
+    (root / "d3/f1.bin").write_text("3-changed")
+    taking_then(monkeypatch, "d3", lambda: (root / "d3/f1.bin").chmod(0o755))
+    second = snapshot(make_resource)
+    assert second == fresh_tree(root)
+    loader = store_loader(make_resource().context.store)
+    assert dict(walk_tree(loader, second))["d3/f1.bin"].exec
+
+
+@pytest.mark.usefixtures("files_are_old", "checked_forked")
+def test_a_scan_goes_on_alone_when_no_process_can_be_made(
+    make_resource: ResourceFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = root_of(make_resource())
+    write_files(root, WIDE)
+    first = snapshot(make_resource)
+
+    def no_fork() -> int:
+        raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    assert snapshot(make_resource) == first
+    (root / "d2/f0.bin").write_text("2-X")
+    assert snapshot(make_resource) == fresh_tree(root)
+
+
+@pytest.mark.usefixtures("files_are_old", "checked_forked")
+def test_a_directory_now_a_symbolic_link_is_not_read_through(
+    make_resource: ResourceFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    root = root_of(make_resource())
+    write_files(root, WIDE)
+    snapshot(make_resource)
+    outside = tmp_path / "elsewhere"
+    write_files(outside, {f"secret{i}": "x" for i in range(5)})
+    shutil.rmtree(root / "d2")
+    os.symlink(outside, root / "d2")
+    read = tmp_path / "read.log"
+    real = dirchecks.hash_file
+
+    def logged(path: str) -> Any:
+        with open(read, "a") as log:  # written by the checking process
+            log.write(path + "\n")
+        return real(path)
+
+    monkeypatch.setattr(dirchecks, "hash_file", logged)
+    assert snapshot(make_resource) == fresh_tree(root)
+    assert not read.exists() or "secret" not in read.read_text()
+
+
+def test_a_directory_asked_for_out_of_order_leaves_the_later_results_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workers, "worker_count", lambda: 2)
+    names = ["a", "b", "c", "d", "e", "f"]
+    write_files(tmp_path, {f"{name}/x": name for name in names})
+    digests = {
+        name: listing_digest(list_directory(str(tmp_path / name))[0], b"s") for name in names
+    }
+    rows = {name: DirRow(digests[name], "0" * 64, 1, 1, 0) for name in names}
+    checker = DirChecker(str(tmp_path), MemoryCache(), b"s", None, 0, storing=False)
+    checks = DirChecks(rows, checker, set(names))
+    try:
+        assert checks.take("c") == (MATCHED, rows["c"])  # a's result skipped
+        assert checks.take("a") is None  # passed already: left to the walk
+        assert checks.take("e") == (MATCHED, rows["e"])
+        assert checks.take("f") == (MATCHED, rows["f"])
+    finally:
+        checks.close()

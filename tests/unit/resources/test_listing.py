@@ -40,6 +40,11 @@ def test_a_listing_in_parts_is_the_listing(wide: Path) -> None:
         assert listing.batches_digest(listed.batches, SALT) == listing_digest(found, SALT)
 
 
+def test_an_empty_directory_listed_in_parts_is_empty(tmp_path: Path) -> None:
+    listed = list_in_parts(str(tmp_path), 2)
+    assert listed is not None and listed.found() == [] and not listed.has_subdir
+
+
 def test_equal_listings_digest_equally_however_they_were_built(wide: Path) -> None:
     found, _ = list_directory(str(wide))
     names = [entry[0] for entry in found]  # every name now referenced twice
@@ -100,3 +105,16 @@ def test_a_directory_listed_in_parts_is_settled_or_read_as_alone(
     fresh = Scanner(str(root), MemoryCache(), store=None, generation=0).scan()
     assert again == fresh.root_id != first
     assert cache.read_dirs == [""]
+
+
+@pytest.mark.usefixtures("files_are_old", "split")
+def test_a_large_directory_emptied_since_its_row_scans_empty(tmp_path: Path) -> None:
+    root = tmp_path / "flat"
+    write_files(root, {f"{i:03d}.bin": str(i) for i in range(30)})
+    cache, store = MemoryCache(), MemoryObjectStore()
+    Scanner(str(root), cache, store=store, tree_store=store, put_trees=True, generation=0).scan()
+    cache.by_path.update(cache.upserts)
+    for name in os.listdir(root):
+        os.unlink(root / name)
+    emptied = Scanner(str(root), cache, store=store, tree_store=store, put_trees=True, generation=0)
+    assert emptied.scan().files == 0

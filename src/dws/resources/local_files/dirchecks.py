@@ -86,10 +86,13 @@ class DirChecker:
     generation: int
     storing: bool  # a snapshot: a row vouches only for blobs known stored now
     _reader: ScanCache | None = None
+    _resolved_root: str | None = None
 
     def __call__(self, item: Item) -> Checked:
         rel, row, settles = item
         where = os.path.join(self.root, rel) if rel else self.root
+        if rel and os.path.realpath(where) != os.path.join(self._real_root(), rel):
+            return rel, LEFT, None  # a symbolic link now, or below one: nothing to read there
         try:
             found, has_subdir = list_directory(where)
         except OSError:
@@ -101,6 +104,11 @@ class DirChecker:
             return rel, MATCHED, None
         resolved = self._resolve(rel, where, found, digest)
         return (rel, LEFT, None) if resolved is None else (rel, RESOLVED, resolved)
+
+    def _real_root(self) -> str:
+        if self._resolved_root is None:
+            self._resolved_root = os.path.realpath(self.root)
+        return self._resolved_root
 
     def _rows(self, rel: str) -> dict[str, StatRow]:
         if self._reader is None:  # opened in the process that reads: never across a fork
@@ -187,6 +195,7 @@ class DirChecks:
             for part in range(parts)
         ]
         self._owner = {rel: (position % parts, rows[rel]) for position, rel in enumerate(order)}
+        self._ahead: dict[int, Checked] = {}  # a result read past the directory asked for
         self._streams: workers.Streams[Checked] = workers.fork_streams(shares, checker)
 
     def take(self, rel: str) -> tuple[int, DirRow | Resolved] | None:
@@ -196,9 +205,13 @@ class DirChecks:
         if owner is None:
             return None
         part, row = owner
-        while (checked := self._streams.next(part)) is not None:
+        wanted = rel.split("/")
+        while (checked := self._ahead.pop(part, None) or self._streams.next(part)) is not None:
             found, outcome, resolved = checked
             if found != rel:
+                if found.split("/") > wanted:  # asked out of order: keep it for its turn
+                    self._ahead[part] = checked
+                    return None
                 continue  # a directory the walk did not reach (gone, or ignored now)
             if outcome == MATCHED:
                 return MATCHED, row

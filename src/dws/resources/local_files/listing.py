@@ -110,6 +110,8 @@ def list_in_parts(where: str, parts: int) -> PartsListing | None:
     one and forked ones). None when an entry vanished meanwhile or a process failed: the
     caller then lists it alone."""
     names = os.listdir(where)
+    if not names:
+        return PartsListing([], False)
     run = -(-len(names) // (parts * LISTING_BATCH)) * LISTING_BATCH  # whole batches each
     shares = [names[start : start + run] for start in range(0, len(names), run)]
     results = workers.fork_map(shares, partial(_stat_run, where), lambda why: None)

@@ -230,7 +230,10 @@ class Scanner:
             self.generation,
             storing=self.store is not None,
         )
-        return DirChecks(rows, checker, trusted)
+        try:
+            return DirChecks(rows, checker, trusted)
+        except OSError:  # no process to spare (EAGAIN, ENOMEM, EMFILE): the walk does all
+            return None
 
     def _open(self, rel: str) -> _Frame:
         """List ``rel``; settle the files the cache vouches for, read the others (large
@@ -347,9 +350,19 @@ class Scanner:
             else:
                 if u.gen >= 0:
                     f.oid, f.gen = u.oid, u.gen
-                self._store_one(os.path.join(prefix, u.name), f)
-                if f.oid != u.oid:
-                    return None
+                try:
+                    self._store_one(os.path.join(prefix, u.name), f)
+                except (DwsError, OSError):
+                    return None  # gone or unreadable since: the walk sees it as it is now
+                if (f.oid, f.size, f.mtime_ns, f.ino, f.ctime_ns, f.exec) != (
+                    u.oid,
+                    u.size,
+                    u.mtime_ns,
+                    u.ino,
+                    u.ctime_ns,
+                    u.exec,
+                ):
+                    return None  # changed since the check
             files.append(f)
         self._known_dirs.discard(rel)
         data, tree_id, count = resolved.tree, resolved.tree_id, resolved.files

@@ -210,7 +210,7 @@ class Streams(Generic[Result]):
 
     def _stop(self, child: int) -> None:
         running = self._children[child]
-        self._children[child] = None
+        self._children[child] = None  # first: a pid once collected may be another's
         if running is None:
             return
         pid, pipe = running
@@ -238,9 +238,12 @@ def fork_streams(shares: list[list[Item]], produce: Callable[[Item], Result]) ->
             with contextlib.suppress(OSError, AttributeError):
                 fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, STREAM_PIPE_BYTES)
             pid = os.fork()
-            if pid == 0:  # the child: never returns
-                os.close(read_end)
-                _stream_child(share, produce, write_end)
+            if pid == 0:  # the child: never returns, never runs the caller's code
+                try:
+                    os.close(read_end)
+                    _stream_child(share, produce, write_end)
+                finally:
+                    os._exit(1)
             os.close(write_end)
             children.append((pid, os.fdopen(read_end, "rb")))
     except BaseException:
