@@ -35,15 +35,26 @@ from dws.resources.local_files.statcache import DirRow, ScanCache, StatRow
 from dws.store.fileio import TEMP_PREFIX
 from dws.store.hashing import hash_file
 
-__all__ = ["LEFT", "MATCHED", "RESOLVED", "Checked", "DirChecker", "DirChecks", "Resolved"]
+__all__ = [
+    "LEFT",
+    "MATCHED",
+    "RESOLVED",
+    "Checked",
+    "DirChecker",
+    "DirChecks",
+    "PendingFile",
+    "Resolved",
+]
 
 MATCHED, RESOLVED, LEFT = 0, 1, 2
 PARALLEL_FROM = 1 << 20  # a changed file this large is read once, by the walk
 S_ISREG, S_IXUSR = stat_module.S_ISREG, stat_module.S_IXUSR
 
 
-class Unsettled(NamedTuple):
-    """A file the rows did not vouch for: changed, new, or its blob not known stored."""
+@dataclass(slots=True)
+class PendingFile:
+    """A file the cache did not vouch for (changed, new, or its blob not known stored),
+    while it is hashed or stored."""
 
     name: str
     size: int
@@ -51,11 +62,12 @@ class Unsettled(NamedTuple):
     ino: int
     ctime_ns: int
     exec: bool
-    oid: str  # hashed by the checking process, or the row's when only the blob is in doubt
-    gen: int  # the row's generation when the content is known, else -1
-    cached: bool  # the cache holds a row for it
-    previous: str  # the content the row last saw (a hint for the store)
-    linked: bool  # changed in place with other links: its old object may have changed too
+    oid: str = ""  # hashed, or the row's when only the blob is in doubt
+    gen: int = -1  # the row's generation when the content is known, else -1
+    cached: bool = False  # the cache holds a (stale or unproven) row for it
+    previous: str = ""  # the content the cache last saw at this path (a hint for the store)
+    fresh: bool = False  # its row must be written back to the cache
+    linked: bool = False  # changed in place with other links: its old object may have changed
 
 
 class Resolved(NamedTuple):
@@ -67,7 +79,7 @@ class Resolved(NamedTuple):
     bytes: int
     files: int
     gen: int  # the lowest generation of the rows taken as they are
-    unsettled: list[Unsettled]
+    unsettled: list[PendingFile]
     gone: list[str]  # names whose rows are no longer listed
 
 
@@ -120,7 +132,7 @@ class DirChecker:
         prefix = f"{rel}/" if rel else ""
         rules, trusted_gen = self.ignore, self.generation if self.storing else None
         entries: list[TreeEntry] = []
-        unsettled: list[Unsettled] = []
+        unsettled: list[PendingFile] = []
         seen: set[str] = set()
         total, gen = 0, self.generation
         for name, mode, size, mtime_ns, ino, ctime_ns, nlink in found:
@@ -139,20 +151,17 @@ class DirChecker:
                 if trusted_gen is None or row.gen == trusted_gen:
                     gen = min(gen, row.gen)
                 else:  # the content is known, its blob not known stored
-                    unsettled.append(
-                        Unsettled(name, *signature, executable, oid, row.gen, True, "", False)
-                    )
+                    known = PendingFile(name, *signature, executable, oid, row.gen, True)
+                    unsettled.append(known)
             else:
                 hashed = _hash_stable(os.path.join(where, name), signature)
                 if hashed is None:
                     return None
                 oid, previous = hashed, row.oid if row is not None else ""
                 linked = row is not None and nlink > 1 and row.ino == ino
-                unsettled.append(
-                    Unsettled(
-                        name, *signature, executable, oid, -1, bool(previous), previous, linked
-                    )
-                )
+                changed = PendingFile(name, *signature, executable, oid, -1, bool(previous))
+                changed.previous, changed.linked = previous, linked
+                unsettled.append(changed)
             entries.append(TreeEntry(name, "file", oid, size, executable))
             total += size
         data = encode_tree(make_tree(entries))

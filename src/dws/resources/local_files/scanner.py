@@ -26,6 +26,7 @@ from dws.model.progress import Progress, no_progress
 from dws.model.tree import TreeEntry, encode_tree, make_tree
 from dws.resources.local_files import workers
 from dws.resources.local_files.dirchecks import MATCHED, DirChecker, DirChecks, Resolved
+from dws.resources.local_files.dirchecks import PendingFile as _File
 from dws.resources.local_files.ignore import IgnoreRules
 from dws.resources.local_files.listing import (
     CAN_LIST_IN_PARTS,
@@ -53,23 +54,6 @@ S_ISDIR, S_ISREG, S_ISLNK, S_IXUSR = (
     stat_module.S_ISLNK,
     stat_module.S_IXUSR,
 )
-
-
-@dataclass(slots=True)
-class _File:
-    """A file the cache did not vouch for, while it is hashed or stored."""
-
-    name: str
-    size: int
-    mtime_ns: int
-    ino: int
-    ctime_ns: int
-    exec: bool
-    oid: str = ""
-    gen: int = -1
-    cached: bool = False  # the cache holds a (stale or unproven) row for it
-    previous: str = ""  # the content the cache last saw at this path (a hint for the store)
-    fresh: bool = False  # its row must be written back to the cache
 
 
 @dataclass(slots=True)
@@ -339,38 +323,28 @@ class Scanner:
         for) the files its rows did not; None when one of them no longer reads the same
         (the walk then lists the directory itself)."""
         prefix = os.path.join(self.root, rel) if rel else self.root
-        files: list[_File] = []
-        for u in resolved.unsettled:
-            f = _File(u.name, u.size, u.mtime_ns, u.ino, u.ctime_ns, u.exec, cached=u.cached)
-            f.previous = u.previous
-            if u.linked:
-                self._check_link(f"{rel}/{u.name}" if rel else u.name, u.previous)
+        for f in resolved.unsettled:
+            if f.linked:
+                self._check_link(f"{rel}/{f.name}" if rel else f.name, f.previous)
             if self.store is None:
-                f.oid, f.fresh = u.oid, u.gen < 0  # hashed there; a known row stays as it is
-            else:
-                if u.gen >= 0:
-                    f.oid, f.gen = u.oid, u.gen
-                try:
-                    self._store_one(os.path.join(prefix, u.name), f)
-                except (DwsError, OSError):
-                    return None  # gone or unreadable since: the walk sees it as it is now
-                if (f.oid, f.size, f.mtime_ns, f.ino, f.ctime_ns, f.exec) != (
-                    u.oid,
-                    u.size,
-                    u.mtime_ns,
-                    u.ino,
-                    u.ctime_ns,
-                    u.exec,
-                ):
-                    return None  # changed since the check
-            files.append(f)
+                f.fresh = f.gen < 0  # hashed there; a known row stays as it is
+                continue
+            checked = (f.oid, f.size, f.mtime_ns, f.ino, f.ctime_ns, f.exec)
+            if f.gen < 0:
+                f.oid = ""  # new content: stored now
+            try:
+                self._store_one(os.path.join(prefix, f.name), f)
+            except (DwsError, OSError):
+                return None  # gone or unreadable since: the walk sees it as it is now
+            if (f.oid, f.size, f.mtime_ns, f.ino, f.ctime_ns, f.exec) != checked:
+                return None  # changed since the check
         self._known_dirs.discard(rel)
         data, tree_id, count = resolved.tree, resolved.tree_id, resolved.files
         frame = _Frame(rel, [], listing=resolved.listing, gen=resolved.gen)
         frame.built = (data, tree_id, count)
         if resolved.gone:
             self.cache.delete(rel, resolved.gone)
-        for f in files:
+        for f in resolved.unsettled:
             self._settle(frame, f)
         frame.bytes = resolved.bytes
         self._result.files += count
