@@ -44,6 +44,32 @@ def test_text_is_drawn_with_the_system_fonts() -> None:
     assert picture("accuracy") != picture("loss")
 
 
+def test_without_fontconfig_the_renderer_keeps_its_own_fonts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    raster._families.cache_clear()
+    monkeypatch.setattr(raster.shutil, "which", lambda name: None)
+    try:
+        assert raster._families() == {}
+        png = raster.png_of('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>')
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    finally:
+        raster._families.cache_clear()
+
+
+def test_a_failing_fontconfig_is_the_same_as_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> object:
+        raise OSError("fc-match: cannot run")
+
+    raster._families.cache_clear()
+    monkeypatch.setattr(raster.shutil, "which", lambda name: "/usr/bin/fc-match")
+    monkeypatch.setattr(raster.subprocess, "run", broken)
+    try:
+        assert raster._families() == {}
+    finally:
+        raster._families.cache_clear()
+
+
 def test_without_resvg_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "resvg_py", None)  # makes `import resvg_py` fail
     with pytest.raises(UsageError, match=r"pip install 'dws-workspaces\[plot\]'"):
