@@ -155,6 +155,20 @@ def test_rows_of_one_directory_and_the_directories_with_rows(cache: StatCache) -
     assert cache.load("other") == {"x/y": row()}
 
 
+def test_the_directories_with_rows_are_those_any_row_names(cache: StatCache) -> None:
+    # found one seek per directory: neighbours in the index (other resources, names that
+    # sort between directories, a directory of many rows) must neither hide nor add one
+    cache.update("ra", [("z/a", row())], [])
+    cache.update("raw0", [("b/c", row())], [])
+    many = [(f"big/{n:05}", row()) for n in range(3_000)]
+    files = ["top", "b/x", "b-/y", "b/c/d", "b0/e", "é/f", "big2/g", *[path for path, _ in many]]
+    cache.update("raw", [(path, row()) for path in files], [])
+    assert cache.cached_dirs("raw") == {"", "b", "b-", "b/c", "b0", "é", "big", "big2"}
+    assert cache.cached_dirs("nothing") == set()
+    cache.drop_dirs("raw", ["", "big", "é"])
+    assert cache.cached_dirs("raw") == {"b", "b-", "b/c", "b0", "big2"}
+
+
 def test_a_session_writes_in_batches(
     cache_path: str, cache: StatCache, monkeypatch: pytest.MonkeyPatch
 ) -> None:
