@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from dws.errors import IntegrityError
 from dws.model.digest import hash_bytes
 from dws.store.chunklist import ChunkList
+from dws.store.framing import unframe
 
 
 class ObjectMissingError(IntegrityError):
@@ -58,6 +59,17 @@ class ObjectStore(ABC):
     @abstractmethod
     def put_bytes(self, data: bytes) -> str:
         """Store ``data`` (idempotent) and return its id."""
+
+    def has_entry(self, oid: str) -> bool:
+        """True when the small object ``oid`` is stored (a store that packs small
+        objects looks in its packs alone)."""
+        return self.has(oid)
+
+    def put_entry(self, oid: str, entry: bytes) -> None:
+        """Store a small object given as its id and its entry (``framing.frame`` of its
+        bytes), both made elsewhere (a process reading files for a scan): a store that
+        packs small objects appends the entry as it is."""
+        self.put_bytes(unframe(entry))
 
     @abstractmethod
     def put_file(self, path: str, similar_to: str | None = None) -> tuple[str, int]:

@@ -161,11 +161,7 @@ class PackedObjectStore(ObjectStore):
 
     def add_chunk(self, key: bytes, entry: bytes) -> None:
         """Append a framed chunk to the open pack."""
-        with self._lock, errors_naming(self._tmp):
-            if self._writer is None:
-                self._writer = PackWriter(temp_name(self._tmp))
-            self._writer.add(key, entry)
-            self._finish_if_full()
+        self._append(key, entry)
 
     def chunk_entry(self, key: bytes) -> bytes | None:
         found = self._find(key.hex())
@@ -196,13 +192,25 @@ class PackedObjectStore(ObjectStore):
         if self._find(oid) is not None:
             return oid
         # (inline: this runs once per small file; a first snapshot may store 50,000 of them)
-        entry = RAW_BYTE + data if len(data) < MIN_COMPRESSED else frame(data)
+        self._append(
+            bytes.fromhex(oid), RAW_BYTE + data if len(data) < MIN_COMPRESSED else frame(data)
+        )
+        return oid
+
+    def has_entry(self, oid: str) -> bool:
+        return self._find(oid) is not None  # small objects are only ever packed here
+
+    def put_entry(self, oid: str, entry: bytes) -> None:
+        if not self.has_entry(oid):
+            self._append(bytes.fromhex(oid), entry)
+
+    def _append(self, key: bytes, entry: bytes) -> None:
+        """Append an entry to the open pack (a new one if none is open)."""
         with self._lock, errors_naming(self._tmp):
             if self._writer is None:
                 self._writer = PackWriter(temp_name(self._tmp))
-            self._writer.add(bytes.fromhex(oid), entry)
+            self._writer.add(key, entry)
             self._finish_if_full()
-        return oid
 
     def put_file(self, path: str, similar_to: str | None = None) -> tuple[str, int]:
         """Store a file: small ones packed, large ones as chunks when that pays (see the

@@ -37,6 +37,8 @@ from dws.resources.local_files.listing import (
     listing_digest,
 )
 from dws.resources.local_files.scanresult import ScanResult
+from dws.resources.local_files.sharedreads import SMALL_FILE as SHARED_SIZE
+from dws.resources.local_files.sharedreads import SharedReads, shared_from
 from dws.resources.local_files.statcache import DirRow, ScanCache, StatRow, is_racy
 from dws.store.base import ObjectStore
 from dws.store.fileio import TEMP_PREFIX
@@ -141,6 +143,7 @@ class Scanner:
         self._checks: DirChecks | None = None  # directories checked by other processes
         self._split: set[str] = set()  # directories listed by several processes
         self._salt = b""
+        self._shared_from = shared_from()  # files to read in one directory to share them out
 
     def scan(self) -> ScanResult:
         """Walk, hash/store what changed, build trees (children before parents)."""
@@ -377,10 +380,13 @@ class Scanner:
 
     def _read(self, frame: _Frame, files: list[_File]) -> None:
         # Small files are cheapest on this thread: with many tiny syscalls, worker threads
-        # mostly fight over the GIL (measured: 3x slower). Large files go to a pool, and
-        # BLAKE3 itself hashes each of them on several threads.
+        # mostly fight over the GIL (measured: 3x slower). Many of them in one directory go
+        # to forked processes (``sharedreads``). Large files go to a pool, and BLAKE3
+        # itself hashes each of them on several threads.
         work: Callable[[str, _File], None] = self._store_one if self.store else self._hash_one
         prefix = os.path.join(self.root, frame.rel) if frame.rel else self.root
+        if len(files) >= self._shared_from:
+            files = self._read_shared(frame, prefix, files, work)
         for f in files:
             path = os.path.join(prefix, f.name)
             if f.size >= PARALLEL_FROM:
@@ -390,6 +396,43 @@ class Scanner:
                 continue
             work(path, f)
             self._settle(frame, f)
+
+    def _read_shared(
+        self, frame: _Frame, prefix: str, files: list[_File], work: Callable[[str, _File], None]
+    ) -> list[_File]:
+        """Read the directory's new small files on forked processes, when there are enough
+        of them and processes can be made; return the files left to read here."""
+        small: list[_File] = []
+        rest: list[_File] = []
+        for f in files:  # new content only: a known id may need no reading at all
+            (small if not f.oid and f.size <= SHARED_SIZE else rest).append(f)
+        if len(small) < self._shared_from or not workers.can_fork():
+            return files
+        try:
+            reads = SharedReads(prefix, small, self.store, workers.worker_count())
+        except OSError:  # no process to spare (EAGAIN, ENOMEM, EMFILE): all read here
+            return files
+        try:
+            for f, read in reads:
+                if read is None or not self._take(f, *read):
+                    work(os.path.join(prefix, f.name), f)  # left to the walk: read it here
+                self._settle(frame, f)
+        finally:
+            reads.close()
+        return rest
+
+    def _take(self, f: _File, oid: str, entry: bytes | None) -> bool:
+        """Record a file another process read: store its entry, or check the store holds
+        it (None: the store had it there). False when it does not (the walk reads it)."""
+        if self.store is None:
+            f.oid, f.fresh, f.gen = oid, True, -1
+            return True
+        if entry is not None:
+            self.store.put_entry(oid, entry)
+        elif not self.store.has_entry(oid):
+            return False
+        f.oid, f.fresh, f.gen = oid, True, self.generation
+        return True
 
     def _settle(self, frame: _Frame, f: _File) -> None:
         """Record a file that was read: its tree entry, and its cache row unless it is too
