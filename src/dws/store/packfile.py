@@ -41,6 +41,7 @@ _TRAILER = 32
 # dws packs only objects of at most 128 KiB (store/packed.py); an index entry claiming far
 # more is hostile or corrupt, and reading it would allocate whatever it claims
 MAX_ENTRY_LENGTH = 16 << 20
+WRITE_BYTES = 1 << 20  # an unfinished pack writes its entries this many bytes at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,20 +136,23 @@ def encode_index(entries: dict[bytes, PackEntry]) -> tuple[str, bytes]:
 
 class PackWriter:
     """Appends objects to one temporary pack file; ``finish`` names it and writes the index.
+    Entries are gathered and written ``WRITE_BYTES`` at a time (a first snapshot appends
+    100,000 entries of a few KiB: one write each cost more than their bytes).
 
     Thread-safe: objects may be added from several threads."""
 
     def __init__(self, tmp_path: str) -> None:
         self.tmp_path = tmp_path
         self._fd = os.open(tmp_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o444)
-        os.write(self._fd, PACK_MAGIC)
+        self._written = 0  # bytes in the file; the rest of ``size`` is in ``_pending``
+        self._pending = bytearray(PACK_MAGIC)
         self._size = len(PACK_MAGIC)
         self.entries: dict[bytes, PackEntry] = {}
         self._lock = threading.Lock()
 
     @property
     def size(self) -> int:
-        """Bytes written so far."""
+        """Bytes added so far."""
         return self._size
 
     def add(self, key: bytes, data: bytes) -> None:
@@ -157,23 +161,39 @@ class PackWriter:
         with self._lock:
             if key in self.entries:
                 return
-            view = memoryview(data)
-            offset = self._size
-            while view:
-                written = os.pwrite(self._fd, view, self._size)
-                view = view[written:]
-                self._size += written
-            self.entries[key] = PackEntry(offset, len(data))
+            self.entries[key] = PackEntry(self._size, len(data))
+            self._pending += data
+            self._size += len(data)
+            if len(self._pending) >= WRITE_BYTES:
+                self._write_pending()
+
+    def _write_pending(self) -> None:
+        done = 0
+        try:
+            with memoryview(self._pending) as view:
+                while done < len(view):
+                    with view[done:] as rest:  # released even if the write raises
+                        done += os.pwrite(self._fd, rest, self._written + done)
+        finally:  # a write that failed part way (ENOSPC) keeps what was written counted
+            self._written += done
+            del self._pending[:done]
 
     def read(self, entry: PackEntry) -> bytes:
         """The entry of an object added to this unfinished pack."""
+        with self._lock:
+            if entry.offset >= self._written:
+                start = entry.offset - self._written
+                return bytes(self._pending[start : start + entry.length])
         return os.pread(self._fd, entry.length, entry.offset)
 
     def finish(self, packs_dir: str, tmp_index: str) -> str:
         """Move the pack into ``packs_dir`` and write its index (the index makes it visible).
         Returns the pack name."""
         with self._lock:
-            os.close(self._fd)
+            try:
+                self._write_pending()
+            finally:
+                os.close(self._fd)
             name, index = encode_index(self.entries)
             os.replace(self.tmp_path, os.path.join(packs_dir, name + ".pack"))
             with open(tmp_index, "xb") as handle:

@@ -1,0 +1,82 @@
+"""The pack writer gathers entries and writes them a megabyte at a time: an entry reads
+back the same before and after it reaches the file, and a write that fails part way
+(ENOSPC) leaves the file and the entries still in step."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dws.model.digest import hash_bytes
+from dws.store import packfile
+from dws.store.framing import frame, unframe
+from dws.store.packfile import PACK_MAGIC, PackIndex, PackWriter
+
+
+def entries(count: int, size: int) -> dict[bytes, bytes]:
+    """``count`` framed entries of random bytes, keyed by their ids."""
+    found = {}
+    for _ in range(count):
+        data = os.urandom(size)
+        found[bytes.fromhex(hash_bytes(data))] = frame(data)
+    return found
+
+
+def test_entries_read_back_the_same_before_and_after_they_are_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(packfile, "WRITE_BYTES", 10_000)
+    writer = PackWriter(str(tmp_path / "pack.tmp"))
+    added = entries(43, 999)  # four writes, and entries still gathered at the end
+    for key, entry in added.items():
+        writer.add(key, entry)
+        assert writer.read(writer.entries[key]) == entry
+    assert 0 < writer._written < writer.size
+    assert all(writer.read(writer.entries[key]) == entry for key, entry in added.items())
+    (tmp_path / "packs").mkdir()
+    name = writer.finish(str(tmp_path / "packs"), str(tmp_path / "idx.tmp"))
+    data = (tmp_path / "packs" / f"{name}.pack").read_bytes()
+    assert data.startswith(PACK_MAGIC) and len(data) == writer.size
+    index = PackIndex(str(tmp_path / "packs" / f"{name}.idx"))
+    for key, entry in added.items():
+        found = index.lookup(key)
+        assert found is not None
+        assert unframe(data[found.offset : found.offset + found.length]) == unframe(entry)
+    index.close()
+
+
+def test_a_write_that_fails_part_way_keeps_the_file_and_the_entries_in_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(packfile, "WRITE_BYTES", 5_000)
+    writer = PackWriter(str(tmp_path / "pack.tmp"))
+    added = entries(12, 800)
+    keys = list(added)
+    real = os.pwrite
+    calls = {"n": 0}
+
+    def filling(fd: int, data: Any, offset: int) -> int:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return real(fd, bytes(data)[:1_000], offset)  # a short write...
+        raise OSError(errno.ENOSPC, "No space left on device")  # ...then a full disk
+
+    monkeypatch.setattr(os, "pwrite", filling)
+    with pytest.raises(OSError, match="No space"):
+        for key in keys:
+            writer.add(key, added[key])
+    monkeypatch.setattr(os, "pwrite", real)  # space again
+    for key in keys:
+        writer.add(key, added[key])
+    for key in keys:
+        assert writer.read(writer.entries[key]) == added[key]
+    (tmp_path / "packs").mkdir()
+    name = writer.finish(str(tmp_path / "packs"), str(tmp_path / "idx.tmp"))
+    data = (tmp_path / "packs" / f"{name}.pack").read_bytes()
+    for key in keys:
+        entry = writer.entries[key]
+        assert data[entry.offset : entry.offset + entry.length] == added[key]
