@@ -19,6 +19,7 @@ from dws.resources.local_files.dirchecks import MATCHED, DirChecker, DirChecks
 from dws.resources.local_files.listing import list_directory, listing_digest
 from dws.resources.local_files.resource import LocalFilesResource
 from dws.resources.local_files.scanner import Scanner
+from dws.resources.local_files.sharedreads import SMALL_FILE
 from dws.resources.local_files.statcache import DirRow, StatCache
 from dws.store.trees import store_loader
 from helpers.common import write_files
@@ -325,20 +326,20 @@ def test_a_file_changed_after_its_check_is_read_again_by_the_walk(
     root = root_of(make_resource())
     write_files(root, WIDE)
     snapshot(make_resource)
-    (root / "d3/f1.bin").write_text("3-changed")
+    (root / "d3/f1.bin").write_bytes(MIDDLE)
     real = DirChecks.take
 
     def rewriting(checks: DirChecks, rel: str) -> Any:
         result = real(checks, rel)
         if rel == "d3":  # between the check and the store
-            (root / "d3/f1.bin").write_text("3-changed again")
+            (root / "d3/f1.bin").write_bytes(MIDDLE + b"again")
         return result
 
     monkeypatch.setattr(DirChecks, "take", rewriting)
     second = snapshot(make_resource)
     assert second == fresh_tree(root)
     stored = make_resource().context.store.get_bytes(paths(make_resource(), second)["d3/f1.bin"])
-    assert stored == b"3-changed again"
+    assert stored == MIDDLE + b"again"
 
 
 @pytest.mark.usefixtures("files_are_old")
@@ -355,6 +356,11 @@ def test_a_scan_that_stores_nothing_takes_the_trees_the_processes_hashed(
     assert checked_forked == {f"d{d}": "resolved" for d in range(6)}
     assert result.root_id == fresh_tree(root)
     assert result.files == len(WIDE) - 1 + 1  # d0/f1.bin ignored, .dwsignore counted
+
+
+# a changed file a checking process hashes but does not send whole: the walk reads it
+# again to store it (a small one comes with its bytes, see the tests after these)
+MIDDLE = b"m" * (SMALL_FILE + 1)
 
 
 def taking_then(monkeypatch: pytest.MonkeyPatch, rel: str, then: Callable[[], object]) -> None:
@@ -379,7 +385,7 @@ def test_a_file_gone_after_its_check_is_seen_gone(
     root = root_of(make_resource())
     write_files(root, WIDE)
     snapshot(make_resource)
-    (root / victim).write_text("3-changed")
+    (root / victim).write_bytes(MIDDLE)
     taking_then(monkeypatch, "d3", (root / victim).unlink)
     assert snapshot(make_resource) == fresh_tree(root)
 
@@ -391,12 +397,73 @@ def test_a_mode_changed_after_its_check_is_recorded_as_it_is_now(
     root = root_of(make_resource())
     write_files(root, WIDE)
     snapshot(make_resource)
-    (root / "d3/f1.bin").write_text("3-changed")
+    (root / "d3/f1.bin").write_bytes(MIDDLE)
     taking_then(monkeypatch, "d3", lambda: (root / "d3/f1.bin").chmod(0o755))
     second = snapshot(make_resource)
     assert second == fresh_tree(root)
     loader = store_loader(make_resource().context.store)
     assert dict(walk_tree(loader, second))["d3/f1.bin"].exec
+
+
+class WalkReads:
+    """The files the walk itself reads to store them."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.paths: list[str] = []
+        real = Scanner._store_one
+
+        def reading(scanner: Scanner, path: str, f: Any) -> None:
+            self.paths.append(os.path.relpath(path, scanner.root))
+            real(scanner, path, f)
+
+        monkeypatch.setattr(Scanner, "_store_one", reading)
+
+
+@pytest.mark.usefixtures("files_are_old", "checked_forked")
+def test_small_changed_files_come_with_their_bytes_and_are_read_once(
+    make_resource: ResourceFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = root_of(make_resource())
+    write_files(root, WIDE)
+    snapshot(make_resource)
+    (root / "d3/f1.bin").write_text("3-changed")
+    (root / "d3/new.bin").write_text("new")
+    (root / "d4/f2.bin").write_bytes(MIDDLE)
+    walk = WalkReads(monkeypatch)
+    # changed after its check: the snapshot holds what was read, the next one the change
+    taking_then(monkeypatch, "d3", lambda: (root / "d3/f1.bin").write_text("3-changed again"))
+    second = snapshot(make_resource)
+    assert walk.paths == ["d4/f2.bin"]  # only the one too large to send
+    files, store = paths(make_resource(), second), make_resource().context.store
+    assert store.get_bytes(files["d3/f1.bin"]) == b"3-changed"
+    assert store.get_bytes(files["d3/new.bin"]) == b"new"
+    assert store.get_bytes(files["d4/f2.bin"]) == MIDDLE
+    assert snapshot(make_resource) == fresh_tree(root)
+    assert store.get_bytes(paths(make_resource(), fresh_tree(root))["d3/f1.bin"]) == (
+        b"3-changed again"
+    )
+
+
+@pytest.mark.usefixtures("files_are_old", "checked_forked")
+def test_beyond_its_budget_a_checking_process_only_hashes(
+    make_resource: ResourceFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = root_of(make_resource())
+    write_files(root, WIDE)
+    snapshot(make_resource)
+    for n in range(3):
+        (root / f"d2/f{n}.bin").write_text(f"2-{n}-changed")  # 11 bytes each
+    monkeypatch.setattr(dirchecks, "ENTRY_BUDGET", 25)
+    walk = WalkReads(monkeypatch)
+    second = snapshot(make_resource)
+    # the first two in listing order came whole (22 bytes of 25), the third is read here
+    assert len(walk.paths) == 1
+    assert walk.paths[0] in {f"d2/f{n}.bin" for n in range(3)}
+    assert second == fresh_tree(root)
+    files, store = paths(make_resource(), second), make_resource().context.store
+    assert [store.get_bytes(files[f"d2/f{n}.bin"]) for n in range(3)] == [
+        f"2-{n}-changed".encode() for n in range(3)
+    ]
 
 
 @pytest.mark.usefixtures("files_are_old", "checked_forked")
@@ -450,7 +517,7 @@ def test_a_directory_asked_for_out_of_order_leaves_the_later_results_in_place(
         name: listing_digest(list_directory(str(tmp_path / name))[0], b"s") for name in names
     }
     rows = {name: DirRow(digests[name], "0" * 64, 1, 1, 0) for name in names}
-    checker = DirChecker(str(tmp_path), MemoryCache(), b"s", None, 0, storing=False)
+    checker = DirChecker(str(tmp_path), MemoryCache(), b"s", None, 0, store=None)
     checks = DirChecks(rows, checker, set(names))
     try:
         assert checks.take("c") == (MATCHED, rows["c"])  # a's result skipped

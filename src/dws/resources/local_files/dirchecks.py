@@ -8,8 +8,10 @@ the walk's order, and sends back for each, in that order:
 
 * ``MATCHED``: its listing digest equals the row's, the cached tree stands;
 * ``RESOLVED``: the tree built from its listing and its file rows, the files the rows did
-  not vouch for hashed (the parent stores them, and falls back to listing the directory
-  itself if one no longer hashes the same), the names whose rows are gone;
+  not vouch for hashed, the small ones read whole (``sharedreads.read_small``) and sent
+  with their store entries, which the parent stores as they are (a larger one, or beyond
+  ``ENTRY_BUDGET``, the parent reads again to store it, and falls back to listing the
+  directory itself if it no longer reads the same), the names whose rows are gone;
 * ``LEFT``: a directory the process does not settle (a subdirectory, a symbolic link or
   other special file, a leftover or undecodable name to report, a changed file of
   ``PARALLEL_FROM`` bytes or more, a file changing while hashed): the walk lists it itself.
@@ -31,7 +33,9 @@ from dws.model.tree import TreeEntry, encode_tree, make_tree
 from dws.resources.local_files import workers
 from dws.resources.local_files.ignore import IgnoreRules
 from dws.resources.local_files.listing import Listed, list_directory, listing_digest
+from dws.resources.local_files.sharedreads import SMALL_FILE, read_small
 from dws.resources.local_files.statcache import DirRow, ScanCache, StatRow
+from dws.store.base import ObjectStore
 from dws.store.fileio import TEMP_PREFIX
 from dws.store.hashing import hash_file
 
@@ -48,6 +52,9 @@ __all__ = [
 
 MATCHED, RESOLVED, LEFT = 0, 1, 2
 PARALLEL_FROM = 1 << 20  # a changed file this large is read once, by the walk
+# bytes of small changed files a process reads whole for the walk to store, per directory
+# (beyond, it only hashes them and the walk reads them again: a message stays small)
+ENTRY_BUDGET = 4 << 20
 S_ISREG, S_IXUSR = stat_module.S_ISREG, stat_module.S_IXUSR
 
 
@@ -68,6 +75,8 @@ class PendingFile:
     previous: str = ""  # the content the cache last saw at this path (a hint for the store)
     fresh: bool = False  # its row must be written back to the cache
     linked: bool = False  # changed in place with other links: its old object may have changed
+    read_there: bool = False  # read by a checking process: ``entry`` is what to store
+    entry: bytes | None = None  # its entry for the store (None: the store had it there)
 
 
 class Resolved(NamedTuple):
@@ -96,7 +105,7 @@ class DirChecker:
     salt: bytes
     ignore: IgnoreRules | None
     generation: int
-    storing: bool  # a snapshot: a row vouches only for blobs known stored now
+    store: ObjectStore | None  # where a snapshot stores (None: the scan only hashes)
     _reader: ScanCache | None = None
     _resolved_root: str | None = None
 
@@ -130,11 +139,13 @@ class DirChecker:
     def _resolve(self, rel: str, where: str, found: list[Listed], digest: bytes) -> Resolved | None:
         cached = self._rows(rel)
         prefix = f"{rel}/" if rel else ""
-        rules, trusted_gen = self.ignore, self.generation if self.storing else None
+        # storing, a row vouches only for blobs known stored now
+        rules, trusted_gen = self.ignore, self.generation if self.store is not None else None
         entries: list[TreeEntry] = []
         unsettled: list[PendingFile] = []
         seen: set[str] = set()
         total, gen = 0, self.generation
+        budget = ENTRY_BUDGET
         for name, mode, size, mtime_ns, ino, ctime_ns, nlink in found:
             if name.startswith(TEMP_PREFIX):
                 return None  # a leftover to report
@@ -154,13 +165,20 @@ class DirChecker:
                     known = PendingFile(name, *signature, executable, oid, row.gen, True)
                     unsettled.append(known)
             else:
-                hashed = _hash_stable(os.path.join(where, name), signature)
+                path = os.path.join(where, name)
+                read = None
+                if self.store is not None and size <= SMALL_FILE and budget >= size:
+                    read = read_small(path, signature, self.store)  # stored by the walk
+                    budget -= size
+                hashed = read[0] if read is not None else _hash_stable(path, signature)
                 if hashed is None:
                     return None
                 oid, previous = hashed, row.oid if row is not None else ""
                 linked = row is not None and nlink > 1 and row.ino == ino
                 changed = PendingFile(name, *signature, executable, oid, -1, bool(previous))
                 changed.previous, changed.linked = previous, linked
+                if read is not None:
+                    changed.read_there, changed.entry = True, read[1]
                 unsettled.append(changed)
             entries.append(TreeEntry(name, "file", oid, size, executable))
             total += size

@@ -215,7 +215,7 @@ class Scanner:
             self._salt,
             self._ignore,
             self.generation,
-            storing=self.store is not None,
+            store=self.store,
         )
         try:
             return DirChecks(rows, checker, trusted)
@@ -323,8 +323,9 @@ class Scanner:
 
     def _resolved(self, rel: str, resolved: Resolved) -> _Frame | None:
         """Take a directory's tree as a checking process built it, storing (or vouching
-        for) the files its rows did not; None when one of them no longer reads the same
-        (the walk then lists the directory itself)."""
+        for) the files its rows did not: the entries of those it read whole as they are,
+        the others read again here; None when one of those no longer reads the same (the
+        walk then lists the directory itself)."""
         prefix = os.path.join(self.root, rel) if rel else self.root
         for f in resolved.unsettled:
             if f.linked:
@@ -332,6 +333,10 @@ class Scanner:
             if self.store is None:
                 f.fresh = f.gen < 0  # hashed there; a known row stays as it is
                 continue
+            if f.read_there:  # its bytes came along (or the store had them there)
+                entry, f.entry = f.entry, None
+                if self._take(f, f.oid, entry):
+                    continue
             checked = (f.oid, f.size, f.mtime_ns, f.ino, f.ctime_ns, f.exec)
             if f.gen < 0:
                 f.oid = ""  # new content: stored now

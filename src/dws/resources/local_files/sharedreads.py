@@ -20,14 +20,17 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from functools import partial
+from typing import TYPE_CHECKING
 
 from dws.model.digest import hash_bytes
 from dws.resources.local_files import workers
-from dws.resources.local_files.dirchecks import PendingFile
 from dws.store.base import ObjectStore
 from dws.store.framing import frame
 
-__all__ = ["READ_SHARED_FROM", "SMALL_FILE", "Read", "SharedReads", "shared_from"]
+if TYPE_CHECKING:  # (dirchecks reads files with ``read_small`` too)
+    from dws.resources.local_files.dirchecks import PendingFile
+
+__all__ = ["READ_SHARED_FROM", "SMALL_FILE", "Read", "SharedReads", "read_small", "shared_from"]
 
 # files to read in one directory from which the reading is shared out
 READ_SHARED_FROM = 4096
@@ -80,21 +83,27 @@ def _read_batch(
     prefix: str, store: ObjectStore | None, batches: list[list[PendingFile]], number: int
 ) -> list[Read | None]:
     """In a forked process: each file of one batch read, or None where it was left."""
-    return [_read_one(os.path.join(prefix, f.name), f, store) for f in batches[number]]
+    return [
+        read_small(os.path.join(prefix, f.name), (f.size, f.mtime_ns, f.ino, f.ctime_ns), store)
+        for f in batches[number]
+    ]
 
 
-def _read_one(path: str, f: PendingFile, store: ObjectStore | None) -> Read | None:
+def read_small(path: str, signature: workers.Signature, store: ObjectStore | None) -> Read | None:
+    """Read a file of at most ``SMALL_FILE`` bytes once: its id, and its entry unless the
+    scan does not store or ``store`` has it. None when its stat ``signature`` (size, mtime,
+    inode, ctime) after the read is not the one given, or it cannot be read."""
     try:
         handle = os.open(path, os.O_RDONLY | O_NOFOLLOW)
         try:
-            data = os.read(handle, f.size + 1)  # one byte more: a file that grew shows
+            data = os.read(handle, signature[0] + 1)  # one byte more: a file that grew shows
         finally:
             os.close(handle)
         after = os.stat(path, follow_symlinks=False)
     except OSError:
         return None
-    signature = (after.st_size, after.st_mtime_ns, after.st_ino, after.st_ctime_ns)
-    if signature != (f.size, f.mtime_ns, f.ino, f.ctime_ns) or len(data) != f.size:
+    now = (after.st_size, after.st_mtime_ns, after.st_ino, after.st_ctime_ns)
+    if now != signature or len(data) != signature[0]:
         return None
     oid = hash_bytes(data)
     if store is None or store.has_entry(oid):
