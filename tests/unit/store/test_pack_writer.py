@@ -1,20 +1,24 @@
 """The pack writer gathers entries and writes them a megabyte at a time: an entry reads
 back the same before and after it reaches the file, and a write that fails part way
-(ENOSPC) leaves the file and the entries still in step."""
+(ENOSPC) leaves the file and the entries still in step. A pack index finds exactly the
+ids it holds."""
 
 from __future__ import annotations
 
 import errno
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dws.model.digest import hash_bytes
 from dws.store import packfile
 from dws.store.framing import frame, unframe
-from dws.store.packfile import PACK_MAGIC, PackIndex, PackWriter
+from dws.store.packfile import PACK_MAGIC, PackEntry, PackIndex, PackWriter, encode_index
 
 
 def entries(count: int, size: int) -> dict[bytes, bytes]:
@@ -80,3 +84,35 @@ def test_a_write_that_fails_part_way_keeps_the_file_and_the_entries_in_step(
     for key in keys:
         entry = writer.entries[key]
         assert data[entry.offset : entry.offset + entry.length] == added[key]
+
+
+@given(
+    prefixes=st.lists(st.binary(min_size=2, max_size=2), min_size=1, max_size=6),
+    tails=st.lists(st.binary(min_size=30, max_size=30), min_size=1, max_size=40),
+    probes=st.lists(st.binary(min_size=32, max_size=32), max_size=20),
+)
+@settings(max_examples=60, deadline=None)
+def test_an_index_finds_exactly_the_ids_it_holds(
+    prefixes: list[bytes], tails: list[bytes], probes: list[bytes]
+) -> None:
+    # ids crowded on a few first and second bytes: runs of equal second bytes, neighbours
+    # that differ only at the end, and absent ids inside those runs
+    held = {
+        prefix + tail: PackEntry(8 + n, n + 1)
+        for n, (prefix, tail) in enumerate(
+            (prefix, tail) for prefix in prefixes for tail in tails[::2]
+        )
+    }
+    absent = [prefix + tail for prefix in prefixes for tail in tails[1::2]] + probes
+    with tempfile.TemporaryDirectory() as scratch:
+        path = os.path.join(scratch, "pack.idx")
+        with open(path, "wb") as handle:
+            handle.write(encode_index(held)[1])
+        index = PackIndex(path)
+        try:
+            for key, entry in held.items():
+                assert index.lookup(key) == entry
+            for key in absent:
+                assert index.lookup(key) == held.get(key)
+        finally:
+            index.close()
