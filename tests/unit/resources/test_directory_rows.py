@@ -224,6 +224,14 @@ def checked_forked(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 WIDE = {f"d{d}/f{i}.bin": f"{d}-{i}" for d in range(6) for i in range(5)}
 
 
+def wide_snapshotted(make_resource: ResourceFactory) -> Path:
+    """The resource's root holding ``WIDE``, snapshotted once."""
+    root = root_of(make_resource())
+    write_files(root, WIDE)
+    snapshot(make_resource)
+    return root
+
+
 def fresh_tree(root: Path) -> str:
     """The root tree id of ``root`` scanned with no cache at all."""
     return Scanner(str(root), MemoryCache(), store=None, generation=0).scan().root_id
@@ -246,9 +254,7 @@ def test_unchanged_directories_checked_on_other_processes_are_taken_as_they_are(
 def test_changed_directories_are_built_by_the_checking_processes(
     make_resource: ResourceFactory, checked_forked: dict[str, str]
 ) -> None:
-    root = root_of(make_resource())
-    write_files(root, WIDE)
-    snapshot(make_resource)
+    root = wide_snapshotted(make_resource)
     stat = (root / "d3/f1.bin").stat()
     (root / "d3/f1.bin").write_text("3-X")  # same size, same mtime: only the ctime moves
     os.utime(root / "d3/f1.bin", ns=(stat.st_atime_ns, stat.st_mtime_ns))
@@ -271,9 +277,7 @@ def test_changed_directories_are_built_by_the_checking_processes(
 def test_what_a_checking_process_cannot_settle_is_left_to_the_walk(
     make_resource: ResourceFactory, checked_forked: dict[str, str]
 ) -> None:
-    root = root_of(make_resource())
-    write_files(root, WIDE)
-    snapshot(make_resource)
+    root = wide_snapshotted(make_resource)
     (root / "d0/sub").mkdir()
     (root / "d0/sub/x").write_text("x")
     os.symlink("f0.bin", root / "d1/link")
@@ -294,9 +298,7 @@ def test_what_a_checking_process_cannot_settle_is_left_to_the_walk(
 def test_a_directory_gone_or_a_process_dead_leaves_the_rest_to_the_walk(
     make_resource: ResourceFactory, checked_forked: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = root_of(make_resource())
-    write_files(root, WIDE)
-    snapshot(make_resource)
+    root = wide_snapshotted(make_resource)
     shutil.rmtree(root / "d2")  # its result is skipped on the way to d4's
     (root / "d4/f0.bin").write_text("4-X")
     real = DirChecker.__call__
@@ -323,9 +325,7 @@ def test_a_directory_gone_or_a_process_dead_leaves_the_rest_to_the_walk(
 def test_a_file_changed_after_its_check_is_read_again_by_the_walk(
     make_resource: ResourceFactory, checked_forked: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = root_of(make_resource())
-    write_files(root, WIDE)
-    snapshot(make_resource)
+    root = wide_snapshotted(make_resource)
     (root / "d3/f1.bin").write_bytes(MIDDLE)
     real = DirChecks.take
 
@@ -346,9 +346,7 @@ def test_a_file_changed_after_its_check_is_read_again_by_the_walk(
 def test_a_scan_that_stores_nothing_takes_the_trees_the_processes_hashed(
     make_resource: ResourceFactory, checked_forked: dict[str, str]
 ) -> None:
-    root = root_of(make_resource())
-    write_files(root, WIDE)
-    snapshot(make_resource)
+    root = wide_snapshotted(make_resource)
     (root / "d5/f4.bin").write_text("5-X")
     (root / ".dwsignore").write_text("d0/f1.bin\n")  # new rules: every listing is read again
     checked_forked.clear()
@@ -382,9 +380,7 @@ def taking_then(monkeypatch: pytest.MonkeyPatch, rel: str, then: Callable[[], ob
 def test_a_file_gone_after_its_check_is_seen_gone(
     make_resource: ResourceFactory, monkeypatch: pytest.MonkeyPatch, victim: str
 ) -> None:
-    root = root_of(make_resource())
-    write_files(root, WIDE)
-    snapshot(make_resource)
+    root = wide_snapshotted(make_resource)
     (root / victim).write_bytes(MIDDLE)
     taking_then(monkeypatch, "d3", (root / victim).unlink)
     assert snapshot(make_resource) == fresh_tree(root)
@@ -394,9 +390,7 @@ def test_a_file_gone_after_its_check_is_seen_gone(
 def test_a_mode_changed_after_its_check_is_recorded_as_it_is_now(
     make_resource: ResourceFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = root_of(make_resource())
-    write_files(root, WIDE)
-    snapshot(make_resource)
+    root = wide_snapshotted(make_resource)
     (root / "d3/f1.bin").write_bytes(MIDDLE)
     taking_then(monkeypatch, "d3", lambda: (root / "d3/f1.bin").chmod(0o755))
     second = snapshot(make_resource)
@@ -423,9 +417,7 @@ class WalkReads:
 def test_small_changed_files_come_with_their_bytes_and_are_read_once(
     make_resource: ResourceFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = root_of(make_resource())
-    write_files(root, WIDE)
-    snapshot(make_resource)
+    root = wide_snapshotted(make_resource)
     (root / "d3/f1.bin").write_text("3-changed")
     (root / "d3/new.bin").write_text("new")
     (root / "d4/f2.bin").write_bytes(MIDDLE)
@@ -448,9 +440,7 @@ def test_small_changed_files_come_with_their_bytes_and_are_read_once(
 def test_beyond_its_budget_a_checking_process_only_hashes(
     make_resource: ResourceFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = root_of(make_resource())
-    write_files(root, WIDE)
-    snapshot(make_resource)
+    root = wide_snapshotted(make_resource)
     for n in range(3):
         (root / f"d2/f{n}.bin").write_text(f"2-{n}-changed")  # 11 bytes each
     monkeypatch.setattr(dirchecks, "ENTRY_BUDGET", 25)
@@ -487,9 +477,7 @@ def test_a_scan_goes_on_alone_when_no_process_can_be_made(
 def test_a_directory_now_a_symbolic_link_is_not_read_through(
     make_resource: ResourceFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    root = root_of(make_resource())
-    write_files(root, WIDE)
-    snapshot(make_resource)
+    root = wide_snapshotted(make_resource)
     outside = tmp_path / "elsewhere"
     write_files(outside, {f"secret{i}": "x" for i in range(5)})
     shutil.rmtree(root / "d2")

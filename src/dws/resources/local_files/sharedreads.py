@@ -34,13 +34,13 @@ __all__ = ["READ_SHARED_FROM", "SMALL_FILE", "Read", "SharedReads", "read_small"
 
 # files to read in one directory from which the reading is shared out
 READ_SHARED_FROM = 4096
-# files up to this size: what the store packs (larger ones go to the walk's threads)
+# files up to this size: what the store packs (the walk reads larger ones itself)
 SMALL_FILE = 128 << 10
 READ_BATCH = 256  # files per message: fewer pickles, yet little read ahead of the walk
 O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
-# a file read elsewhere: its id, and its entry for the store (None: not storing, or the
-# store had it when the process started)
+# a file read elsewhere: its id, and its entry for the store (None: the scan does not
+# store, or the store had it then)
 Read = tuple[str, bytes | None]
 
 
