@@ -33,7 +33,7 @@ from dws.store.chunked import (
 from dws.store.chunklist import MAX_PIECES, ChunkList
 from dws.store.fileio import (
     TEMP_PREFIX,
-    errors_naming,
+    naming,
     sync_filesystem,
     temp_name,
     write_new_file,
@@ -103,7 +103,9 @@ class PackedObjectStore(ObjectStore):
 
     def _find(self, oid: str) -> tuple[str | None, PackEntry] | None:
         """(pack name, entry) — pack name None for the unfinished pack — or None."""
-        key = bytes.fromhex(check_object_id(oid))
+        return self._find_key(bytes.fromhex(check_object_id(oid)))
+
+    def _find_key(self, key: bytes) -> tuple[str | None, PackEntry] | None:
         with self._lock:
             if self._writer is not None and key in self._writer.entries:
                 return None, self._writer.entries[key]
@@ -201,16 +203,20 @@ class PackedObjectStore(ObjectStore):
         return self._find(oid) is not None  # small objects are only ever packed here
 
     def put_entry(self, oid: str, entry: bytes) -> None:
-        if not self.has_entry(oid):
-            self._append(bytes.fromhex(oid), entry)
+        key = bytes.fromhex(check_object_id(oid))
+        if self._find_key(key) is None:
+            self._append(key, entry)
 
     def _append(self, key: bytes, entry: bytes) -> None:
         """Append an entry to the open pack (a new one if none is open)."""
-        with self._lock, errors_naming(self._tmp):
-            if self._writer is None:
-                self._writer = PackWriter(temp_name(self._tmp))
-            self._writer.add(key, entry)
-            self._finish_if_full()
+        with self._lock:
+            try:  # (not ``errors_naming``: a generator per small file costs here)
+                if self._writer is None:
+                    self._writer = PackWriter(temp_name(self._tmp))
+                self._writer.add(key, entry)
+                self._finish_if_full()
+            except OSError as exc:
+                raise naming(exc, self._tmp) from None
 
     def put_file(self, path: str, similar_to: str | None = None) -> tuple[str, int]:
         """Store a file: small ones packed, large ones as chunks when that pays (see the
