@@ -8,6 +8,8 @@ import os
 
 from blake3 import blake3
 
+O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+
 SMALL_FILE = 4 << 20
 CHUNK = 8 << 20
 _threads = [blake3.AUTO]
@@ -27,9 +29,16 @@ def hash_threads() -> int:
     return _threads[0]
 
 
+def open_nonblocking(path: str, flags: int) -> int:
+    """An ``opener`` for ``open`` that never waits: a FIFO put where a listed file was
+    reads as empty instead of blocking until something writes to it (the caller's stat
+    after the read then sees the file changed)."""
+    return os.open(path, flags | O_NONBLOCK)
+
+
 def hash_file(path: str) -> tuple[str, int]:
     """(object id, size) of the file at ``path``."""
-    with open(path, "rb", buffering=0) as handle:
+    with open(path, "rb", buffering=0, opener=open_nonblocking) as handle:
         return hash_handle(handle)
 
 

@@ -17,7 +17,7 @@ from dws.store.fileio import (
     temp_name,
     write_new_file,
 )
-from dws.store.hashing import SMALL_FILE, hash_file
+from dws.store.hashing import SMALL_FILE, hash_file, open_nonblocking
 from dws.store.streamcopy import copy_hashing
 
 OBJECT_MODE = 0o444
@@ -64,7 +64,7 @@ class LooseObjectStore(ObjectStore):
         return oid
 
     def put_file(self, path: str, similar_to: str | None = None) -> tuple[str, int]:
-        with open(path, "rb") as handle:
+        with open(path, "rb", opener=open_nonblocking) as handle:
             size = os.fstat(handle.fileno()).st_size
             if size <= SMALL_FILE:
                 data = handle.read()

@@ -39,7 +39,7 @@ from dws.store.fileio import (
     write_new_file,
 )
 from dws.store.framing import MIN_COMPRESSED, RAW_BYTE, ZSTD, decoded_size, frame, unframe
-from dws.store.hashing import SMALL_FILE
+from dws.store.hashing import SMALL_FILE, open_nonblocking
 from dws.store.loose import LooseObjectStore
 from dws.store.packfile import PackEntry, PackIndex, PackWriter
 
@@ -71,6 +71,7 @@ class PackedObjectStore(ObjectStore):
         # lists whose chunks are in the open pack: written when it is finished
         self._pending_lists: dict[str, ChunkList] = {}
         self._converted: set[str] = set()  # loose objects now also kept as chunks
+        self._lost: BaseException | None = None  # why a pack's objects were lost (see flush)
 
     @staticmethod
     def create(root: str) -> PackedObjectStore:
@@ -221,7 +222,7 @@ class PackedObjectStore(ObjectStore):
     def put_file(self, path: str, similar_to: str | None = None) -> tuple[str, int]:
         """Store a file: small ones packed, large ones as chunks when that pays (see the
         module's docstring; ``similar_to`` is the id of its previous version), else loose."""
-        with open(path, "rb") as handle:
+        with open(path, "rb", opener=open_nonblocking) as handle:
             fd = handle.fileno()
             size = os.fstat(fd).st_size
             if size <= PACK_THRESHOLD:
@@ -298,14 +299,27 @@ class PackedObjectStore(ObjectStore):
 
     def _finish_pack(self) -> None:
         with self._lock:
-            if self._writer is None:
+            writer = self._writer
+            if writer is None:
                 return
-            writer, self._writer = self._writer, None
             if not writer.entries:
+                self._writer = None
                 writer.abandon()
                 return
             os.makedirs(self.packs_dir, exist_ok=True)
-            self._finished.add(writer.finish(self.packs_dir, temp_name(self._tmp)))
+            try:
+                name = writer.finish(self.packs_dir, temp_name(self._tmp))
+            except BaseException as exc:
+                # a full disk leaves it open with every object in it (tried again at the
+                # next finish or flush); past that point its objects are gone, and a flush
+                # must not let a command record them as stored (a caller may have gone on)
+                if writer.closed:
+                    self._writer = None
+                    self._pending_lists.clear()
+                    self._lost = exc
+                raise
+            self._writer = None
+            self._finished.add(name)
             self._indexes = None
             for oid, chunks in self._pending_lists.items():  # their chunks are visible now
                 self.lists.install(oid, chunks)
@@ -315,6 +329,12 @@ class PackedObjectStore(ObjectStore):
         """Close the open pack (making it visible), then sync the filesystem once; then
         drop the loose copies of objects converted to chunks."""
         self._finish_pack()
+        if self._lost is not None:
+            lost, self._lost = self._lost, None
+            raise IntegrityError(
+                f"objects stored by this command were lost when a pack failed ({lost}); "
+                "nothing was recorded: run the command again"
+            )
         sync_filesystem(self.root)
         with self._lock:
             converted, self._converted = self._converted, set()

@@ -22,6 +22,7 @@ against 3.4 µs for a binary search in Python. Nothing else is loaded whole.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import struct
@@ -162,6 +163,7 @@ class PackWriter:
         self._pending = bytearray(PACK_MAGIC)
         self._size = len(PACK_MAGIC)
         self.entries: dict[bytes, PackEntry] = {}
+        self.closed = False  # its file closed: finished, or failed past the point of retrying
         self._lock = threading.Lock()
 
     @property
@@ -193,25 +195,37 @@ class PackWriter:
             del self._pending[:done]
 
     def read(self, entry: PackEntry) -> bytes:
-        """The entry of an object added to this unfinished pack."""
+        """The entry of an object added to this unfinished pack: from the file, from what
+        is still gathered, or from both (after a write that failed part way)."""
         with self._lock:
-            if entry.offset >= self._written:
-                start = entry.offset - self._written
-                return bytes(self._pending[start : start + entry.length])
-        return os.pread(self._fd, entry.length, entry.offset)
+            end = entry.offset + entry.length
+            if end <= self._written:
+                return os.pread(self._fd, entry.length, entry.offset)
+            start = max(entry.offset, self._written)
+            head = (
+                os.pread(self._fd, start - entry.offset, entry.offset)
+                if start > entry.offset
+                else b""
+            )
+            return head + bytes(self._pending[start - self._written : end - self._written])
 
     def finish(self, packs_dir: str, tmp_index: str) -> str:
         """Move the pack into ``packs_dir`` and write its index (the index makes it visible).
-        Returns the pack name."""
+        Returns the pack name. What takes space is written first: when that fails (a full
+        disk) the pack stays open as it was, and finishing it can be tried again."""
         with self._lock:
-            try:
-                self._write_pending()
-            finally:
-                os.close(self._fd)
+            self._write_pending()
             name, index = encode_index(self.entries)
+            try:
+                with open(tmp_index, "xb") as handle:
+                    handle.write(index)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp_index)
+                raise
+            self.closed = True
+            os.close(self._fd)
             os.replace(self.tmp_path, os.path.join(packs_dir, name + ".pack"))
-            with open(tmp_index, "xb") as handle:
-                handle.write(index)
             os.replace(tmp_index, os.path.join(packs_dir, name + ".idx"))
             return name
 

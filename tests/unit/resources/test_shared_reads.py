@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -203,3 +205,35 @@ def test_files_whose_content_is_known_are_not_read_elsewhere(tmp_path: Path, tak
     result = Scanner(str(root), MemoryCache(first.upserts), store=store, generation=1).scan()
     assert taken.files == {}  # each is checked in the store, then read by the walk
     assert result.root_id == alone(root)
+
+
+def test_a_large_file_read_on_a_thread_first_does_not_stop_the_sharing(
+    tmp_path: Path, taken: Taken, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "data"
+    write_files(root, {**FLAT, "big.bin": os.urandom(1 << 20)})  # read first, on a thread
+    threads = threading.active_count()
+    monkeypatch.setattr(workers, "can_fork", lambda: threading.active_count() == threads)
+    result = scan(root, store=PackedObjectStore.create(str(tmp_path / "objects")))
+    assert taken.files == {name: True for name in names(SHARED)}
+    assert result.root_id == alone(root)
+
+
+def test_a_file_become_a_fifo_fails_the_scan_instead_of_hanging(
+    tmp_path: Path, taken: Taken, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "data"
+    write_files(root, FLAT)
+    victim = root / "imgs/005.bin"
+
+    def to_fifo() -> None:
+        victim.unlink()
+        os.mkfifo(victim)
+
+    before_the_processes(monkeypatch, to_fifo)
+    signal.alarm(60)  # a hang fails the test instead of the whole run
+    try:
+        with pytest.raises(FileChangingError, match=r"005\.bin"):
+            scan(root, store=PackedObjectStore.create(str(tmp_path / "objects")))
+    finally:
+        signal.alarm(0)

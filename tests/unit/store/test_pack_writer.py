@@ -15,9 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dws.errors import IntegrityError
 from dws.model.digest import hash_bytes
-from dws.store import packfile
+from dws.store import packed, packfile
 from dws.store.framing import frame, unframe
+from dws.store.packed import PackedObjectStore
 from dws.store.packfile import PACK_MAGIC, PackEntry, PackIndex, PackWriter, encode_index
 
 
@@ -73,6 +75,8 @@ def test_a_write_that_fails_part_way_keeps_the_file_and_the_entries_in_step(
     with pytest.raises(OSError, match="No space"):
         for key in keys:
             writer.add(key, added[key])
+    for key in writer.entries:  # one entry is now part in the file, part still gathered
+        assert writer.read(writer.entries[key]) == added[key]
     monkeypatch.setattr(os, "pwrite", real)  # space again
     for key in keys:
         writer.add(key, added[key])
@@ -116,3 +120,61 @@ def test_an_index_finds_exactly_the_ids_it_holds(
                 assert index.lookup(key) == held.get(key)
         finally:
             index.close()
+
+
+def small_objects(count: int) -> list[bytes]:
+    return [os.urandom(300) for _ in range(count)]
+
+
+def test_a_pack_that_cannot_be_finished_for_want_of_space_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = PackedObjectStore.create(str(tmp_path / "objects"))
+    monkeypatch.setattr(packed, "TARGET_PACK_OBJECTS", 5)
+    real = PackWriter._write_pending
+    failures = {"left": 2}
+
+    def full_disk(writer: PackWriter) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(writer)
+
+    monkeypatch.setattr(PackWriter, "_write_pending", full_disk)
+    objects = small_objects(6)
+    ids = [store.put_bytes(data) for data in objects[:4]]
+    for data in objects[4:]:  # the fifth fills the pack; still open, the sixth tries again
+        with pytest.raises(OSError, match="No space"):
+            store.put_bytes(data)
+        ids.append(hash_bytes(data))
+        assert all(store.has(oid) for oid in ids)
+    store.flush()  # space again
+    again = PackedObjectStore(str(tmp_path / "objects"))
+    assert [again.get_verified(oid) for oid in ids] == objects
+    assert not any(name.endswith(".idx") for name in os.listdir(tmp_path / "objects/tmp"))
+
+
+def test_objects_lost_past_retrying_fail_the_next_flush(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = PackedObjectStore.create(str(tmp_path / "objects"))
+    kept = store.put_bytes(b"in an earlier pack")
+    store.flush()
+    lost = store.put_bytes(b"in the pack that fails")
+    real = os.replace
+
+    def failing(source: str, target: str) -> None:
+        if target.endswith(".pack"):
+            raise OSError(errno.EIO, "Input/output error")
+        real(source, target)
+
+    monkeypatch.setattr(os, "replace", failing)
+    with pytest.raises(OSError, match="Input/output"):
+        store._finish_pack()  # as when a full pack is finished and its caller goes on
+    monkeypatch.setattr(os, "replace", real)
+    assert store.has(kept) and not store.has(lost)
+    with pytest.raises(IntegrityError, match="lost when a pack failed"):
+        store.flush()
+    store.put_bytes(b"in the pack that fails")
+    store.flush()  # told once; what is stored again is kept
+    assert PackedObjectStore(str(tmp_path / "objects")).has(lost)

@@ -411,7 +411,12 @@ class Scanner:
         rest: list[_File] = []
         for f in files:  # new content only: a known id may need no reading at all
             (small if not f.oid and f.size <= SHARED_SIZE else rest).append(f)
-        if len(small) < self._shared_from or not workers.can_fork():
+        if len(small) < self._shared_from:
+            return files
+        if self._pool is not None:  # its idle threads forbid a fork: let it finish first
+            self._pool.shutdown(wait=True)  # (what it read is awaited as before)
+            self._pool = None
+        if not workers.can_fork():
             return files
         try:
             reads = SharedReads(prefix, small, self.store, workers.worker_count())
@@ -525,6 +530,10 @@ class Scanner:
                 ) from None
             except PermissionError:
                 raise DwsError(f"cannot read {path}: permission denied") from None
+            if not S_ISREG(after.st_mode):  # a FIFO or a link in its place since the listing
+                raise FileChangingError(
+                    f"{path} is no longer a regular file; run the command again"
+                )
             signature = _signature(after)
             if signature == expected and size == after.st_size:
                 f.oid, f.fresh = oid, True

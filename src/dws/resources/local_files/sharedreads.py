@@ -26,6 +26,7 @@ from dws.model.digest import hash_bytes
 from dws.resources.local_files import workers
 from dws.store.base import ObjectStore
 from dws.store.framing import frame
+from dws.store.hashing import O_NONBLOCK
 
 if TYPE_CHECKING:  # (dirchecks reads files with ``read_small`` too)
     from dws.resources.local_files.dirchecks import PendingFile
@@ -94,7 +95,7 @@ def read_small(path: str, signature: workers.Signature, store: ObjectStore | Non
     scan does not store or ``store`` has it. None when its stat ``signature`` (size, mtime,
     inode, ctime) after the read is not the one given, or it cannot be read."""
     try:
-        handle = os.open(path, os.O_RDONLY | O_NOFOLLOW)
+        handle = os.open(path, os.O_RDONLY | O_NOFOLLOW | O_NONBLOCK)  # see open_nonblocking
         try:
             data = os.read(handle, signature[0] + 1)  # one byte more: a file that grew shows
         finally:
