@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # (dirchecks reads files with ``read_small`` too)
 __all__ = ["READ_SHARED_FROM", "SMALL_FILE", "Read", "SharedReads", "read_small", "shared_from"]
 
 # files to read in one directory from which the reading is shared out
-READ_SHARED_FROM = 4096
+READ_SHARED_FROM = 1024
 # files up to this size: what the store packs (the walk reads larger ones itself)
 SMALL_FILE = 128 << 10
 READ_BATCH = 256  # files per message: fewer pickles, yet little read ahead of the walk
