@@ -59,6 +59,13 @@ def taken(monkeypatch: pytest.MonkeyPatch) -> Taken:
     return record
 
 
+def flat_tree(tmp_path: Path) -> Path:
+    """``FLAT`` written under ``tmp_path/data``."""
+    root = tmp_path / "data"
+    write_files(root, FLAT)
+    return root
+
+
 def alone(root: Path) -> str:
     """The root tree of ``root`` as one process reads it, with no cache."""
     with pytest.MonkeyPatch.context() as patch:
@@ -82,8 +89,7 @@ def assert_stored(root: Path, store: ObjectStore, found: dict[str, TreeEntry]) -
 def test_a_directory_read_on_several_processes_stores_what_one_would(
     tmp_path: Path, taken: Taken, kind: str
 ) -> None:
-    root = tmp_path / "data"
-    write_files(root, FLAT)
+    root = flat_tree(tmp_path)
     objects = str(tmp_path / "objects")
     store = (
         PackedObjectStore.create(objects) if kind == "packed" else LooseObjectStore.create(objects)
@@ -97,8 +103,7 @@ def test_a_directory_read_on_several_processes_stores_what_one_would(
 
 
 def test_what_the_store_has_is_not_sent_again(tmp_path: Path, taken: Taken) -> None:
-    root = tmp_path / "data"
-    write_files(root, FLAT)
+    root = flat_tree(tmp_path)
     store = PackedObjectStore.create(str(tmp_path / "objects"))
     first = scan(root, store=store)
     store.flush()
@@ -114,8 +119,7 @@ def test_what_the_store_has_is_not_sent_again(tmp_path: Path, taken: Taken) -> N
 def test_a_scan_that_stores_nothing_takes_the_ids_read_elsewhere(
     tmp_path: Path, taken: Taken
 ) -> None:
-    root = tmp_path / "data"
-    write_files(root, FLAT)
+    root = flat_tree(tmp_path)
     result = scan(root)
     assert taken.files == {name: False for name in names(SHARED)}
     assert result.root_id == alone(root)
@@ -135,8 +139,7 @@ def before_the_processes(monkeypatch: pytest.MonkeyPatch, then: Any) -> None:
 def test_a_file_changed_after_the_listing_is_read_again_by_the_walk(
     tmp_path: Path, taken: Taken, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = tmp_path / "data"
-    write_files(root, FLAT)
+    root = flat_tree(tmp_path)
     changed = root / "imgs/007.bin"
     before_the_processes(monkeypatch, lambda: changed.write_bytes(b"longer than before" * 50))
     store = PackedObjectStore.create(str(tmp_path / "objects"))
@@ -150,8 +153,7 @@ def test_a_file_changed_after_the_listing_is_read_again_by_the_walk(
 def test_a_file_gone_after_the_listing_fails_the_scan_as_it_would_alone(
     tmp_path: Path, taken: Taken, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = tmp_path / "data"
-    write_files(root, FLAT)
+    root = flat_tree(tmp_path)
     before_the_processes(monkeypatch, (root / "imgs/011.bin").unlink)
     with pytest.raises(FileChangingError, match="disappeared"):
         scan(root, store=PackedObjectStore.create(str(tmp_path / "objects")))
@@ -160,8 +162,7 @@ def test_a_file_gone_after_the_listing_fails_the_scan_as_it_would_alone(
 def test_the_batches_of_a_dead_process_are_read_by_the_walk(
     tmp_path: Path, taken: Taken, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = tmp_path / "data"
-    write_files(root, FLAT)
+    root = flat_tree(tmp_path)
     real = sharedreads._read_batch
 
     def dying(prefix: str, store: Any, batches: Any, number: int) -> Any:
@@ -183,8 +184,7 @@ def test_the_batches_of_a_dead_process_are_read_by_the_walk(
 def test_with_no_process_to_spare_the_walk_reads_everything(
     tmp_path: Path, taken: Taken, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = tmp_path / "data"
-    write_files(root, FLAT)
+    root = flat_tree(tmp_path)
 
     def no_fork() -> int:
         raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
@@ -197,8 +197,7 @@ def test_with_no_process_to_spare_the_walk_reads_everything(
 
 @pytest.mark.usefixtures("files_are_old")
 def test_files_whose_content_is_known_are_not_read_elsewhere(tmp_path: Path, taken: Taken) -> None:
-    root = tmp_path / "data"
-    write_files(root, FLAT)
+    root = flat_tree(tmp_path)
     store = PackedObjectStore.create(str(tmp_path / "objects"))
     _, first = scan_cached(root)  # hashed only: the rows know the ids, not the blobs stored
     taken.files.clear()
@@ -222,8 +221,7 @@ def test_a_large_file_read_on_a_thread_first_does_not_stop_the_sharing(
 def test_a_file_become_a_fifo_fails_the_scan_instead_of_hanging(
     tmp_path: Path, taken: Taken, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = tmp_path / "data"
-    write_files(root, FLAT)
+    root = flat_tree(tmp_path)
     victim = root / "imgs/005.bin"
 
     def to_fifo() -> None:
