@@ -235,3 +235,15 @@ def test_a_file_become_a_fifo_fails_the_scan_instead_of_hanging(
             scan(root, store=PackedObjectStore.create(str(tmp_path / "objects")))
     finally:
         signal.alarm(0)
+
+
+def test_what_a_process_found_stored_but_the_walk_does_not_is_read_and_stored(
+    tmp_path: Path, taken: Taken, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = flat_tree(tmp_path)
+    walk = os.getpid()  # the processes answer "stored"; the walk's own store says no
+    monkeypatch.setattr(PackedObjectStore, "has_entry", lambda store, oid: os.getpid() != walk)
+    store = PackedObjectStore.create(str(tmp_path / "objects"))
+    result = scan(root, store=store)
+    assert taken.files == {name: False for name in names(SHARED)}
+    assert_stored(root, store, entries(result))

@@ -126,21 +126,37 @@ def small_objects(count: int) -> list[bytes]:
     return [os.urandom(300) for _ in range(count)]
 
 
+@pytest.mark.parametrize("full_at", ["entries", "index"])
 def test_a_pack_that_cannot_be_finished_for_want_of_space_loses_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, full_at: str
 ) -> None:
     store = PackedObjectStore.create(str(tmp_path / "objects"))
     monkeypatch.setattr(packed, "TARGET_PACK_OBJECTS", 5)
-    real = PackWriter._write_pending
     failures = {"left": 2}
 
-    def full_disk(writer: PackWriter) -> None:
+    def full_disk() -> None:
         if failures["left"]:
             failures["left"] -= 1
             raise OSError(errno.ENOSPC, "No space left on device")
-        real(writer)
 
-    monkeypatch.setattr(PackWriter, "_write_pending", full_disk)
+    if full_at == "entries":
+        real_write = PackWriter._write_pending
+
+        def writing(writer: PackWriter) -> None:
+            full_disk()
+            real_write(writer)
+
+        monkeypatch.setattr(PackWriter, "_write_pending", writing)
+    else:
+
+        def opening(path: str, mode: str) -> Any:
+            if failures["left"] and mode == "xb":  # the index: written part way, then full
+                with open(path, mode) as partial:
+                    partial.write(b"part of an index")
+                full_disk()
+            return open(path, mode)
+
+        monkeypatch.setattr(packfile, "open", opening, raising=False)
     objects = small_objects(6)
     ids = [store.put_bytes(data) for data in objects[:4]]
     for data in objects[4:]:  # the fifth fills the pack; still open, the sixth tries again
@@ -151,7 +167,7 @@ def test_a_pack_that_cannot_be_finished_for_want_of_space_loses_nothing(
     store.flush()  # space again
     again = PackedObjectStore(str(tmp_path / "objects"))
     assert [again.get_verified(oid) for oid in ids] == objects
-    assert not any(name.endswith(".idx") for name in os.listdir(tmp_path / "objects/tmp"))
+    assert os.listdir(tmp_path / "objects/tmp") == []  # no part of an index left behind
 
 
 def test_objects_lost_past_retrying_fail_the_next_flush(
