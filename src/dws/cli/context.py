@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import click
+from msgspec import Struct, field
 
 from dws.cli.output import Output
 
@@ -14,8 +14,7 @@ if TYPE_CHECKING:
     from dws.api import Workspace
 
 
-@dataclass
-class CliState:
+class CliState(Struct):
     """Global options of one `dws` invocation."""
 
     directory: str = "."

@@ -7,8 +7,9 @@ import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -20,8 +21,7 @@ def _console(stderr: bool) -> Console:
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
-@dataclass
-class Output:
+class Output(Struct):
     """Output settings from the global options. Consoles are made on first use, so
     commands that print little do not pay for importing rich."""
 
@@ -29,8 +29,8 @@ class Output:
     quiet: bool = False
     verbose: bool = False
     batch: bool = False
-    _out: Console | None = field(default=None, repr=False)
-    _err: Console | None = field(default=None, repr=False)
+    _out: Console | None = None
+    _err: Console | None = None
 
     @property
     def out(self) -> Console:

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from dws.errors import DwsError
 from dws.model.records import ResourceSpec, SnapshotRecord
 from dws.resources.registry import resource_type
 
 
-@dataclass
-class Definitions:
+class Definitions(Struct):
     """Resources some snapshots record that a workspace lacks: those it can add as they
     are (``usable``) and those it cannot, with why (``unusable``: name -> reason)."""
 

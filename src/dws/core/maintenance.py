@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.leftovers import collect_leftovers
@@ -62,8 +63,7 @@ def _references(ws: Workspace, record: SnapshotRecord) -> Iterator[ObjectRef]:
         yield from resource_for(ws, name, recorded).references(recorded.state)
 
 
-@dataclass
-class GcReport:
+class GcReport(Struct):
     """What gc removed."""
 
     kept: int
@@ -95,8 +95,7 @@ def gc(ws: Workspace, *, dry_run: bool = False) -> GcReport:
         return GcReport(len(reachable), pruned.removed, pruned.removed_bytes, temporary)
 
 
-@dataclass
-class FsckReport:
+class FsckReport(Struct):
     """What fsck checked and found."""
 
     snapshots: int = 0

@@ -16,8 +16,9 @@ import os
 import posixpath
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import BinaryIO, NamedTuple
+
+from msgspec import Struct
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.workspace import Workspace
@@ -58,8 +59,7 @@ class Copied(NamedTuple):
     dest: str
 
 
-@dataclass(frozen=True)
-class ListedEntry:
+class ListedEntry(Struct, frozen=True):
     """One entry of a listing: its path in the snapshot and what is recorded there."""
 
     path: str
@@ -67,8 +67,7 @@ class ListedEntry:
     resource: str | None  # the resource holding it (None: a directory between resources)
 
 
-@dataclass
-class _Mount:
+class _Mount(Struct):
     name: str
     at: str | None  # workspace-relative directory, None when outside the workspace
     recorded: ResourceSnapshot

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.lineage.locate import PathLocator
@@ -14,8 +15,7 @@ from dws.errors import DwsError, NotFoundError, UsageError
 from dws.model.roles import Role
 
 
-@dataclass
-class ResultsRow:
+class ResultsRow(Struct):
     """One snapshot's metrics, flattened to 'resource/file:key' columns; ``stale`` lists
     the columns whose file was the output of a stale run when the snapshot was taken."""
 

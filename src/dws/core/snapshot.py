@@ -6,8 +6,9 @@ import getpass
 import json
 import shutil
 import socket
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.lineage.catalog import RunCatalog
@@ -25,8 +26,7 @@ MAX_IDENTITY = 200  # characters kept of git's user.name and of its user.email
 SHOWN_STALE = 3  # stale paths named in a warning or refusal before "and N more"
 
 
-@dataclass
-class SnapshotOutcome:
+class SnapshotOutcome(Struct):
     """What `snapshot` did: ``created`` is False when the state equalled HEAD's. With
     ``only``/``exclude``, ``kept`` names the resources whose state the record took from
     HEAD's snapshot and ``left_out`` those it does not record (HEAD's does not either)."""
@@ -127,8 +127,7 @@ def take_snapshot(
         return outcome.of(record, True, tag, moved, warnings)
 
 
-@dataclass
-class _Outcome:
+class _Outcome(Struct):
     """What a snapshot kept from HEAD and left out, known before it records anything."""
 
     kept: dict[str, ResourceSnapshot]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from msgspec import Struct, field
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.workspace import Workspace
@@ -13,8 +13,7 @@ from dws.model.treediff import Change
 from dws.resources.base import Resource
 
 
-@dataclass
-class ResourceChanges:
+class ResourceChanges(Struct):
     """Changes of one resource between two states."""
 
     name: str

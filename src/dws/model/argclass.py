@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
+
+from msgspec import Struct
 
 from dws.model.roles import Role
 
@@ -55,8 +56,7 @@ class ArgKind(StrEnum):
     AMBIGUOUS = "ambiguous"
 
 
-@dataclass(frozen=True)
-class PathFacts:
+class PathFacts(Struct, frozen=True):
     """What is known about a path inside a resource. ``key`` is the workspace-relative
     path (the key of overrides and remembered answers)."""
 
@@ -70,8 +70,7 @@ class PathFacts:
     remembered: ArgKind | None = None
 
 
-@dataclass(frozen=True)
-class Classified:
+class Classified(Struct, frozen=True):
     """One argument: ``value`` is the part that was classified (after ``=`` for
     ``--opt=value``), ``option`` the option it belongs to, if any."""
 
@@ -90,8 +89,7 @@ GlobExpand = Callable[[str], list[str]]
 to the same directory (a relative glob gives relative matches)."""
 
 
-@dataclass(frozen=True)
-class _Rules:
+class _Rules(Struct, frozen=True):
     """What classifying a value needs besides the value itself."""
 
     lookup: FactsLookup

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 SWEEPS = 8
 GAP_X = 70.0
@@ -27,8 +28,7 @@ PASSAGE = 4.0  # the height a long edge takes where it crosses a layer
 Point = tuple[float, float]
 
 
-@dataclass(frozen=True)
-class Box:
+class Box(Struct, frozen=True):
     """Where one node goes: its layer, its place in it, and its rectangle."""
 
     layer: int
@@ -87,8 +87,7 @@ def _by_barycenter(
     return [n for _, _, n in sorted((centre(n, p), p, n) for p, n in enumerate(column))]
 
 
-@dataclass
-class Layout:
+class Layout(Struct):
     """Boxes of the nodes and, for each edge (in the order given), the points where it
     crosses the layers it spans (empty for an edge between neighbouring layers)."""
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from dws.model.records import SnapshotRecord
 
@@ -41,8 +42,7 @@ def line_of(records: Mapping[str, SnapshotRecord], snapshot_id: str) -> list[str
     return out
 
 
-@dataclass(frozen=True)
-class OtherLine:
+class OtherLine(Struct, frozen=True):
     """A line that does not hold HEAD and does not continue from it: ``tip`` is its newest
     snapshot, ``fork`` the newest snapshot it shares with HEAD's line (None when they share
     none), ``snapshots`` how many of its snapshots come after the fork."""
@@ -78,8 +78,7 @@ def is_newer(record: SnapshotRecord, than: SnapshotRecord) -> bool:
 # ---- the graph -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class GraphRow:
+class GraphRow(Struct, frozen=True):
     """One line of a history graph: ``lanes`` is the lane column ('*' the snapshot, '@'
     when it is HEAD, '|' a lane going on, '/' and '\\' a lane moving one place left or
     right), ``snapshot`` the snapshot the line shows (None: the line only moves lanes)."""

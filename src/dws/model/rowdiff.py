@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from blake3 import blake3
+from msgspec import Struct, field
 
 from dws.errors import UsageError
 
@@ -25,16 +25,14 @@ Row = tuple[Any, ...]
 DEFAULT_LIMIT = 10
 
 
-@dataclass
-class Table:
+class Table(Struct):
     """A table's column names and a way to read its rows (again) from the start."""
 
     columns: list[str]
     rows: Callable[[], Iterator[Row]]
 
 
-@dataclass
-class ChangedRow:
+class ChangedRow(Struct):
     """A row whose key is in both versions, with values that differ."""
 
     key: Row
@@ -43,8 +41,7 @@ class ChangedRow:
     columns: list[str]  # the columns whose values differ
 
 
-@dataclass
-class RowDiff:
+class RowDiff(Struct):
     """Counts (exact) and the first rows (up to the limit) of each kind of difference."""
 
     key: list[str]

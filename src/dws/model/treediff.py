@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from dws.model.tree import EMPTY_TREE_ID, Tree, TreeEntry
 
 TreeLoader = Callable[[str], Tree]
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(Struct, frozen=True):
     """One path that differs: ``old`` is what the first side has there, ``new`` the second.
 
     Directory entries appear only as markers for directories that are created (``old`` is

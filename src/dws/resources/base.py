@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+from msgspec import Struct, field
 
 from dws.errors import FormatError, UsageError
 from dws.model.paths import default_resource_name
@@ -22,8 +23,7 @@ from dws.store.base import ObjectStore
 State = dict[str, Any]
 
 
-@dataclass
-class ResourceContext:
+class ResourceContext(Struct):
     """What a resource needs from its workspace."""
 
     workspace_root: str
@@ -33,8 +33,7 @@ class ResourceContext:
     progress: Progress = no_progress
 
 
-@dataclass
-class RestorePlan:
+class RestorePlan(Struct):
     """What restoring one resource would do, computed before anything is touched."""
 
     resource: str
@@ -63,8 +62,7 @@ class RestorePlan:
         return visible_count(self.changes)
 
 
-@dataclass
-class PutBackPlan:
+class PutBackPlan(Struct):
     """How content saved in a recovery record goes back under ``root``: what is written
     (never over anything), what is there already, and what stands in the way."""
 
@@ -87,8 +85,7 @@ def listed(items: list[str], most: int = MAX_LISTED) -> list[str]:
     return shown
 
 
-@dataclass(frozen=True)
-class ObjectRef:
+class ObjectRef(Struct, frozen=True):
     """An object a state references; ``tree`` ones are parsed to find more."""
 
     oid: str

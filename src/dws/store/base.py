@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from dws.errors import IntegrityError
 from dws.model.digest import hash_bytes
@@ -40,8 +41,7 @@ class CorruptObjectError(IntegrityError):
         self.problem = f"object {oid[:12]} is corrupt (its content does not match its id)"
 
 
-@dataclass
-class PruneReport:
+class PruneReport(Struct):
     """What pruning removed."""
 
     removed: int = 0

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from blake3 import blake3
+from msgspec import Struct, field
 
 from dws.errors import IntegrityError
 
@@ -31,8 +31,7 @@ MAX_PIECES = 1 << 22  # 4M pieces: a file of about a terabyte at the average chu
 MAX_CHUNK = 16 << 20  # no stored chunk is longer (dws cuts at 1 MiB)
 
 
-@dataclass(frozen=True, slots=True)
-class Piece:
+class Piece(Struct, frozen=True):
     """One stretch of a chunked file: a stored chunk, or zeros."""
 
     key: bytes  # the chunk's 32-byte id (ZERO_ID for zeros)
@@ -40,8 +39,7 @@ class Piece:
     zeros: bool = False
 
 
-@dataclass(slots=True)
-class ChunkList:
+class ChunkList(Struct):
     """A file as the ordered pieces it is made of."""
 
     size: int = 0

@@ -28,9 +28,9 @@ import os
 import struct
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from blake3 import blake3
+from msgspec import Struct
 
 from dws.errors import IntegrityError
 from dws.store.framing import unframe
@@ -48,8 +48,7 @@ MAX_ENTRY_LENGTH = 16 << 20
 WRITE_BYTES = 1 << 20  # an unfinished pack writes its entries this many bytes at a time
 
 
-@dataclass(frozen=True, slots=True)
-class PackEntry:
+class PackEntry(Struct, frozen=True):
     """Where one object lives in a pack."""
 
     offset: int

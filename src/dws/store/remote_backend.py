@@ -19,7 +19,8 @@ import contextlib
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from dws.errors import FormatError, RefusedError
 from dws.store.base import ObjectStore
@@ -79,8 +80,7 @@ class RemoteFiles(ABC):
         leaves a window of one request)."""
 
 
-@dataclass(frozen=True)
-class RemotePlaces:
+class RemotePlaces(Struct, frozen=True):
     """Where a backend keeps the parts it manages itself, as keys below the remote's root
     (the core's remote layout decides them); each backend uses those it has."""
 
@@ -90,8 +90,7 @@ class RemotePlaces:
     directories: tuple[str, ...]  # the metadata directories a new directory remote gets
 
 
-@dataclass(frozen=True)
-class ReadBatch:
+class ReadBatch(Struct, frozen=True):
     """Several objects one request reads: bytes ``[start, end)`` of ``source`` (a pack),
     and each object's place in ``source`` (offsets from its beginning)."""
 

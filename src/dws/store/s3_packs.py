@@ -18,7 +18,8 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from dws.errors import IntegrityError
 from dws.model.digest import hash_bytes
@@ -145,8 +146,7 @@ def _in_use(path: str, pid: int) -> bool:
     return process_running(pid)
 
 
-@dataclass(frozen=True)
-class Located:
+class Located(Struct, frozen=True):
     """A packed object: its pack and where in it."""
 
     pack: str

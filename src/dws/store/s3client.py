@@ -15,9 +15,10 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
+
+from msgspec import Struct
 
 from dws.errors import DwsError, NotFoundError, UsageError
 from dws.model.distribution import install_hint
@@ -45,8 +46,7 @@ _DENIED_CODES = {
 }
 
 
-@dataclass(frozen=True)
-class S3Location:
+class S3Location(Struct, frozen=True):
     """A bucket and a key prefix; the prefix is empty or ends with ``/``."""
 
     bucket: str
@@ -134,8 +134,7 @@ def endpoint_label(endpoint: str | None) -> str:
     return f"the S3 endpoint {endpoint}" if endpoint else "AWS S3 (no endpoint given)"
 
 
-@dataclass(frozen=True)
-class S3Connection:
+class S3Connection(Struct, frozen=True):
     """A client and the endpoint it talks to (None: AWS), so error messages can name it,
     with the requests the S3 remote and the s3 resource share. Each request turns botocore
     errors into dws errors naming the bucket and key; ``head`` and ``get`` answer None for

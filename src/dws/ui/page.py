@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable
-from dataclasses import dataclass
 from html import escape
 from urllib.parse import urlencode
+
+from msgspec import Struct
 
 from dws.model.summaries import human_bytes
 
@@ -38,8 +39,7 @@ img.preview { max-width: 100%; max-height: 40em; border: 1px solid #dadce0; }
 """
 
 
-@dataclass(frozen=True)
-class Links:
+class Links(Struct, frozen=True):
     """Builds the URLs of the UI's routes, each carrying the access token."""
 
     token: str

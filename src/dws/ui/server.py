@@ -17,10 +17,11 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from msgspec import Struct, field
 
 from dws.api import Workspace
 from dws.errors import DwsError, NotFoundError, RefusedError, UsageError
@@ -35,8 +36,7 @@ PAGE_POLICY = (
 RAW_POLICY = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 
 
-@dataclass
-class Request:
+class Request(Struct):
     """A GET request's route (the URL path) and its query parameters."""
 
     route: str
@@ -59,8 +59,7 @@ class Request:
         return int(text)
 
 
-@dataclass
-class Response:
+class Response(Struct):
     """What a route answers: a status, a content type, the body (bytes or chunks) and any
     extra headers."""
 
@@ -70,8 +69,7 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
-class Context:
+class Context(Struct):
     """What a page is built from: the workspace (opened for this request), the request,
     and the link builder."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -63,6 +64,13 @@ def test_split_balances_weight() -> None:
     shares = split(items, lambda it: it[0], lambda it: it[1], 2)
     weights = sorted(sum(w for _, w in share) for share in shares)
     assert weights == [100, 100]
+
+
+def test_a_result_crosses_a_pipe_without_its_exception() -> None:
+    result = PartResult([(1, 2, 3, 4), None], 3, (2, "gone", ["a"]), True, RefusedError("x"))
+    back = pickle.loads(pickle.dumps(result))
+    assert back == PartResult([(1, 2, 3, 4), None], 3, (2, "gone", ["a"]), True, None)
+    assert result.exception is not None  # the process that raised it keeps it
 
 
 def test_shares_run_in_child_processes_and_come_back_in_order() -> None:

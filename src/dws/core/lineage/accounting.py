@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from dws.core.lineage.census import Census, CensusIndex
 from dws.core.lineage.locate import Located, PathLocator
@@ -86,8 +87,7 @@ def is_noise(located: Located) -> bool:
     )
 
 
-@dataclass
-class Accounted:
+class Accounted(Struct):
     """The observed facts of one run, ready for its record."""
 
     inputs: list[PathVersion] = field(default_factory=list)

@@ -9,7 +9,8 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from dws.core.lineage.observe import (
     Observation,
@@ -25,8 +26,7 @@ from dws.errors import UsageError
 from dws.model.runs import PathVersion, RunRecord
 
 
-@dataclass
-class RunOutcome:
+class RunOutcome(Struct):
     """The finished run: the command's exit code, its record, and what it wrote into
     source data (which makes it a failed run)."""
 
@@ -72,8 +72,7 @@ def execute(
     return RunOutcome(exit_code, record, plan, recorder.source_writes)
 
 
-@dataclass
-class ObservedCommand:
+class ObservedCommand(Struct):
     """How to start a command so its observer sees it, and how to read what it saw."""
 
     argv: list[str]

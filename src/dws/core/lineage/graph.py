@@ -9,7 +9,8 @@ is that a producer must have ended before its consumer started.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from dws.core.lineage.images import UNKNOWN
 from dws.core.lineage.locate import CurrentIds, PathKey
@@ -27,8 +28,7 @@ def _under(inner: str, outer: str) -> str | None:
     return None
 
 
-@dataclass
-class Staleness:
+class Staleness(Struct):
     """Why a run's outputs are out of date (empty: up to date)."""
 
     reasons: list[str] = field(default_factory=list)
@@ -46,8 +46,7 @@ class Staleness:
         return bool(self.reasons)
 
 
-@dataclass(frozen=True)
-class Upstream:
+class Upstream(Struct, frozen=True):
     """A run and, for each of its inputs, the runs that produced it (recursively)."""
 
     run: RunRecord

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from dws.core.lineage.images import current_image_id
 from dws.core.workspace import Workspace
@@ -22,8 +23,7 @@ from dws.store.trees import store_loader
 PathKey = tuple[str, str]  # (resource name, path inside it)
 
 
-@dataclass(frozen=True)
-class Located:
+class Located(Struct, frozen=True):
     """A path inside a resource; ``key`` is how users see it (workspace-relative)."""
 
     resource: Resource

@@ -12,8 +12,9 @@ import os
 import re
 import shutil
 import sys
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from msgspec import Struct, field
 
 if TYPE_CHECKING:
     from dws.core.lineage.strace.parse import TraceResult
@@ -25,8 +26,7 @@ LOG_ENV = "DWS_OBSERVE_LOG"
 OBSERVERS = ("auto", "python", "strace", "none")
 
 
-@dataclass
-class Observation:
+class Observation(Struct):
     """Absolute paths, named as the processes named them.
 
     ``read`` holds paths read before the run first wrote them, with the file's signature

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from dws.core.lineage.approvals import CommandApprovals, command_digest
 from dws.core.lineage.graph import LineageGraph
@@ -22,8 +23,7 @@ from dws.resources.base import Resource
 # ---- clean ---------------------------------------------------------------------------------
 
 
-@dataclass
-class CleanOutcome:
+class CleanOutcome(Struct):
     """Stale outputs removed, and the ones left alone with the reason."""
 
     removed: list[StaleOutput] = field(default_factory=list)
@@ -63,8 +63,7 @@ def _remove(path: str) -> None:
 # ---- rerun ---------------------------------------------------------------------------------
 
 
-@dataclass
-class RerunStep:
+class RerunStep(Struct):
     """One run to repeat, and why. A ``conditional`` step runs only if what an upstream
     step makes again comes out different from what it read."""
 
@@ -73,8 +72,7 @@ class RerunStep:
     conditional: bool = False
 
 
-@dataclass
-class RerunOutcome:
+class RerunOutcome(Struct):
     """The plan, the records of the runs made (in order), and the steps skipped because
     their inputs came out the same."""
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from dws.core.lineage.catalog import RunCatalog
 from dws.core.lineage.graph import LineageGraph
@@ -32,8 +33,7 @@ from dws.store.trees import store_loader
 Ask = Callable[[Classified], ArgKind]
 
 
-@dataclass
-class RunPlan:
+class RunPlan(Struct):
     """Everything decided before the command starts."""
 
     step: str

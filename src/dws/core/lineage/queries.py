@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.lineage.catalog import RunCatalog
@@ -20,8 +21,7 @@ from dws.resources.pathhash import PathId
 from dws.store.trees import store_loader
 
 
-@dataclass
-class LineageContext:
+class LineageContext(Struct):
     """What every lineage query needs: the resources, the graph, and where content ids
     come from (the files now, or a snapshot)."""
 
@@ -63,8 +63,7 @@ def lineage_context(ws: Workspace, snapshot_ref: str | None = None) -> LineageCo
 # ---- one path's upstream -----------------------------------------------------------------
 
 
-@dataclass
-class PathLineage:
+class PathLineage(Struct):
     """The producers of what is at a path (now, or in a snapshot) and their upstream."""
 
     key: str
@@ -139,8 +138,7 @@ def _origin(ctx: LineageContext, item: PathVersion) -> str:
 # ---- staleness ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StaleOutput:
+class StaleOutput(Struct, frozen=True):
     """An output whose producing run is out of date."""
 
     key: str
@@ -232,8 +230,7 @@ def runs_explaining(
     return graph.explaining(RecordedIds({r.name: r for r in resources}, states))
 
 
-@dataclass(frozen=True)
-class RecordedLineage:
+class RecordedLineage(Struct, frozen=True):
     """What a snapshot records about lineage: the runs that explain its states, and the
     outputs in those states whose producing run is stale (workspace-relative, sorted)."""
 

@@ -15,9 +15,10 @@ import re
 import socket
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
+
+from msgspec import Struct, field
 
 from dws.core.lineage.accounting import RunAccounting, account_observation, signature_of
 from dws.core.lineage.approvals import CommandApprovals, command_digest
@@ -101,8 +102,7 @@ def _user() -> str:
         return "unknown"
 
 
-@dataclass
-class RunRecorder:
+class RunRecorder(Struct):
     """Collects one run's record: ``begin`` before the work, ``finish`` after it.
 
     ``inputs`` and ``outputs`` are what the command line (or the Python step) declared;

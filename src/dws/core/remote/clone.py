@@ -12,7 +12,8 @@ import shutil
 import socket
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.definitions import as_recorded
@@ -46,8 +47,7 @@ AskPath = Callable[[str, str], str | None]
 OWN_REPOSITORY = "."  # the key of ``repos`` naming the workspace's own repository
 
 
-@dataclass
-class CloneReport:
+class CloneReport(Struct):
     """What a clone did."""
 
     root: str

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from dws.core.workspace import Workspace
 from dws.errors import FormatError, NotFoundError, RefusedError, UsageError
@@ -17,8 +18,7 @@ from dws.store.remote_urls import check_bucket_url, check_endpoint_url, is_bucke
 MAX_REMOTE_NAME = 64
 
 
-@dataclass(frozen=True)
-class RemoteConfig:
+class RemoteConfig(Struct, frozen=True):
     """One configured remote."""
 
     name: str

@@ -33,10 +33,10 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import msgspec
+from msgspec import Struct
 
 from dws.core.remote import layout
 from dws.errors import DwsError, FormatError, RefusedError
@@ -68,8 +68,7 @@ class LockRecord(msgspec.Struct, frozen=True):
     process: str = ""  # boot id and pid namespace: where ``pid`` names a process
 
 
-@dataclass(frozen=True)
-class SeenLock:
+class SeenLock(Struct, frozen=True):
     """A lock found on the remote and what it is worth: ``live``, ``stale`` (not refreshed
     for STALE_AFTER), ``gone`` (its process no longer runs on this machine) or
     ``unreadable`` (taken as live: only an unlock removes it)."""

@@ -4,7 +4,8 @@ locks left by processes that are gone."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from dws.core.remote import layout
 from dws.core.remote.config import get_remote
@@ -22,8 +23,7 @@ from dws.store.memory import MemoryObjectStore
 from dws.store.remote_backend import RemoteBackend
 
 
-@dataclass
-class RemoteGcReport:
+class RemoteGcReport(Struct):
     """What remote gc removed (or would remove)."""
 
     remote: str
@@ -34,8 +34,7 @@ class RemoteGcReport:
     ignored_locks: list[str] = field(default_factory=list)
 
 
-@dataclass
-class RemoteFsckReport:
+class RemoteFsckReport(Struct):
     """What remote fsck checked and found."""
 
     remote: str
@@ -87,8 +86,7 @@ def gc_remote(ws: Workspace, name: str | None, *, dry_run: bool = False) -> Remo
         remote.close()
 
 
-@dataclass
-class UnlockReport:
+class UnlockReport(Struct):
     """What ``unlock_remote`` removed, and the live locks it left."""
 
     remote: str

@@ -9,7 +9,8 @@ hash to their ids. Objects go in first, then run records, snapshot records, tags
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.definitions import lacking
@@ -39,8 +40,7 @@ from dws.store.fileio import write_atomic
 from dws.store.remote_backend import RemoteBackend
 
 
-@dataclass
-class PullReport:
+class PullReport(Struct):
     """What a pull did."""
 
     remote: str
@@ -61,8 +61,7 @@ class PullReport:
     deleted: dict[str, str] = field(default_factory=dict)  # local snapshots deleted there
 
 
-@dataclass
-class _Plan:
+class _Plan(Struct):
     records: dict[str, SnapshotRecord]
     remote_ids: set[str]
     tags: dict[str, str]

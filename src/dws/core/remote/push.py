@@ -8,7 +8,8 @@ an existing remote tag naming another snapshot is moved only with ``force``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.definitions import difference
@@ -46,8 +47,7 @@ from dws.store import transfer
 from dws.store.remote_backend import RemoteBackend, RemoteChangedError
 
 
-@dataclass
-class PushReport:
+class PushReport(Struct):
     """What a push did."""
 
     remote: str

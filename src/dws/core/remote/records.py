@@ -5,7 +5,8 @@ clone and the remote's gc and fsck all read through here (keys from ``layout``).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from dws.core.remote import layout
 from dws.errors import FormatError, NotFoundError, UsageError
@@ -21,8 +22,7 @@ from dws.model.suggest import did_you_mean
 from dws.store.remote_backend import RemoteBackend
 
 
-@dataclass
-class TagConflict:
+class TagConflict(Struct):
     """A tag naming different snapshots here and on the remote."""
 
     tag: str

@@ -11,10 +11,10 @@ from __future__ import annotations
 import getpass
 import socket
 from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import msgspec
+from msgspec import Struct
 
 from dws.core.remote import layout
 from dws.errors import FormatError
@@ -34,8 +34,7 @@ class TombstoneRecord(msgspec.Struct, frozen=True):
     tags: list[str] = []  # the remote tags deleted with it
 
 
-@dataclass(frozen=True)
-class Deleted:
+class Deleted(Struct, frozen=True):
     """A snapshot deleted on the remote; ``record`` when its tombstone was read (and is
     readable)."""
 

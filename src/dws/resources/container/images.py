@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from dws.errors import DwsError, IntegrityError, UnreachableError, UsageError
 from dws.resources.container.tool import Tool, last_line
@@ -23,8 +24,7 @@ _NOT_IN_REGISTRY = ("manifest unknown", "not found", "manifest_unknown", "no suc
 _READ_BUT_NOT_A_LIST = "treating single images as manifest lists is not implemented"
 
 
-@dataclass(frozen=True)
-class ImageInfo:
+class ImageInfo(Struct, frozen=True):
     """An image in the local store: its id (``sha256:<hex>``), the ``repo@sha256:...``
     digests it is known by in registries, its platform and the tags pointing at it."""
 

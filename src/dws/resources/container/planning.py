@@ -4,8 +4,6 @@ nowhere (refuse, exit 4, naming the digest)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from dws.errors import IntegrityError
 from dws.model.tree import TreeEntry
 from dws.model.treediff import Change
@@ -14,7 +12,6 @@ from dws.resources.container.images import ImageInfo, inspect, registry_has, rep
 from dws.resources.container.tool import Tool
 
 
-@dataclass
 class ContainerRestorePlan(RestorePlan):
     """A restore plan with the image operations it implies."""
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from dws.errors import UnreachableError, UsageError
 
@@ -17,8 +18,7 @@ PROBE_SECONDS = 30.0
 INSTALL_HINT = "install podman (Debian package podman) or docker"
 
 
-@dataclass(frozen=True)
-class Tool:
+class Tool(Struct, frozen=True):
     """One container tool: its name as recorded (``docker``/``podman``), its executable, and
     the global options given before its sub-command on a command line (``--root DIR``)."""
 

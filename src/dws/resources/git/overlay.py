@@ -11,7 +11,8 @@ missing from ``work/`` is deleted in the working tree, a staged path missing fro
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from dws.errors import FormatError
 from dws.model.tree import Tree, TreeEntry, encode_tree, make_tree, tree_id
@@ -22,8 +23,7 @@ WORK = "work"
 INDEX = "index"
 
 
-@dataclass
-class Overlay:
+class Overlay(Struct):
     """What the patch tree holds, as flat path -> entry maps (files and symlinks only)."""
 
     dirty: list[str] = field(default_factory=list)

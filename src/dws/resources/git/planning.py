@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from dws.errors import DwsError, IntegrityError, RefusedError
 from dws.model.tree import TreeEntry
@@ -18,15 +19,13 @@ from dws.resources.git.views import Commits, View, compare
 from dws.store.base import ObjectStore
 
 
-@dataclass
-class HeadMove:
+class HeadMove(Struct):
     """Where HEAD goes: onto ``branch`` (whose tip is ``commit``), or detached at ``commit``."""
 
     commit: str | None
     branch: str | None
 
 
-@dataclass
 class GitRestorePlan(RestorePlan):
     """A restore plan with what applying it needs beyond the file changes."""
 

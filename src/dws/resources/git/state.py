@@ -9,8 +9,9 @@ uncommitted changes (null when clean; see ``overlay``), the dirty paths and the 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from dws.errors import FormatError
 from dws.model.ids import check_object_id
@@ -33,8 +34,7 @@ _COMMIT_RE = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _BAD_BRANCH_RE = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|^[-/.]|[/.]$|\.lock$|//")
 
 
-@dataclass(frozen=True)
-class GitState:
+class GitState(Struct, frozen=True):
     """A parsed, validated git state."""
 
     commit: str | None
@@ -91,8 +91,7 @@ def _paths(value: Any, what: str) -> list[str]:
     return paths
 
 
-@dataclass
-class Capture:
+class Capture(Struct):
     """The repository now: HEAD, branch, dirty paths, and the overlay describing them."""
 
     work: WorkState

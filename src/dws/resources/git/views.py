@@ -10,7 +10,8 @@ one snapshot and committed in the next compares equal when its bytes are the sam
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from dws.errors import IntegrityError
 from dws.model.tree import TreeEntry
@@ -20,8 +21,7 @@ from dws.resources.git.gitcmd import Git, decode_path, split_z
 from dws.resources.git.worktree import GITLINK, blob_entry
 
 
-@dataclass
-class View:
+class View(Struct):
     """The working tree of one state: ``commit`` (None: no commit) plus ``work`` entries
     of the ``dirty`` paths (a dirty path absent from ``work`` holds nothing)."""
 

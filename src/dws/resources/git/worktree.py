@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from dws.errors import DwsError, RefusedError
 from dws.model.digest import hash_bytes
@@ -23,8 +24,7 @@ SYMLINK = "120000"
 EXECUTABLE = "100755"
 
 
-@dataclass(frozen=True)
-class DirtyPath:
+class DirtyPath(Struct, frozen=True):
     """One path that differs from HEAD. ``staged``: the index differs from HEAD, and then
     ``index`` is the (mode, object id) staged there, None for a staged deletion."""
 
@@ -35,8 +35,7 @@ class DirtyPath:
     in_work: bool
 
 
-@dataclass
-class WorkState:
+class WorkState(Struct):
     """HEAD (None before the first commit), the branch (None when detached), dirty paths."""
 
     head: str | None

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import os
 import stat as stat_module
-from dataclasses import dataclass
 from typing import NamedTuple
+
+from msgspec import Struct
 
 from dws.model.digest import hash_bytes
 from dws.model.tree import TreeEntry, encode_tree, make_tree
@@ -58,8 +59,7 @@ ENTRY_BUDGET = 4 << 20
 S_ISREG, S_IXUSR = stat_module.S_ISREG, stat_module.S_IXUSR
 
 
-@dataclass(slots=True)
-class PendingFile:
+class PendingFile(Struct):
     """A file the cache did not vouch for (changed, new, or its blob not known stored),
     while it is hashed or stored."""
 
@@ -96,8 +96,7 @@ Checked = tuple[str, int, Resolved | None]  # directory, outcome, the tree when 
 Item = tuple[str, DirRow, bool]  # directory, its row, whether a matching listing settles it
 
 
-@dataclass
-class DirChecker:
+class DirChecker(Struct):
     """What a checking process does with one directory (see the module docstring)."""
 
     root: str

@@ -7,7 +7,8 @@ from __future__ import annotations
 import os
 import stat as stat_module
 from collections import defaultdict
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from dws.errors import UsageError
 from dws.model.digest import hash_bytes
@@ -23,8 +24,7 @@ from dws.store.base import ObjectStore
 from dws.store.trees import put_tree
 
 
-@dataclass
-class SavedPaths:
+class SavedPaths(Struct):
     """A tree holding only the saved paths, and what it holds."""
 
     tree: str

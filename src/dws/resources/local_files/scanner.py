@@ -18,7 +18,8 @@ import stat as stat_module
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from dws.errors import DwsError, UsageError
 from dws.model.digest import hash_bytes
@@ -58,8 +59,7 @@ S_ISDIR, S_ISREG, S_ISLNK, S_IXUSR = (
 )
 
 
-@dataclass(slots=True)
-class _Frame:
+class _Frame(Struct):
     """A directory on the current path: entries done so far, subdirectories still to
     visit (popped from the end), large files still being read."""
 

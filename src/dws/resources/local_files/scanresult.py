@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from msgspec import Struct, field
 
 from dws.model.tree import Tree, decode_tree
 from dws.model.treediff import TreeLoader, caching_loader
 
 
-@dataclass
-class ScanResult:
+class ScanResult(Struct):
     """The working state of a directory: its root tree id and the trees the scan kept in
     memory (the others are in the store)."""
 

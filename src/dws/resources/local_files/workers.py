@@ -23,8 +23,9 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import BinaryIO, Generic, TypeVar
+
+from msgspec import Struct, field
 
 from dws.errors import DwsError, IntegrityError, LockedError, RefusedError, UsageError
 
@@ -41,8 +42,7 @@ _ERRORS: dict[int, type[DwsError]] = {
 }
 
 
-@dataclass
-class PartResult:
+class PartResult(Struct):
     """How one share of the work went: ``signatures`` has one entry per finished item."""
 
     signatures: list[Signature | None] = field(default_factory=list)
@@ -55,12 +55,11 @@ class PartResult:
     # survive there; across a pipe only ``error`` travels)
     exception: DwsError | None = None
 
-    def __getstate__(self) -> dict[str, object]:
-        return {**self.__dict__, "exception": None}
+    def __reduce__(self) -> tuple[type[PartResult], tuple[object, ...]]:
+        return PartResult, (self.signatures, self.linked, self.error, self.died, None)
 
 
-@dataclass
-class Share(Generic[Item]):
+class Share(Struct, Generic[Item]):
     """Items for one process, in their original order."""
 
     items: list[Item] = field(default_factory=list)

@@ -5,7 +5,8 @@ VersionId), so every state the bucket passed through stays in its version histor
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+
+from msgspec import field
 
 from dws.errors import DwsError
 from dws.model.progress import Progress
@@ -19,7 +20,6 @@ COPY_WORKERS = 8
 MAX_COPY_BYTES = 5 << 30  # CopyObject's limit; larger objects are copied in parts
 
 
-@dataclass
 class S3RestorePlan(RestorePlan):
     """A restore plan with the S3 operations it implies."""
 

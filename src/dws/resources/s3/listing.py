@@ -9,9 +9,10 @@ also a "directory" of other keys) are left out and reported, never followed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from msgspec import Struct, field
 
 from dws.errors import FormatError
 from dws.model.paths import check_relative_path
@@ -21,8 +22,7 @@ NULL_VERSION = "null"
 MAX_SKIPPED_LISTED = 10
 
 
-@dataclass(frozen=True)
-class ObjectVersion:
+class ObjectVersion(Struct, frozen=True):
     """One version of one key as the server lists it."""
 
     version: str
@@ -31,8 +31,7 @@ class ObjectVersion:
     modified: str
 
 
-@dataclass
-class Listing:
+class Listing(Struct):
     """Current objects by path, all versions by path, and the keys left out."""
 
     versioning: str  # "Enabled", "Suspended" or "" (never enabled)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import msgspec
+from msgspec import Struct, field
 
 from dws.errors import FormatError
 from dws.model.digest import hash_bytes
@@ -71,8 +71,7 @@ def decode_record(data: bytes) -> KeyRecord:
     return record
 
 
-@dataclass
-class BuiltManifest:
+class BuiltManifest(Struct):
     """A manifest built in memory: its root, trees and key records by id."""
 
     root: str

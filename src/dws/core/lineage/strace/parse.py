@@ -13,7 +13,8 @@ import os
 import posixpath
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from dws.core.lineage.strace.syntax import (
     CALL_NAME_RE,
@@ -30,8 +31,7 @@ from dws.core.lineage.strace.syntax import (
 MAX_WARNINGS = 100
 
 
-@dataclass
-class TraceResult:
+class TraceResult(Struct):
     """What a traced command did to files, as absolute normalised paths.
 
     A path read and later written is an output: it is in ``written``, and in ``read`` only if

@@ -4,7 +4,8 @@ C escapes strace writes strings with (pure functions, no I/O)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 _SIMPLE_ESCAPES = {
     "a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, "e": 27,
@@ -59,8 +60,7 @@ _STRING_ARG_RE = re.compile(r'"((?:[^"\\]|\\.)*)"(\.\.\.)?', re.S)
 FD_ARG_RE = re.compile(r"(AT_FDCWD|-?\d+)(?:<((?:[^>\\]|\\.)*)>)?", re.S)
 
 
-@dataclass
-class Call:
+class Call(Struct):
     """One completed system call: who made it, its raw arguments and its return value."""
 
     line: int
