@@ -1,8 +1,15 @@
-"""The workspace lock: one mutating command at a time; a second one fails with exit 5."""
+"""The workspace lock: one mutating command at a time; a second one fails with exit 5.
+
+It is an exclusive ``flock`` on ``local/lock``, taken here with ``fcntl`` rather than
+through the filelock library, whose imports cost every mutating command 25-40 ms (more
+than a snapshot of an unchanged 10,000-file workspace spends scanning). The kernel
+releases it when the holder exits, however it exits; filelock's ``FileLock`` on the same
+file takes the same lock."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import socket
@@ -12,6 +19,7 @@ from collections.abc import Iterator
 from dws.errors import LockedError
 
 DEFAULT_WAIT_SECONDS = 3.0
+POLL_SECONDS = 0.05
 
 
 def _wait_seconds() -> float:
@@ -25,17 +33,13 @@ def _wait_seconds() -> float:
 def workspace_lock(lock_path: str, command: str, *, at_least: float = 0.0) -> Iterator[None]:
     """Hold the lock for the duration of a mutating command (waiting for it up to
     DWS_LOCK_TIMEOUT seconds, or ``at_least``)."""
-    from filelock import FileLock, Timeout  # only commands that change something lock
-
     holder_path = lock_path + ".holder"
-    lock = FileLock(lock_path)
-    try:
-        lock.acquire(timeout=max(_wait_seconds(), at_least))
-    except Timeout:
+    lock = _acquire(lock_path, max(_wait_seconds(), at_least))
+    if lock is None:
         raise LockedError(
             f"workspace is locked by {_describe_holder(holder_path)}; "
             "wait for it to finish and retry"
-        ) from None
+        )
     try:
         holder = {
             "pid": os.getpid(),
@@ -49,7 +53,27 @@ def workspace_lock(lock_path: str, command: str, *, at_least: float = 0.0) -> It
     finally:
         with contextlib.suppress(OSError):
             os.unlink(holder_path)
-        lock.release()
+        os.close(lock)  # releases the lock
+
+
+def _acquire(lock_path: str, wait: float) -> int | None:
+    """A descriptor of ``lock_path`` holding its exclusive lock, trying for ``wait``
+    seconds; None if another process held it all that time."""
+    handle = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + wait
+    try:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return handle
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(handle)
+                    return None
+                time.sleep(POLL_SECONDS)
+    except BaseException:
+        os.close(handle)
+        raise
 
 
 def _describe_holder(holder_path: str) -> str:
