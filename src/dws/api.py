@@ -9,49 +9,46 @@ ws.restore("v1")
 from __future__ import annotations
 
 import functools
+import importlib
 import io
 import os
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any, TypeVar, overload
 
-from dws.core import maintenance, recovery, registration, results, views
-from dws.core.maintenance import FsckReport, GcReport
-from dws.core.reading import (
-    Copied,
-    ListedEntry,
-    SnapshotFiles,
-    open_closing,
-    workspace_snapshot,
-)
-from dws.core.recovery import PutBackOutcome, RecoveryRecord
-from dws.core.restore import RestoreOutcome, restore_snapshot
-from dws.core.results import ResultsRow
-from dws.core.snapshot import SnapshotOutcome, take_snapshot
-from dws.core.views import ResourceChanges, StatusReport
 from dws.core.workspace import Workspace as _CoreWorkspace
 from dws.errors import NotFoundError, UsageError
 from dws.model.progress import Progress, no_progress
 from dws.model.records import ResourceSpec, SnapshotRecord
-from dws.pictures.notebook import Changes, History, LineageGraph, ResultsTable
 from dws.resources.base import Resource
 
+# Each method imports what it calls: a command pays only for its own modules, not for
+# restore, results or lineage when it takes a snapshot (see docs/performance.md).
 if TYPE_CHECKING:
+    from dws.core import registration
     from dws.core.lineage.execution import RunOutcome
     from dws.core.lineage.ops import CleanOutcome, RerunOutcome, RerunStep
     from dws.core.lineage.planning import RunPlan
     from dws.core.lineage.queries import PathLineage, StaleOutput
     from dws.core.lineage.step import Step
     from dws.core.lineage.swap import SwapOutcome
+    from dws.core.maintenance import FsckReport, GcReport
+    from dws.core.reading import Copied, ListedEntry, SnapshotFiles
+    from dws.core.recovery import PutBackOutcome, RecoveryRecord
     from dws.core.remote.clone import CloneReport
     from dws.core.remote.config import RemoteConfig
     from dws.core.remote.deletion import RemoteDeleteReport
     from dws.core.remote.maintenance import RemoteFsckReport, RemoteGcReport, UnlockReport
     from dws.core.remote.pull import PullReport
     from dws.core.remote.push import PushReport
+    from dws.core.restore import RestoreOutcome
+    from dws.core.results import ResultsRow
+    from dws.core.snapshot import SnapshotOutcome
+    from dws.core.views import ResourceChanges, StatusReport
     from dws.model.argclass import ArgKind, Classified
     from dws.model.lines import OtherLine
     from dws.model.rowdiff import RowDiff
     from dws.model.runs import RunRecord
+    from dws.pictures.notebook import Changes, History, ResultsTable
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
@@ -134,6 +131,8 @@ class Workspace:
         """Register a resource (e.g. ``add_resource("local-files", "data/raw", "source-data")``).
         A relative local ``location`` is relative to ``relative_to`` (default: the
         workspace directory); a URL is taken as it is."""
+        from dws.core import registration
+
         return registration.add_resource(
             self._ws, type_name, location, role, name=name, options=options, relative_to=relative_to
         ).spec
@@ -141,14 +140,20 @@ class Workspace:
     def ignore_suggestions(self, name: str) -> list[registration.IgnoreSuggestion]:
         """.gitignore lines that would hide the data resources inside a git resource from
         git, for the pairs that involve resource ``name`` (nothing is changed)."""
+        from dws.core import registration
+
         return registration.ignore_suggestions(self._ws, name)
 
     def apply_ignore_suggestion(self, suggestion: registration.IgnoreSuggestion) -> None:
         """Append a suggestion's lines to its ignore file."""
+        from dws.core import registration
+
         registration.apply_ignore_suggestion(self._ws, suggestion)
 
     def remove_resource(self, name: str) -> ResourceSpec:
         """Forget a resource; its files are left alone."""
+        from dws.core import registration
+
         return registration.remove_resource(self._ws, name)
 
     def trust_resource(self, name: str) -> str | None:
@@ -178,6 +183,8 @@ class Workspace:
     @_releasing
     def status(self) -> StatusReport:
         """What changed in each resource since its last snapshot."""
+        from dws.core import views
+
         return views.status(self._ws)
 
     @_releasing
@@ -198,6 +205,8 @@ class Workspace:
         (``kept``), or are left out where it has none (``left_out``). A resource that
         cannot be reached refuses the snapshot (``RefusedError``) before anything is
         stored."""
+        from dws.core.snapshot import take_snapshot
+
         return take_snapshot(
             self._ws, tag, message, force=force, strict=strict, only=only, exclude=exclude
         )
@@ -215,27 +224,38 @@ class Workspace:
     ) -> RestoreOutcome:
         """Bring resources (never results) back to snapshot ``ref``; ``link="hardlink"``
         restores the large files of source data as read-only hard links to the store."""
+        from dws.core.restore import restore_snapshot
+
         return restore_snapshot(
             self._ws, ref, only=only, exclude=exclude, force=force, dry_run=dry_run, link=link
         )
 
     def recoveries(self) -> list[RecoveryRecord]:
         """Recovery records (what restores saved before overwriting it), newest first."""
-        return recovery.recovery_records(self._ws)
+        from dws.core.recovery import recovery_records
+
+        return recovery_records(self._ws)
 
     @_releasing
     def recover(self, ref: str, *, to: str | None = None, dry_run: bool = False) -> PutBackOutcome:
         """Put the files of recovery record ``ref`` back where they were (or under
         ``to``/<resource>/), refusing before writing anything where other content stands."""
-        return recovery.put_back(self._ws, ref, to=to, dry_run=dry_run)
+        from dws.core.recovery import put_back
+
+        return put_back(self._ws, ref, to=to, dry_run=dry_run)
 
     def drop_recovery(self, ref: str) -> RecoveryRecord:
         """Delete recovery record ``ref``; `gc` then frees what only it held."""
-        return recovery.drop_recovery(self._ws, ref)
+        from dws.core.recovery import drop_recovery
+
+        return drop_recovery(self._ws, ref)
 
     def history(self) -> History:
         """Snapshots, newest first, with their tags (a list of pairs; a table in a
         notebook)."""
+        from dws.core import views
+        from dws.pictures.notebook import History
+
         return History(views.history(self._ws))
 
     def other_lines(self) -> list[OtherLine]:
@@ -247,12 +267,17 @@ class Workspace:
 
     def show(self, ref: str) -> tuple[SnapshotRecord, list[str]]:
         """One snapshot record and its tags."""
+        from dws.core import views
+
         return views.show(self._ws, ref)
 
     @_releasing
     def diff(self, ref_a: str, ref_b: str | None = None) -> Changes:
         """File-level changes between two snapshots, or a snapshot and the working state (a
         list of ResourceChanges; a table in a notebook)."""
+        from dws.core import views
+        from dws.pictures.notebook import Changes
+
         return Changes(views.diff(self._ws, ref_a, ref_b))
 
     # ---- reading snapshots ------------------------------------------------------------
@@ -260,6 +285,8 @@ class Workspace:
     def snapshot_files(self, snapshot: str = "HEAD") -> SnapshotFiles:
         """The files of ``snapshot`` (a tag, id prefix or HEAD), read without restoring:
         ``entry``, ``listdir``, ``walk``, ``open`` and ``copy_out`` by snapshot path."""
+        from dws.core.reading import workspace_snapshot
+
         return workspace_snapshot(self._ws, snapshot)
 
     def ls(
@@ -323,6 +350,8 @@ class Workspace:
 
     def resolve(self, ref: str) -> str:
         """Full id of a tag, id prefix or HEAD."""
+        from dws.core import views
+
         return views.resolve(self._ws, ref)
 
     def head(self) -> str | None:
@@ -337,15 +366,21 @@ class Workspace:
 
     def tag(self, ref: str, tag: str, *, force: bool = False) -> str:
         """Name snapshot ``ref`` with ``tag``."""
-        return maintenance.tag_snapshot(self._ws, ref, tag, force=force)
+        from dws.core.maintenance import tag_snapshot
+
+        return tag_snapshot(self._ws, ref, tag, force=force)
 
     def untag(self, tag: str) -> None:
         """Remove a tag."""
-        maintenance.untag(self._ws, tag)
+        from dws.core.maintenance import untag
+
+        untag(self._ws, tag)
 
     def delete_snapshot(self, ref: str, *, force: bool = False) -> tuple[str, list[str]]:
         """Delete a snapshot record and its tags; run ``gc`` to free the space."""
-        return maintenance.delete_snapshot(self._ws, ref, force=force)
+        from dws.core.maintenance import delete_snapshot
+
+        return delete_snapshot(self._ws, ref, force=force)
 
     # ---- results ----------------------------------------------------------------------
 
@@ -353,24 +388,33 @@ class Workspace:
     def results(self) -> ResultsTable:
         """Metrics of every snapshot, oldest first (a list of ResultsRows; a table and
         charts in a notebook)."""
-        return ResultsTable(results.results_table(self._ws))
+        from dws.core.results import results_table
+        from dws.pictures.notebook import ResultsTable
+
+        return ResultsTable(results_table(self._ws))
 
     @_releasing
     def export_results(self, ref: str, dest: str) -> dict[str, int]:
         """Copy snapshot ``ref``'s results into ``dest`` (one directory per resource)."""
-        return results.export_results(self._ws, ref, dest)
+        from dws.core.results import export_results
+
+        return export_results(self._ws, ref, dest)
 
     # ---- maintenance ------------------------------------------------------------------
 
     @_releasing
     def gc(self, *, dry_run: bool = False) -> GcReport:
         """Delete objects no snapshot references."""
-        return maintenance.gc(self._ws, dry_run=dry_run)
+        from dws.core.maintenance import gc
+
+        return gc(self._ws, dry_run=dry_run)
 
     @_releasing
     def fsck(self, *, verify_content: bool = True) -> FsckReport:
         """Check records and objects."""
-        return maintenance.fsck(self._ws, verify_content=verify_content)
+        from dws.core.maintenance import fsck
+
+        return fsck(self._ws, verify_content=verify_content)
 
     # ---- lineage ----------------------------------------------------------------------
 
@@ -484,6 +528,7 @@ class Workspace:
         """Steps and data as nodes, reads and writes as edges (JSON-ready; a picture in a
         notebook)."""
         from dws.core.lineage import queries
+        from dws.pictures.notebook import LineageGraph
 
         ctx = queries.lineage_context(self._ws, snapshot)
         return LineageGraph(queries.graph_document(ctx, queries.graph_runs(ctx, everything)))
@@ -527,6 +572,10 @@ class Workspace:
     @_releasing
     def stale(self) -> list[StaleOutput]:
         """Outputs present now whose producing step is out of date."""
+        from dws.core.lineage.catalog import RunCatalog
+
+        if not RunCatalog(self._ws.layout).ids():
+            return []  # no step ran here: nothing to load
         from dws.core.lineage import queries
 
         return queries.stale_outputs(queries.lineage_context(self._ws))
@@ -738,6 +787,29 @@ __all__ = [
 ]
 
 
+# the public record types, each from the module that defines it, imported on first use
+_DEFINED_IN = {
+    "Copied": "dws.core.reading",
+    "FsckReport": "dws.core.maintenance",
+    "GcReport": "dws.core.maintenance",
+    "ListedEntry": "dws.core.reading",
+    "PutBackOutcome": "dws.core.recovery",
+    "RecoveryRecord": "dws.core.recovery",
+    "ResourceChanges": "dws.core.views",
+    "RestoreOutcome": "dws.core.restore",
+    "ResultsRow": "dws.core.results",
+    "SnapshotFiles": "dws.core.reading",
+    "SnapshotOutcome": "dws.core.snapshot",
+    "StatusReport": "dws.core.views",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DEFINED_IN:
+        return getattr(importlib.import_module(_DEFINED_IN[name]), name)
+    raise AttributeError(f"module 'dws.api' has no attribute {name!r}")
+
+
 # ---- reading snapshots without a Workspace object ----------------------------------------
 
 
@@ -753,6 +825,8 @@ def snapshot_files(
     remotes; on a remote HEAD is its newest snapshot), read without restoring. Close it when
     done (it is a context manager)."""
     if remote is None:
+        from dws.core.reading import workspace_snapshot
+
         core = _CoreWorkspace.open(workspace or ".")
         return workspace_snapshot(core, snapshot, closer=core.release)
     from dws.core.remote.browse import open_remote_snapshot, remote_location
@@ -790,6 +864,8 @@ def open(
     a workspace or straight from a remote (see ``snapshot_files``)."""
     _check_read_mode(mode)
     files = snapshot_files(snapshot, workspace=workspace, remote=remote, endpoint_url=endpoint_url)
+    from dws.core.reading import open_closing
+
     handle = open_closing(files, path)
     if mode == "rb":
         return handle

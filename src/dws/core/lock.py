@@ -12,7 +12,6 @@ import contextlib
 import fcntl
 import json
 import os
-import socket
 import time
 from collections.abc import Iterator
 
@@ -43,7 +42,7 @@ def workspace_lock(lock_path: str, command: str, *, at_least: float = 0.0) -> It
     try:
         holder = {
             "pid": os.getpid(),
-            "host": socket.gethostname(),
+            "host": os.uname().nodename,
             "command": command,
             "since": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }

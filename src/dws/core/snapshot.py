@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import shutil
-import socket
 from typing import Any
 
 from msgspec import Struct, field
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.lineage.catalog import RunCatalog
-from dws.core.lineage.queries import lineage_context, recorded_lineage, stale_outputs
 from dws.core.workspace import Workspace, utc_now
 from dws.errors import DwsError, RefusedError, UnreachableError, UsageError
 from dws.model.ids import check_tag_name
@@ -99,6 +98,8 @@ def take_snapshot(
             return outcome.of(previous, False, tag, moved, warnings)
         if tag is not None and not force:
             catalog.check_tag_free(tag)
+        from dws.core.lineage.queries import recorded_lineage  # (not needed when unchanged)
+
         lineage = recorded_lineage(ws, registered, recorded)
         if strict:
             _refuse_stale(lineage.stale)  # the files changed since the first check
@@ -107,7 +108,7 @@ def take_snapshot(
         record = SnapshotRecord(
             format=SnapshotRecord.format_for(lineage.stale, definitions),
             created=utc_now(),
-            hostname=socket.gethostname(),
+            hostname=os.uname().nodename,
             user=_user(ws.root),
             message=message[:MAX_MESSAGE],
             parent=parent,
@@ -262,6 +263,8 @@ def _stale_now(ws: Workspace, names: set[str]) -> list[str]:
     without run records)."""
     if not RunCatalog(ws.layout).ids():
         return []
+    from dws.core.lineage.queries import lineage_context, stale_outputs
+
     stale = stale_outputs(lineage_context(ws))
     return sorted({item.key for item in stale if item.output.resource in names})
 

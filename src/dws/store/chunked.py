@@ -12,8 +12,7 @@ import contextlib
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from blake3 import blake3
 
@@ -24,6 +23,9 @@ from dws.store.chunking import hash_zeros, is_zeros, pieces, zero_piece
 from dws.store.chunklist import MAX_PIECES, ChunkList, Piece, decode_chunk_list
 from dws.store.fileio import removing_on_error, temp_name, write_new_file
 from dws.store.framing import frame, may_compress, raw_entry
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 LIST_MODE = 0o444
 COMPRESSORS = 2  # zstd releases the GIL: chunks compress beside the cutting and hashing
@@ -134,6 +136,8 @@ def store_chunks(fd: int, size: int, sink: ChunkSink) -> tuple[str, ChunkList]:
         sink.add_chunk(key, entry.result())
         queued.discard(key)
 
+    from concurrent.futures import ThreadPoolExecutor  # on first use: it imports logging
+
     with ThreadPoolExecutor(max_workers=COMPRESSORS) as pool:
         try:
             for data, length in pieces(fd, size):
@@ -167,6 +171,8 @@ def _framing(pool: ThreadPoolExecutor, data: memoryview) -> Future[bytes]:
     reuses its buffer, so the pool gets a copy), else at once, as it is."""
     if may_compress(data):
         return pool.submit(frame, bytes(data))
+    from concurrent.futures import Future
+
     done: Future[bytes] = Future()
     done.set_result(raw_entry(data))
     return done

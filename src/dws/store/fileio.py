@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import fcntl
 import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 TEMP_PREFIX = ".dws-tmp."
 _FICLONE = 0x40049409
@@ -112,10 +111,11 @@ def sync_filesystem(path: str) -> None:
         os.close(fd)
 
 
-def _syncfs() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+def _syncfs() -> Callable[[int], int] | None:
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.syncfs
+        import ctypes  # only a commit syncs: other commands do not pay for loading it
+
+        return ctypes.CDLL(None, use_errno=True).syncfs
     except (OSError, AttributeError):
         return None
 

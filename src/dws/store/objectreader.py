@@ -22,8 +22,7 @@ import io
 import os
 import stat
 from collections import OrderedDict
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from blake3 import blake3
 
@@ -33,6 +32,9 @@ from dws.store.chunking import hash_zeros
 from dws.store.chunklist import ChunkList
 from dws.store.fileio import temp_name
 from dws.store.hashing import hash_handle
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 SPILL_FROM = 16 << 20  # larger objects of a remote are copied to a file, not held in memory
 CHUNKS_HELD = 4  # chunks kept in memory by one reader (at most 4 MiB at dws's chunk sizes)
@@ -188,6 +190,8 @@ class ChunkedObjectFile(io.RawIOBase):
         (a parquet column) reads ahead little or nothing; one that streams, up to
         ``READ_AHEAD`` chunks."""
         if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor  # on first use: it imports logging
+
             self._pool = ThreadPoolExecutor(max_workers=READERS)
         for ahead in range(start, min(start + count, len(self._pieces))):
             piece = self._pieces[ahead]

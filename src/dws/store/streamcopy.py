@@ -20,12 +20,15 @@ import fcntl
 import itertools
 import mmap
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from blake3 import blake3
 
 from dws.store.fileio import errors_naming, try_reflink, write_all
 from dws.store.hashing import CHUNK, hash_file, hash_threads
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 DIRECT_ALIGN = 4096  # O_DIRECT needs lengths and offsets aligned to the logical block size
 _direct_works: dict[int, bool] = {}  # per device: does O_DIRECT open and write?
@@ -68,6 +71,8 @@ def _stream(src_fd: int, dst_fd: int) -> tuple[str, int]:
     with mmap.mmap(-1, CHUNK) as first, mmap.mmap(-1, CHUNK) as second:
         _read_past_cache_if_cold(src_fd, first)
         try:
+            from concurrent.futures import ThreadPoolExecutor  # on first use: it imports logging
+
             with ThreadPoolExecutor(max_workers=1) as writer:
                 pending: Future[None] | None = None
                 for buffer in itertools.cycle((first, second)):

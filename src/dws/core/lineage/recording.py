@@ -12,7 +12,6 @@ import getpass
 import os
 import platform
 import re
-import socket
 import time
 from collections.abc import Mapping
 from importlib import metadata
@@ -178,7 +177,7 @@ class RunRecorder(Struct):
                 ended=ended,
                 exit_code=exit_code,
                 status="failed" if failed or self.source_writes else "succeeded",
-                hostname=socket.gethostname(),
+                hostname=os.uname().nodename,
                 user=_user(),
                 environment=environment_summary(self.env_names, self.environ),
                 code=self.code,

@@ -17,7 +17,7 @@ import os
 import stat as stat_module
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from msgspec import Struct, field
 
@@ -44,6 +44,9 @@ from dws.resources.local_files.statcache import DirRow, ScanCache, StatRow, is_r
 from dws.store.base import ObjectStore
 from dws.store.fileio import TEMP_PREFIX
 from dws.store.hashing import hash_file
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 __all__ = ["FileChangingError", "ScanResult", "Scanner", "refuse_unreadable"]
 
@@ -396,6 +399,8 @@ class Scanner:
             path = os.path.join(prefix, f.name)
             if f.size >= PARALLEL_FROM:
                 if self._pool is None:
+                    from concurrent.futures import ThreadPoolExecutor  # (imports logging)
+
                     self._pool = ThreadPoolExecutor(max_workers=WORKERS)
                 frame.reading.append((f, self._pool.submit(work, path, f)))
                 continue

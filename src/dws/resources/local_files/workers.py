@@ -15,8 +15,8 @@ such; either way the parent records only what was finished.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
+import functools
 import os
 import pickle
 import signal
@@ -236,6 +236,7 @@ def fork_streams(shares: list[list[Item]], produce: Callable[[Item], Result]) ->
             read_end, write_end = os.pipe()
             with contextlib.suppress(OSError, AttributeError):
                 fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, STREAM_PIPE_BYTES)
+            _prctl()  # loaded before the fork, for the child
             pid = os.fork()
             if pid == 0:  # the child: never returns, never runs the caller's code
                 try:
@@ -267,6 +268,7 @@ def _stream_child(share: list[Item], produce: Callable[[Item], Result], write_en
 
 def _fork(share: list[Item], run: Callable[[list[Item]], Result]) -> tuple[int, int]:
     read_end, write_end = os.pipe()
+    _prctl()  # loaded before the fork, for the child
     pid = os.fork()
     if pid == 0:  # the child: never returns
         code = 0
@@ -284,10 +286,24 @@ def _fork(share: list[Item], run: Callable[[list[Item]], Result]) -> tuple[int, 
     return pid, read_end
 
 
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    """libc's ``prctl`` (None where there is none). Loaded by the parent before it forks:
+    ctypes costs a few milliseconds to import, which no command that does not fork pays
+    and no child pays again."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
 def _die_with_parent() -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    prctl = _prctl()
+    if prctl is not None:
+        with contextlib.suppress(OSError):
+            prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() == 1:  # the parent died before the line above took effect
         os._exit(1)
 
