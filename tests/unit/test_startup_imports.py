@@ -13,7 +13,6 @@ from dws.api import Workspace
 
 # modules a snapshot or status of local files never needs (each costs milliseconds)
 NOT_NEEDED = (
-    "dataclasses",  # records are msgspec Structs
     "filelock",  # the workspace lock is an fcntl.flock
     "concurrent.futures",  # imported with the first thread pool
     "logging",

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-from msgspec import Struct, field
+from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.leftovers import collect_leftovers
@@ -63,7 +62,8 @@ def _references(ws: Workspace, record: SnapshotRecord) -> Iterator[ObjectRef]:
         yield from resource_for(ws, name, recorded).references(recorded.state)
 
 
-class GcReport(Struct):
+@dataclass
+class GcReport:
     """What gc removed."""
 
     kept: int
@@ -95,7 +95,8 @@ def gc(ws: Workspace, *, dry_run: bool = False) -> GcReport:
         return GcReport(len(reachable), pruned.removed, pruned.removed_bytes, temporary)
 
 
-class FsckReport(Struct):
+@dataclass
+class FsckReport:
     """What fsck checked and found."""
 
     snapshots: int = 0

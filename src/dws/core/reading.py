@@ -16,6 +16,7 @@ import os
 import posixpath
 import shutil
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import BinaryIO, NamedTuple
 
 from msgspec import Struct
@@ -59,7 +60,8 @@ class Copied(NamedTuple):
     dest: str
 
 
-class ListedEntry(Struct, frozen=True):
+@dataclass(frozen=True)
+class ListedEntry:
     """One entry of a listing: its path in the snapshot and what is recorded there."""
 
     path: str

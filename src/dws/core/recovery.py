@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import dataclass, field
 
 import msgspec
-from msgspec import Struct, field
 
 from dws.core.workspace import Workspace, utc_now
 from dws.errors import FormatError, NotFoundError, RefusedError, UsageError
@@ -163,7 +163,8 @@ def find_recovery(ws: Workspace, ref: str) -> RecoveryRecord:
     return matches[0]
 
 
-class PutBackOutcome(Struct):
+@dataclass
+class PutBackOutcome:
     """What `dws recover` wrote (or, with dry_run, would write)."""
 
     record: RecoveryRecord

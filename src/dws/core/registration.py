@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
-
-from msgspec import Struct
 
 from dws.core.trust import trust_new_resources
 from dws.core.workspace import Workspace
@@ -113,7 +112,8 @@ def _refuse_code_in_code(outer: Resource, inner: Resource, inner_path: str) -> N
         )
 
 
-class IgnoreSuggestion(Struct):
+@dataclass
+class IgnoreSuggestion:
     """Lines that would make a resource's own tool (git) ignore other resources' directories
     lying inside it."""
 

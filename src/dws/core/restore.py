@@ -3,7 +3,7 @@ checking that nothing unsaved would be overwritten."""
 
 from __future__ import annotations
 
-from msgspec import Struct, field
+from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.definitions import differing, how_to_add, lacking
@@ -20,7 +20,8 @@ RESULTS_NOT_REVERTED = "results are never reverted"
 LINK_MODES = (LINK_COPY, LINK_HARDLINK)
 
 
-class RestoreOutcome(Struct):
+@dataclass
+class RestoreOutcome:
     """What restore did (or, with dry_run, would do)."""
 
     record: SnapshotRecord

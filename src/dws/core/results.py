@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-
-from msgspec import Struct, field
+from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.lineage.locate import PathLocator
@@ -15,7 +14,8 @@ from dws.errors import DwsError, NotFoundError, UsageError
 from dws.model.roles import Role
 
 
-class ResultsRow(Struct):
+@dataclass
+class ResultsRow:
     """One snapshot's metrics, flattened to 'resource/file:key' columns; ``stale`` lists
     the columns whose file was the output of a stale run when the snapshot was taken."""
 

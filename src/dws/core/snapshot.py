@@ -6,9 +6,10 @@ import getpass
 import json
 import os
 import shutil
+from dataclasses import dataclass, field
 from typing import Any
 
-from msgspec import Struct, field
+from msgspec import Struct
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.lineage.catalog import RunCatalog
@@ -25,7 +26,8 @@ MAX_IDENTITY = 200  # characters kept of git's user.name and of its user.email
 SHOWN_STALE = 3  # stale paths named in a warning or refusal before "and N more"
 
 
-class SnapshotOutcome(Struct):
+@dataclass
+class SnapshotOutcome:
     """What `snapshot` did: ``created`` is False when the state equalled HEAD's. With
     ``only``/``exclude``, ``kept`` names the resources whose state the record took from
     HEAD's snapshot and ``left_out`` those it does not record (HEAD's does not either)."""

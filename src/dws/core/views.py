@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from msgspec import Struct, field
+from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.workspace import Workspace
@@ -13,7 +13,8 @@ from dws.model.treediff import Change
 from dws.resources.base import Resource
 
 
-class ResourceChanges(Struct):
+@dataclass
+class ResourceChanges:
     """Changes of one resource between two states."""
 
     name: str

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 
 from msgspec import Struct
@@ -70,7 +71,8 @@ class PathFacts(Struct, frozen=True):
     remembered: ArgKind | None = None
 
 
-class Classified(Struct, frozen=True):
+@dataclass(frozen=True)
+class Classified:
     """One argument: ``value`` is the part that was classified (after ``=`` for
     ``--opt=value``), ``option`` the option it belongs to, if any."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from msgspec import Struct
 
@@ -42,7 +43,8 @@ def line_of(records: Mapping[str, SnapshotRecord], snapshot_id: str) -> list[str
     return out
 
 
-class OtherLine(Struct, frozen=True):
+@dataclass(frozen=True)
+class OtherLine:
     """A line that does not hold HEAD and does not continue from it: ``tip`` is its newest
     snapshot, ``fork`` the newest snapshot it shares with HEAD's line (None when they share
     none), ``snapshots`` how many of its snapshots come after the fork."""

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from blake3 import blake3
-from msgspec import Struct, field
+from msgspec import Struct
 
 from dws.errors import UsageError
 
@@ -41,7 +42,8 @@ class ChangedRow(Struct):
     columns: list[str]  # the columns whose values differ
 
 
-class RowDiff(Struct):
+@dataclass
+class RowDiff:
     """Counts (exact) and the first rows (up to the limit) of each kind of difference."""
 
     key: list[str]

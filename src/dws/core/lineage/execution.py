@@ -9,8 +9,9 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
-from msgspec import Struct, field
+from msgspec import Struct
 
 from dws.core.lineage.observe import (
     Observation,
@@ -26,7 +27,8 @@ from dws.errors import UsageError
 from dws.model.runs import PathVersion, RunRecord
 
 
-class RunOutcome(Struct):
+@dataclass
+class RunOutcome:
     """The finished run: the command's exit code, its record, and what it wrote into
     source data (which makes it a failed run)."""
 

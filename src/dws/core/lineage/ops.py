@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
-
-from msgspec import Struct, field
+from dataclasses import dataclass, field
 
 from dws.core.lineage.approvals import CommandApprovals, command_digest
 from dws.core.lineage.graph import LineageGraph
@@ -23,7 +22,8 @@ from dws.resources.base import Resource
 # ---- clean ---------------------------------------------------------------------------------
 
 
-class CleanOutcome(Struct):
+@dataclass
+class CleanOutcome:
     """Stale outputs removed, and the ones left alone with the reason."""
 
     removed: list[StaleOutput] = field(default_factory=list)
@@ -63,7 +63,8 @@ def _remove(path: str) -> None:
 # ---- rerun ---------------------------------------------------------------------------------
 
 
-class RerunStep(Struct):
+@dataclass
+class RerunStep:
     """One run to repeat, and why. A ``conditional`` step runs only if what an upstream
     step makes again comes out different from what it read."""
 
@@ -72,7 +73,8 @@ class RerunStep(Struct):
     conditional: bool = False
 
 
-class RerunOutcome(Struct):
+@dataclass
+class RerunOutcome:
     """The plan, the records of the runs made (in order), and the steps skipped because
     their inputs came out the same."""
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
-
-from msgspec import Struct, field
 
 from dws.core.lineage.catalog import RunCatalog
 from dws.core.lineage.graph import LineageGraph
@@ -33,7 +32,8 @@ from dws.store.trees import store_loader
 Ask = Callable[[Classified], ArgKind]
 
 
-class RunPlan(Struct):
+@dataclass
+class RunPlan:
     """Everything decided before the command starts."""
 
     step: str

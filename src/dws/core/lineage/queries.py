@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from typing import Any
-
-from msgspec import Struct, field
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.lineage.catalog import RunCatalog
@@ -21,7 +20,8 @@ from dws.resources.pathhash import PathId
 from dws.store.trees import store_loader
 
 
-class LineageContext(Struct):
+@dataclass
+class LineageContext:
     """What every lineage query needs: the resources, the graph, and where content ids
     come from (the files now, or a snapshot)."""
 
@@ -63,7 +63,8 @@ def lineage_context(ws: Workspace, snapshot_ref: str | None = None) -> LineageCo
 # ---- one path's upstream -----------------------------------------------------------------
 
 
-class PathLineage(Struct):
+@dataclass
+class PathLineage:
     """The producers of what is at a path (now, or in a snapshot) and their upstream."""
 
     key: str
@@ -138,7 +139,8 @@ def _origin(ctx: LineageContext, item: PathVersion) -> str:
 # ---- staleness ----------------------------------------------------------------------------
 
 
-class StaleOutput(Struct, frozen=True):
+@dataclass(frozen=True)
+class StaleOutput:
     """An output whose producing run is out of date."""
 
     key: str
@@ -230,7 +232,8 @@ def runs_explaining(
     return graph.explaining(RecordedIds({r.name: r for r in resources}, states))
 
 
-class RecordedLineage(Struct, frozen=True):
+@dataclass(frozen=True)
+class RecordedLineage:
     """What a snapshot records about lineage: the runs that explain its states, and the
     outputs in those states whose producing run is stale (workspace-relative, sorted)."""
 

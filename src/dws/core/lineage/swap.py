@@ -13,8 +13,7 @@ Every swap plans first (nothing written), checks the plan, and only then acts; w
 from __future__ import annotations
 
 import os
-
-from msgspec import Struct, field
+from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.lineage.queries import StaleOutput, lineage_context, stale_outputs
@@ -36,7 +35,8 @@ from dws.model.treediff import Change
 from dws.resources.base import Resource, RestorePlan, State, listed
 
 
-class SwapOutcome(Struct):
+@dataclass
+class SwapOutcome:
     """What `swap` did (or, with dry_run, would do) and which outputs are stale now."""
 
     resource: str

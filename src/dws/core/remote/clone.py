@@ -12,8 +12,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import Callable
-
-from msgspec import Struct, field
+from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.definitions import as_recorded
@@ -47,7 +46,8 @@ AskPath = Callable[[str, str], str | None]
 OWN_REPOSITORY = "."  # the key of ``repos`` naming the workspace's own repository
 
 
-class CloneReport(Struct):
+@dataclass
+class CloneReport:
     """What a clone did."""
 
     root: str

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
-
-from msgspec import Struct
 
 from dws.core.workspace import Workspace
 from dws.errors import FormatError, NotFoundError, RefusedError, UsageError
@@ -18,7 +17,8 @@ from dws.store.remote_urls import check_bucket_url, check_endpoint_url, is_bucke
 MAX_REMOTE_NAME = 64
 
 
-class RemoteConfig(Struct, frozen=True):
+@dataclass(frozen=True)
+class RemoteConfig:
     """One configured remote."""
 
     name: str

@@ -9,7 +9,7 @@ snapshot's trees are complete) or while gc runs (it then keeps a little more) is
 
 from __future__ import annotations
 
-from msgspec import Struct, field
+from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.remote import layout
@@ -28,7 +28,8 @@ from dws.model.ids import check_tag_name, looks_like_id_prefix
 from dws.store.remote_backend import RemoteBackend
 
 
-class RemoteDeleteReport(Struct):
+@dataclass
+class RemoteDeleteReport:
     """What deleting a snapshot on a remote did (or, in a dry run, would do)."""
 
     remote: str

@@ -4,8 +4,7 @@ locks left by processes that are gone."""
 from __future__ import annotations
 
 import time
-
-from msgspec import Struct, field
+from dataclasses import dataclass, field
 
 from dws.core.remote import layout
 from dws.core.remote.config import get_remote
@@ -23,7 +22,8 @@ from dws.store.memory import MemoryObjectStore
 from dws.store.remote_backend import RemoteBackend
 
 
-class RemoteGcReport(Struct):
+@dataclass
+class RemoteGcReport:
     """What remote gc removed (or would remove)."""
 
     remote: str
@@ -34,7 +34,8 @@ class RemoteGcReport(Struct):
     ignored_locks: list[str] = field(default_factory=list)
 
 
-class RemoteFsckReport(Struct):
+@dataclass
+class RemoteFsckReport:
     """What remote fsck checked and found."""
 
     remote: str
@@ -86,7 +87,8 @@ def gc_remote(ws: Workspace, name: str | None, *, dry_run: bool = False) -> Remo
         remote.close()
 
 
-class UnlockReport(Struct):
+@dataclass
+class UnlockReport:
     """What ``unlock_remote`` removed, and the live locks it left."""
 
     remote: str

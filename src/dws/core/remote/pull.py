@@ -9,8 +9,7 @@ hash to their ids. Objects go in first, then run records, snapshot records, tags
 from __future__ import annotations
 
 import os
-
-from msgspec import Struct, field
+from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.definitions import lacking
@@ -40,7 +39,8 @@ from dws.store.fileio import write_atomic
 from dws.store.remote_backend import RemoteBackend
 
 
-class PullReport(Struct):
+@dataclass
+class PullReport:
     """What a pull did."""
 
     remote: str
@@ -61,7 +61,8 @@ class PullReport(Struct):
     deleted: dict[str, str] = field(default_factory=dict)  # local snapshots deleted there
 
 
-class _Plan(Struct):
+@dataclass
+class _Plan:
     records: dict[str, SnapshotRecord]
     remote_ids: set[str]
     tags: dict[str, str]

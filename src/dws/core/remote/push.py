@@ -8,8 +8,7 @@ an existing remote tag naming another snapshot is moved only with ``force``.
 from __future__ import annotations
 
 import os
-
-from msgspec import Struct, field
+from dataclasses import dataclass, field
 
 from dws.core.catalog import SnapshotCatalog
 from dws.core.definitions import difference
@@ -47,7 +46,8 @@ from dws.store import transfer
 from dws.store.remote_backend import RemoteBackend, RemoteChangedError
 
 
-class PushReport(Struct):
+@dataclass
+class PushReport:
     """What a push did."""
 
     remote: str
