@@ -3,6 +3,8 @@ holder ends, and the same lock filelock takes on the file."""
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import signal
 import subprocess
@@ -15,7 +17,7 @@ import filelock
 import pytest
 
 from dws.core.lock import workspace_lock
-from dws.errors import LockedError
+from dws.errors import DwsError, LockedError
 
 
 def _holder(lock_path: Path, ready: Path) -> subprocess.Popen[bytes]:
@@ -100,3 +102,19 @@ def test_a_lock_that_cannot_be_made_is_an_error_not_a_wait(tmp_path: Path) -> No
         workspace_lock(str(tmp_path / "missing" / "lock"), "snapshot"),
     ):
         pytest.fail("no lock file could be made")
+
+
+def test_a_file_system_without_locks_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    opened = len(os.listdir("/proc/self/fd"))
+    with (
+        pytest.raises(DwsError, match="does not support file locks"),
+        workspace_lock(str(tmp_path / "lock"), "snapshot"),
+    ):
+        pytest.fail("no lock was taken")
+    assert len(os.listdir("/proc/self/fd")) == opened

@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Iterator
 
-from dws.errors import LockedError
+from dws.errors import DwsError, LockedError
 
 DEFAULT_WAIT_SECONDS = 3.0
 POLL_SECONDS = 0.05
@@ -70,6 +70,11 @@ def _acquire(lock_path: str, wait: float) -> int | None:
                     os.close(handle)
                     return None
                 time.sleep(POLL_SECONDS)
+            except OSError as exc:  # ENOSYS, ENOLCK: the file system cannot lock
+                raise DwsError(
+                    f"cannot lock {lock_path}: {exc.strerror}; the file system holding the "
+                    "workspace does not support file locks"
+                ) from None
     except BaseException:
         os.close(handle)
         raise
