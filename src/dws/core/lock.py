@@ -1,10 +1,9 @@
 """The workspace lock: one mutating command at a time; a second one fails with exit 5.
 
 It is an exclusive ``flock`` on ``local/lock``, taken here with ``fcntl`` rather than
-through the filelock library, whose imports cost every mutating command 25-40 ms (more
-than a snapshot of an unchanged 10,000-file workspace spends scanning). The kernel
-releases it when the holder exits, however it exits; filelock's ``FileLock`` on the same
-file takes the same lock."""
+through the filelock library, whose imports cost every mutating command 25-40 ms. The
+kernel releases it when the holder exits, however it exits; filelock's ``FileLock`` on
+the same file takes the same lock."""
 
 from __future__ import annotations
 

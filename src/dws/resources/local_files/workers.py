@@ -55,8 +55,9 @@ class PartResult(Struct):
     # survive there; across a pipe only ``error`` travels)
     exception: DwsError | None = None
 
-    def __reduce__(self) -> tuple[type[PartResult], tuple[object, ...]]:
-        return PartResult, (self.signatures, self.linked, self.error, self.died, None)
+    def __reduce__(self) -> tuple[Callable[..., PartResult], tuple[()]]:
+        kept = {name: getattr(self, name) for name in self.__struct_fields__}
+        return functools.partial(PartResult, **{**kept, "exception": None}), ()
 
 
 class Share(Struct, Generic[Item]):
