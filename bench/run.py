@@ -26,6 +26,7 @@ Usage: run.py [--workloads many,large,flat] [--tools dws,dvc,restic,git] [--roun
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import hashlib
@@ -478,11 +479,42 @@ def _rmtree(path: Path) -> None:
         shutil.rmtree(path, onerror=retry)
 
 
-def empty_dir(path: Path) -> None:
-    """Remove everything inside `path`, keeping `path` itself."""
-    with os.scandir(path) as it:
-        for entry in it:
-            _rmtree(Path(entry.path))
+class Trash:
+    """Trees of many files set aside while a run goes on, deleted when it ends. ext4 passes
+    over inodes freed in the last seconds when it allocates new ones, so a restore right
+    after deleting 50,000 files swung by a factor of two for every tool, depending on what
+    the round before had deleted; with nothing deleted during the run the restore rows
+    compare the tools, not the deletions. A workload of fewer than `FROM_FILES` files, or
+    a disk with less than `KEEP_FREE` bytes free, is deleted at once as before."""
+
+    FROM_FILES = 10_000
+    KEEP_FREE = 20 * 1024**3
+
+    def __init__(self, work: Path) -> None:
+        self.root = work / "trash"
+        self._count = 0
+        self.empty()  # left by a run that was interrupted
+
+    def discard(self, path: Path, files: int) -> None:
+        """Remove `path` now, or set it aside when its workload has many files."""
+        if not path.exists() and not path.is_symlink():
+            return
+        if files < self.FROM_FILES or shutil.disk_usage(self.root.parent).free < self.KEEP_FREE:
+            _rmtree(path)
+            return
+        self.root.mkdir(exist_ok=True)
+        self._count += 1
+        path.rename(self.root / str(self._count))
+
+    def empty_dir(self, path: Path, files: int) -> None:
+        """Everything inside `path` discarded, `path` itself kept."""
+        with os.scandir(path) as it:
+            for entry in it:
+                self.discard(Path(entry.path), files)
+
+    def empty(self) -> None:
+        """Delete everything set aside."""
+        _rmtree(self.root)
 
 
 def copy_tree(src: Path, dst: Path) -> None:
@@ -562,12 +594,13 @@ def run_tool(
     rnd: int,
     runner: Runner,
     ops: Sequence[str],
+    trash: Trash,
 ) -> dict[str, Any]:
     """The operations `ops` (keys of OPERATIONS, in its order) of one tool on a fresh copy
     of the tree. `planned` in the record lists those the tool has a command for; when the
     page cache cannot be dropped, the cold restore leaves it and `cold_error` says why."""
     ws = work / "runs" / f"{w.key}-{tool.name}"
-    _rmtree(ws)
+    trash.discard(ws, w.count)
     ws.mkdir(parents=True)
     data = ws / "data"
     copy_tree(base, data)
@@ -599,7 +632,7 @@ def run_tool(
                 _gen("mutate", str(data), "--seed", str(MUTATE_SEED), log=runner.log)
                 expected = gen.manifest_lines(str(data))
             elif op in RESTORES:
-                empty_dir(data)
+                trash.empty_dir(data, w.count)
             if op == "restore_cold":
                 try:
                     drop_caches()  # includes the sync
@@ -625,7 +658,7 @@ def run_tool(
                 _verify(rec, expected, gen.manifest_lines(str(data)), op)
         return rec
     finally:
-        _rmtree(ws)
+        trash.discard(ws, w.count)
 
 
 def _verify(rec: dict[str, Any], expected: list[str], got: list[str], op: str) -> None:
@@ -864,7 +897,9 @@ def main(argv: list[str] | None = None) -> int:
     left_out: dict[str, list[str]] = {}
     runs: list[dict[str, Any]] = []
     started = datetime.datetime.now(datetime.UTC)
-    with open(log_path, "w") as log:
+    trash = Trash(work)
+    with open(log_path, "w") as log, contextlib.ExitStack() as cleanup:
+        cleanup.callback(trash.empty)
         runner = Runner(log)
         print(
             f"tools: {'; '.join(t.version or t.name for t in tools)}; rounds: {a.rounds};"
@@ -890,7 +925,7 @@ def main(argv: list[str] | None = None) -> int:
             for rnd in range(a.rounds):
                 k = rnd % len(wtools)
                 for tool in wtools[k:] + wtools[:k]:  # alternate who goes first
-                    rec = run_tool(tool, w, base, work, rnd, runner, ops)
+                    rec = run_tool(tool, w, base, work, rnd, runner, ops, trash)
                     runs.append(rec)
                     if rec["error"]:
                         print(f"  !! {w.name} {tool.name}: {rec['error']} (see {log_path})")
