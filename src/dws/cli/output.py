@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from msgspec import Struct
-
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -21,16 +19,22 @@ def _console(stderr: bool) -> Console:
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
-class Output(Struct):
+class Output:
     """Output settings from the global options. Consoles are made on first use, so
-    commands that print little do not pay for importing rich."""
+    commands that print little do not pay for importing rich (a plain class: a struct's
+    signature would need rich's ``Console`` at run time)."""
 
-    json: bool = False
-    quiet: bool = False
-    verbose: bool = False
-    batch: bool = False
-    _out: Console | None = None
-    _err: Console | None = None
+    __slots__ = ("_err", "_out", "batch", "json", "quiet", "verbose")
+
+    def __init__(
+        self, *, json: bool = False, quiet: bool = False, verbose: bool = False, batch: bool = False
+    ) -> None:
+        self.json = json
+        self.quiet = quiet
+        self.verbose = verbose
+        self.batch = batch
+        self._out: Console | None = None
+        self._err: Console | None = None
 
     @property
     def out(self) -> Console:

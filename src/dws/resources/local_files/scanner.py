@@ -17,7 +17,7 @@ import os
 import stat as stat_module
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from msgspec import Struct, field
 
@@ -46,7 +46,7 @@ from dws.store.fileio import TEMP_PREFIX
 from dws.store.hashing import hash_file
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future, ThreadPoolExecutor
+    from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["FileChangingError", "ScanResult", "Scanner", "refuse_unreadable"]
 
@@ -62,6 +62,13 @@ S_ISDIR, S_ISREG, S_ISLNK, S_IXUSR = (
 )
 
 
+class _Reading(Protocol):
+    """A large file being read on the pool (a ``Future``, named so without importing
+    ``concurrent.futures``, which a scan of small files never needs)."""
+
+    def result(self, timeout: float | None = None) -> None: ...
+
+
 class _Frame(Struct):
     """A directory on the current path: entries done so far, subdirectories still to
     visit (popped from the end), large files still being read."""
@@ -70,7 +77,7 @@ class _Frame(Struct):
     subdirs: list[str]
     entries: list[TreeEntry] = field(default_factory=list)
     bytes: int = 0
-    reading: list[tuple[_File, Future[None]]] = field(default_factory=list)
+    reading: list[tuple[_File, _Reading]] = field(default_factory=list)
     listing: builtins.bytes = b""  # digest of the listing; empty: no directory row kept
     gen: int = -1  # the lowest generation of its files' rows (see DirRow)
     known: DirRow | None = None  # the cached row that settled it without reading
